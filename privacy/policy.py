@@ -1,0 +1,276 @@
+"""The privacy policy: the works agreement as code, loaded and checked strictly.
+
+A bad key or value is an error that names it. Budgets are exact `Fraction`s parsed from
+decimal strings, so that sums of many small spends never drift (Tumult's budget classes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from teamlens import schema
+
+WindowKind = Literal["day", "week", "month"]
+GroupKind = Literal["team", "site"]
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; the message names the key and the reason."""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A published ratio of two noisy sums, clamped to [0, max] (free post-processing)."""
+
+    name: str
+    numerator: str
+    denominator: str
+    max: float
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """One permitted release: which sums of which groups over which windows, at what cost."""
+
+    name: str
+    purpose: str
+    group_by: GroupKind
+    window: WindowKind
+    rho: Fraction
+    sums: dict[str, int]  # metric column of agent_day -> clipping bound per agent per window
+    ratios: tuple[Ratio, ...]
+
+    def windows_ending_in(self, first_day: dt.date, end_day: dt.date) -> list[tuple[dt.date, dt.date]]:
+        """Windows [start, end) whose last day lies in [first_day, end_day)."""
+        out = []
+        day = first_day
+        while day < end_day:
+            start, end = window_of(self.window, day)
+            if end - dt.timedelta(days=1) == day:
+                out.append((start, end))
+            day += dt.timedelta(days=1)
+        return out
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int
+    privacy_unit: str
+    accounting_period: Literal["month"]
+    budget_cap_rho: Fraction
+    report_delta: Fraction
+    min_group_size: int
+    group_assignment: Literal["first_day"]
+    retention_days: dict[str, int]
+    desktop_app_categories: dict[str, tuple[str, ...]]
+    releases: tuple[ReleaseSpec, ...]
+    sha256: str
+
+    def release(self, name: str) -> ReleaseSpec:
+        """The release of that name; refuses one the policy does not list."""
+        for r in self.releases:
+            if r.name == name:
+                return r
+        raise PolicyError(
+            f"release {name!r} is not permitted by policy version {self.version}; "
+            f"permitted: {', '.join(r.name for r in self.releases)}"
+        )
+
+    def app_category(self, app: str | None) -> str:
+        """Category of an application name, 'other' when the policy does not list it."""
+        if app:
+            needle = app.strip().lower()
+            for category, apps in self.desktop_app_categories.items():
+                if needle in apps:
+                    return category
+        return "other"
+
+
+def window_of(kind: WindowKind, day: dt.date) -> tuple[dt.date, dt.date]:
+    """The window [start, end) of the given kind that contains the day."""
+    if kind == "day":
+        return day, day + dt.timedelta(days=1)
+    if kind == "week":
+        start = day - dt.timedelta(days=day.weekday())
+        return start, start + dt.timedelta(days=7)
+    start = day.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def periods_touched(start: dt.date, end: dt.date) -> list[str]:
+    """Accounting periods (calendar months, 'YYYY-MM') that the window [start, end) overlaps."""
+    months = []
+    day = start
+    while day < end:
+        label = f"{day.year:04d}-{day.month:02d}"
+        if label not in months:
+            months.append(label)
+        day = window_of("month", day)[1]
+    return months
+
+
+_TOP_KEYS = {
+    "policy_version",
+    "privacy_unit",
+    "accounting_period",
+    "budget_cap_rho",
+    "report_delta",
+    "min_group_size",
+    "group_assignment",
+    "retention_days",
+    "desktop_app_categories",
+    "releases",
+}
+_RELEASE_KEYS = {"name", "purpose", "group_by", "window", "rho", "sums", "ratios"}
+_RATIO_KEYS = {"numerator", "denominator", "max"}
+_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
+
+
+def load_policy(path: Path) -> Policy:
+    """Load and check the policy file; every error names the offending key."""
+    raw_bytes = path.read_bytes()
+    try:
+        doc = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top level")
+    return parse_policy(doc, sha256=hashlib.sha256(raw_bytes).hexdigest(), where=str(path))
+
+
+def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Policy:
+    _no_unknown(doc, _TOP_KEYS, where)
+    _require(doc, _TOP_KEYS, where)
+    if doc["privacy_unit"] != "agent":
+        raise PolicyError(f"{where}: privacy_unit must be 'agent', got {doc['privacy_unit']!r}")
+    if doc["accounting_period"] != "month":
+        raise PolicyError(f"{where}: accounting_period must be 'month', got {doc['accounting_period']!r}")
+    if doc["group_assignment"] != "first_day":
+        raise PolicyError(f"{where}: group_assignment must be 'first_day', got {doc['group_assignment']!r}")
+    cap = _positive_fraction(doc["budget_cap_rho"], f"{where}: budget_cap_rho")
+    delta = _positive_fraction(doc["report_delta"], f"{where}: report_delta")
+    if delta >= 1:
+        raise PolicyError(f"{where}: report_delta must be below 1, got {doc['report_delta']!r}")
+    min_size = doc["min_group_size"]
+    if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
+        raise PolicyError(f"{where}: min_group_size must be an integer of at least 2, got {min_size!r}")
+
+    retention = doc["retention_days"]
+    if not isinstance(retention, dict):
+        raise PolicyError(f"{where}: retention_days must be a mapping of zone to days")
+    _no_unknown(retention, _RETENTION_ZONES, f"{where}: retention_days")
+    for zone, days in retention.items():
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise PolicyError(f"{where}: retention_days.{zone} must be a positive integer, got {days!r}")
+
+    categories_doc = doc["desktop_app_categories"]
+    if not isinstance(categories_doc, dict):
+        raise PolicyError(f"{where}: desktop_app_categories must be a mapping of category to app names")
+    categories: dict[str, tuple[str, ...]] = {}
+    for category, apps in categories_doc.items():
+        if category not in schema.APP_CATEGORIES or category == "other":
+            raise PolicyError(
+                f"{where}: desktop_app_categories.{category} is not a known category "
+                f"({', '.join(c for c in schema.APP_CATEGORIES if c != 'other')})"
+            )
+        if not isinstance(apps, list) or not all(isinstance(a, str) for a in apps):
+            raise PolicyError(f"{where}: desktop_app_categories.{category} must be a list of app names")
+        categories[category] = tuple(a.strip().lower() for a in apps)
+
+    releases_doc = doc["releases"]
+    if not isinstance(releases_doc, list) or not releases_doc:
+        raise PolicyError(f"{where}: releases must be a non-empty list")
+    releases = tuple(_parse_release(r, f"{where}: releases[{i}]") for i, r in enumerate(releases_doc))
+    names = [r.name for r in releases]
+    if len(set(names)) != len(names):
+        raise PolicyError(f"{where}: release names must be unique, got {names}")
+    return Policy(
+        version=int(doc["policy_version"]),
+        privacy_unit="agent",
+        accounting_period="month",
+        budget_cap_rho=cap,
+        report_delta=delta,
+        min_group_size=min_size,
+        group_assignment="first_day",
+        retention_days=dict(retention),
+        desktop_app_categories=categories,
+        releases=releases,
+        sha256=sha256,
+    )
+
+
+def _parse_release(doc: Any, where: str) -> ReleaseSpec:
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where}: expected a mapping")
+    _no_unknown(doc, _RELEASE_KEYS, where)
+    _require(doc, _RELEASE_KEYS - {"ratios"}, where)
+    where = f"{where} ({doc['name']})"
+    if doc["group_by"] not in ("team", "site"):
+        raise PolicyError(f"{where}: group_by must be team or site, got {doc['group_by']!r}")
+    if doc["window"] not in ("day", "week", "month"):
+        raise PolicyError(f"{where}: window must be day, week or month, got {doc['window']!r}")
+    sums_doc = doc["sums"]
+    if not isinstance(sums_doc, dict) or not sums_doc:
+        raise PolicyError(f"{where}: sums must map agent_day metrics to clipping bounds")
+    summable = {c.name for c in schema.AGENT_DAY.columns if c.dtype == "long"}
+    sums: dict[str, int] = {}
+    for metric, bound in sums_doc.items():
+        if metric not in summable:
+            raise PolicyError(f"{where}: sums.{metric} is not a metric of agent_day ({', '.join(sorted(summable))})")
+        if not isinstance(bound, int) or isinstance(bound, bool) or bound < 1:
+            raise PolicyError(f"{where}: sums.{metric} bound must be a positive integer, got {bound!r}")
+        sums[metric] = bound
+    ratios = []
+    for ratio_name, ratio_doc in (doc.get("ratios") or {}).items():
+        rwhere = f"{where}: ratios.{ratio_name}"
+        if not isinstance(ratio_doc, dict):
+            raise PolicyError(f"{rwhere}: expected a mapping")
+        _no_unknown(ratio_doc, _RATIO_KEYS, rwhere)
+        _require(ratio_doc, _RATIO_KEYS, rwhere)
+        for part in ("numerator", "denominator"):
+            if ratio_doc[part] not in sums:
+                raise PolicyError(f"{rwhere}: {part} {ratio_doc[part]!r} is not one of this release's sums")
+        if not isinstance(ratio_doc["max"], (int, float)) or ratio_doc["max"] <= 0:
+            raise PolicyError(f"{rwhere}: max must be a positive number")
+        ratios.append(Ratio(ratio_name, ratio_doc["numerator"], ratio_doc["denominator"], float(ratio_doc["max"])))
+    return ReleaseSpec(
+        name=str(doc["name"]),
+        purpose=" ".join(str(doc["purpose"]).split()),
+        group_by=doc["group_by"],
+        window=doc["window"],
+        rho=_positive_fraction(doc["rho"], f"{where}: rho"),
+        sums=sums,
+        ratios=tuple(ratios),
+    )
+
+
+def _positive_fraction(value: Any, where: str) -> Fraction:
+    if not isinstance(value, str):
+        raise PolicyError(f"{where} must be a quoted decimal string such as \"0.1\" (exact), got {value!r}")
+    try:
+        out = Fraction(value)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise PolicyError(f"{where} is not a number: {value!r}") from exc
+    if out <= 0:
+        raise PolicyError(f"{where} must be positive, got {value!r}")
+    return out
+
+
+def _no_unknown(doc: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _require(doc: dict[str, Any], required: set[str], where: str) -> None:
+    missing = sorted(required - set(doc))
+    if missing:
+        raise PolicyError(f"{where}: missing key(s) {', '.join(missing)}")

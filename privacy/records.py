@@ -1,0 +1,73 @@
+"""The records a release produces and the warehouse stores: shared by privacy/ and warehouse/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ReleaseKey:
+    """Identifies a release: running the same key again returns the stored result."""
+
+    release_name: str
+    window_start: dt.date
+    window_end: dt.date  # exclusive
+    policy_sha256: str
+
+    @property
+    def release_id(self) -> str:
+        text = f"{self.release_name}|{self.window_start}|{self.window_end}|{self.policy_sha256}"
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class GroupDecision:
+    """Whether a roster group was released, decided from public facts (roster size) only."""
+
+    group_value: str
+    roster_size: int
+    status: Literal["released", "suppressed_small_group"]
+
+
+@dataclass(frozen=True)
+class PublishedValue:
+    """One published statistic of one group: a noisy value with its 95% interval.
+
+    value, ci_low and ci_high are None when the statistic is too noisy to publish
+    (status 'too_noisy', for example a ratio whose noisy denominator interval reaches 0).
+    """
+
+    group_value: str
+    statistic: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    noise_scale: float | None  # standard deviation of the noise added (sums); None for ratios
+    status: Literal["published", "too_noisy"]
+
+
+@dataclass(frozen=True)
+class NoisyRelease:
+    """What the DP step returns: values for released groups and the decisions for all groups."""
+
+    values: tuple[PublishedValue, ...]
+    groups: tuple[GroupDecision, ...]
+    mechanism: str  # e.g. "gaussian (zCDP), OpenDP 0.16 integer Gaussian"
+    parameters: dict[str, object]  # bounds, per-sum rho, noise scales: recorded in the ledger
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What publishing a release did: released now, returned from storage, or refused."""
+
+    key: ReleaseKey
+    status: Literal["released", "stored", "refused"]
+    rho: Fraction
+    periods: tuple[str, ...]
+    values: tuple[PublishedValue, ...]
+    groups: tuple[GroupDecision, ...]
+    message: str

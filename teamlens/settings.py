@@ -1,0 +1,120 @@
+"""Typed settings from the environment: one place for paths, the Spark master and the key.
+
+Variables (all optional except the key outside demo mode):
+- TEAMLENS_DATA_ROOT      root of the zones (default: ./var/data in the repository)
+- TEAMLENS_SPARK_MASTER   Spark master URL (default: local[2]); a cluster URL scales out
+- TEAMLENS_POLICY         the privacy policy file (default: privacy/policy.yaml)
+- TEAMLENS_PSEUDONYM_KEY  secret key for the keyed pseudonyms (at least 32 characters)
+- TEAMLENS_PSEUDONYM_KEY_FILE  or a file that holds it
+- TEAMLENS_DEMO=1         demo mode: a missing key is generated once in
+                          ~/.config/teamlens/demo-pseudonym.key, outside the repository
+- TEAMLENS_RUN_BY         who runs releases, recorded in the ledger (default: the OS user)
+- TEAMLENS_MAX_BAD_ROW_SHARE  share of a partition's rows that may be quarantined before the
+                          run fails loudly (default: 0.05)
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIN_KEY_LENGTH = 32
+
+
+class MissingSecretError(RuntimeError):
+    """The pseudonymisation key is missing or too weak."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_root: Path
+    spark_master: str
+    policy_path: Path
+    demo: bool
+    run_by: str
+    pseudonym_key_value: str | None
+    pseudonym_key_file: Path | None
+    demo_key_file: Path
+    max_bad_row_share: float = 0.05
+
+    @property
+    def landing(self) -> Path:
+        return self.data_root / "landing"
+
+    @property
+    def staged(self) -> Path:
+        return self.data_root / "staged"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.data_root / "quarantine"
+
+    @property
+    def metrics(self) -> Path:
+        return self.data_root / "metrics"
+
+    @property
+    def reports(self) -> Path:
+        """Run reports: reconciliation counts and validation summaries, no raw values."""
+        return self.data_root / "reports"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file with published aggregates and the privacy ledger."""
+        return self.data_root / "warehouse" / "warehouse.duckdb"
+
+    def pseudonym_key(self) -> bytes:
+        """The pseudonymisation key; fails with a how-to message when it is missing."""
+        if self.pseudonym_key_value:
+            key = self.pseudonym_key_value
+        elif self.pseudonym_key_file:
+            key = self.pseudonym_key_file.read_text().strip()
+        elif self.demo:
+            if not self.demo_key_file.exists():
+                self.demo_key_file.parent.mkdir(parents=True, exist_ok=True)
+                self.demo_key_file.write_text(secrets.token_hex(32) + "\n")
+                self.demo_key_file.chmod(0o600)
+            key = self.demo_key_file.read_text().strip()
+        else:
+            raise MissingSecretError(
+                "No pseudonymisation key. Set TEAMLENS_PSEUDONYM_KEY to a secret of at least "
+                f"{MIN_KEY_LENGTH} characters (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or point "
+                "TEAMLENS_PSEUDONYM_KEY_FILE at a file that holds it. Keep it out of the "
+                "repository: whoever holds it can re-identify agents."
+            )
+        if len(key) < MIN_KEY_LENGTH:
+            raise MissingSecretError(
+                f"The pseudonymisation key has {len(key)} characters; at least {MIN_KEY_LENGTH} are required."
+            )
+        return key.encode()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from the environment (or the given mapping)."""
+    env = os.environ if env is None else env
+    key_file = env.get("TEAMLENS_PSEUDONYM_KEY_FILE")
+    config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return Settings(
+        data_root=Path(env.get("TEAMLENS_DATA_ROOT") or REPO_ROOT / "var" / "data").resolve(),
+        spark_master=env.get("TEAMLENS_SPARK_MASTER") or "local[2]",
+        policy_path=Path(env.get("TEAMLENS_POLICY") or REPO_ROOT / "privacy" / "policy.yaml").resolve(),
+        demo=env.get("TEAMLENS_DEMO", "") in ("1", "true", "yes"),
+        run_by=env.get("TEAMLENS_RUN_BY") or _os_user(),
+        pseudonym_key_value=env.get("TEAMLENS_PSEUDONYM_KEY") or None,
+        pseudonym_key_file=Path(key_file) if key_file else None,
+        demo_key_file=config_home / "teamlens" / "demo-pseudonym.key",
+        max_bad_row_share=float(env.get("TEAMLENS_MAX_BAD_ROW_SHARE") or 0.05),
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
