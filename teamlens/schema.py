@@ -76,9 +76,7 @@ class Table:
             "double": T.DoubleType(),
             "boolean": T.BooleanType(),
         }
-        return T.StructType(
-            [T.StructField(c.name, spark_types[c.dtype], c.nullable) for c in self.columns]
-        )
+        return T.StructType([T.StructField(c.name, spark_types[c.dtype], c.nullable) for c in self.columns])
 
 
 def _day() -> Column:
@@ -267,7 +265,14 @@ DESKTOP_ACTIVITY = Table(
     columns=(
         _day(),
         _agent(),
-        Column("bucket", "string", False, "window (focus) or afk (presence).", "bucket type", allowed_values=DESKTOP_BUCKETS),
+        Column(
+            "bucket",
+            "string",
+            False,
+            "window (focus) or afk (presence).",
+            "bucket type",
+            allowed_values=DESKTOP_BUCKETS,
+        ),
         Column("start_ts", "timestamp", False, "Event start, UTC.", "events[].timestamp"),
         Column(
             "duration_seconds",

@@ -1,0 +1,362 @@
+"""The budget accountant: budget check before noise, idempotent releases, one transaction.
+
+Accounting is per agent and per accounting period (calendar month), in zCDP rho, with exact
+Fractions. It is conservative: every agent is assumed to be in every release (each agent is
+in exactly one group of a release, so one release costs every agent its full rho), and a
+release whose window touches two months is charged in full to both. The spend of a period is
+the exact sum of the rho texts in `budget_spend`, whatever policy version they were spent
+under; the cap is the current policy's.
+
+`publish_release`:
+1. If the release id (name, window, policy hash) is stored, return the stored values: no noise
+   is drawn and nothing is spent. A retry must never draw fresh noise.
+2. If spent + rho would exceed the cap in any period touched, refuse before any noise is drawn
+   and record a 'refusal' ledger entry. A repeated refusal of the same key while the spend of its
+   periods is unchanged is not recorded again (a retrying scheduler would otherwise fill the
+   ledger); a refusal under a changed spend is.
+3. Otherwise draw (with no connection open, so readers are not locked out meanwhile), then in
+   one transaction re-check 1 and 2, record the policy if new, and insert the release, its
+   groups, values and spend rows, and the 'release' ledger entry. Any error rolls all of it back.
+   Noise drawn but not committed was never published and costs nothing.
+
+The decisions use public facts only: the policy, the ledger, the budget spend and the roster
+group sizes in the drawn release (which the release step takes from the roster).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from privacy.exact import fraction_text, jsonable, utc_text
+from privacy.ledger import (
+    EPSILON_CONVERSION_OPENDP,
+    append_entry,
+    ensure_policy_recorded,
+    rho_to_epsilon,
+    rho_to_epsilon_opendp,
+    spent_fraction,
+    values_digest,
+)
+from privacy.policy import Policy, ReleaseSpec, periods_touched, window_of
+from privacy.records import NoisyRelease, ReleaseKey, ReleaseOutcome
+from warehouse import store
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The budget state of the periods a release touches."""
+
+    spent: dict[str, Fraction]
+    requested: Fraction
+    cap: Fraction
+
+    @property
+    def over(self) -> list[str]:
+        return [p for p, s in self.spent.items() if s + self.requested > self.cap]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "requested_rho": fraction_text(self.requested),
+            "cap_rho": fraction_text(self.cap),
+            "periods": {
+                p: {"spent_rho": fraction_text(s), "would_be_rho": fraction_text(s + self.requested)}
+                for p, s in self.spent.items()
+            },
+        }
+
+
+def publish_release(
+    path: Path,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    draw: Callable[[], NoisyRelease],
+    now: Callable[[], dt.datetime] = _utc_now,
+) -> ReleaseOutcome:
+    """Release once: stored result if the key exists, refusal if over budget, else draw and commit."""
+    _check_inputs(key, spec, policy)
+    periods = periods_touched(key.window_start, key.window_end)
+    con = store.connect(path)
+    try:
+        if store.release_exists(con, key.release_id):
+            return _stored(con, key)
+        budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
+        if budget.over:
+            return _refuse(con, key, spec, policy, run_by, budget, now())
+    finally:
+        con.close()
+
+    noisy = draw()
+    _check_noisy(noisy, policy)
+    epsilon = rho_to_epsilon_opendp(spec.rho, policy.report_delta)  # before the lock: imports OpenDP
+
+    con = store.connect(path)
+    try:
+        with store.transaction(con):
+            if store.release_exists(con, key.release_id):  # stored by someone else meanwhile
+                refused = None
+                stored = True
+            else:
+                stored = False
+                budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
+                refused = budget if budget.over else None
+                if refused is None:
+                    _write(con, key, spec, policy, run_by, noisy, periods, budget, epsilon, now())
+        if stored:
+            return _stored(con, key)
+        if refused is not None:
+            return _refuse(con, key, spec, policy, run_by, refused, now())
+        after = ", ".join(
+            f"{p} {fraction_text(s + spec.rho)} of {fraction_text(policy.budget_cap_rho)}"
+            for p, s in budget.spent.items()
+        )
+        return ReleaseOutcome(
+            key=key,
+            status="released",
+            rho=spec.rho,
+            periods=tuple(periods),
+            values=store.read_values(con, key.release_id),
+            groups=store.read_groups(con, key.release_id),
+            message=(
+                f"released {key.release_name} [{key.window_start}, {key.window_end}) as {key.release_id}: "
+                f"rho {fraction_text(spec.rho)} charged to {', '.join(periods)}; spent after this release: {after}"
+            ),
+        )
+    finally:
+        con.close()
+
+
+def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
+    """Per period with spend: spent rho (exact text and float), cap, remaining, epsilon at report_delta.
+
+    epsilon uses OpenDP's conversion (named in `epsilon_conversion`); `epsilon_bun_steinke` is
+    the simpler, looser formula of the design page, for comparison.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    con = store.connect(path, read_only=True)
+    try:
+        if not store.has_table(con, "budget_spend"):
+            return []
+        rows = con.execute("SELECT period, rho_exact FROM budget_spend ORDER BY period, release_id").fetchall()
+    finally:
+        con.close()
+    by_period: dict[str, list[str]] = {}
+    for period, text in rows:
+        by_period.setdefault(period, []).append(text)
+    cap, delta = policy.budget_cap_rho, policy.report_delta
+    out = []
+    for period, texts in by_period.items():
+        spent = spent_fraction(texts)
+        remaining = cap - spent
+        out.append(
+            {
+                "period": period,
+                "releases": len(texts),
+                "spent_rho": fraction_text(spent),
+                "spent_rho_float": float(spent),
+                "cap_rho": fraction_text(cap),
+                "cap_rho_float": float(cap),
+                "remaining_rho": fraction_text(remaining),
+                "remaining_rho_float": float(remaining),
+                "within_cap": spent <= cap,
+                "delta": fraction_text(delta),
+                "epsilon": rho_to_epsilon_opendp(spent, delta),
+                "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
+                "epsilon_bun_steinke": rho_to_epsilon(spent, delta),
+            }
+        )
+    return out
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_inputs(key: ReleaseKey, spec: ReleaseSpec, policy: Policy) -> None:
+    if key.policy_sha256 != policy.sha256:
+        raise ValueError(f"release key has policy hash {key.policy_sha256}, the policy is {policy.sha256}")
+    if key.release_name != spec.name:
+        raise ValueError(f"release key names {key.release_name!r} but the spec is {spec.name!r}")
+    if policy.release(spec.name) != spec:
+        raise ValueError(f"release spec {spec.name!r} differs from the one in policy version {policy.version}")
+    if window_of(spec.window, key.window_start) != (key.window_start, key.window_end):
+        raise ValueError(
+            f"window [{key.window_start}, {key.window_end}) is not a {spec.window} window of release {spec.name!r}"
+        )
+
+
+def _check_noisy(noisy: NoisyRelease, policy: Policy) -> None:
+    """Defence in depth before anything is stored: never publish a small or unknown group."""
+    decisions = {}
+    for g in noisy.groups:
+        if g.group_value in decisions:
+            raise ValueError(f"group {g.group_value!r} has two decisions")
+        if g.status == "released" and g.roster_size < policy.min_group_size:
+            raise ValueError(
+                f"group {g.group_value!r} has roster size {g.roster_size} < min_group_size "
+                f"{policy.min_group_size} but is marked released"
+            )
+        decisions[g.group_value] = g.status
+    seen = set()
+    for v in noisy.values:
+        if decisions.get(v.group_value) != "released":
+            raise ValueError(f"value {v.statistic} of group {v.group_value!r}: the group is not released")
+        if (v.group_value, v.statistic) in seen:
+            raise ValueError(f"value {v.statistic} of group {v.group_value!r} appears twice")
+        seen.add((v.group_value, v.statistic))
+        missing = v.value is None or v.ci_low is None or v.ci_high is None
+        if (v.status == "published") == missing:
+            raise ValueError(
+                f"value {v.statistic} of group {v.group_value!r}: status {v.status} needs value and interval "
+                "set when published and all None when too_noisy"
+            )
+
+
+def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], rho: Fraction, cap: Fraction) -> _Budget:
+    texts = store.spent_by_period(con, periods)
+    return _Budget({p: spent_fraction(texts[p]) for p in periods}, rho, cap)
+
+
+def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> ReleaseOutcome:
+    row = store.read_release(con, key.release_id)
+    assert row is not None
+    return ReleaseOutcome(
+        key=key,
+        status="stored",
+        rho=Fraction(row["rho_exact"]),
+        periods=tuple(row["periods"]),
+        values=store.read_values(con, key.release_id),
+        groups=store.read_groups(con, key.release_id),
+        message=(
+            f"{key.release_name} [{key.window_start}, {key.window_end}) was released at {row['released_at']} "
+            f"as {key.release_id}; returning the stored values: no new noise drawn, no budget spent"
+        ),
+    )
+
+
+def _refuse(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    budget: _Budget,
+    recorded_at: dt.datetime,
+) -> ReleaseOutcome:
+    """Record the refusal (unless the same key was refused under the same spend) and say why."""
+    reasons = "; ".join(
+        f"period {p}: spent rho {fraction_text(budget.spent[p])} + requested {fraction_text(budget.requested)} "
+        f"= {fraction_text(budget.spent[p] + budget.requested)} > cap {fraction_text(budget.cap)}"
+        for p in budget.over
+    )
+    message = (
+        f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
+        f"it would exceed the privacy budget ({reasons})"
+    )
+    state = jsonable(budget.state())
+    last = con.execute(
+        "SELECT payload FROM ledger WHERE entry_type = 'refusal' AND release_id = ? ORDER BY seq DESC LIMIT 1",
+        [key.release_id],
+    ).fetchone()
+    if last is None or json.loads(last[0]).get("budget") != state:
+        payload = {
+            "release_id": key.release_id,
+            "release_name": key.release_name,
+            "window_start": key.window_start,
+            "window_end": key.window_end,
+            "policy_version": policy.version,
+            "policy_sha256": policy.sha256,
+            "reason": "budget",
+            "over_periods": budget.over,
+            "budget": state,
+            "message": message,
+            "run_by": run_by,
+        }
+        with store.transaction(con):
+            ensure_policy_recorded(con, policy, run_by, recorded_at)
+            append_entry(con, "refusal", payload, key.release_id, recorded_at)
+    return ReleaseOutcome(
+        key=key,
+        status="refused",
+        rho=spec.rho,
+        periods=tuple(budget.spent),
+        values=(),
+        groups=(),
+        message=message,
+    )
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    noisy: NoisyRelease,
+    periods: list[str],
+    budget: _Budget,
+    epsilon: float,
+    released_at: dt.datetime,
+) -> None:
+    """All rows of one release and its ledger entry (inside the caller's transaction)."""
+    utc_text(released_at)  # fail fast on a naive clock
+    ensure_policy_recorded(con, policy, run_by, released_at)
+    store.insert_release(
+        con,
+        key=key,
+        purpose=spec.purpose,
+        group_by=spec.group_by,
+        policy_version=policy.version,
+        rho=spec.rho,
+        periods=periods,
+        cap_rho=policy.budget_cap_rho,
+        noisy=noisy,
+        released_at=released_at,
+        run_by=run_by,
+    )
+    groups = sorted(noisy.groups, key=lambda g: g.group_value)
+    payload = {
+        "release_id": key.release_id,
+        "release_name": key.release_name,
+        "purpose": spec.purpose,
+        "window_start": key.window_start,
+        "window_end": key.window_end,
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "group_by": spec.group_by,
+        "groups": [{"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status} for g in groups],
+        "suppressed_groups": [g.group_value for g in groups if g.status != "released"],
+        "mechanism": noisy.mechanism,
+        "parameters": noisy.parameters,
+        "rho": spec.rho,
+        "delta": policy.report_delta,
+        "epsilon": epsilon,
+        "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
+        "epsilon_bun_steinke": rho_to_epsilon(spec.rho, policy.report_delta),
+        "periods": periods,
+        "spend_after": {
+            p: {
+                "spent_rho": s + spec.rho,
+                "cap_rho": policy.budget_cap_rho,
+                "remaining_rho": policy.budget_cap_rho - s - spec.rho,
+            }
+            for p, s in budget.spent.items()
+        },
+        "published_values_sha256": values_digest(store.read_values(con, key.release_id)),
+        "run_by": run_by,
+    }
+    append_entry(con, "release", payload, key.release_id, released_at)

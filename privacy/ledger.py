@@ -1,0 +1,410 @@
+"""The privacy ledger: an append-only, hash-chained record of policies, releases and refusals.
+
+Table `ledger` in the warehouse DuckDB file, one row per event:
+seq (1, 2, 3, ... no gaps), entry_type ('policy_approved', 'release', 'refusal',
+'retention_deletion'), recorded_at, release_id (NULL for policy entries), payload, prev_hash,
+entry_hash. DuckDB has no triggers or grants, so append-only cannot be enforced; it is made
+detectable: every entry commits to the one before it.
+
+How to recompute the chain without our code (the exact recipe):
+
+1. Read the rows ordered by seq. The first must have seq 1 and each next one seq + 1.
+2. For each row build the canonical entry text, byte for byte:
+       {"entry_type":"<entry_type>","payload":<payload>,"recorded_at":"<recorded_at>",
+        "release_id":"<release_id>","seq":<seq>}
+   on one line without spaces or newlines, where <payload> is the payload column exactly as
+   stored (it is itself canonical JSON: keys sorted, separators ',' and ':', no spaces, non-ASCII
+   written as \\uXXXX), <seq> is the integer in decimal, and "release_id":null (no quotes) when
+   release_id is NULL. entry_type, recorded_at and release_id contain only the characters
+   A-Z a-z 0-9 _ . : - so they need no JSON escaping. recorded_at is stored as text in the layout
+   YYYY-MM-DDTHH:MM:SS.ffffffZ (UTC) and hashed as stored. This is the same as Python's
+   json.dumps({"seq":..., "entry_type":..., "recorded_at":..., "release_id":..., "payload":
+   json.loads(payload)}, sort_keys=True, separators=(",", ":"), ensure_ascii=True).
+3. entry_hash = lowercase hex of SHA-256 over the bytes of prev_hash (its 64 ASCII hex
+   characters) followed by the bytes of the canonical entry text (ASCII).
+4. prev_hash of the first entry is 64 zeros ("0" * 64); prev_hash of every later entry is the
+   entry_hash of the entry before it.
+AUDIT_SQL["chain_check"] does exactly this in plain DuckDB SQL.
+
+A rewrite of the whole chain from some entry onward cannot be detected from the file alone:
+write down the head hash (`verify_ledger(...).head_hash`, or the last entry_hash) outside the
+file, for example in the works council's minutes, and compare later.
+
+Exact numbers in payloads: budgets (rho, caps, delta) are strings with the exact decimal value
+("0.1") or "p/q" when the fraction has no finite decimal. Epsilon values are floats (reporting
+only). Payload of a 'release' entry: release id, name, purpose, window, policy version and
+sha256, group_by, group decisions with roster sizes, suppressed groups, mechanism, parameters,
+rho, epsilon at the policy's delta (both conversions, see `rho_to_epsilon*`), periods, spend
+per period after the release vs the cap, run_by, and published_values_sha256: SHA-256 of the
+canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_scale, status]
+ordered by group_value then statistic (floats as Python writes them), so that a changed
+published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
+version and sha256, reason, the periods over the cap, the budget state (requested rho, cap, and
+per period the spent rho and what it would have become), the message and run_by.
+
+Besides the chain, `verify_ledger` checks that the warehouse tables agree with the release
+entries: every release has exactly one entry, and its budget_spend rows, group decisions and
+published values are the ones recorded; every release or refusal names a policy recorded before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from privacy.exact import canonical_json, fraction_text, parse_fraction, utc_text
+from privacy.policy import Policy
+from privacy.records import PublishedValue
+from warehouse import store
+
+GENESIS_HASH = "0" * 64
+ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion")
+EPSILON_CONVERSION_OPENDP = (
+    "OpenDP 0.16 make_zCDP_to_approxDP + make_fix_delta (Canonne, Kamath & Steinke 2020, tight for zCDP)"
+)
+EPSILON_CONVERSION_BUN_STEINKE = "Bun & Steinke 2016 Prop. 1.3: epsilon = rho + 2 sqrt(rho ln(1/delta))"
+_PLAIN = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+
+
+@dataclass(frozen=True)
+class LedgerVerification:
+    """Result of recomputing the chain: ok, how many entries, the first bad seq and why."""
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None
+    message: str
+    head_hash: str = GENESIS_HASH
+
+
+def canonical_entry(seq: int, entry_type: str, recorded_at: str, release_id: str | None, payload: str) -> str:
+    """The canonical entry text of the recipe in the module docstring (payload spliced in as stored)."""
+    for name, value in (("entry_type", entry_type), ("recorded_at", recorded_at), ("release_id", release_id)):
+        if value is not None and not _PLAIN.match(value):
+            raise ValueError(f"ledger {name} {value!r} must match {_PLAIN.pattern}")
+    rid = "null" if release_id is None else f'"{release_id}"'
+    return (
+        f'{{"entry_type":"{entry_type}","payload":{payload},"recorded_at":"{recorded_at}",'
+        f'"release_id":{rid},"seq":{int(seq)}}}'
+    )
+
+
+def entry_hash(prev_hash: str, canonical: str) -> str:
+    """sha256(prev_hash hex bytes || canonical entry bytes), lowercase hex."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical.encode("ascii")).hexdigest()
+
+
+def append_entry(
+    con: duckdb.DuckDBPyConnection,
+    entry_type: str,
+    payload: dict[str, Any],
+    release_id: str | None,
+    recorded_at: dt.datetime,
+) -> str:
+    """Append one entry inside the caller's transaction; returns its entry_hash."""
+    if entry_type not in ENTRY_TYPES:
+        raise ValueError(f"unknown ledger entry type {entry_type!r}; known: {', '.join(ENTRY_TYPES)}")
+    row = con.execute("SELECT seq, entry_hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (1, GENESIS_HASH) if row is None else (int(row[0]) + 1, str(row[1]))
+    payload_text = canonical_json(payload)
+    when = utc_text(recorded_at)
+    digest = entry_hash(prev, canonical_entry(seq, entry_type, when, release_id, payload_text))
+    con.execute(
+        "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [seq, entry_type, when, release_id, payload_text, prev, digest],
+    )
+    return digest
+
+
+def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
+    """What a 'policy_approved' entry records: the whole policy, budgets as exact text."""
+    return {
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "privacy_unit": policy.privacy_unit,
+        "accounting_period": policy.accounting_period,
+        "budget_cap_rho": fraction_text(policy.budget_cap_rho),
+        "report_delta": fraction_text(policy.report_delta),
+        "min_group_size": policy.min_group_size,
+        "group_assignment": policy.group_assignment,
+        "retention_days": policy.retention_days,
+        "desktop_app_categories": {k: list(v) for k, v in policy.desktop_app_categories.items()},
+        "releases": [
+            {
+                "name": r.name,
+                "purpose": r.purpose,
+                "group_by": r.group_by,
+                "window": r.window,
+                "rho": fraction_text(r.rho),
+                "sums": r.sums,
+                "ratios": [
+                    {"name": q.name, "numerator": q.numerator, "denominator": q.denominator, "max": q.max}
+                    for q in r.ratios
+                ],
+            }
+            for r in policy.releases
+        ],
+        "run_by": run_by,
+    }
+
+
+def ensure_policy_recorded(
+    con: duckdb.DuckDBPyConnection, policy: Policy, run_by: str, recorded_at: dt.datetime
+) -> str | None:
+    """Append a 'policy_approved' entry the first time this policy hash is seen (caller's transaction).
+
+    Returns the new entry's hash, or None when the policy was already recorded.
+    """
+    row = con.execute(
+        "SELECT count(*) FROM ledger WHERE entry_type = 'policy_approved' "
+        "AND json_extract_string(payload, '$.policy_sha256') = ?",
+        [policy.sha256],
+    ).fetchone()
+    if row and row[0]:
+        return None
+    return append_entry(con, "policy_approved", policy_payload(policy, run_by), None, recorded_at)
+
+
+def values_digest(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> str:
+    """sha256 of the canonical list of published values, ordered by group then statistic."""
+    rows = [[v.group_value, v.statistic, v.value, v.ci_low, v.ci_high, v.noise_scale, v.status] for v in values]
+    rows.sort(key=lambda r: (str(r[0]), str(r[1])))
+    return hashlib.sha256(canonical_json(rows).encode("ascii")).hexdigest()
+
+
+def rho_to_epsilon(rho: Fraction, delta: Fraction) -> float:
+    """(epsilon, delta)-DP implied by rho-zCDP, Bun & Steinke 2016 Prop. 1.3 (simple, looser)."""
+    r = float(rho)
+    return r + 2.0 * math.sqrt(r * math.log(1.0 / float(delta)))
+
+
+@functools.lru_cache(maxsize=1024)
+def rho_to_epsilon_opendp(rho: Fraction, delta: Fraction) -> float:
+    """The tighter conversion OpenDP uses (make_zCDP_to_approxDP, CKS20), at a fixed delta.
+
+    OpenDP converts a measurement, not a number: we build a Gaussian mechanism whose privacy
+    map gives at least `rho` (scale nudged down until it does, so the epsilon is never
+    under-stated) and read its epsilon at `delta`. Enables OpenDP's "contrib" feature.
+    """
+    rho, delta = Fraction(rho), Fraction(delta)
+    if rho < 0 or not 0 < delta < 1:
+        raise ValueError(f"need rho >= 0 and 0 < delta < 1, got rho={rho}, delta={delta}")
+    if rho == 0:
+        return 0.0
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    rho_f = float(rho)
+    if Fraction(rho_f) < rho:
+        rho_f = math.nextafter(rho_f, math.inf)
+    delta_f = float(delta)
+    if Fraction(delta_f) > delta:
+        delta_f = math.nextafter(delta_f, 0.0)
+    domain, metric = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
+    scale = 1.0 / math.sqrt(2.0 * rho_f)
+    meas = dp.m.make_gaussian(domain, metric, scale=scale)
+    while meas.map(1.0) < rho_f:
+        scale = math.nextafter(scale, 0.0)
+        meas = dp.m.make_gaussian(domain, metric, scale=scale)
+    epsilon, _ = dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(meas), delta_f).map(1.0)
+    return float(epsilon)
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+def verify_ledger(path: Path) -> LedgerVerification:
+    """Recompute every link from genesis (read-only), then check releases, spend and values against it.
+
+    first_bad_seq is the seq of the first stored entry, in seq order, that fails a check
+    (a deleted entry shows as the entry after the gap). A missing warehouse file is not ok.
+    """
+    path = Path(path)
+    if not path.exists():
+        return LedgerVerification(False, 0, None, f"no warehouse file at {path}: nothing to verify")
+    con = store.connect(path, read_only=True)
+    try:
+        if not store.has_table(con, "ledger"):
+            return LedgerVerification(True, 0, None, "ledger is empty (no schema yet)")
+        rows = con.execute(
+            "SELECT seq, entry_type, recorded_at, release_id, payload, prev_hash, entry_hash FROM ledger ORDER BY seq"
+        ).fetchall()
+        prev = GENESIS_HASH
+        for position, (seq, entry_type, recorded_at, release_id, payload, prev_hash, stored_hash) in enumerate(
+            rows, start=1
+        ):
+            if seq != position:
+                return _bad(rows, seq, f"entry seq {seq}: expected seq {position} (an entry is missing or reordered)")
+            if prev_hash != prev:
+                return _bad(
+                    rows,
+                    seq,
+                    f"entry seq {seq}: prev_hash does not match the entry_hash of entry {seq - 1} "
+                    "(an earlier entry was changed, removed or reordered)",
+                )
+            try:
+                recomputed = entry_hash(prev, canonical_entry(seq, entry_type, recorded_at, release_id, payload))
+                json.loads(payload)
+            except (ValueError, UnicodeEncodeError) as exc:
+                return _bad(rows, seq, f"entry seq {seq}: cannot be encoded canonically ({exc})")
+            if recomputed != stored_hash:
+                return _bad(rows, seq, f"entry seq {seq}: entry_hash does not match its content (entry was changed)")
+            prev = stored_hash
+        problem = _cross_check(con, rows)
+        if problem is not None:
+            return LedgerVerification(False, len(rows), problem[0], problem[1], prev)
+        return LedgerVerification(
+            True,
+            len(rows),
+            None,
+            f"ledger ok: {len(rows)} entries chained from genesis to head {prev}; "
+            "releases, budget spend, groups and published values match their ledger entries",
+            prev,
+        )
+    finally:
+        con.close()
+
+
+def _bad(rows: list[Any], seq: int, message: str) -> LedgerVerification:
+    return LedgerVerification(False, len(rows), int(seq), message, str(rows[-1][6]))
+
+
+def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int | None, str] | None:
+    """First disagreement between the warehouse tables and the release entries, or None."""
+    entries: dict[str, tuple[int, dict[str, Any]]] = {}
+    policies: set[str] = set()
+    for seq, entry_type, _, release_id, payload, _, _ in rows:
+        doc = json.loads(payload)
+        if entry_type == "policy_approved":
+            policies.add(doc.get("policy_sha256"))
+        elif entry_type in ("release", "refusal") and doc.get("policy_sha256") not in policies:
+            return seq, f"entry seq {seq}: its policy {doc.get('policy_sha256')} has no earlier policy_approved entry"
+        if entry_type != "release":
+            continue
+        if release_id in entries:
+            first = entries[release_id][0]
+            return seq, f"entry seq {seq}: release {release_id} has a second release entry (first: seq {first})"
+        entries[release_id] = (seq, doc)
+    stored = [r[0] for r in con.execute("SELECT release_id FROM releases ORDER BY release_id").fetchall()]
+    missing = sorted(set(stored) - set(entries))
+    if missing:
+        return None, f"release {missing[0]} is in the releases table but has no release entry in the ledger"
+    for release_id, (seq, payload) in sorted(entries.items(), key=lambda item: item[1][0]):
+        if release_id not in stored:
+            return seq, f"entry seq {seq}: release {release_id} is in the ledger but missing from the releases table"
+        row = store.read_release(con, release_id)
+        assert row is not None
+        if row["rho_exact"] != payload.get("rho") or list(row["periods"]) != payload.get("periods"):
+            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (rho or periods)"
+        spend = con.execute(
+            "SELECT period, rho_exact FROM budget_spend WHERE release_id = ? ORDER BY period", [release_id]
+        ).fetchall()
+        if sorted(spend) != sorted((p, payload.get("rho")) for p in payload.get("periods", [])):
+            return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
+        groups = [
+            {"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status}
+            for g in store.read_groups(con, release_id)
+        ]
+        if groups != payload.get("groups"):
+            return seq, f"entry seq {seq}: release_groups rows of {release_id} differ from its ledger entry"
+        if values_digest(store.read_values(con, release_id)) != payload.get("published_values_sha256"):
+            return seq, f"entry seq {seq}: published_aggregates rows of {release_id} differ from its ledger entry"
+    orphans = con.execute(
+        "SELECT DISTINCT release_id FROM budget_spend WHERE release_id NOT IN (SELECT release_id FROM releases) "
+        "UNION SELECT DISTINCT release_id FROM published_aggregates "
+        "WHERE release_id NOT IN (SELECT release_id FROM releases) ORDER BY 1"
+    ).fetchall()
+    if orphans:
+        return None, f"rows of release {orphans[0][0]} exist without a releases row"
+    return None
+
+
+def spent_fraction(texts: list[str]) -> Fraction:
+    """Exact sum of rho texts."""
+    return sum((parse_fraction(t) for t in texts), Fraction(0))
+
+
+# --- queries a works council expert can run with plain duckdb ------------------------------
+
+AUDIT_SQL: dict[str, str] = {
+    "spend_per_period": """
+        SELECT period,
+               count(*)                     AS releases,
+               sum(rho)                     AS spent_rho,
+               min(cap_rho)                 AS cap_rho,
+               min(cap_rho) - sum(rho)      AS remaining_rho,
+               sum(rho) <= min(cap_rho)     AS within_cap
+        FROM budget_spend
+        GROUP BY period
+        ORDER BY period
+    """,
+    "releases": """
+        SELECT release_id, release_name, group_by, window_start, window_end, policy_version, rho_exact,
+               periods, mechanism, released_at, run_by, status
+        FROM releases
+        ORDER BY released_at, release_id
+    """,
+    "refusals": """
+        SELECT seq, recorded_at, release_id,
+               json_extract_string(payload, '$.release_name') AS release_name,
+               json_extract_string(payload, '$.window_start') AS window_start,
+               json_extract_string(payload, '$.window_end')   AS window_end,
+               json_extract_string(payload, '$.message')      AS message,
+               payload
+        FROM ledger
+        WHERE entry_type = 'refusal'
+        ORDER BY seq
+    """,
+    "group_sizes": """
+        SELECT release_name, window_start, window_end, group_by, group_value, roster_size, status
+        FROM release_groups
+        ORDER BY release_name, window_start, group_value
+    """,
+    "smallest_released_group": """
+        SELECT g.release_name, min(g.roster_size) AS smallest_released_roster,
+               (SELECT json_extract(payload, '$.min_group_size')::INTEGER FROM ledger
+                WHERE entry_type = 'policy_approved' ORDER BY seq DESC LIMIT 1) AS policy_min_group_size
+        FROM release_groups g
+        WHERE g.status = 'released'
+        GROUP BY g.release_name
+        ORDER BY g.release_name
+    """,
+    "policies": """
+        SELECT seq, recorded_at,
+               json_extract(payload, '$.policy_version')::INTEGER    AS policy_version,
+               json_extract_string(payload, '$.policy_sha256')       AS policy_sha256,
+               json_extract_string(payload, '$.budget_cap_rho')      AS budget_cap_rho,
+               json_extract_string(payload, '$.report_delta')        AS report_delta,
+               json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size
+        FROM ledger
+        WHERE entry_type = 'policy_approved'
+        ORDER BY seq
+    """,
+    "chain_check": """
+        SELECT seq, entry_type,
+               seq = row_number() OVER (ORDER BY seq) AS seq_ok,
+               prev_hash = coalesce(lag(entry_hash) OVER (ORDER BY seq), repeat('0', 64)) AS link_ok,
+               entry_hash = sha256(prev_hash || '{"entry_type":"' || entry_type || '","payload":' || payload
+                   || ',"recorded_at":"' || recorded_at || '","release_id":'
+                   || coalesce('"' || release_id || '"', 'null') || ',"seq":' || CAST(seq AS VARCHAR) || '}')
+                   AS hash_ok
+        FROM ledger
+        ORDER BY seq
+    """,
+    "releases_without_ledger_entry": """
+        SELECT r.release_id, r.release_name
+        FROM releases r
+        WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.entry_type = 'release' AND l.release_id = r.release_id)
+        ORDER BY r.release_id
+    """,
+}

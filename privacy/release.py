@@ -1,0 +1,326 @@
+"""Differentially private releases with OpenDP, the agent as the privacy unit.
+
+One release, as privacy-design.md states it:
+1. Reduce the agent-day table to one row per agent per window (sums over the window's days).
+   Each agent lands in exactly one group: the roster group of the window's first day
+   (policy `group_assignment: first_day`); an agent missing from that roster snapshot is
+   assigned by the earliest day it appears in the window.
+2. Decide which groups are published from public facts only: roster group sizes against the
+   policy's minimum group size. Smaller groups are suppressed and their agents left out.
+3. OpenDP clips every agent's window total to [0, bound] and adds Gaussian noise calibrated
+   for zCDP: sigma = bound / sqrt(2 * rho_part), rho_part = rho / number of sums. The group
+   keys are public (the roster), so no private partition selection is needed.
+4. Every sum gets its 95% interval from the mechanism; ratios (AHT) are computed from the
+   noisy sums with a conservative union-bound interval, clamped to their meaningful range,
+   or marked too noisy when the denominator's interval reaches zero.
+
+Nothing here decides from the private data what to release: only the roster and the policy do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from privacy.policy import Policy, ReleaseSpec
+from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseOutcome
+from teamlens.settings import Settings
+
+# An upper bound on the agents in one group, required by OpenDP for overflow checks only.
+MAX_AGENTS_PER_GROUP = 100_000
+# 95% intervals for sums; ratios combine two 97.5% intervals (union bound).
+ALPHA_SUM = 0.05
+ALPHA_RATIO_PART = 0.025
+
+
+class NoiseScaleMismatch(RuntimeError):
+    """OpenDP calibrated a different noise scale than the analytic sensitivity implies."""
+
+
+def read_partitions(root: Path, days: Iterable[dt.date]) -> pl.DataFrame:
+    """Read Spark-written `root/day=YYYY-MM-DD/*.parquet` partitions, adding the day column."""
+    frames = []
+    for day in days:
+        files = sorted((root / f"day={day.isoformat()}").glob("*.parquet"))
+        if files:
+            frames.append(pl.read_parquet(files).with_columns(pl.lit(day).alias("day")))
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def window_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days)]
+
+
+def agent_window_totals(agent_day: pl.DataFrame, roster: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
+    """One row per agent per window: the group key and the window sums of the release's metrics.
+
+    roster: the roster snapshot of the window's first day (agent_pseudonym, team, site).
+    agent_day: the window's agent-day rows. Agents in the roster without activity get zeros,
+    so that every roster agent contributes exactly one row.
+    """
+    group = spec.group_by
+    metrics = list(spec.sums)
+    if agent_day.is_empty():
+        totals = pl.DataFrame(
+            schema={"agent_pseudonym": pl.String, "_first_group": pl.String, **{m: pl.Int64 for m in metrics}}
+        )
+    else:
+        totals = (
+            agent_day.sort("day")
+            .group_by("agent_pseudonym")
+            .agg(pl.col(group).first().alias("_first_group"), *[pl.col(m).sum().cast(pl.Int64) for m in metrics])
+        )
+    rostered = roster.select("agent_pseudonym", pl.col(group).alias("_roster_group"))
+    joined = rostered.join(totals, on="agent_pseudonym", how="full", coalesce=True)
+    return joined.select(
+        "agent_pseudonym",
+        pl.coalesce("_roster_group", "_first_group").alias(group),
+        *[pl.col(m).fill_null(0).cast(pl.Int64) for m in metrics],
+    )
+
+
+def decide_groups(roster: pl.DataFrame, spec: ReleaseSpec, policy: Policy) -> tuple[GroupDecision, ...]:
+    """Which roster groups may be published: roster size >= the policy's minimum (public facts only)."""
+    sizes = roster.group_by(spec.group_by).agg(pl.len().alias("n")).sort(spec.group_by)
+    return tuple(
+        GroupDecision(
+            group_value=str(row[spec.group_by]),
+            roster_size=int(row["n"]),
+            status="released" if row["n"] >= policy.min_group_size else "suppressed_small_group",
+        )
+        for row in sizes.iter_rows(named=True)
+    )
+
+
+def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
+    """The analytic Gaussian sigma of one sum: sensitivity (the bound) / sqrt(2 rho_part)."""
+    rho_part = float(spec.rho) / len(spec.sums)
+    return spec.sums[metric] / math.sqrt(2 * rho_part)
+
+
+@dataclass(frozen=True)
+class CalibratedRelease:
+    """An OpenDP measurement for one release, calibrated once, with its checked noise scales."""
+
+    measurement: Any  # opendp.mod.Measurement
+    data: pl.LazyFrame
+    scales: dict[str, float]
+
+
+MECHANISM = "Gaussian (zCDP), OpenDP 0.16 integer Gaussian, agent-level, public group keys from the roster"
+
+
+def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> CalibratedRelease:
+    """Build the measurement for the released groups and pin its noise scales to the analytic ones.
+
+    OpenDP computes the sensitivity itself; if it ever differs from bound / sqrt(2 rho_part)
+    (a silent sensitivity blow-up, see stack.md), nothing is published.
+    """
+    import opendp.prelude as dp
+    from opendp.accuracy import summarize_polars_measurement
+
+    dp.enable_features("contrib")
+    group = spec.group_by
+    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
+    context = dp.Context.compositor(
+        data=data,
+        privacy_unit=dp.unit_of(contributions=1),
+        privacy_loss=dp.loss_of(rho=float(spec.rho)),
+        split_evenly_over=1,
+        margins=[dp.polars.Margin(by=[group], invariant="keys", max_length=MAX_AGENTS_PER_GROUP)],
+    )
+    query = (
+        context.query()
+        .group_by(group)
+        .agg(*[pl.col(m).dp.sum((0, bound)) for m, bound in spec.sums.items()])  # type: ignore[attr-defined]
+        .with_keys(pl.LazyFrame({group: released}))
+    )
+    measurement = query.resolve()
+    scales: dict[str, float] = {}
+    for row in summarize_polars_measurement(measurement, ALPHA_SUM).iter_rows(named=True):
+        metric, scale = row["column"], float(row["scale"])
+        expected = expected_noise_scale(spec, metric)
+        if not math.isclose(scale, expected, rel_tol=1e-6):
+            raise NoiseScaleMismatch(
+                f"{spec.name}: OpenDP noise scale for {metric} is {scale}, the analytic sensitivity implies "
+                f"{expected}; refusing to publish"
+            )
+        scales[metric] = scale
+    if set(scales) != set(spec.sums):
+        raise NoiseScaleMismatch(f"{spec.name}: OpenDP released {sorted(scales)}, expected {sorted(spec.sums)}")
+    spent = measurement.map(1)  # one agent = one row (unit_of(contributions=1))
+    if spent > float(spec.rho) * (1 + 1e-9):
+        raise NoiseScaleMismatch(f"{spec.name}: the measurement spends rho={spent}, more than {spec.rho}")
+    return CalibratedRelease(measurement=measurement, data=data, scales=scales)
+
+
+def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, float]) -> tuple[PublishedValue, ...]:
+    """Post-processing of the noisy sums: clamped values, 95% intervals, ratios (costs no budget)."""
+    values: list[PublishedValue] = []
+    for row in noisy.sort(spec.group_by).iter_rows(named=True):
+        key = str(row[spec.group_by])
+        for metric in spec.sums:
+            values.append(_sum_value(key, metric, float(row[metric]), scales[metric]))
+        for ratio in spec.ratios:
+            values.append(
+                _ratio_value(
+                    key,
+                    ratio.name,
+                    float(row[ratio.numerator]),
+                    scales[ratio.numerator],
+                    float(row[ratio.denominator]),
+                    scales[ratio.denominator],
+                    ratio.max,
+                )
+            )
+    return tuple(values)
+
+
+def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...], spec: ReleaseSpec) -> NoisyRelease:
+    """Release the spec's sums for the released groups with OpenDP and derive ratios and intervals.
+
+    This draws fresh noise: call it only through the accountant, after the budget check and
+    the idempotency check (privacy.accountant.publish_release).
+    """
+    released = [d.group_value for d in decisions if d.status == "released"]
+    parameters: dict[str, object] = {
+        "bounds": {m: [0, b] for m, b in spec.sums.items()},
+        "rho_per_sum": str(spec.rho / len(spec.sums)),
+        "group_by": spec.group_by,
+        "public_keys": released,
+        "alpha": ALPHA_SUM,
+        "max_agents_per_group": MAX_AGENTS_PER_GROUP,
+    }
+    if not released:
+        return NoisyRelease(values=(), groups=decisions, mechanism=MECHANISM, parameters=parameters)
+    calibrated = calibrate(totals, released, spec)
+    parameters["noise_scales"] = calibrated.scales
+    noisy = calibrated.measurement(calibrated.data).collect()
+    return NoisyRelease(
+        values=published_values(noisy, spec, calibrated.scales),
+        groups=decisions,
+        mechanism=MECHANISM,
+        parameters=parameters,
+    )
+
+
+def _half_width(scale: float, alpha: float) -> float:
+    import opendp.prelude as dp
+
+    return float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
+
+
+def _sum_value(group_value: str, metric: str, noisy: float, scale: float) -> PublishedValue:
+    """A noisy sum, clamped at 0 (post-processing), with its 95% interval."""
+    half = _half_width(scale, ALPHA_SUM)
+    return PublishedValue(
+        group_value=group_value,
+        statistic=metric,
+        value=max(0.0, noisy),
+        ci_low=max(0.0, noisy - half),
+        ci_high=max(0.0, noisy + half),
+        noise_scale=scale,
+        status="published",
+    )
+
+
+def _ratio_value(
+    group_value: str,
+    name: str,
+    numerator: float,
+    numerator_scale: float,
+    denominator: float,
+    denominator_scale: float,
+    maximum: float,
+) -> PublishedValue:
+    """S/N from noisy sums with a union-bound 95% interval; too noisy when N's interval reaches 0."""
+    a_s = _half_width(numerator_scale, ALPHA_RATIO_PART)
+    a_n = _half_width(denominator_scale, ALPHA_RATIO_PART)
+    if denominator - a_n <= 0:
+        return PublishedValue(group_value, name, None, None, None, None, "too_noisy")
+
+    def clamp(x: float) -> float:
+        return min(maximum, max(0.0, x))
+
+    return PublishedValue(
+        group_value=group_value,
+        statistic=name,
+        value=clamp(numerator / denominator),
+        ci_low=clamp((numerator - a_s) / (denominator + a_n)),
+        ci_high=clamp((numerator + a_s) / (denominator - a_n)),
+        noise_scale=None,
+        status="published",
+    )
+
+
+def release_windows(
+    settings: Settings, policy: Policy, first_day: dt.date, end_day: dt.date
+) -> list[ReleaseOutcome | PendingWindow]:
+    """Publish every permitted release whose window ends in [first_day, end_day).
+
+    A window is released only when the metrics of all its days are complete; otherwise it is
+    reported as pending and released by a later run. Stored releases are returned unchanged.
+    """
+    from privacy.accountant import publish_release
+    from privacy.records import ReleaseKey
+
+    outcomes: list[ReleaseOutcome | PendingWindow] = []
+    for spec in policy.releases:
+        for start, end in spec.windows_ending_in(first_day, end_day):
+            days = window_days(start, end)
+            missing = [d for d in days if not metrics_complete(settings, d)]
+            if missing:
+                outcomes.append(PendingWindow(spec.name, start, end, tuple(missing)))
+                continue
+            key = ReleaseKey(spec.name, start, end, policy.sha256)
+            outcomes.append(
+                publish_release(
+                    settings.warehouse_path,
+                    key,
+                    spec,
+                    policy,
+                    settings.run_by,
+                    draw=lambda spec=spec, days=days: _draw_from_zones(settings, policy, spec, days),
+                )
+            )
+    return outcomes
+
+
+@dataclass(frozen=True)
+class PendingWindow:
+    """A window whose metrics are not complete yet: nothing drawn, nothing spent."""
+
+    release_name: str
+    window_start: dt.date
+    window_end: dt.date
+    missing_days: tuple[dt.date, ...]
+
+
+def metrics_marker(settings: Settings, day: dt.date) -> Path:
+    """Written when the agent-day metrics of a day are complete (even if the day had no activity)."""
+    return settings.reports / "metrics" / "agent_day" / f"day={day.isoformat()}.json"
+
+
+def metrics_complete(settings: Settings, day: dt.date) -> bool:
+    return metrics_marker(settings, day).exists()
+
+
+def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days: list[dt.date]) -> NoisyRelease:
+    """Read the restricted zone for the window and draw the release (called after the budget check)."""
+    roster = pl.DataFrame()
+    for day in days:  # the first day's snapshot; if missing, the earliest one in the window
+        roster = read_partitions(settings.staged / "roster", [day])
+        if not roster.is_empty():
+            break
+    if roster.is_empty():
+        return NoisyRelease(values=(), groups=(), mechanism=MECHANISM, parameters={"note": "no roster snapshot"})
+    agent_day = read_partitions(settings.metrics / "agent_day", days)
+    decisions = decide_groups(roster, spec, policy)
+    totals = agent_window_totals(agent_day, roster.select("agent_pseudonym", "team", "site"), spec)
+    return draw_noisy_release(totals, decisions, spec)

@@ -1,0 +1,112 @@
+"""The pipeline's steps as plain functions: what each Airflow task calls, one call per task.
+
+Each step takes the list of site-local days of its run, does one transaction-like unit of work
+(every day's partitions replaced, nothing else touched) and returns a small summary of counts
+for the task log and XCom. No step returns or logs anything per agent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from teamlens.settings import Settings, load_settings
+
+
+def days_between(first_day: str, last_day: str) -> list[str]:
+    """ISO days from first_day to last_day, inclusive."""
+    start, end = dt.date.fromisoformat(first_day), dt.date.fromisoformat(last_day)
+    if end < start:
+        raise ValueError(f"last_day {last_day} is before first_day {first_day}")
+    return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _dates(days: list[str]) -> list[dt.date]:
+    return [dt.date.fromisoformat(d) for d in days]
+
+
+def check_ready(settings: Settings | None = None) -> dict[str, Any]:
+    """Fail fast: the key is present, the policy is valid, the landing zone exists."""
+    from privacy.policy import load_policy
+
+    settings = settings or load_settings()
+    settings.pseudonym_key()
+    policy = load_policy(settings.policy_path)
+    if not (settings.landing / "roster" / "roster.csv").exists():
+        raise FileNotFoundError(f"no roster at {settings.landing / 'roster' / 'roster.csv'}; nothing can be ingested")
+    return {"policy_version": policy.version, "policy_sha256": policy.sha256, "data_root": str(settings.data_root)}
+
+
+def ingest_roster(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from jobs import staged_roster
+    from teamlens.spark import spark_session
+
+    settings = settings or load_settings()
+    return staged_roster.run(spark_session(settings), settings, _dates(days))
+
+
+def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from jobs import staged_agent_events, staged_contacts
+    from teamlens.spark import spark_session
+
+    settings = settings or load_settings()
+    spark = spark_session(settings)
+    return {
+        "contacts": staged_contacts.run(spark, settings, _dates(days)),
+        "agent_events": staged_agent_events.run(spark, settings, _dates(days)),
+    }
+
+
+def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from jobs import staged_desktop_activity
+    from privacy.policy import load_policy
+    from teamlens.spark import spark_session
+
+    settings = settings or load_settings()
+    policy = load_policy(settings.policy_path)
+    return staged_desktop_activity.run(spark_session(settings), settings, _dates(days), policy=policy)
+
+
+def validate_staged(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from expectations.validate import validate_day
+
+    settings = settings or load_settings()
+    out: dict[str, Any] = {}
+    for day in _dates(days):
+        for report in validate_day(settings, day):
+            table = report.get("table", "?")
+            totals = out.setdefault(table, {"rows_in": 0, "rows_passed": 0, "rows_quarantined": 0})
+            for k in totals:
+                totals[k] += int(report.get(k, 0))
+    return out
+
+
+def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from jobs import agent_day
+    from privacy.release import metrics_marker
+    from teamlens.spark import spark_session
+
+    settings = settings or load_settings()
+    summary = agent_day.run(spark_session(settings), settings, _dates(days))
+    for day in _dates(days):
+        marker = metrics_marker(settings, day)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"table": "agent_day", "day": day.isoformat(), "complete": True}) + "\n")
+    return summary
+
+
+def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    """Release every permitted window that ends on one of the days (stored ones are returned as stored)."""
+    from privacy.policy import load_policy
+    from privacy.release import PendingWindow, release_windows
+
+    settings = settings or load_settings()
+    policy = load_policy(settings.policy_path)
+    dates = _dates(days)
+    outcomes = release_windows(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        status = "pending" if isinstance(o, PendingWindow) else o.status
+        counts[status] = counts.get(status, 0) + 1
+    return {"windows": len(outcomes), **counts}

@@ -1,0 +1,126 @@
+"""Plain-text report of what has been published: noisy figures with 95% intervals, suppressed
+groups, the privacy budget spent against the cap, and the ledger's verification.
+
+Reads only the warehouse (published aggregates and the ledger), never the restricted zones.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from teamlens.settings import Settings
+
+STATISTIC_LABELS = {
+    "contacts_handled": ("contacts handled", 0),
+    "handle_seconds": ("handle time (h)", 1),
+    "aht_seconds": ("AHT (s)", 0),
+}
+
+
+def _fmt(value: float | None, statistic: str) -> str:
+    if value is None:
+        return "-"
+    digits = STATISTIC_LABELS.get(statistic, (statistic, 1))[1]
+    if statistic == "handle_seconds":
+        value = value / 3600
+    return f"{value:,.{digits}f}"
+
+
+def format_value(row: dict[str, Any]) -> str:
+    """'1,234 [1,100 - 1,370]', or 'too noisy to publish'."""
+    if row["status"] != "published":
+        return "too noisy to publish"
+    stat = row["statistic"]
+    return f"{_fmt(row['value'], stat)} [{_fmt(row['ci_low'], stat)} - {_fmt(row['ci_high'], stat)}]"
+
+
+def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
+    from privacy.accountant import budget_summary
+    from privacy.ledger import verify_ledger
+    from privacy.policy import load_policy
+    from warehouse.store import connect, fetch_dicts, has_table, read_published
+
+    policy = load_policy(settings.policy_path)
+    rows = read_published(settings.warehouse_path, release_name)
+    print()
+    print("=" * 100)
+    print("Published figures: differentially private, agent as the privacy unit; [95% interval]")
+    print("=" * 100)
+    if not rows:
+        print("Nothing published yet.")
+    by_release: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_release[row["release_name"]].append(row)
+    for name, release_rows in by_release.items():
+        spec = policy.release(name) if name in {r.name for r in policy.releases} else None
+        statistics = list(dict.fromkeys(r["statistic"] for r in release_rows))
+        windows = sorted({r["window_start"] for r in release_rows})
+        shown = windows if release_name else windows[-last_windows:]
+        print()
+        title = f"{name}" + (f": {spec.purpose}" if spec else "")
+        print(title)
+        if len(shown) < len(windows):
+            print(f"(the last {len(shown)} of {len(windows)} windows; `teamlens report --release {name}` shows all)")
+        header = f"{'window':<12} {'group':<20}" + "".join(
+            f" {STATISTIC_LABELS.get(s, (s, 0))[0]:<30}" for s in statistics
+        )
+        print(header)
+        print("-" * len(header))
+        cells: dict[tuple[Any, str], dict[str, str]] = defaultdict(dict)
+        for r in release_rows:
+            if r["window_start"] in shown:
+                cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r)
+        for (window, group), values in sorted(cells.items()):
+            print(f"{window!s:<12} {group:<20}" + "".join(f" {values.get(s, '-'):<30}" for s in statistics))
+
+    if settings.warehouse_path.exists():
+        con = connect(settings.warehouse_path, read_only=True)
+        try:
+            suppressed = (
+                fetch_dicts(
+                    con,
+                    "SELECT release_name, group_value, roster_size, count(*) AS windows FROM suppressed_groups "
+                    "GROUP BY ALL ORDER BY release_name, group_value",
+                )
+                if has_table(con, "suppressed_groups")
+                else []
+            )
+        finally:
+            con.close()
+        if suppressed:
+            print()
+            print(
+                f"Suppressed groups (roster size under the policy minimum of {policy.min_group_size}; never published):"
+            )
+            for s in suppressed:
+                print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {s['windows']} windows)")
+
+    print()
+    print(
+        f"Privacy budget per agent (zCDP rho per calendar month; cap {policy.budget_cap_rho} under policy "
+        f"version {policy.version}):"
+    )
+    summary = budget_summary(settings.warehouse_path, policy) if settings.warehouse_path.exists() else []
+    if not summary:
+        print("  nothing spent yet")
+    for period in summary:
+        print(
+            f"  {period['period']}: spent {period['spent_rho']} of {period['cap_rho']} "
+            f"({period['releases']} releases), remaining {period['remaining_rho']}; "
+            f"as (epsilon, delta): ({period['epsilon']:.2f}, {period['delta']})"
+        )
+    if summary:
+        print(f"  epsilon conversion: {summary[0]['epsilon_conversion']}")
+
+    verification = verify_ledger(settings.warehouse_path)
+    print()
+    print(f"Privacy ledger: {verification.message}")
+    print()
+    print("Where things are:")
+    print(f"  landing (raw, restricted):          {settings.landing}")
+    print(f"  staged + quarantine (restricted):   {settings.staged}  {settings.quarantine}")
+    print(f"  agent-day metrics (restricted):     {settings.metrics}")
+    print(f"  run reports (counts only):          {settings.reports}")
+    print(f"  warehouse + ledger (published):     {settings.warehouse_path}")
+    print("  verify the ledger:                  .venv/bin/teamlens verify")
