@@ -33,6 +33,8 @@ def spark_session(settings: Settings | None = None, app_name: str = "teamlens") 
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.driver.memory", os.environ.get("TEAMLENS_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Parquet timestamps as INT64 microseconds (UTC), as Arrow, Polars and DuckDB read them.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")

@@ -1,0 +1,528 @@
+"""Shared helpers of the Spark jobs: the roster mapping, reading landing files, quarantine rows,
+partition writes and the per-day reconciliation report.
+
+Why here: every ingest job pseudonymises, numbers lines, writes one day's partition and reconciles
+its counts the same way; one implementation keeps the rules (and their privacy guarantees) equal.
+
+Layout written by the jobs (all under settings.data_root):
+- staged/<table>/day=D/*.parquet: the table's columns without `day` (it is in the folder name,
+  Hive style), as expectations.suites expects;
+- quarantine/<source>/day=D/*.parquet: schema.QUARANTINE_COLUMNS, `day` included;
+- reports/ingest/<table>/day=D.json: counts only, never a value of a record.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from teamlens import schema
+from teamlens.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+ROSTER_COLUMNS = ("employee_id", "display_name", "connect_username", "desktop_host", "team", "site", "site_timezone")
+CORRUPT = "_corrupt_record"
+MALFORMED_JSON = "malformed JSON"
+NOT_IN_ROSTER = "agent not in roster"
+
+
+class ReconciliationError(RuntimeError):
+    """Rows read from landing are not all accounted for as staged, quarantined or duplicate."""
+
+
+class BadRowShareError(RuntimeError):
+    """A day's share of quarantined records is above settings.max_bad_row_share (raised after writing)."""
+
+
+class RosterError(ValueError):
+    """The landing roster cannot be used; the message names the line and the field."""
+
+
+# --- the roster and the pseudonyms (pure Python: the key never enters Spark) -----------------
+
+
+@dataclass(frozen=True)
+class RosterAgent:
+    """One roster agent as the jobs may see it: no employee id, no name."""
+
+    agent_pseudonym: str
+    connect_username: str | None
+    desktop_host: str | None  # lower case: host names are case-insensitive
+    team: str
+    site: str
+    site_timezone: str
+
+
+def pseudonym(key: bytes, employee_id: str) -> str:
+    """HMAC-SHA256(key, employee_id) in hex: one agent, one pseudonym across sources."""
+    return hmac.new(key, employee_id.encode(), hashlib.sha256).hexdigest()
+
+
+def roster_path(settings: Settings) -> Path:
+    return settings.landing / "roster" / "roster.csv"
+
+
+def read_roster(settings: Settings) -> list[RosterAgent]:
+    """The landing roster, pseudonymised in Python; a bad roster is an error naming the line.
+
+    Duplicate user names or hosts are refused: they would join one record to two agents.
+    """
+    path = roster_path(settings)
+    if not path.is_file():
+        raise FileNotFoundError(f"no roster at {path}: records cannot be pseudonymised without it")
+    key = settings.pseudonym_key()
+    agents: list[RosterAgent] = []
+    seen: dict[str, set[str]] = {"employee_id": set(), "connect_username": set(), "desktop_host": set()}
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in ROSTER_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise RosterError(f"{path}: missing column(s) {', '.join(missing)}")
+        for line, row in enumerate(reader, start=2):
+            values = {c: (row.get(c) or "").strip() for c in ROSTER_COLUMNS}
+            for required in ("employee_id", "team", "site", "site_timezone"):
+                if not values[required]:
+                    raise RosterError(f"{path} line {line}: empty {required}")
+            try:
+                ZoneInfo(values["site_timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                raise RosterError(f"{path} line {line}: unknown site_timezone {values['site_timezone']!r}") from None
+            values["desktop_host"] = values["desktop_host"].lower()
+            for unique in seen:
+                if values[unique] and values[unique] in seen[unique]:
+                    raise RosterError(f"{path} line {line}: duplicate {unique} (one record would match two agents)")
+                seen[unique].add(values[unique])
+            agents.append(
+                RosterAgent(
+                    agent_pseudonym=pseudonym(key, values["employee_id"]),
+                    connect_username=values["connect_username"] or None,
+                    desktop_host=values["desktop_host"] or None,
+                    team=values["team"],
+                    site=values["site"],
+                    site_timezone=values["site_timezone"],
+                )
+            )
+    return agents
+
+
+def roster_map_schema() -> StructType:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("agent_pseudonym", T.StringType(), False),
+            T.StructField("connect_username", T.StringType(), True),
+            T.StructField("desktop_host", T.StringType(), True),
+            T.StructField("team", T.StringType(), False),
+            T.StructField("site", T.StringType(), False),
+            T.StructField("site_timezone", T.StringType(), False),
+        ]
+    )
+
+
+def roster_frame(spark: SparkSession, agents: Sequence[RosterAgent]) -> DataFrame:
+    """The small mapping DataFrame (user name / host -> pseudonym, team, site, time zone)."""
+    rows = [(a.agent_pseudonym, a.connect_username, a.desktop_host, a.team, a.site, a.site_timezone) for a in agents]
+    return spark.createDataFrame(rows, roster_map_schema())
+
+
+# --- reading landing files ------------------------------------------------------------------
+
+
+def landing_files_of(settings: Settings, source: str, days: Iterable[dt.date], suffix: str) -> dict[dt.date, list[str]]:
+    """The landing files of one source per day (days not delivered have none)."""
+    return {day: landing_files(settings, source, day, suffix) for day in days}
+
+
+def landing_files(settings: Settings, source: str, day: dt.date, suffix: str) -> list[str]:
+    """The landing files of one source and day, sorted; none when the day was not delivered."""
+    folder = settings.landing / source / f"day={day.isoformat()}"
+    if not folder.is_dir():
+        return []
+    return sorted(str(p) for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and p.name[0] not in "._")
+
+
+def lines_schema() -> StructType:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("source_file", T.StringType(), False),
+            T.StructField("source_line", T.LongType(), False),
+            T.StructField("value", T.StringType(), True),
+        ]
+    )
+
+
+def read_json_lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """One row per non-blank line: source_file, source_line (1-based line in the file), value.
+
+    Line order: spark.read.text reads each file split front to back, splits of a file are
+    scheduled in offset order (Spark packs equal-sized splits stably), and
+    monotonically_increasing_id grows with the partition index and the row within the
+    partition; so within one file the id grows with the line. It is assigned right at the scan,
+    before any shuffle. Blank lines get a number but are not records (not read, not counted).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if not files:
+        return spark.createDataFrame([], lines_schema())
+    raw = spark.read.text(list(files)).select(
+        F.input_file_name().alias("source_file"),
+        F.monotonically_increasing_id().alias("_scan_order"),
+        "value",
+    )
+    numbered = raw.withColumn(
+        "source_line", F.row_number().over(Window.partitionBy("source_file").orderBy("_scan_order")).cast("long")
+    )
+    return numbered.filter(F.trim("value") != "").select("source_file", "source_line", "value")
+
+
+def read_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """One row per file (source_file, value): for formats where a file is one JSON document."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if not files:
+        schema_ = T.StructType(
+            [T.StructField("source_file", T.StringType(), False), T.StructField("value", T.StringType(), True)]
+        )
+        return spark.createDataFrame([], schema_)
+    return spark.read.text(list(files), wholetext=True).select(F.input_file_name().alias("source_file"), F.col("value"))
+
+
+# --- column helpers -------------------------------------------------------------------------
+
+
+def parse_json(value: Column, struct: StructType) -> Column:
+    """from_json in PERMISSIVE mode; the struct must end with a _corrupt_record string field."""
+    from pyspark.sql import functions as F
+
+    return F.from_json(value, struct, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
+
+
+def blank(col: Column) -> Column:
+    """Missing: null or only white space."""
+    from pyspark.sql import functions as F
+
+    return col.isNull() | (F.trim(col) == "")
+
+
+def timestamp(col: Column) -> Column:
+    """ISO-8601 text to a UTC timestamp; null when it cannot be parsed (never an error)."""
+    from pyspark.sql import functions as F
+
+    return F.try_to_timestamp(col)
+
+
+def timestamp_reasons(text: Column, name: str, required: bool = True) -> list[tuple[Column, str]]:
+    """Reasons for a timestamp field: missing (when required), or present but not a timestamp."""
+    checks = [(~blank(text) & timestamp(text).isNull(), f"invalid {name}")]
+    return ([(blank(text), f"missing {name}")] if required else []) + checks
+
+
+def corrupt_reasons(
+    value: Column, parsed: Column, typed: Iterable[tuple[str, Column, str]]
+) -> list[tuple[Column, str]]:
+    """Reasons for a record from_json flagged: not a JSON object at all, or a field of the wrong type.
+
+    typed: (JSON path, parsed field, label) of the non-string fields, so that the reason names it.
+    """
+    from pyspark.sql import functions as F
+
+    corrupt = parsed[CORRUPT].isNotNull()
+    out = [(corrupt & F.json_object_keys(value).isNull(), MALFORMED_JSON)]
+    for path, field, label in typed:
+        out.append(
+            (corrupt & F.get_json_object(value, path).isNotNull() & field.isNull(), f"{label} has the wrong type")
+        )
+    out.append((corrupt, "a field has the wrong type"))
+    return out
+
+
+def first_reason(checks: Sequence[tuple[Column, str]]) -> Column:
+    """The first failing check's reason, null when every check passes (null conditions pass)."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks], F.lit(None).cast("string"))
+
+
+def local_day(ts: Column, tz: Column) -> Column:
+    """The calendar day of a UTC timestamp in the given IANA time zone."""
+    from pyspark.sql import functions as F
+
+    return F.to_date(F.from_utc_timestamp(ts, tz))
+
+
+def landing_day(source_file: Column) -> Column:
+    """The landing partition's day, from a file path such as .../day=2026-10-05/part.jsonl."""
+    from pyspark.sql import functions as F
+
+    return F.to_date(F.regexp_extract(source_file, r"day=(\d{4}-\d{2}-\d{2})", 1))
+
+
+def day_value(day: dt.date | None) -> Column:
+    """The given day, or (None: several days in one pass) each row's landing day from source_file."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if day is None:
+        return landing_day(F.col("source_file"))
+    return F.lit(day).cast(T.DateType())
+
+
+def outside_day(ts: Column, tz: Column, day: dt.date | None) -> Column:
+    """True when the timestamp's site-local day is more than one day from the landing day."""
+    from pyspark.sql import functions as F
+
+    return F.abs(F.datediff(local_day(ts, tz), day_value(day))) > 1
+
+
+def conform(df: DataFrame, table: schema.Table) -> DataFrame:
+    """The table's declared columns, in declared order and types (nothing else passes)."""
+    from pyspark.sql import functions as F
+
+    fields = table.spark_schema().fields
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in fields])
+
+
+def ranked(df: DataFrame, key: Sequence[str], order: Sequence[Column]) -> DataFrame:
+    """Adds _dup_rank: 1 for the row kept per key and day, 2.. for its duplicates (deterministic order).
+
+    Only rows that pass rank against each other: a quarantined record never hides a good one.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(F.col("reason").isNull(), F.col("day"), *[F.col(k) for k in key]).orderBy(*order)
+    return df.withColumn("_dup_rank", F.row_number().over(window))
+
+
+def quarantine_rows(classified: DataFrame, source: str, day: dt.date | None = None) -> DataFrame:
+    """Quarantine records (schema.QUARANTINE_COLUMNS) of the classified rows that have a reason."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    return classified.filter(F.col("reason").isNotNull()).select(
+        (F.col("day") if day is None else F.lit(day)).cast(T.DateType()).alias("day"),
+        F.lit(source).alias("source"),
+        F.col("source_file").cast("string"),
+        F.col("source_line").cast("long"),
+        F.col("reason").cast("string"),
+        F.col("raw_record").cast("string"),
+    )
+
+
+def kept_rows(classified: DataFrame) -> DataFrame:
+    """The classified rows that pass: no reason, first of their duplicates."""
+    from pyspark.sql import functions as F
+
+    return classified.filter(F.col("reason").isNull() & (F.col("_dup_rank") == 1))
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def partition_dir(root: Path, day: dt.date) -> Path:
+    return root / f"day={day.isoformat()}"
+
+
+def write_partition(df: DataFrame, root: Path, day: dt.date, drop: Sequence[str] = ()) -> Path:
+    """Replace root/day=D by the rows of df (an empty day gets a schema-only file).
+
+    Written beside the target in a hidden folder, then swapped in: an interrupted run leaves
+    either the old or the new partition (plus a hidden leftover that the next run removes).
+    """
+    target = partition_dir(root, day)
+    tmp = root / f".tmp-day={day.isoformat()}-{uuid.uuid4().hex[:8]}"
+    root.mkdir(parents=True, exist_ok=True)
+    for leftover in root.glob(f".tmp-day={day.isoformat()}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    df.drop(*drop).write.mode("errorifexists").parquet(str(tmp))
+    old = root / f".old-day={day.isoformat()}-{uuid.uuid4().hex[:8]}"
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def write_day_partitions(
+    df: DataFrame, root: Path, days: Sequence[dt.date], days_with_rows: set[dt.date], drop: Sequence[str] = ()
+) -> None:
+    """Replace root/day=D for every D in days with df's rows of that day, in one Spark job.
+
+    Dynamic partition overwrite replaces exactly the days that have rows (each swapped in at
+    commit); a processed day without rows gets a schema-only partition, so no stale rows of an
+    earlier run survive. Other days are never touched.
+    """
+    from pyspark.sql import functions as F
+
+    root.mkdir(parents=True, exist_ok=True)
+    file_columns = [c for c in df.columns if c not in drop or c == "day"]
+    if days_with_rows:
+        (
+            df.select(*file_columns)
+            .filter(F.col("day").isin(sorted(days_with_rows)))
+            .write.mode("overwrite")
+            .option("partitionOverwriteMode", "dynamic")
+            .partitionBy("day")
+            .parquet(str(root))
+        )
+    empty = df.limit(0)
+    for day in days:
+        if day not in days_with_rows:
+            write_partition(empty, root, day, drop=["day"])
+
+
+def count_by_day(spark: SparkSession, root: Path, days: Sequence[dt.date]) -> dict[dt.date, int]:
+    """Rows per day partition, read back from the written files (Parquet footers: cheap)."""
+    from pyspark.sql import functions as F
+
+    folders = [str(partition_dir(root, d)) for d in days if partition_dir(root, d).is_dir()]
+    if not folders:
+        return {}
+    df = spark.read.option("basePath", str(root)).parquet(*folders)
+    return {r["day"]: int(r["n"]) for r in df.groupBy("day").agg(F.count(F.lit(1)).alias("n")).collect()}
+
+
+def ingest_days(
+    settings: Settings,
+    table: schema.Table,
+    source: str,
+    days: Sequence[dt.date],
+    records: DataFrame,
+    classified: DataFrame,
+    staged: DataFrame,
+    extra: dict[dt.date, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Write several days' staged and quarantine partitions and their reconciliation reports.
+
+    records: one row per input record, with source_file (read counts per landing day);
+    classified: the same records with day, reason (null when good) and _dup_rank; staged:
+    the rows to stage. Counts of staged and quarantined rows come from the written files, so
+    the check covers the writes too. Raises ReconciliationError for the first day where
+    read != staged + quarantined + duplicates (after writing every report).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark = records.sparkSession
+    classified.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        read = {
+            r["day"]: int(r["n"])
+            for r in records.groupBy(landing_day(F.col("source_file")).alias("day"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        }
+        outcome = (
+            F.when(F.col("reason").isNotNull(), F.col("reason"))
+            .when(F.col("_dup_rank") > 1, F.lit("_duplicate"))
+            .otherwise(F.lit("_kept"))
+        )
+        tally: dict[dt.date, dict[str, int]] = {}
+        for r in classified.groupBy("day", outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("n")).collect():
+            tally.setdefault(r["day"], {})[r["outcome"]] = int(r["n"])
+        with_staged = {d for d, t in tally.items() if t.get("_kept")}
+        with_quarantine = {d for d, t in tally.items() if set(t) - {"_kept", "_duplicate"}}
+        write_day_partitions(staged, staged_root(settings, table), days, with_staged, drop=table.partition_by)
+        write_day_partitions(quarantine_rows(classified, source), settings.quarantine / source, days, with_quarantine)
+    finally:
+        classified.unpersist()
+    staged_n = count_by_day(spark, staged_root(settings, table), days)
+    quarantined_n = count_by_day(spark, settings.quarantine / source, days)
+    reports = []
+    for day in days:
+        counts = dict(tally.get(day, {}))
+        counts.pop("_kept", None)
+        duplicates = counts.pop("_duplicate", 0)
+        report: dict[str, Any] = {
+            "table": table.name,
+            "source": source,
+            "day": day.isoformat(),
+            "read": read.get(day, 0),
+            "staged": staged_n.get(day, 0),
+            "quarantined": quarantined_n.get(day, 0),
+            "duplicates": duplicates,
+            "quarantine_reasons": dict(sorted(counts.items())),
+            **((extra or {}).get(day, {})),
+        }
+        report["reconciled"] = report["read"] == report["staged"] + report["quarantined"] + duplicates
+        write_json(report_path(settings, table, day), report)
+        reports.append(report)
+    for report in reports:
+        if not report["reconciled"]:
+            raise ReconciliationError(
+                f"{table.name} day={report['day']}: read {report['read']} records but staged {report['staged']} + "
+                f"quarantined {report['quarantined']} + duplicates {report['duplicates']}"
+            )
+    return reports
+
+
+def read_table_partitions(
+    spark: SparkSession, settings: Settings, table: schema.Table, days: Sequence[dt.date]
+) -> DataFrame:
+    """Several days of a canonical table, with its declared columns (day from the folder names)."""
+    from pyspark.sql import types as T
+
+    root = staged_root(settings, table)
+    missing = [d for d in days if not partition_dir(root, d).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"{table.name} has no partition for {', '.join(d.isoformat() for d in missing)} ({root}); "
+            "run its job for those days first"
+        )
+    file_fields = [f for f in table.spark_schema().fields if f.name not in table.partition_by]
+    schema_ = T.StructType([*file_fields, T.StructField("day", T.DateType(), False)])
+    df = spark.read.schema(schema_).option("basePath", str(root)).parquet(*[str(partition_dir(root, d)) for d in days])
+    return conform(df, table)
+
+
+def staged_root(settings: Settings, table: schema.Table) -> Path:
+    return (settings.staged if table.zone == "staged" else settings.metrics) / table.name
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write a JSON file atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def report_path(settings: Settings, table: schema.Table, day: dt.date) -> Path:
+    return settings.reports / "ingest" / table.name / f"day={day.isoformat()}.json"
+
+
+def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+    """The run's summary (counts per day and in total); raises BadRowShareError after all days are written."""
+    totals = {k: sum(int(r[k]) for r in reports) for k in ("read", "staged", "quarantined", "duplicates")}
+    summary = {"table": table.name, **totals, "days": {r["day"]: r for r in reports}}
+    too_bad = [
+        f"{r['day']}: {r['quarantined']} of {r['read']}"
+        for r in reports
+        if r["read"] and r["quarantined"] / r["read"] > settings.max_bad_row_share
+    ]
+    if too_bad:
+        raise BadRowShareError(
+            f"{table.name}: quarantined share above {settings.max_bad_row_share:.1%} "
+            f"(TEAMLENS_MAX_BAD_ROW_SHARE) on {'; '.join(too_bad)}. The partitions are written; see "
+            f"{settings.quarantine} and {settings.reports / 'ingest' / table.name}."
+        )
+    return summary

@@ -1,0 +1,240 @@
+"""The jobs' run(): hand-made landing files (tests/fixtures/jobs/landing) -> staged, quarantine,
+reports and agent-day metrics, read back from disk. Expected values worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from jobs import agent_day, common, staged_agent_events, staged_contacts, staged_desktop_activity, staged_roster
+from teamlens import schema
+from teamlens.settings import Settings, load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
+SAMPLE = FIXTURES / "amazon_connect_agent_events_samples.jsonl"  # copy of shared/samples/amazon_connect/
+KEY = "pipeline-test-key-0123456789abcdef"
+DAY = dt.date(2026, 10, 5)
+ANNA = hmac.new(KEY.encode(), b"E-7001", hashlib.sha256).hexdigest()
+BERT = hmac.new(KEY.encode(), b"E-7002", hashlib.sha256).hexdigest()
+CORA = hmac.new(KEY.encode(), b"E-7003", hashlib.sha256).hexdigest()
+PERSONAL = (
+    "+4930555012345",  # customer phone number (CustomerEndpoint)
+    "Erika Mustermann",  # customer name in Attributes
+    "Jane Customer",  # window titles, browser titles
+    "crm.example.com",  # URL
+    "Salesforce",  # application name (only its category passes)
+    "Notepad",
+    "Aardvark",  # display name, first/last name in the agent event stream
+    "Beispiel",
+    "anna.aardvark",  # user names
+    "bert.beispiel",
+    "pc-anna-7001",  # host names (also the ActivityWatch file name)
+    "pc-bert-7002",
+    "E-7001",  # employee ids
+    "E-7002",
+)
+
+
+def make_settings(root: Path, max_bad_row_share: str = "1") -> Settings:
+    shutil.copytree(FIXTURES / "landing", root / "landing")
+    return load_settings(
+        {
+            "TEAMLENS_DATA_ROOT": str(root),
+            "TEAMLENS_PSEUDONYM_KEY": KEY,
+            "TEAMLENS_RUN_BY": "test",
+            "TEAMLENS_MAX_BAD_ROW_SHARE": max_bad_row_share,
+        }
+    )
+
+
+def report(settings: Settings, table: str, day: dt.date = DAY) -> dict[str, Any]:
+    return json.loads((settings.reports / "ingest" / table / f"day={day}.json").read_text())
+
+
+def rows(folder: Path) -> list[dict[str, Any]]:
+    """The rows of a Spark-written folder, read with pyarrow (it skips _SUCCESS and .crc files)."""
+    return pq.read_table(folder).to_pylist() if folder.is_dir() else []
+
+
+@pytest.fixture(scope="module")
+def pipeline(spark, tmp_path_factory, policy):
+    """Run every job once for DAY over the fixture landing zone."""
+    settings = make_settings(tmp_path_factory.mktemp("jobs-pipeline"))
+    summaries = {
+        "roster": staged_roster.run(spark, settings, [DAY]),
+        "contacts": staged_contacts.run(spark, settings, [DAY]),
+        "agent_events": staged_agent_events.run(spark, settings, [DAY]),
+        "desktop_activity": staged_desktop_activity.run(spark, settings, [DAY], policy=policy),
+    }
+    summaries["agent_day"] = agent_day.run(spark, settings, [DAY])
+    return settings, summaries
+
+
+def test_reports_reconcile(pipeline):
+    settings, summaries = pipeline
+    expected = {
+        "roster": (3, 3, 0, 0),
+        "contacts": (9, 4, 4, 1),  # 10 lines, one blank; c-1 delivered twice
+        "agent_events": (10, 6, 3, 1),  # ev-4 delivered twice
+        "desktop_activity": (9, 5, 3, 1),  # 3 window + 4 afk events, 1 broken document, 1 unknown host
+    }
+    for table, counts in expected.items():
+        got = report(settings, table)
+        assert (got["read"], got["staged"], got["quarantined"], got["duplicates"]) == counts, table
+        assert got["reconciled"] is True
+        assert summaries[table]["read"] == counts[0]
+    assert report(settings, "contacts")["quarantine_reasons"] == {
+        "agent not in roster": 1,
+        "malformed JSON": 1,
+        "missing ContactId": 1,
+        "negative Agent.AgentInteractionDuration": 1,
+    }
+    assert report(settings, "desktop_activity")["not_ingested"] == {"web.tab.current": 1}
+    assert summaries["agent_day"]["agent_days"] == 2
+
+
+def test_quarantine_names_file_line_and_reason(pipeline):
+    settings, _ = pipeline
+    found = {
+        source: sorted(
+            (Path(r["source_file"]).name, r["source_line"], r["reason"])
+            for r in rows(settings.quarantine / source / f"day={DAY}")
+        )
+        for source in ("connect_ctr", "connect_agent_events", "activitywatch")
+    }
+    assert found == {
+        "connect_ctr": [
+            ("ctr-0001.jsonl", 4, "malformed JSON"),
+            ("ctr-0001.jsonl", 6, "agent not in roster"),
+            ("ctr-0001.jsonl", 7, "missing ContactId"),
+            ("ctr-0001.jsonl", 8, "negative Agent.AgentInteractionDuration"),
+        ],
+        "connect_agent_events": [
+            ("events-0001.jsonl", 8, "malformed JSON"),
+            ("events-0001.jsonl", 9, "agent not in roster"),
+            ("events-0001.jsonl", 10, "missing EventId"),
+        ],
+        "activitywatch": [
+            ("pc-anna-7001.json", 3, "invalid timestamp"),
+            ("pc-bert-7002.json", None, "malformed JSON"),
+            ("pc-zed-9999.json", 1, "agent not in roster"),
+        ],
+    }
+
+
+def test_staged_contacts(pipeline):
+    settings, _ = pipeline
+    got = sorted(
+        (
+            r["contact_id"],
+            r["agent_pseudonym"],
+            r["talk_seconds"],
+            r["transferred_out"],
+            r["abandoned"],
+            r["source_line"],
+        )
+        for r in rows(settings.staged / "contacts" / f"day={DAY}")
+    )
+    assert got == [
+        ("c-1", ANNA, 300, False, False, 5),  # the later LastUpdateTimestamp (line 5) wins over line 1
+        ("c-2", ANNA, 120, True, False, 2),
+        ("c-3", None, None, False, True, 3),
+        ("c-8", BERT, 100, False, False, 10),
+    ]
+
+
+def test_staged_files_hold_no_personal_strings(pipeline):
+    settings, _ = pipeline
+    files = [
+        p for zone in (settings.staged, settings.metrics, settings.reports) for p in zone.rglob("*") if p.is_file()
+    ]
+    assert len([p for p in files if p.suffix == ".parquet"]) >= 5
+    for path in files:
+        data = path.read_bytes().lower()
+        for text in PERSONAL:
+            assert text.lower().encode() not in data, f"{text!r} in {path}"
+        assert KEY.encode() not in data
+    for table in (*schema.STAGED_TABLES.values(), schema.AGENT_DAY):
+        root = settings.staged if table.zone == "staged" else settings.metrics
+        part = pq.read_table(root / table.name / f"day={DAY}")  # decompressed values, not just bytes
+        assert part.column_names == [c for c in table.column_names if c != "day"]
+        values = " ".join(str(v) for col in part.to_pydict().values() for v in col).lower()
+        for text in PERSONAL:
+            assert text.lower() not in values, f"{text!r} in {table.name}"
+
+
+def test_staged_roster(pipeline):
+    settings, _ = pipeline
+    got = sorted((r["agent_pseudonym"], r["team"], r["site"]) for r in rows(settings.staged / "roster" / f"day={DAY}"))
+    assert got == sorted([(ANNA, "Team Nord", "Berlin"), (BERT, "Team Sued", "Lisbon"), (CORA, "Team Nord", "Berlin")])
+
+
+def test_agent_day_metrics(pipeline, spark):
+    settings, _ = pipeline
+    expected = spark.createDataFrame(
+        [
+            # day, agent, team, site, handled, talk, hold, acw, handle, transfers,
+            # staffed, available, available_idle, not_ready, desktop active, desktop idle
+            (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6601, 600),
+            (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0),
+        ],
+        schema.AGENT_DAY.spark_schema(),
+    )
+    assertDataFrameEqual(common.read_table_partitions(spark, settings, schema.AGENT_DAY, [DAY]), expected)
+
+
+def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):
+    settings = make_settings(tmp_path / "data")
+    day2 = DAY + dt.timedelta(days=1)
+    ctr = settings.landing / "connect_ctr"
+    lines = (ctr / f"day={DAY}" / "ctr-0001.jsonl").read_text().splitlines()
+    (ctr / f"day={day2}").mkdir()
+    (ctr / f"day={day2}" / "ctr-0001.jsonl").write_text(lines[1] + "\n")  # c-2 again, on the next day
+    staged_contacts.run(spark, settings, [DAY, day2])
+    other = settings.staged / "contacts" / f"day={day2}"
+    before = {p.name: p.read_bytes() for p in other.iterdir()}
+    assert [r["contact_id"] for r in rows(other)] == ["c-2"]
+
+    (ctr / f"day={DAY}" / "ctr-0001.jsonl").write_text(lines[9] + "\n")  # only c-8 now
+    summary = staged_contacts.run(spark, settings, [DAY])
+    assert [r["contact_id"] for r in rows(settings.staged / "contacts" / f"day={DAY}")] == ["c-8"]
+    assert rows(settings.quarantine / "connect_ctr" / f"day={DAY}") == []
+    assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (1, 1, 0, 0)
+
+    shutil.rmtree(ctr / f"day={DAY}")  # the day has no records any more: its partition is emptied
+    staged_contacts.run(spark, settings, [DAY])
+    assert rows(settings.staged / "contacts" / f"day={DAY}") == []
+    assert report(settings, "contacts")["read"] == 0
+    assert {p.name: p.read_bytes() for p in other.iterdir()} == before
+    assert not [p for p in (settings.staged / "contacts").iterdir() if p.name.startswith("_")]
+
+
+def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_path):
+    """The sample's user name is "(Removed)": every event is quarantined as not in the roster, none
+    as malformed; with the default bad-row limit the run fails loudly, after writing everything."""
+    settings = make_settings(tmp_path / "data", max_bad_row_share="0.05")
+    sample_day = dt.date(2019, 5, 25)
+    folder = settings.landing / "connect_agent_events" / f"day={sample_day}"
+    folder.mkdir(parents=True)
+    shutil.copy(SAMPLE, folder / "sample.jsonl")
+    with pytest.raises(common.BadRowShareError, match="3 of 3"):
+        staged_agent_events.run(spark, settings, [sample_day])
+    got = report(settings, "agent_events", sample_day)
+    assert (got["read"], got["staged"], got["quarantined"], got["duplicates"]) == (3, 0, 3, 0)
+    assert got["quarantine_reasons"] == {"agent not in roster": 3}
+    quarantined = rows(settings.quarantine / "connect_agent_events" / f"day={sample_day}")
+    assert sorted(r["source_line"] for r in quarantined) == [1, 2, 3]
+    assert [json.loads(r["raw_record"])["EventType"] for r in sorted(quarantined, key=lambda r: r["source_line"])] == [
+        "STATE_CHANGE",
+        "STATE_CHANGE",
+        "HEART_BEAT",
+    ]
