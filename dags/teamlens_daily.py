@@ -11,6 +11,7 @@ passing {"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"} as the run's conf.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -87,7 +88,7 @@ def teamlens_daily() -> None:
         return pipeline.publish_releases(days)
 
     ready = check_ready()
-    days = plan_days()
+    days: Any = plan_days()  # an XComArg, resolved to list[str] when the tasks run
     roster = ingest_roster(days)
     telephony = ingest_telephony(days)
     desktop = ingest_desktop(days)

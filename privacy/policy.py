@@ -254,7 +254,7 @@ def _parse_release(doc: Any, where: str) -> ReleaseSpec:
 
 def _positive_fraction(value: Any, where: str) -> Fraction:
     if not isinstance(value, str):
-        raise PolicyError(f"{where} must be a quoted decimal string such as \"0.1\" (exact), got {value!r}")
+        raise PolicyError(f'{where} must be a quoted decimal string such as "0.1" (exact), got {value!r}')
     try:
         out = Fraction(value)
     except (ValueError, ZeroDivisionError) as exc:

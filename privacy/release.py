@@ -20,9 +20,11 @@ Nothing here decides from the private data what to release: only the roster and 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +100,14 @@ def decide_groups(roster: pl.DataFrame, spec: ReleaseSpec, policy: Policy) -> tu
     )
 
 
+def analytic_sigma(bound: int, rho: Fraction, parts: int) -> float:
+    """Gaussian sigma of one of `parts` sums sharing rho: sensitivity (the bound) / sqrt(2 rho / parts)."""
+    return bound / math.sqrt(2 * float(rho) / parts)
+
+
 def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
-    """The analytic Gaussian sigma of one sum: sensitivity (the bound) / sqrt(2 rho_part)."""
-    rho_part = float(spec.rho) / len(spec.sums)
-    return spec.sums[metric] / math.sqrt(2 * rho_part)
+    """The analytic Gaussian sigma of one sum of the release."""
+    return analytic_sigma(spec.sums[metric], spec.rho, len(spec.sums))
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,29 @@ MECHANISM = "Gaussian (zCDP), OpenDP 0.16 integer Gaussian, agent-level, public 
 
 
 def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> CalibratedRelease:
-    """Build the measurement for the released groups and pin its noise scales to the analytic ones.
+    """The measurement for the released groups, with the window's data to apply it to.
+
+    The measurement depends only on public facts (the spec and the released group keys), so it
+    is calibrated once per process and reused for every window with the same groups.
+    """
+    group = spec.group_by
+    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
+    measurement, scales = _measurement(
+        spec.name, spec.rho, tuple(spec.sums.items()), group, tuple(released), tuple(data.collect_schema().items())
+    )
+    return CalibratedRelease(measurement=measurement, data=data, scales=dict(scales))
+
+
+@functools.lru_cache(maxsize=64)
+def _measurement(
+    name: str,
+    rho: Fraction,
+    sums: tuple[tuple[str, int], ...],
+    group: str,
+    released: tuple[str, ...],
+    data_schema: tuple[tuple[str, pl.DataType], ...],
+) -> tuple[Any, tuple[tuple[str, float], ...]]:
+    """Build the measurement and pin its noise scales to the analytic ones.
 
     OpenDP computes the sensitivity itself; if it ever differs from bound / sqrt(2 rho_part)
     (a silent sensitivity blow-up, see stack.md), nothing is published.
@@ -126,38 +154,36 @@ def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> C
     from opendp.accuracy import summarize_polars_measurement
 
     dp.enable_features("contrib")
-    group = spec.group_by
-    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
     context = dp.Context.compositor(
-        data=data,
+        data=pl.LazyFrame(schema=dict(data_schema)),  # the schema only: the measurement takes any window's data
         privacy_unit=dp.unit_of(contributions=1),
-        privacy_loss=dp.loss_of(rho=float(spec.rho)),
+        privacy_loss=dp.loss_of(rho=float(rho)),
         split_evenly_over=1,
         margins=[dp.polars.Margin(by=[group], invariant="keys", max_length=MAX_AGENTS_PER_GROUP)],
     )
     query = (
         context.query()
         .group_by(group)
-        .agg(*[pl.col(m).dp.sum((0, bound)) for m, bound in spec.sums.items()])  # type: ignore[attr-defined]
-        .with_keys(pl.LazyFrame({group: released}))
+        .agg(*[pl.col(m).dp.sum((0, bound)) for m, bound in sums])  # type: ignore[attr-defined]
+        .with_keys(pl.LazyFrame({group: list(released)}))
     )
     measurement = query.resolve()
     scales: dict[str, float] = {}
     for row in summarize_polars_measurement(measurement, ALPHA_SUM).iter_rows(named=True):
         metric, scale = row["column"], float(row["scale"])
-        expected = expected_noise_scale(spec, metric)
+        expected = analytic_sigma(dict(sums)[metric], rho, len(sums))
         if not math.isclose(scale, expected, rel_tol=1e-6):
             raise NoiseScaleMismatch(
-                f"{spec.name}: OpenDP noise scale for {metric} is {scale}, the analytic sensitivity implies "
+                f"{name}: OpenDP noise scale for {metric} is {scale}, the analytic sensitivity implies "
                 f"{expected}; refusing to publish"
             )
         scales[metric] = scale
-    if set(scales) != set(spec.sums):
-        raise NoiseScaleMismatch(f"{spec.name}: OpenDP released {sorted(scales)}, expected {sorted(spec.sums)}")
+    if set(scales) != {m for m, _ in sums}:
+        raise NoiseScaleMismatch(f"{name}: OpenDP released {sorted(scales)}, expected {sorted(m for m, _ in sums)}")
     spent = measurement.map(1)  # one agent = one row (unit_of(contributions=1))
-    if spent > float(spec.rho) * (1 + 1e-9):
-        raise NoiseScaleMismatch(f"{spec.name}: the measurement spends rho={spent}, more than {spec.rho}")
-    return CalibratedRelease(measurement=measurement, data=data, scales=scales)
+    if spent > float(rho) * (1 + 1e-9):
+        raise NoiseScaleMismatch(f"{name}: the measurement spends rho={spent}, more than {rho}")
+    return measurement, tuple(scales.items())
 
 
 def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, float]) -> tuple[PublishedValue, ...]:
@@ -210,6 +236,7 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _half_width(scale: float, alpha: float) -> float:
     import opendp.prelude as dp
 
@@ -286,7 +313,7 @@ def release_windows(
                     spec,
                     policy,
                     settings.run_by,
-                    draw=lambda spec=spec, days=days: _draw_from_zones(settings, policy, spec, days),
+                    draw=functools.partial(_draw_from_zones, settings, policy, spec, days),
                 )
             )
     return outcomes

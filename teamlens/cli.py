@@ -139,9 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--agents", type=int, default=200)
         p.add_argument("--teams", type=int, default=14)
         p.add_argument("--sites", type=int, default=2)
-        p.add_argument("--days", type=int, default=28)
+        p.add_argument("--days", type=int, default=35, help="number of days (default: 5 weeks)")
         p.add_argument(
-            "--start", type=_date, default=dt.date(2026, 10, 5), help="first day (a Monday keeps weeks whole)"
+            "--start",
+            type=_date,
+            default=dt.date(2026, 9, 28),
+            help="first day (default: Monday 2026-09-28, so that October and five weeks are whole)",
         )
         p.add_argument("--seed", type=int, default=7)
 

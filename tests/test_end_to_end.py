@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from teamlens.settings import REPO_ROOT
 from tests.conftest import TEST_KEY
 
 START = dt.date(2026, 10, 5)  # a Monday: one whole week
@@ -35,6 +36,8 @@ def center(tmp_path_factory: pytest.TempPathFactory):
         "TEAMLENS_DATA_ROOT": str(root),
         "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
         "TEAMLENS_RUN_BY": "e2e-test",
+        # Short windows, so that one week exercises a weekly and seven daily releases.
+        "TEAMLENS_POLICY": str(REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -89,7 +92,8 @@ def _warehouse_snapshot(path: Path) -> dict[str, list[tuple]]:
     try:
         return {
             "published": con.execute(
-                "SELECT release_id, group_value, statistic, value, ci_low, ci_high FROM published_aggregates ORDER BY ALL"
+                "SELECT release_id, group_value, statistic, value, ci_low, ci_high "
+                "FROM published_aggregates ORDER BY ALL"
             ).fetchall(),
             "spend": con.execute("SELECT period, release_id, rho_exact FROM budget_spend ORDER BY ALL").fetchall(),
             "ledger": con.execute("SELECT seq, entry_hash FROM ledger ORDER BY seq").fetchall(),
@@ -124,14 +128,10 @@ def test_every_eligible_group_is_published_and_small_ones_are_not(center) -> Non
     published = read_published(settings.warehouse_path)
     weekly = {r["group_value"] for r in published if r["release_name"] == "team_week_contacts_aht"}
     assert weekly == eligible_teams
-    daily = {
-        (r["window_start"], r["group_value"]) for r in published if r["release_name"] == "site_day_contacts_aht"
-    }
+    daily = {(r["window_start"], r["group_value"]) for r in published if r["release_name"] == "site_day_contacts_aht"}
     assert daily == {(START + dt.timedelta(days=i), site) for i in range(DAYS) for site in site_sizes}
     assert all(r["roster_group_size"] >= 10 for r in published)
-    assert all(
-        r["ci_low"] <= r["value"] <= r["ci_high"] for r in published if r["status"] == "published"
-    )
+    assert all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in published if r["status"] == "published")
 
 
 def test_nothing_per_agent_reaches_the_warehouse(center) -> None:

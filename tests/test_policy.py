@@ -25,16 +25,16 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
     assert policy.privacy_unit == "agent"
     assert policy.budget_cap_rho == Fraction(1)
     assert policy.min_group_size == 10
-    assert [r.name for r in policy.releases] == ["team_week_contacts_aht", "site_day_contacts_aht"]
-    assert policy.release("site_day_contacts_aht").rho == Fraction(8, 1000)
+    assert [r.name for r in policy.releases] == ["team_month_contacts_aht", "site_week_contacts_aht"]
+    assert policy.release("site_week_contacts_aht").rho == Fraction(8, 100)
     assert len(policy.sha256) == 64
 
 
 def test_shipped_policy_fits_the_cap_in_the_worst_month() -> None:
-    """31 daily site releases plus 6 weeks touching one month stay within the monthly cap."""
+    """One monthly team release plus the 6 weeks that can touch one month stay within the cap."""
     policy = load_policy(POLICY_FILE)
-    worst = 31 * policy.release("site_day_contacts_aht").rho + 6 * policy.release("team_week_contacts_aht").rho
-    assert worst == Fraction(848, 1000)
+    worst = policy.release("team_month_contacts_aht").rho + 6 * policy.release("site_week_contacts_aht").rho
+    assert worst == Fraction(98, 100)
     assert worst <= policy.budget_cap_rho
 
 
@@ -52,7 +52,7 @@ def test_unlisted_release_is_refused() -> None:
         (lambda d: d.update(budget_cap_rho=1.0), "budget_cap_rho must be a quoted decimal string"),
         (lambda d: d.update(budget_cap_rho="-1"), "budget_cap_rho must be positive"),
         (lambda d: d.update(min_group_size=1), "min_group_size must be an integer of at least 2"),
-        (lambda d: d["releases"][0].update(group_by="agent"), "releases\\[0\\] \\(team_week_contacts_aht\\): group_by"),
+        (lambda d: d["releases"][0].update(group_by="agent"), "releases\\[0\\] \\(team_month_contacts_aht\\): group_by"),
         (lambda d: d["releases"][1]["sums"].update(salary=10), "sums.salary is not a metric of agent_day"),
         (lambda d: d["releases"][1]["sums"].update(handle_seconds=0), "sums.handle_seconds bound must be a positive"),
         (lambda d: d["releases"][0]["ratios"]["aht_seconds"].update(numerator="talk_seconds"), "numerator"),
@@ -91,7 +91,7 @@ def test_windows_and_periods() -> None:
 
 
 def test_windows_ending_in_a_span() -> None:
-    week = load_policy(POLICY_FILE).release("team_week_contacts_aht")
+    week = load_policy(POLICY_FILE).release("site_week_contacts_aht")
     # Wednesday 2026-10-07 .. Tuesday 2026-10-20: the weeks ending Sunday 10-11 and 10-18.
     assert week.windows_ending_in(dt.date(2026, 10, 7), dt.date(2026, 10, 21)) == [
         (dt.date(2026, 10, 5), dt.date(2026, 10, 12)),

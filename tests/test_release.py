@@ -24,7 +24,7 @@ D1, D2 = dt.date(2026, 10, 5), dt.date(2026, 10, 6)
 
 
 def _policy(min_group_size: int = 2, rho: str = "0.1") -> Policy:
-    doc = yaml.safe_load((REPO_ROOT / "privacy" / "policy.yaml").read_text())
+    doc = yaml.safe_load((REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml").read_text())
     doc["min_group_size"] = min_group_size
     doc["releases"][0]["rho"] = rho
     return parse_policy(doc, sha256="f" * 64)
@@ -76,9 +76,9 @@ def test_noise_scale_equals_bound_over_sqrt_two_rho_part() -> None:
     totals = agent_window_totals(AGENT_DAY, ROSTER, spec)
     calibrated = calibrate(totals, ["T1"], spec)
     # rho 0.1 split over 2 sums: rho_part 0.05, sigma = B / sqrt(0.1)
-    assert calibrated.scales["contacts_handled"] == pytest.approx(400 / math.sqrt(0.1), rel=1e-9)
-    assert calibrated.scales["handle_seconds"] == pytest.approx(144000 / math.sqrt(0.1), rel=1e-9)
-    assert expected_noise_scale(spec, "handle_seconds") == pytest.approx(455368.0, rel=1e-6)
+    assert calibrated.scales["contacts_handled"] == pytest.approx(300 / math.sqrt(0.1), rel=1e-9)
+    assert calibrated.scales["handle_seconds"] == pytest.approx(117000 / math.sqrt(0.1), rel=1e-9)
+    assert expected_noise_scale(spec, "handle_seconds") == pytest.approx(369986.5, rel=1e-6)
 
 
 def test_release_publishes_only_eligible_groups_with_intervals() -> None:
