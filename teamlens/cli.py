@@ -90,7 +90,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("TEAMLENS_DEMO", "1")
     settings = load_settings()
-    cmd_generate(args, settings)
+    marker = settings.landing / ".teamlens-demo-center.json"
+    params = {k: str(getattr(args, k)) for k in ("agents", "teams", "sites", "days", "start", "seed")}
+    if marker.exists() and json.loads(marker.read_text()) == params:
+        print(f"The landing zone already holds this demo center ({settings.landing}); not generating it again.")
+    else:
+        cmd_generate(args, settings)
+        marker.write_text(json.dumps(params, sort_keys=True) + "\n")
     last_day = args.start + dt.timedelta(days=args.days - 1)
     rc = run_dag(settings, args.start, last_day)
     if rc != 0:

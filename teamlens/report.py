@@ -37,6 +37,7 @@ def format_value(row: dict[str, Any]) -> str:
 
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from privacy.accountant import budget_summary
+    from privacy.exact import fraction_text
     from privacy.ledger import verify_ledger
     from privacy.policy import load_policy
     from warehouse.store import connect, fetch_dicts, has_table, read_published
@@ -94,12 +95,13 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 f"Suppressed groups (roster size under the policy minimum of {policy.min_group_size}; never published):"
             )
             for s in suppressed:
-                print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {s['windows']} windows)")
+                n_windows = f"{s['windows']} window" + ("s" if s["windows"] != 1 else "")
+                print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
     print(
-        f"Privacy budget per agent (zCDP rho per calendar month; cap {policy.budget_cap_rho} under policy "
-        f"version {policy.version}):"
+        f"Privacy budget per agent (zCDP rho per calendar month; cap {fraction_text(policy.budget_cap_rho)} "
+        f"under policy version {policy.version}):"
     )
     summary = budget_summary(settings.warehouse_path, policy) if settings.warehouse_path.exists() else []
     if not summary:
