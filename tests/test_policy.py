@@ -52,7 +52,10 @@ def test_unlisted_release_is_refused() -> None:
         (lambda d: d.update(budget_cap_rho=1.0), "budget_cap_rho must be a quoted decimal string"),
         (lambda d: d.update(budget_cap_rho="-1"), "budget_cap_rho must be positive"),
         (lambda d: d.update(min_group_size=1), "min_group_size must be an integer of at least 2"),
-        (lambda d: d["releases"][0].update(group_by="agent"), "releases\\[0\\] \\(team_month_contacts_aht\\): group_by"),
+        (
+            lambda d: d["releases"][0].update(group_by="agent"),
+            "releases\\[0\\] \\(team_month_contacts_aht\\): group_by",
+        ),
         (lambda d: d["releases"][1]["sums"].update(salary=10), "sums.salary is not a metric of agent_day"),
         (lambda d: d["releases"][1]["sums"].update(handle_seconds=0), "sums.handle_seconds bound must be a positive"),
         (lambda d: d["releases"][0]["ratios"]["aht_seconds"].update(numerator="talk_seconds"), "numerator"),
