@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -539,6 +539,26 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def report_path(settings: Settings, table: schema.Table, day: dt.date) -> Path:
     return settings.reports / "ingest" / table.name / f"day={day.isoformat()}.json"
+
+
+def ingest_json_lines(
+    spark: SparkSession,
+    settings: Settings,
+    days: Sequence[dt.date],
+    table: schema.Table,
+    source: str,
+    classify: Callable[[DataFrame, DataFrame], DataFrame],
+) -> dict[str, Any]:
+    """landing/<source>/day=D/*.jsonl -> staged/<table>/day=D, quarantine/<source>/day=D and the
+    reports, for all days in one pass; classify(lines, roster_map) does the source's parsing."""
+    roster_map = roster_frame(spark, read_roster(settings))
+    files = landing_files_of(settings, source, days, ".jsonl")
+    lines = read_json_lines(spark, [f for day_files in files.values() for f in day_files])
+    classified = classify(lines, roster_map)
+    staged = conform(kept_rows(classified), table)
+    extra = {day: {"files": len(f)} for day, f in files.items()}
+    reports = ingest_days(settings, table, source, days, lines, classified, staged, extra=extra)
+    return summarize(table, reports, settings)
 
 
 def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:

@@ -122,11 +122,4 @@ def quarantine(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = No
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
     """landing/connect_agent_events/day=D/*.jsonl -> staged/agent_events/day=D,
     quarantine/connect_agent_events/day=D, reports/ingest/agent_events/day=D.json, all days in one pass."""
-    roster_map = common.roster_frame(spark, common.read_roster(settings))
-    files = common.landing_files_of(settings, SOURCE, days, ".jsonl")
-    lines = common.read_json_lines(spark, [f for day_files in files.values() for f in day_files])
-    classified = classify(lines, roster_map)
-    staged = common.conform(common.kept_rows(classified), TABLE)
-    extra = {day: {"files": len(f)} for day, f in files.items()}
-    reports = common.ingest_days(settings, TABLE, SOURCE, days, lines, classified, staged, extra=extra)
-    return common.summarize(TABLE, reports, settings)
+    return common.ingest_json_lines(spark, settings, days, TABLE, SOURCE, classify)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,25 +13,17 @@ import pytest
 from privacy import accountant
 from privacy.accountant import budget_summary, publish_release
 from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp, verify_ledger
-from privacy.policy import Policy, parse_policy
+from privacy.policy import Policy
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+from tests.helpers import make_test_policy
 
 TABLES = ("releases", "published_aggregates", "release_groups", "budget_spend", "ledger")
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
 
 
 def make_policy(cap: str = "1.0", day_rho: str = "0.1") -> Policy:
-    doc: dict[str, Any] = {
-        "policy_version": 1,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "budget_cap_rho": cap,
-        "report_delta": "1e-9",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
-        "releases": [
+    return make_test_policy(
+        [
             {
                 "name": "team_week",
                 "purpose": "weekly",
@@ -53,8 +44,8 @@ def make_policy(cap: str = "1.0", day_rho: str = "0.1") -> Policy:
                 "sums": {"contacts_handled": 80},
             },
         ],
-    }
-    return parse_policy(doc, sha256=hashlib.sha256(repr(doc).encode()).hexdigest())
+        cap=cap,
+    )
 
 
 def noisy_release() -> NoisyRelease:

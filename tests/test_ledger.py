@@ -25,8 +25,9 @@ from privacy.ledger import (
     rho_to_epsilon_opendp,
     verify_ledger,
 )
-from privacy.policy import Policy, parse_policy
+from privacy.policy import Policy
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+from tests.helpers import make_test_policy
 from warehouse.store import connect, transaction
 
 T0 = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
@@ -34,17 +35,8 @@ RHO, RHO_FORGED = '"rho":"0.1"', '"rho":"0.01"'
 
 
 def make_policy(cap: str = "0.3") -> Policy:
-    doc: dict[str, Any] = {
-        "policy_version": 3,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "budget_cap_rho": cap,
-        "report_delta": "1e-9",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"metrics": 90},
-        "desktop_app_categories": {},
-        "releases": [
+    return make_test_policy(
+        [
             {
                 "name": "site_day",
                 "purpose": "daily figures, für Planung",  # non-ASCII: escaped in the canonical JSON
@@ -54,8 +46,10 @@ def make_policy(cap: str = "0.3") -> Policy:
                 "sums": {"contacts_handled": 80},
             }
         ],
-    }
-    return parse_policy(doc, sha256=hashlib.sha256(repr(doc).encode()).hexdigest())
+        cap=cap,
+        version=3,
+        retention_days={"metrics": 90},
+    )
 
 
 def clock(moment: dt.datetime) -> Callable[[], dt.datetime]:

@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from privacy.accountant import publish_release
-from privacy.policy import Policy, parse_policy
+from privacy.policy import Policy
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+from tests.helpers import make_test_policy
 from warehouse.store import PUBLISHED_COLUMNS, connect, read_published
 
 PUBLISHED_TABLES = ("published_aggregates", "release_groups", "suppressed_groups", "releases", "budget_spend")
 
 
 def make_policy() -> Policy:
-    doc: dict[str, Any] = {
-        "policy_version": 1,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "budget_cap_rho": "1.0",
-        "report_delta": "1e-9",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
-        "releases": [
+    return make_test_policy(
+        [
             {
                 "name": name,
                 "purpose": "test",
@@ -42,9 +32,8 @@ def make_policy() -> Policy:
                 "sums": {"contacts_handled": 400},
             }
             for name in ("alpha_week", "beta_week")
-        ],
-    }
-    return parse_policy(doc, sha256=hashlib.sha256(repr(doc).encode()).hexdigest())
+        ]
+    )
 
 
 def draw() -> NoisyRelease:
