@@ -1,0 +1,93 @@
+"""The source adapters: every landing format, what canonical table it feeds, how it is parsed.
+
+A source is one landing folder, landing/<source>/day=D/, written by one kind of system. Its
+adapter turns the files of some days into *parsed rows* (the contract below); everything that
+is the same for all sources (resolving the agent through the roster, the day rule, duplicates,
+quarantine, writing, reconciliation) is done once, by jobs.ingest.
+
+The parsed-rows contract (what Source.parse returns in Parsed.rows):
+- the target table's columns except `day`, `agent_pseudonym` and `source` (jobs.ingest adds them);
+- `agent_key` (string): the source's agent identifier as delivered, null when the record has no
+  agent (an abandoned call); it is matched, trimmed and case-insensitively, against the roster
+  column named by Source.identity and never reaches the staged zone;
+- `day_ts` (timestamp, UTC): the instant whose site-local day must lie within one day of the
+  landing day (the contact's start, the event's time); null only when `reason` is set;
+- `reason` (string): null when the record parsed, else why it is quarantined;
+- `source_file` (the file's full path, with its day=YYYY-MM-DD folder), `source_line` (long:
+  1-based line, or record position in a document), `raw_record` (the record as delivered; it
+  stays in the restricted quarantine zone).
+Exactly one row per input record: a record the adapter does not ingest by design (a browser
+bucket, a queue_log event no table needs) is counted in Parsed.not_ingested instead, never
+dropped silently. Only allow-listed fields are parsed at all: names, phone numbers, titles, URLs
+and free text are never read into a column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from teamlens import schema
+from teamlens.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from privacy.policy import Policy
+
+# Columns every parsed-rows frame carries besides the table's own.
+PARSED_EXTRA_COLUMNS = ("agent_key", "day_ts", "reason", "source_file", "source_line", "raw_record")
+# Columns jobs.ingest adds.
+ADDED_COLUMNS = ("day", "agent_pseudonym", "source")
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a parse function may use besides the files: the settings, the policy and the source's
+    options (landing/<source>/source.yaml, or a flat export's mapping; empty when there is none)."""
+
+    settings: Settings
+    policy: Policy
+    folder: Path
+    options: Mapping[str, Any] = field(default_factory=dict)
+    days: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parse function's result: the parsed rows (contract above) and, optionally, a frame
+    (source_file, kind, records) counting input not ingested by design, per kind."""
+
+    rows: DataFrame
+    not_ingested: DataFrame | None = None
+
+
+ParseFn = Callable[["SparkSession", list[str], SourceContext], Parsed]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One landing source feeding one canonical table.
+
+    name: the landing folder (landing/<name>/day=D/) and the value of the staged `source` column.
+    suffixes: the file name endings read (others in the folder are ignored and reported).
+    identity: the roster column that the source's agent_key is matched against.
+    order: the duplicate order, best first, as (column, descending) pairs; ties go to the first
+    in file and line order.
+    lookaround_days: landing days on each side also passed to parse (for records that span
+    midnight, such as a queue_log call); only rows whose source_file is in a run day are kept.
+    field_sources: canonical column -> the source field that feeds it (for docs/canonical-tables.md).
+    """
+
+    name: str
+    table: schema.Table
+    suffixes: tuple[str, ...]
+    identity: str
+    parse: ParseFn
+    order: tuple[tuple[str, bool], ...] = ()
+    lookaround_days: int = 0
+    field_sources: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
