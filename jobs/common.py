@@ -22,8 +22,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-ROSTER_COLUMNS = ("employee_id", "display_name", "connect_username", "desktop_host", "team", "site", "site_timezone")
+ROSTER_COLUMNS = ("employee_id", "team", "site", "site_timezone")  # required; the rest are optional
+# Roster columns that are never an agent identifier (names are not unique, groups are not agents).
+NOT_IDENTIFIERS = ("display_name", "team", "site", "site_timezone")
 CORRUPT = "_corrupt_record"
 MALFORMED_JSON = "malformed JSON"
 NOT_IN_ROSTER = "agent not in roster"
@@ -58,7 +60,7 @@ class RosterError(ValueError):
 
 @dataclass(frozen=True)
 class RosterAgent:
-    """One roster agent as the jobs may see it: no employee id, no name."""
+    """One roster agent as the jobs may see it: no name; identifiers only to match records to the agent."""
 
     agent_pseudonym: str
     connect_username: str | None
@@ -66,6 +68,14 @@ class RosterAgent:
     team: str
     site: str
     site_timezone: str
+    # Every identifier column of the roster (employee_id, connect_username, desktop_host,
+    # asterisk_agent, genesys_user_id, or any column a flat export's mapping names), trimmed and
+    # lower case: the values sources are matched against; they never reach the staged zone.
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+
+    def all_identifiers(self) -> dict[str, str]:
+        named = {"connect_username": self.connect_username, "desktop_host": self.desktop_host}
+        return {**{k: v.strip().lower() for k, v in named.items() if v}, **self.identifiers}
 
 
 def pseudonym(key: bytes, employee_id: str) -> str:
@@ -80,41 +90,46 @@ def roster_path(settings: Settings) -> Path:
 def read_roster(settings: Settings) -> list[RosterAgent]:
     """The landing roster, pseudonymised in Python; a bad roster is an error naming the line.
 
-    Duplicate user names or hosts are refused: they would join one record to two agents.
+    Required columns: employee_id, team, site, site_timezone. Every other column except
+    display_name is an agent identifier that some source matches (see docs/landing.md). Duplicate
+    identifiers (compared case-insensitively) are refused: they would join one record to two agents.
     """
     path = roster_path(settings)
     if not path.is_file():
         raise FileNotFoundError(f"no roster at {path}: records cannot be pseudonymised without it")
     key = settings.pseudonym_key()
     agents: list[RosterAgent] = []
-    seen: dict[str, set[str]] = {"employee_id": set(), "connect_username": set(), "desktop_host": set()}
+    seen: dict[str, set[str]] = {}
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in ROSTER_COLUMNS if c not in (reader.fieldnames or [])]
+        header = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in ROSTER_COLUMNS if c not in header]
         if missing:
             raise RosterError(f"{path}: missing column(s) {', '.join(missing)}")
+        id_columns = [c for c in header if c and c not in NOT_IDENTIFIERS]
         for line, row in enumerate(reader, start=2):
-            values = {c: (row.get(c) or "").strip() for c in ROSTER_COLUMNS}
-            for required in ("employee_id", "team", "site", "site_timezone"):
-                if not values[required]:
+            values = {(c or "").strip(): (v or "").strip() for c, v in row.items() if isinstance(v, str | None)}
+            for required in ROSTER_COLUMNS:
+                if not values.get(required):
                     raise RosterError(f"{path} line {line}: empty {required}")
             try:
                 ZoneInfo(values["site_timezone"])
             except (ZoneInfoNotFoundError, ValueError):
                 raise RosterError(f"{path} line {line}: unknown site_timezone {values['site_timezone']!r}") from None
-            values["desktop_host"] = values["desktop_host"].lower()
-            for unique in seen:
-                if values[unique] and values[unique] in seen[unique]:
-                    raise RosterError(f"{path} line {line}: duplicate {unique} (one record would match two agents)")
-                seen[unique].add(values[unique])
+            identifiers = {c: values[c].lower() for c in id_columns if values.get(c)}
+            for column, value in identifiers.items():
+                if value in seen.setdefault(column, set()):
+                    raise RosterError(f"{path} line {line}: duplicate {column} (one record would match two agents)")
+                seen[column].add(value)
             agents.append(
                 RosterAgent(
                     agent_pseudonym=pseudonym(key, values["employee_id"]),
-                    connect_username=values["connect_username"] or None,
-                    desktop_host=values["desktop_host"] or None,
+                    connect_username=values.get("connect_username") or None,
+                    desktop_host=(values.get("desktop_host") or "").lower() or None,
                     team=values["team"],
                     site=values["site"],
                     site_timezone=values["site_timezone"],
+                    identifiers=identifiers,
                 )
             )
     return agents
@@ -139,6 +154,29 @@ def roster_frame(spark: SparkSession, agents: Sequence[RosterAgent]) -> DataFram
     """The small mapping DataFrame (user name / host -> pseudonym, team, site, time zone)."""
     rows = [(a.agent_pseudonym, a.connect_username, a.desktop_host, a.team, a.site, a.site_timezone) for a in agents]
     return spark.createDataFrame(rows, roster_map_schema())
+
+
+def identities_schema() -> StructType:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("id_column", T.StringType(), False),
+            T.StructField("identifier", T.StringType(), False),
+            T.StructField("agent_pseudonym", T.StringType(), False),
+            T.StructField("site_timezone", T.StringType(), False),
+        ]
+    )
+
+
+def roster_identities(spark: SparkSession, agents: Sequence[RosterAgent]) -> DataFrame:
+    """The long identity map: (roster column, identifier in lower case) -> pseudonym, site time zone."""
+    rows = [
+        (column, value, a.agent_pseudonym, a.site_timezone)
+        for a in agents
+        for column, value in sorted(a.all_identifiers().items())
+    ]
+    return spark.createDataFrame(rows, identities_schema())
 
 
 # --- reading landing files ------------------------------------------------------------------
@@ -238,6 +276,49 @@ def read_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     return reader.text(paths, wholetext=True).select(F.input_file_name().alias("source_file"), F.col("value"))
 
 
+def split_json_document(text: str | None) -> list[str]:
+    """The records of one JSON document: the elements of an array, or each object of a file of
+    concatenated objects (Kinesis Firehose writes records back to back, with or without newlines).
+
+    Text that is not JSON from some point on becomes one last record (the rest of the file), so
+    it is quarantined as malformed rather than lost.
+    """
+    if text is None:
+        return []
+    decoder = json.JSONDecoder()
+    out: list[str] = []
+    pos, n = 0, len(text)
+    while True:
+        while pos < n and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= n:
+            return out
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            out.append(text[pos:])
+            return out
+        if isinstance(value, list) and not out and text[end:].strip() == "":
+            return [json.dumps(v) for v in value]
+        out.append(text[pos:end])
+        pos = end
+
+
+def read_json_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """Records of JSON document files as lines_schema rows: source_line is the record's 1-based
+    position in its file."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if not files:
+        return spark.createDataFrame([], lines_schema())
+    split = F.udf(split_json_document, T.ArrayType(T.StringType()))
+    docs = read_documents(spark, files)
+    return docs.select("source_file", F.posexplode(split(F.col("value"))).alias("pos", "value")).select(
+        "source_file", (F.col("pos") + 1).cast("long").alias("source_line"), "value"
+    )
+
+
 # --- column helpers -------------------------------------------------------------------------
 
 
@@ -279,9 +360,9 @@ def corrupt_reasons(
 
     corrupt = parsed[CORRUPT].isNotNull()
     out = [(corrupt & F.json_object_keys(value).isNull(), MALFORMED_JSON)]
-    for path, field, label in typed:
+    for path, typed_field, label in typed:
         out.append(
-            (corrupt & F.get_json_object(value, path).isNotNull() & field.isNull(), f"{label} has the wrong type")
+            (corrupt & F.get_json_object(value, path).isNotNull() & typed_field.isNull(), f"{label} has the wrong type")
         )
     out.append((corrupt, "a field has the wrong type"))
     return out
@@ -433,77 +514,136 @@ def count_by_day(spark: SparkSession, root: Path, days: Sequence[dt.date]) -> di
     return {r["day"]: int(r["n"]) for r in df.groupBy("day").agg(F.count(F.lit(1)).alias("n")).collect()}
 
 
-def ingest_days(
-    settings: Settings,
-    table: schema.Table,
-    source: str,
-    days: Sequence[dt.date],
-    records: DataFrame,
-    classified: DataFrame,
-    staged: DataFrame,
-    extra: dict[dt.date, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Write several days' staged and quarantine partitions and their reconciliation reports.
+@dataclass(frozen=True)
+class SourcePart:
+    """One source's classified records for a table: the canonical columns (with day and source),
+    source_file, source_line, raw_record, reason (null when good) and _dup_rank; extra: per-day
+    report fields of the source (files read, input not ingested by design)."""
 
-    records: one row per input record, with source_file (read counts per landing day);
-    classified: the same records with day, reason (null when good) and _dup_rank; staged:
-    the rows to stage. Counts of staged and quarantined rows come from the written files, so
-    the check covers the writes too. Raises ReconciliationError for the first day where
-    read != staged + quarantined + duplicates (after writing every report).
+    source: str
+    classified: DataFrame
+    extra: Mapping[dt.date, Mapping[str, Any]]
+    # Stage only the landing day folder as source_file (the file name is a host name, which
+    # must not reach staged); the quarantine keeps the full path.
+    stage_folder_only: bool = False
+
+
+def quarantine_root(settings: Settings, table: schema.Table, source: str) -> Path:
+    """quarantine/<table>/ingest/<source>: the records of one source that failed ingestion."""
+    return settings.quarantine / table.name / "ingest" / source
+
+
+def count_by_day_and(
+    spark: SparkSession, root: Path, days: Sequence[dt.date], column: str
+) -> dict[tuple[dt.date, str], int]:
+    """Rows per (day partition, value of column), read back from the written files."""
+    from pyspark.sql import functions as F
+
+    folders = [str(partition_dir(root, d)) for d in days if partition_dir(root, d).is_dir()]
+    if not folders:
+        return {}
+    df = spark.read.option("basePath", str(root)).parquet(*folders)
+    if column not in df.columns:  # only schema-only partitions
+        return {}
+    grouped = df.groupBy("day", column).agg(F.count(F.lit(1)).alias("n")).collect()
+    return {(r["day"], r[column]): int(r["n"]) for r in grouped}
+
+
+def ingest_days(
+    settings: Settings, table: schema.Table, days: Sequence[dt.date], parts: Sequence[SourcePart]
+) -> list[dict[str, Any]]:
+    """Write several days' staged partitions (all sources together) and quarantine partitions (one
+    folder per source), then one reconciliation report per day with a section per source.
+
+    A record is read once and ends staged, quarantined or as a duplicate; staged and quarantined
+    counts come from the written files, so the check covers the writes too. Raises
+    ReconciliationError for the first day and source that do not add up (after writing every report).
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    spark = records.sparkSession
-    classified.persist(StorageLevel.MEMORY_AND_DISK)
+    if not parts:
+        raise ValueError(f"{table.name}: no source to ingest")
+    spark = parts[0].classified.sparkSession
+    outcome = (
+        F.when(F.col("reason").isNotNull(), F.col("reason"))
+        .when(F.col("_dup_rank") > 1, F.lit("_duplicate"))
+        .otherwise(F.lit("_kept"))
+    )
+    tally: dict[tuple[dt.date, str], dict[str, int]] = {}
+    persisted = [p.classified.persist(StorageLevel.MEMORY_AND_DISK) for p in parts]
     try:
-        read = {
-            r["day"]: int(r["n"])
-            for r in records.groupBy(landing_day(F.col("source_file")).alias("day"))
-            .agg(F.count(F.lit(1)).alias("n"))
-            .collect()
-        }
-        outcome = (
-            F.when(F.col("reason").isNotNull(), F.col("reason"))
-            .when(F.col("_dup_rank") > 1, F.lit("_duplicate"))
-            .otherwise(F.lit("_kept"))
+        for part, classified in zip(parts, persisted, strict=True):
+            for r in classified.groupBy("day", outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("n")).collect():
+                tally.setdefault((r["day"], part.source), {})[r["outcome"]] = int(r["n"])
+            with_quarantine = {
+                d for (d, s), t in tally.items() if s == part.source and set(t) - {"_kept", "_duplicate"}
+            }
+            write_day_partitions(
+                quarantine_rows(classified, part.source),
+                quarantine_root(settings, table, part.source),
+                days,
+                with_quarantine,
+            )
+        staged_parts = [
+            c.withColumn("source_file", F.regexp_replace(F.col("source_file"), r"[^/]*$", ""))
+            if part.stage_folder_only
+            else c
+            for part, c in zip(parts, persisted, strict=True)
+        ]
+        staged = staged_parts[0]
+        for more in staged_parts[1:]:
+            staged = staged.unionByName(more)
+        with_staged = {d for (d, _), t in tally.items() if t.get("_kept")}
+        write_day_partitions(
+            conform(kept_rows(staged), table), staged_root(settings, table), days, with_staged, drop=table.partition_by
         )
-        tally: dict[dt.date, dict[str, int]] = {}
-        for r in classified.groupBy("day", outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("n")).collect():
-            tally.setdefault(r["day"], {})[r["outcome"]] = int(r["n"])
-        with_staged = {d for d, t in tally.items() if t.get("_kept")}
-        with_quarantine = {d for d, t in tally.items() if set(t) - {"_kept", "_duplicate"}}
-        write_day_partitions(staged, staged_root(settings, table), days, with_staged, drop=table.partition_by)
-        write_day_partitions(quarantine_rows(classified, source), settings.quarantine / source, days, with_quarantine)
     finally:
-        classified.unpersist()
-    staged_n = count_by_day(spark, staged_root(settings, table), days)
-    quarantined_n = count_by_day(spark, settings.quarantine / source, days)
+        for classified in persisted:
+            classified.unpersist()
+    staged_n = count_by_day_and(spark, staged_root(settings, table), days, "source")
     reports = []
     for day in days:
-        counts = dict(tally.get(day, {}))
-        counts.pop("_kept", None)
-        duplicates = counts.pop("_duplicate", 0)
+        sections: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            counts = dict(tally.get((day, part.source), {}))
+            kept = counts.pop("_kept", 0)
+            duplicates = counts.pop("_duplicate", 0)
+            quarantined_n = count_by_day(spark, quarantine_root(settings, table, part.source), [day]).get(day, 0)
+            section: dict[str, Any] = {
+                "read": kept + duplicates + sum(counts.values()),
+                "staged": staged_n.get((day, part.source), 0),
+                "quarantined": quarantined_n,
+                "duplicates": duplicates,
+                "quarantine_reasons": dict(sorted(counts.items())),
+                **part.extra.get(day, {}),
+            }
+            section["reconciled"] = section["read"] == section["staged"] + section["quarantined"] + duplicates
+            sections[part.source] = section
+        totals = {
+            k: sum(int(sec[k]) for sec in sections.values()) for k in ("read", "staged", "quarantined", "duplicates")
+        }
+        reasons: dict[str, int] = {}
+        for sec in sections.values():
+            for reason, n in sec["quarantine_reasons"].items():
+                reasons[reason] = reasons.get(reason, 0) + n
         report: dict[str, Any] = {
             "table": table.name,
-            "source": source,
             "day": day.isoformat(),
-            "read": read.get(day, 0),
-            "staged": staged_n.get(day, 0),
-            "quarantined": quarantined_n.get(day, 0),
-            "duplicates": duplicates,
-            "quarantine_reasons": dict(sorted(counts.items())),
-            **((extra or {}).get(day, {})),
+            **totals,
+            "quarantine_reasons": dict(sorted(reasons.items())),
+            "sources": sections,
+            "reconciled": all(sec["reconciled"] for sec in sections.values()),
         }
-        report["reconciled"] = report["read"] == report["staged"] + report["quarantined"] + duplicates
         write_json(report_path(settings, table, day), report)
         reports.append(report)
     for report in reports:
-        if not report["reconciled"]:
-            raise ReconciliationError(
-                f"{table.name} day={report['day']}: read {report['read']} records but staged {report['staged']} + "
-                f"quarantined {report['quarantined']} + duplicates {report['duplicates']}"
-            )
+        for source, sec in report["sources"].items():
+            if not sec["reconciled"]:
+                raise ReconciliationError(
+                    f"{table.name} day={report['day']} source {source}: read {sec['read']} records but staged "
+                    f"{sec['staged']} + quarantined {sec['quarantined']} + duplicates {sec['duplicates']}"
+                )
     return reports
 
 
@@ -542,24 +682,23 @@ def report_path(settings: Settings, table: schema.Table, day: dt.date) -> Path:
     return settings.reports / "ingest" / table.name / f"day={day.isoformat()}.json"
 
 
-def ingest_json_lines(
+def json_lines_part(
     spark: SparkSession,
     settings: Settings,
     days: Sequence[dt.date],
-    table: schema.Table,
     source: str,
     classify: Callable[[DataFrame, DataFrame], DataFrame],
-) -> dict[str, Any]:
-    """landing/<source>/day=D/*.jsonl -> staged/<table>/day=D, quarantine/<source>/day=D and the
-    reports, for all days in one pass; classify(lines, roster_map) does the source's parsing."""
+) -> SourcePart:
+    """landing/<source>/day=D/*.jsonl and *.json (one document of records per file, as Kinesis
+    Firehose delivers them) classified by the source's classify(lines, roster_map)."""
     roster_map = roster_frame(spark, read_roster(settings))
-    files = landing_files_of(settings, source, days, ".jsonl")
-    lines = read_json_lines(spark, [f for day_files in files.values() for f in day_files])
-    classified = classify(lines, roster_map)
-    staged = conform(kept_rows(classified), table)
-    extra = {day: {"files": len(f)} for day, f in files.items()}
-    reports = ingest_days(settings, table, source, days, lines, classified, staged, extra=extra)
-    return summarize(table, reports, settings)
+    line_files = landing_files_of(settings, source, days, ".jsonl")
+    doc_files = landing_files_of(settings, source, days, ".json")
+    lines = read_json_lines(spark, [f for fs in line_files.values() for f in fs]).unionByName(
+        read_json_documents(spark, [f for fs in doc_files.values() for f in fs])
+    )
+    extra = {day: {"files": len(line_files[day]) + len(doc_files[day])} for day in days}
+    return SourcePart(source, classify(lines, roster_map), extra)
 
 
 def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:

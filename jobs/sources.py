@@ -91,3 +91,4 @@ class Source:
     lookaround_days: int = 0
     field_sources: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    options: Mapping[str, Any] | None = None  # None: read landing/<name>/source.yaml when present

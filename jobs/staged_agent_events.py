@@ -77,7 +77,7 @@ def classify(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = None
         F.col("connect_username").alias("_username"), "agent_pseudonym", F.col("site_timezone").alias("_tz")
     )
     parsed = lines.withColumn("_r", common.parse_json(F.col("value"), event_schema()))
-    joined = parsed.join(F.broadcast(roster), username == F.col("_username"), "left")
+    joined = parsed.join(F.broadcast(roster), F.lower(F.trim(username)) == F.lower(F.col("_username")), "left")
 
     event_ts = common.timestamp(r["EventTimestamp"])
     checks = [
@@ -95,6 +95,7 @@ def classify(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = None
     classified = joined.select(
         r["EventId"].alias("event_id"),
         common.day_value(day).alias("day"),
+        F.lit(SOURCE).alias("source"),
         "agent_pseudonym",
         event_ts.alias("event_ts"),
         r["EventType"].alias("event_type"),
@@ -122,4 +123,9 @@ def quarantine(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = No
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
     """landing/connect_agent_events/day=D/*.jsonl -> staged/agent_events/day=D,
     quarantine/connect_agent_events/day=D, reports/ingest/agent_events/day=D.json, all days in one pass."""
-    return common.ingest_json_lines(spark, settings, days, TABLE, SOURCE, classify)
+    from jobs import ingest
+    from privacy.policy import load_policy
+
+    policy = policy or load_policy(settings.policy_path)
+    part = lambda: common.json_lines_part(spark, settings, days, SOURCE, classify)  # noqa: E731
+    return ingest.run_table(spark, settings, policy, TABLE, days, legacy=[part])

@@ -76,7 +76,7 @@ def classify(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = None
         F.col("connect_username").alias("_username"), "agent_pseudonym", F.col("site_timezone").alias("_tz")
     )
     parsed = lines.withColumn("_r", common.parse_json(F.col("value"), ctr_schema()))
-    joined = parsed.join(F.broadcast(roster), agent["Username"] == F.col("_username"), "left")
+    joined = parsed.join(F.broadcast(roster), F.lower(F.trim(agent["Username"])) == F.lower(F.col("_username")), "left")
 
     has_agent = agent.isNotNull()
     initiation = common.timestamp(r["InitiationTimestamp"])
@@ -101,6 +101,7 @@ def classify(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = None
     classified = joined.select(
         r["ContactId"].alias("contact_id"),
         common.day_value(day).alias("day"),
+        F.lit(SOURCE).alias("source"),
         "agent_pseudonym",
         queue["Name"].alias("queue"),
         r["Channel"].alias("channel"),
@@ -139,4 +140,9 @@ def quarantine(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = No
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
     """landing/connect_ctr/day=D/*.jsonl -> staged/contacts/day=D, quarantine/connect_ctr/day=D,
     reports/ingest/contacts/day=D.json, for all days in one pass."""
-    return common.ingest_json_lines(spark, settings, days, TABLE, SOURCE, classify)
+    from jobs import ingest
+    from privacy.policy import load_policy
+
+    policy = policy or load_policy(settings.policy_path)
+    part = lambda: common.json_lines_part(spark, settings, days, SOURCE, classify)  # noqa: E731
+    return ingest.run_table(spark, settings, policy, TABLE, days, legacy=[part])

@@ -198,6 +198,7 @@ def classify(
     ]
     classified = joined.select(
         common.day_value(day).alias("day"),
+        F.lit(SOURCE).alias("source"),
         "agent_pseudonym",
         bucket.alias("bucket"),
         start.alias("start_ts"),
@@ -243,26 +244,28 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     quarantine/activitywatch/day=D, reports/ingest/desktop_activity/day=D.json, all days in one pass."""
     from pyspark.sql import functions as F
 
+    from jobs import ingest
     from privacy.policy import load_policy
 
     policy = policy or load_policy(settings.policy_path)
-    roster_map = common.roster_frame(spark, common.read_roster(settings))
-    categories = app_category_frame(spark, policy)
     files = common.landing_files_of(settings, SOURCE, days, ".json")
-    documents = common.read_documents(spark, [f for day_files in files.values() for f in day_files])
-    documents = documents.persist()
-    try:
-        recs = records(documents)
+    documents = common.read_documents(spark, [f for day_files in files.values() for f in day_files]).persist()
+
+    def part() -> common.SourcePart:
+        roster_map = common.roster_frame(spark, common.read_roster(settings))
+        categories = app_category_frame(spark, policy)
         skipped: dict[dt.date, dict[str, int]] = {}
         by_day = not_ingested(documents.withColumn("_day", common.landing_day(F.col("source_file"))), by=["_day"])
         for r in by_day.collect():
             skipped.setdefault(r["_day"], {})[r["bucket_type"]] = int(r["events"])
-        classified = classify(recs, roster_map, categories)
+        classified = classify(records(documents), roster_map, categories)
         extra = {
             day: {"files": len(f), "not_ingested": dict(sorted(skipped.get(day, {}).items()))}
             for day, f in files.items()
         }
-        reports = common.ingest_days(settings, TABLE, SOURCE, days, recs, classified, staged_rows(classified), extra)
+        return common.SourcePart(SOURCE, classified, extra, stage_folder_only=True)
+
+    try:
+        return ingest.run_table(spark, settings, policy, TABLE, days, legacy=[part])
     finally:
         documents.unpersist()
-    return common.summarize(TABLE, reports, settings)

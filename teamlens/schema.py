@@ -99,6 +99,18 @@ def _agent() -> Column:
     )
 
 
+def _source() -> Column:
+    return Column(
+        "source",
+        "string",
+        False,
+        "Landing source the row came from (connect_ctr, asterisk_queue_log, genesys_conversations, "
+        "flat_calls/<export>, activitywatch, ...): records of different systems never deduplicate "
+        "against each other.",
+        "the landing folder",
+    )
+
+
 def _lineage() -> tuple[Column, ...]:
     return (
         Column("source_file", "string", False, "Landing file the row was read from."),
@@ -148,12 +160,16 @@ ROSTER = Table(
 CONTACTS = Table(
     name="contacts",
     zone="staged",
-    grain="one row per contact (Amazon Connect ContactId), latest LastUpdateTimestamp wins",
-    key=("contact_id",),
+    grain=(
+        "one row per contact per source (Connect ContactId, Asterisk callid, Genesys conversation and agent, "
+        "export call id); the latest version wins"
+    ),
+    key=("source", "contact_id"),
     lineage=("source_file", "source_line"),
     columns=(
         Column("contact_id", "string", False, "Contact id as the telephony system assigns it.", "ContactId"),
         _day(),
+        _source(),
         Column(
             "agent_pseudonym",
             "string",
@@ -221,12 +237,13 @@ CONTACTS = Table(
 AGENT_EVENTS = Table(
     name="agent_events",
     zone="staged",
-    grain="one row per agent event (Amazon Connect EventId)",
-    key=("event_id",),
+    grain="one row per agent status event per source (Connect EventId, Asterisk queue_log agent line)",
+    key=("source", "event_id"),
     lineage=("source_file", "source_line"),
     columns=(
         Column("event_id", "string", False, "Event id.", "EventId"),
         _day(),
+        _source(),
         _agent(),
         Column("event_ts", "timestamp", False, "When the event happened, UTC.", "EventTimestamp"),
         Column("event_type", "string", False, "Event type.", "EventType", allowed_values=AGENT_EVENT_TYPES),
@@ -259,11 +276,12 @@ AGENT_EVENTS = Table(
 DESKTOP_ACTIVITY = Table(
     name="desktop_activity",
     zone="staged",
-    grain="one row per desktop event (ActivityWatch window or afk bucket event)",
-    key=("agent_pseudonym", "bucket", "start_ts"),
+    grain="one row per desktop event per source (ActivityWatch window or afk bucket event)",
+    key=("source", "agent_pseudonym", "bucket", "start_ts"),
     lineage=("source_file", "source_line"),
     columns=(
         _day(),
+        _source(),
         _agent(),
         Column(
             "bucket",

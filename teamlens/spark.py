@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from teamlens.settings import Settings, load_settings
@@ -22,6 +23,9 @@ def spark_session(settings: Settings | None = None, app_name: str = "teamlens") 
     settings = settings or load_settings()
     if settings.spark_master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers (UDFs) run this interpreter, which has the project's packages; on a
+        # cluster the executors' Python is the cluster's configuration.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name)

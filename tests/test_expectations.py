@@ -38,6 +38,7 @@ def _contact(i: int, **overrides: Any) -> dict[str, Any]:
     start = dt.datetime(2024, 5, 2, 9, 0, tzinfo=UTC) + dt.timedelta(minutes=i)
     row = {
         "contact_id": f"c-{i}",
+        "source": "connect_ctr",
         "agent_pseudonym": f"a-{i % 3}",
         "queue": "sales",
         "channel": "VOICE",
@@ -98,10 +99,10 @@ def test_contacts_suite_is_derived_from_the_schema():
     suite = suite_for(CONTACTS)
     assert _expectation_counts(CONTACTS) == {
         "expect_table_columns_to_match_set": 1,
-        "expect_column_values_to_not_be_null": 9,
+        "expect_column_values_to_not_be_null": 10,
         "expect_column_values_to_be_in_set": 2,
         "expect_column_values_to_be_between": 5,
-        "expect_column_values_to_be_unique": 1,
+        "expect_compound_columns_to_be_unique": 1,
         "expect_column_pair_values_a_to_be_greater_than_b": 1,
     }
     kwargs = {
@@ -117,7 +118,7 @@ def test_contacts_suite_is_derived_from_the_schema():
     }
     between = kwargs["expect_column_values_to_be_between", "talk_seconds"]
     assert (between["min_value"], between["max_value"]) == (0, 25 * 3600)
-    assert kwargs["expect_column_values_to_be_unique", "contact_id"]
+    assert kwargs["expect_compound_columns_to_be_unique", None]["column_list"] == ["source", "contact_id"]
     not_null = {c for t, c in kwargs if t == "expect_column_values_to_not_be_null"}
     assert not_null == {c.name for c in CONTACTS.columns if not c.nullable} - {"day"}
 
@@ -129,7 +130,7 @@ def test_partition_column_is_left_out_of_keys_and_columns():
     ]
     desktop = suite_for(DESKTOP_ACTIVITY)
     compound = [e for e in desktop.expectations if e.expectation_type == "expect_compound_columns_to_be_unique"]
-    assert compound[0].configuration.kwargs["column_list"] == ["agent_pseudonym", "bucket", "start_ts"]
+    assert compound[0].configuration.kwargs["column_list"] == ["source", "agent_pseudonym", "bucket", "start_ts"]
     assert _expectation_counts(AGENT_EVENTS)["expect_column_values_to_be_in_set"] == 2
 
 
@@ -205,7 +206,11 @@ def test_duplicate_keys_and_reversed_timestamps_fail(settings):
     reasons = {
         r["source_line"]: r["reason"] for r in pq.read_table(quarantine_path(settings, CONTACTS, DAY)).to_pylist()
     }
-    assert reasons[1] == reasons[2] == "expectation expect_column_values_to_be_unique failed on column contact_id"
+    assert (
+        reasons[1]
+        == reasons[2]
+        == "expectation expect_compound_columns_to_be_unique failed on columns source, contact_id"
+    )
     assert reasons[6] == (
         "expectation expect_column_pair_values_a_to_be_greater_than_b failed on columns disconnect_ts, initiation_ts"
     )

@@ -98,7 +98,7 @@ def test_reports_reconcile(pipeline):
         "missing ContactId": 1,
         "negative Agent.AgentInteractionDuration": 1,
     }
-    assert report(settings, "desktop_activity")["not_ingested"] == {"web.tab.current": 1}
+    assert report(settings, "desktop_activity")["sources"]["activitywatch"]["not_ingested"] == {"web.tab.current": 1}
     assert summaries["agent_day"]["agent_days"] == 2
 
 
@@ -107,9 +107,13 @@ def test_quarantine_names_file_line_and_reason(pipeline):
     found = {
         source: sorted(
             (Path(r["source_file"]).name, r["source_line"], r["reason"])
-            for r in rows(settings.quarantine / source / f"day={DAY}")
+            for r in rows(settings.quarantine / table / "ingest" / source / f"day={DAY}")
         )
-        for source in ("connect_ctr", "connect_agent_events", "activitywatch")
+        for table, source in (
+            ("contacts", "connect_ctr"),
+            ("agent_events", "connect_agent_events"),
+            ("desktop_activity", "activitywatch"),
+        )
     }
     assert found == {
         "connect_ctr": [
@@ -207,7 +211,7 @@ def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):
     (ctr / f"day={DAY}" / "ctr-0001.jsonl").write_text(lines[9] + "\n")  # only c-8 now
     summary = staged_contacts.run(spark, settings, [DAY])
     assert [r["contact_id"] for r in rows(settings.staged / "contacts" / f"day={DAY}")] == ["c-8"]
-    assert rows(settings.quarantine / "connect_ctr" / f"day={DAY}") == []
+    assert rows(settings.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}") == []
     assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (1, 1, 0, 0)
 
     shutil.rmtree(ctr / f"day={DAY}")  # the day has no records any more: its partition is emptied
@@ -231,7 +235,7 @@ def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_pat
     got = report(settings, "agent_events", sample_day)
     assert (got["read"], got["staged"], got["quarantined"], got["duplicates"]) == (3, 0, 3, 0)
     assert got["quarantine_reasons"] == {"agent not in roster": 3}
-    quarantined = rows(settings.quarantine / "connect_agent_events" / f"day={sample_day}")
+    quarantined = rows(settings.quarantine / "agent_events" / "ingest" / "connect_agent_events" / f"day={sample_day}")
     assert sorted(r["source_line"] for r in quarantined) == [1, 2, 3]
     assert [json.loads(r["raw_record"])["EventType"] for r in sorted(quarantined, key=lambda r: r["source_line"])] == [
         "STATE_CHANGE",

@@ -18,6 +18,8 @@ KEY = b"transform-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)
 UTC = dt.UTC
 F = "file:/landing/x.jsonl"
+CAE = "connect_agent_events"
+SOURCES = {"contacts": "connect_ctr", "agent_events": "connect_agent_events", "desktop_activity": "activitywatch"}
 ANNA = hmac.new(KEY, b"E-1", hashlib.sha256).hexdigest()
 BERT = hmac.new(KEY, b"E-2", hashlib.sha256).hexdigest()
 
@@ -42,8 +44,10 @@ def lines_frame(spark, lines: list[str], file: str = "file:/landing/x.jsonl"):
 
 def frame(spark, table: schema.Table, *rows: dict[str, Any]):
     """A DataFrame of the table's schema; columns a row leaves out are null, source_file is F."""
-    defaults = {c: None for c in table.column_names} | (
-        {"source_file": F} if "source_file" in table.column_names else {}
+    defaults = (
+        {c: None for c in table.column_names}
+        | ({"source_file": F} if "source_file" in table.column_names else {})
+        | ({"source": SOURCES[table.name]} if "source" in table.column_names else {})
     )
     return spark.createDataFrame(
         [tuple({**defaults, **r}[c] for c in table.column_names) for r in rows], table.spark_schema()
@@ -211,10 +215,22 @@ def test_agent_events_status_type_derived_and_duplicates_dropped(spark, roster_m
     f = F
     expected = spark.createDataFrame(
         [
-            ("e-1", DAY, ANNA, ts(8), "STATE_CHANGE", "Available", "ROUTABLE", ts(8), f, 1),
-            ("e-2", DAY, ANNA, ts(10, 0, 0, 250000), "STATE_CHANGE", "Break", "CUSTOM", ts(10, 0, 0, 250000), f, 2),
-            ("e-3", DAY, ANNA, ts(12), "LOGOUT", "Offline", "OFFLINE", ts(12), f, 3),
-            ("e-4", DAY, ANNA, ts(11), "STATE_CHANGE", "Meeting", "CUSTOM", ts(11), f, 4),
+            ("e-1", DAY, CAE, ANNA, ts(8), "STATE_CHANGE", "Available", "ROUTABLE", ts(8), f, 1),
+            (
+                "e-2",
+                DAY,
+                "connect_agent_events",
+                ANNA,
+                ts(10, 0, 0, 250000),
+                "STATE_CHANGE",
+                "Break",
+                "CUSTOM",
+                ts(10, 0, 0, 250000),
+                f,
+                2,
+            ),
+            ("e-3", DAY, CAE, ANNA, ts(12), "LOGOUT", "Offline", "OFFLINE", ts(12), f, 3),
+            ("e-4", DAY, CAE, ANNA, ts(11), "STATE_CHANGE", "Meeting", "CUSTOM", ts(11), f, 4),
         ],
         schema.AGENT_EVENTS.spark_schema(),
     )
@@ -224,9 +240,9 @@ def test_agent_events_status_type_derived_and_duplicates_dropped(spark, roster_m
         quarantine_frame(
             spark,
             [
-                (DAY, "connect_agent_events", f, 6, "agent not in roster"),
-                (DAY, "connect_agent_events", f, 7, "missing EventId"),
-                (DAY, "connect_agent_events", f, 8, "malformed JSON"),
+                (DAY, CAE, f, 6, "agent not in roster"),
+                (DAY, CAE, f, 7, "missing EventId"),
+                (DAY, CAE, f, 8, "malformed JSON"),
             ],
         ),
     )
@@ -284,10 +300,10 @@ def test_desktop_buckets_categories_and_minimisation(spark, roster_map, policy):
     folder = "file:/landing/activitywatch/day=2026-10-05/"
     expected = spark.createDataFrame(
         [
-            (DAY, ANNA, "window", ts(8), 93.5, "crm", None, folder, 1),
-            (DAY, ANNA, "window", ts(8, 1, 33, 500000), 60.0, "other", None, folder, 2),
-            (DAY, ANNA, "afk", ts(8), 600.4, None, False, folder, 5),
-            (DAY, ANNA, "afk", ts(8, 10, 0, 400000), 60.0, None, True, folder, 6),
+            (DAY, "activitywatch", ANNA, "window", ts(8), 93.5, "crm", None, folder, 1),
+            (DAY, "activitywatch", ANNA, "window", ts(8, 1, 33, 500000), 60.0, "other", None, folder, 2),
+            (DAY, "activitywatch", ANNA, "afk", ts(8), 600.4, None, False, folder, 5),
+            (DAY, "activitywatch", ANNA, "afk", ts(8, 10, 0, 400000), 60.0, None, True, folder, 6),
         ],
         schema.DESKTOP_ACTIVITY.spark_schema(),
     )
@@ -333,21 +349,45 @@ def test_agent_day_for_a_hand_made_shift(spark):
     # fmt: on
     events = spark.createDataFrame(
         [
-            ("e-1", DAY, ANNA, ts(7, 58), "LOGIN", "Offline", "OFFLINE", ts(7, 58, day=4), f, 1),
-            ("e-2", DAY, ANNA, ts(8), "STATE_CHANGE", "Available", "ROUTABLE", ts(8), f, 2),
-            ("e-3", DAY, ANNA, ts(10), "STATE_CHANGE", "Break", "CUSTOM", ts(10), f, 3),
-            ("e-4", DAY, ANNA, ts(10, 15), "STATE_CHANGE", "Available", "ROUTABLE", ts(10, 15), f, 4),
-            ("e-5", DAY, ANNA, ts(11), "HEART_BEAT", "Available", "ROUTABLE", ts(10, 15), f, 5),
-            ("e-6", DAY, ANNA, ts(12), "LOGOUT", "Offline", "OFFLINE", ts(12), f, 6),
+            (
+                "e-1",
+                DAY,
+                "connect_agent_events",
+                ANNA,
+                ts(7, 58),
+                "LOGIN",
+                "Offline",
+                "OFFLINE",
+                ts(7, 58, day=4),
+                f,
+                1,
+            ),
+            ("e-2", DAY, CAE, ANNA, ts(8), "STATE_CHANGE", "Available", "ROUTABLE", ts(8), f, 2),
+            ("e-3", DAY, CAE, ANNA, ts(10), "STATE_CHANGE", "Break", "CUSTOM", ts(10), f, 3),
+            (
+                "e-4",
+                DAY,
+                "connect_agent_events",
+                ANNA,
+                ts(10, 15),
+                "STATE_CHANGE",
+                "Available",
+                "ROUTABLE",
+                ts(10, 15),
+                f,
+                4,
+            ),
+            ("e-5", DAY, CAE, ANNA, ts(11), "HEART_BEAT", "Available", "ROUTABLE", ts(10, 15), f, 5),
+            ("e-6", DAY, CAE, ANNA, ts(12), "LOGOUT", "Offline", "OFFLINE", ts(12), f, 6),
         ],
         schema.AGENT_EVENTS.spark_schema(),
     )
     desktop = spark.createDataFrame(
         [
-            (DAY, ANNA, "window", ts(8), 7200.0, "crm", None, f, 1),
-            (DAY, ANNA, "afk", ts(8), 3600.4, None, False, f, 2),
-            (DAY, ANNA, "afk", ts(9), 600.0, None, True, f, 3),
-            (DAY, ANNA, "afk", ts(9, 10), 3000.3, None, False, f, 4),
+            (DAY, "activitywatch", ANNA, "window", ts(8), 7200.0, "crm", None, f, 1),
+            (DAY, "activitywatch", ANNA, "afk", ts(8), 3600.4, None, False, f, 2),
+            (DAY, "activitywatch", ANNA, "afk", ts(9), 600.0, None, True, f, 3),
+            (DAY, "activitywatch", ANNA, "afk", ts(9, 10), 3000.3, None, False, f, 4),
         ],
         schema.DESKTOP_ACTIVITY.spark_schema(),
     )

@@ -1,0 +1,1 @@
+"""Synthetic landing data for benchmarks and tests (pure Python, deterministic per seed)."""

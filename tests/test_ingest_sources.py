@@ -1,0 +1,174 @@
+"""The shared ingest (jobs.ingest) over several sources of one table: the roster's identifier
+columns, per-source reports and quarantine folders, Firehose documents, redelivery, minimisation.
+Expected values worked out by hand from the fixtures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from jobs import common, staged_contacts
+from teamlens.settings import Settings, load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+KEY = "ingest-sources-test-key-0123456789abcdef"
+DAY = dt.date(2026, 10, 5)
+NEXT_DAY = dt.date(2026, 10, 6)
+
+
+def pseudonym(employee_id: str) -> str:
+    return hmac.new(KEY.encode(), employee_id.encode(), hashlib.sha256).hexdigest()
+
+
+ROSTER = """employee_id,display_name,connect_username,team,site,site_timezone
+E100,Nora Newyork,nora.ny,Team East,New York,America/New_York
+E101,Olaf Overnight,,Team East,New York,America/New_York
+E-7001,Anna Aardvark-Agent,anna.aardvark,Team Nord,Berlin,Europe/Berlin
+"""
+
+# Two CTRs back to back with no separator, as Kinesis Firehose writes them, then a broken tail.
+CTR = {
+    "ContactId": "fh-1",
+    "Channel": "VOICE",
+    "InitiationMethod": "INBOUND",
+    "InitiationTimestamp": "2026-10-05T08:00:00Z",
+    "DisconnectTimestamp": "2026-10-05T08:05:00Z",
+    "LastUpdateTimestamp": "2026-10-05T08:06:00Z",
+    "CustomerEndpoint": {"Address": "+4930555099999", "Type": "TELEPHONE_NUMBER"},
+    "Queue": {"Name": "BasicQueue", "Duration": 20},
+    "Agent": {
+        "Username": "ANNA.AARDVARK",
+        "ConnectedToAgentTimestamp": "2026-10-05T08:00:20Z",
+        "AgentInteractionDuration": 240,
+        "CustomerHoldDuration": 10,
+        "NumberOfHolds": 1,
+        "AfterContactWorkDuration": 30,
+    },
+}
+
+
+def make_settings(root: Path) -> Settings:
+    landing = root / "landing"
+    (landing / "roster").mkdir(parents=True)
+    (landing / "roster" / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    shutil.copytree(FIXTURES / "flat_calls" / "acd_csv", landing / "flat_calls" / "acd_csv")
+    ctr_day = landing / "connect_ctr" / f"day={DAY}"
+    ctr_day.mkdir(parents=True)
+    second = {**CTR, "ContactId": "fh-2", "Agent": {**CTR["Agent"], "Username": "nobody"}}
+    (ctr_day / "firehose-0001.json").write_text(json.dumps(CTR) + json.dumps(second) + '{"ContactId": "fh-3", ')
+    return load_settings(
+        {
+            "TEAMLENS_DATA_ROOT": str(root),
+            "TEAMLENS_PSEUDONYM_KEY": KEY,
+            "TEAMLENS_RUN_BY": "test",
+            "TEAMLENS_MAX_BAD_ROW_SHARE": "1",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, tmp_path_factory, policy):
+    settings = make_settings(tmp_path_factory.mktemp("ingest-sources"))
+    summary = staged_contacts.run(spark, settings, [DAY, NEXT_DAY], policy)
+    return settings, summary
+
+
+def staged(settings: Settings) -> list[dict[str, Any]]:
+    root = settings.staged / "contacts"
+    sql = f"SELECT * FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true) ORDER BY source, contact_id"
+    return duckdb.sql(sql).df().to_dict("records")
+
+
+def report(settings: Settings, day: dt.date) -> dict[str, Any]:
+    return json.loads((settings.reports / "ingest" / "contacts" / f"day={day}.json").read_text())
+
+
+def test_every_source_in_one_partition_per_day(ingested):
+    settings, summary = ingested
+    rows = staged(settings)
+    assert [(r["source"], r["contact_id"], r["agent_pseudonym"]) for r in rows] == [
+        ("connect_ctr", "fh-1", pseudonym("E-7001")),  # user name matched case-insensitively
+        ("flat_calls/acd_csv", "C-1001", pseudonym("E100")),  # matched on the roster's employee_id
+        ("flat_calls/acd_csv", "C-1002", None),  # abandoned: no agent
+        ("flat_calls/acd_csv", "C-1003", pseudonym("E101")),
+    ]
+    assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (
+        summary["staged"] + summary["quarantined"] + summary["duplicates"],
+        4,
+        summary["read"] - 4,
+        0,
+    )
+
+
+def test_report_has_a_reconciled_section_per_source(ingested):
+    settings, _ = ingested
+    got = report(settings, DAY)
+    assert got["reconciled"] is True
+    ctr = got["sources"]["connect_ctr"]
+    assert (ctr["read"], ctr["staged"], ctr["quarantined"], ctr["duplicates"], ctr["files"]) == (3, 1, 2, 0, 1)
+    assert ctr["quarantine_reasons"] == {"agent not in roster": 1, "malformed JSON": 1}
+    flat = got["sources"]["flat_calls/acd_csv"]
+    assert (flat["read"], flat["staged"], flat["files"]) == (flat["staged"] + flat["quarantined"], 3, 1)
+    assert flat["not_ingested"] == {"header": 1}
+    empty = report(settings, NEXT_DAY)
+    assert empty["read"] == 0 and empty["reconciled"] is True
+    assert set(empty["sources"]) == {"connect_ctr", "flat_calls/acd_csv"}
+
+
+def test_quarantine_per_table_and_source_names_file_and_record(ingested):
+    settings, _ = ingested
+    folder = settings.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}"
+    sql = f"SELECT source_file, source_line, reason FROM read_parquet('{folder}/*.parquet') ORDER BY source_line"
+    got = [(Path(f).name, line, reason) for f, line, reason in duckdb.sql(sql).fetchall()]
+    assert got == [("firehose-0001.json", 2, "agent not in roster"), ("firehose-0001.json", 3, "malformed JSON")]
+
+
+def test_personal_strings_never_reach_staged(ingested):
+    settings, _ = ingested
+    text = json.dumps(staged(settings), default=str)
+    for secret in ("+4930555099999", "+12125550101", "Smith", "Zoë", "Nora", "nora.ny", "anna.aardvark", "E100"):
+        assert secret.lower() not in text.lower(), secret
+
+
+def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, policy):
+    settings = make_settings(tmp_path)
+    staged_contacts.run(spark, settings, [DAY], policy)
+    lineage = ("source_file", "source_line")  # may point to either identical copy
+    before = [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)]
+    export = settings.landing / "flat_calls" / "acd_csv" / f"day={DAY}"
+    shutil.copy(export / "calls.csv", export / "calls-redelivered.csv")
+    summary = staged_contacts.run(spark, settings, [DAY], policy)
+    assert [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)] == before
+    assert report(settings, DAY)["sources"]["flat_calls/acd_csv"]["duplicates"] == 3
+    assert summary["duplicates"] == 3
+
+
+def test_roster_identifier_columns_are_optional_and_unique(tmp_path):
+    roster = tmp_path / "landing" / "roster" / "roster.csv"
+    roster.parent.mkdir(parents=True)
+    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
+    settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY})
+    agents = common.read_roster(settings)
+    assert [a.all_identifiers() for a in agents] == [
+        {"employee_id": "e1", "genesys_user_id": "abc"},
+        {"employee_id": "e2"},
+    ]
+    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
+    with pytest.raises(common.RosterError, match="line 3: duplicate genesys_user_id"):
+        common.read_roster(settings)
+
+
+def test_split_json_document_shapes():
+    assert common.split_json_document('[{"a": 1}, {"a": 2}]') == ['{"a": 1}', '{"a": 2}']
+    assert common.split_json_document('{"a": 1}\n{"a": 2}') == ['{"a": 1}', '{"a": 2}']
+    assert common.split_json_document('{"a": 1}{"a": 2}{"a"') == ['{"a": 1}', '{"a": 2}', '{"a"']
+    assert common.split_json_document("") == []
+    assert common.split_json_document(None) == []
