@@ -6,6 +6,7 @@ teamlens demo       generate + run + report, as `make demo` does
 teamlens report     published figures with their 95% intervals, and the budget spent
 teamlens verify     recompute the privacy ledger's hash chain (exit 1 and the first bad entry)
 teamlens paths      where every zone lives
+teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
 """
 
 from __future__ import annotations
@@ -131,6 +132,41 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
+    """Show the canonical rows a flat export's sample file gives under its mapping."""
+    from jobs.flat_mapping import MappingError, load_mapping
+    from jobs.source_flat import preview
+    from teamlens.spark import spark_session
+
+    mapping_path = Path(args.mapping)
+    try:
+        load_mapping(mapping_path)
+    except (MappingError, OSError) as exc:
+        print(f"mapping not usable: {exc}", file=sys.stderr)
+        return 2
+    sample = Path(args.sample) if args.sample else None
+    if sample is None:
+        found = sorted(p for p in mapping_path.parent.glob("day=*/*") if p.suffix in (".csv", ".tsv", ".txt"))
+        if not found:
+            print(f"mapping ok; no sample: put an export under {mapping_path.parent}/day=YYYY-MM-DD/ or pass one")
+            return 0
+        sample = found[0]
+    try:
+        rows = preview(spark_session(settings, app_name="teamlens-check-mapping"), mapping_path, sample, args.limit)
+    except ValueError as exc:
+        print(f"sample not usable: {exc}", file=sys.stderr)
+        return 2
+    shown = ("source_line", "contact_id", "agent_key", "queue", "initiation_ts", "queue_seconds", "talk_seconds")
+    print(f"{sample} under {mapping_path} (first {len(rows)} rows; times in UTC):")
+    for r in rows:
+        flags = [f for f in ("abandoned", "transferred_out") if r.get(f)]
+        cells = [str(r.get(c)) for c in shown] + flags + ([f"QUARANTINED: {r['reason']}"] if r.get("reason") else [])
+        print("  " + " | ".join(cells))
+    bad = sum(1 for r in rows if r.get("reason"))
+    print(f"{len(rows) - bad} rows parse, {bad} would be quarantined")
+    return 1 if bad else 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -176,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paths", help="where the zones and the warehouse live")
     p.set_defaults(func=cmd_paths)
+
+    p = sub.add_parser("check-mapping", help="parse a flat call export's sample with its mapping file")
+    p.add_argument("mapping", help="landing/flat_calls/<export>/mapping.yaml")
+    p.add_argument("sample", nargs="?", help="an export file (default: the first one under the mapping's folder)")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_check_mapping)
     return parser
 
 
