@@ -26,6 +26,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_KEY_LENGTH = 32
 
 
+# Airflow connection whose password is the pseudonymisation key (a secrets backend can hold it).
+AIRFLOW_KEY_CONNECTION = "teamlens_pseudonym_key"
+
+
+def _airflow_connection_password(conn_id: str) -> str | None:
+    """The password of an Airflow connection, or None when Airflow or the connection is absent."""
+    try:
+        from airflow.sdk import Connection
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:
+        return None
+    try:
+        password = Connection.get(conn_id).password
+    except AirflowNotFoundException:
+        return None
+    return password.strip() if password else None
+
+
 class MissingSecretError(RuntimeError):
     """The pseudonymisation key is missing or too weak."""
 
@@ -74,6 +92,8 @@ class Settings:
             key = self.pseudonym_key_value
         elif self.pseudonym_key_file:
             key = self.pseudonym_key_file.read_text().strip()
+        elif connection_key := _airflow_connection_password(AIRFLOW_KEY_CONNECTION):
+            key = connection_key
         elif self.demo:
             if not self.demo_key_file.exists():
                 self.demo_key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +105,10 @@ class Settings:
                 "No pseudonymisation key. Set TEAMLENS_PSEUDONYM_KEY to a secret of at least "
                 f"{MIN_KEY_LENGTH} characters (for example the output of "
                 "`python -c 'import secrets; print(secrets.token_hex(32))'`), or point "
-                "TEAMLENS_PSEUDONYM_KEY_FILE at a file that holds it. Keep it out of the "
-                "repository: whoever holds it can re-identify agents."
+                "TEAMLENS_PSEUDONYM_KEY_FILE at a file that holds it, or store it as the password of "
+                f"the Airflow connection '{AIRFLOW_KEY_CONNECTION}' (airflow connections add, "
+                f"AIRFLOW_CONN_{AIRFLOW_KEY_CONNECTION.upper()}, or a secrets backend). Keep it out of "
+                "the repository: whoever holds it can re-identify agents."
             )
         if len(key) < MIN_KEY_LENGTH:
             raise MissingSecretError(
