@@ -13,7 +13,7 @@ BIN    := $(VENV)/bin
 .PHONY: setup demo test test-fast lint format lock bench clean-data help
 
 help:
-	@echo "make demo | make test | make lint | make lock | make clean-data"
+	@echo "make demo | make test | make lint | make bench | make lock | make clean-data"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -51,6 +51,10 @@ format: setup
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --excludes excludes.txt \
 		--quiet -o requirements.lock
+
+# Benchmarks print numbers (the last line is one JSON object); they never fail on speed.
+bench: setup
+	$(BIN)/python -m teamlens.bench
 
 clean-data:
 	rm -rf var/data var/airflow
