@@ -16,7 +16,9 @@ from teamlens import schema
 
 def builtin_sources() -> list[Source]:
     """The adapters of the other systems, in a fixed order."""
-    return []
+    from jobs import source_asterisk, source_genesys
+
+    return [*source_asterisk.SOURCES, *source_genesys.SOURCES]
 
 
 def sources_for(table: schema.Table, landing: Path) -> list[Source]:

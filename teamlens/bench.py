@@ -42,6 +42,8 @@ def _roster(landing: Path, agents: int) -> list[dict[str, str]]:
         {
             "employee_id": f"E{i:05d}",
             "connect_username": f"agent{i:05d}",
+            "asterisk_agent": f"SIP/{1000 + i}",
+            "genesys_user_id": f"u-{i:05d}",
             "desktop_host": f"pc-{i:05d}",
             "team": f"team-{i % 10}",
             "site": "Berlin",
@@ -69,7 +71,7 @@ def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str,
     from teamlens.generator import generate_center
 
     settings = _settings(root)
-    generate_center(settings.landing, agents=agents, teams=max(1, agents // 12), sites=2, days=days, start=START)
+    generate_center(settings.landing, agents=agents, teams=max(2, agents // 12), sites=2, days=days, start=START)
     span = [START + dt.timedelta(days=i) for i in range(days)]
     return {
         "connect_ctr": _timed(spark, settings, span, staged_contacts.run),
@@ -81,16 +83,22 @@ def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str,
 def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int) -> dict[str, tuple[int, float]]:
     """The other telephony formats, written by teamlens.synth from one roster."""
     from jobs import staged_contacts
+    from teamlens.synth.asterisk import synth_cdr, synth_queue_log
     from teamlens.synth.flat import synth_flat_calls
+    from teamlens.synth.genesys import synth_conversations
 
     out: dict[str, tuple[int, float]] = {}
-    writers: dict[str, tuple[str, Callable[..., int]]] = {
-        "flat_calls": ("flat_calls/bench", synth_flat_calls),
+    # format -> (landing folder, writer, roster identifier column the writer's agent ids fill)
+    writers: dict[str, tuple[str, Callable[..., int], str]] = {
+        "asterisk_queue_log": ("asterisk_queue_log", synth_queue_log, "asterisk_agent"),
+        "asterisk_cdr": ("asterisk_cdr", synth_cdr, "asterisk_agent"),
+        "genesys_conversations": ("genesys_conversations", synth_conversations, "genesys_user_id"),
+        "flat_calls": ("flat_calls/bench", synth_flat_calls, "employee_id"),
     }
-    for name, (folder, write) in writers.items():
+    for name, (folder, write, identity) in writers.items():
         settings = _settings(root / name)
         roster = _roster(settings.landing, agents)
-        ids = [r["employee_id"] for r in roster]
+        ids = [r[identity] for r in roster]
         span = [START + dt.timedelta(days=i) for i in range(days)]
         for seed, day in enumerate(span):
             write(settings.landing / folder / f"day={day}", day, ids, calls, seed)

@@ -28,10 +28,10 @@ def pseudonym(employee_id: str) -> str:
     return hmac.new(KEY.encode(), employee_id.encode(), hashlib.sha256).hexdigest()
 
 
-ROSTER = """employee_id,display_name,connect_username,team,site,site_timezone
-E100,Nora Newyork,nora.ny,Team East,New York,America/New_York
-E101,Olaf Overnight,,Team East,New York,America/New_York
-E-7001,Anna Aardvark-Agent,anna.aardvark,Team Nord,Berlin,Europe/Berlin
+ROSTER = """employee_id,display_name,connect_username,genesys_user_id,asterisk_agent,team,site,site_timezone
+E100,Nora Newyork,nora.ny,u-alice,SIP/1001,Team East,New York,America/New_York
+E101,Olaf Overnight,,u-bob,sip/1002,Team East,New York,America/New_York
+E-7001,Anna Aardvark-Agent,anna.aardvark,u-carol,,Team Nord,Berlin,Europe/Berlin
 """
 
 # Two CTRs back to back with no separator, as Kinesis Firehose writes them, then a broken tail.
@@ -60,6 +60,8 @@ def make_settings(root: Path) -> Settings:
     (landing / "roster").mkdir(parents=True)
     (landing / "roster" / "roster.csv").write_text(ROSTER, encoding="utf-8")
     shutil.copytree(FIXTURES / "flat_calls" / "acd_csv", landing / "flat_calls" / "acd_csv")
+    shutil.copytree(FIXTURES / "genesys" / "good", landing / "genesys_conversations")
+    shutil.copytree(FIXTURES / "asterisk" / "queue_log", landing / "asterisk_queue_log")
     ctr_day = landing / "connect_ctr" / f"day={DAY}"
     ctr_day.mkdir(parents=True)
     second = {**CTR, "ContactId": "fh-2", "Agent": {**CTR["Agent"], "Username": "nobody"}}
@@ -87,13 +89,29 @@ def staged(settings: Settings) -> list[dict[str, Any]]:
     return duckdb.sql(sql).df().to_dict("records")
 
 
+def report_of(settings: Settings, table: str, day: dt.date) -> dict[str, Any]:
+    return json.loads((settings.reports / "ingest" / table / f"day={day}.json").read_text())
+
+
 def report(settings: Settings, day: dt.date) -> dict[str, Any]:
-    return json.loads((settings.reports / "ingest" / "contacts" / f"day={day}.json").read_text())
+    return report_of(settings, "contacts", day)
 
 
 def test_every_source_in_one_partition_per_day(ingested):
     settings, summary = ingested
     rows = staged(settings)
+    genesys = [r for r in rows if r["source"] == "genesys_conversations"]
+    asterisk = [r for r in rows if r["source"] == "asterisk_queue_log"]
+    rows = [r for r in rows if r["source"] not in ("genesys_conversations", "asterisk_queue_log")]
+    # four queue_log calls; the one across midnight is staged once, on the day it started
+    assert [(r["day"].date(), r["agent_pseudonym"] is None) for r in asterisk] == [
+        (DAY, False),
+        (DAY, True),
+        (DAY, False),
+        (DAY, False),
+    ]
+    agents = {pseudonym(e) for e in ("E100", "E101", "E-7001")}
+    assert len(genesys) == 4 and all(r["agent_pseudonym"] in agents | {None} for r in genesys)
     assert [(r["source"], r["contact_id"], r["agent_pseudonym"]) for r in rows] == [
         ("connect_ctr", "fh-1", pseudonym("E-7001")),  # user name matched case-insensitively
         ("flat_calls/acd_csv", "C-1001", pseudonym("E100")),  # matched on the roster's employee_id
@@ -102,8 +120,8 @@ def test_every_source_in_one_partition_per_day(ingested):
     ]
     assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (
         summary["staged"] + summary["quarantined"] + summary["duplicates"],
-        4,
-        summary["read"] - 4,
+        12,
+        summary["read"] - 12,
         0,
     )
 
@@ -118,9 +136,24 @@ def test_report_has_a_reconciled_section_per_source(ingested):
     flat = got["sources"]["flat_calls/acd_csv"]
     assert (flat["read"], flat["staged"], flat["files"]) == (flat["staged"] + flat["quarantined"], 3, 1)
     assert flat["not_ingested"] == {"header": 1}
-    empty = report(settings, NEXT_DAY)
-    assert empty["read"] == 0 and empty["reconciled"] is True
-    assert set(empty["sources"]) == {"connect_ctr", "flat_calls/acd_csv"}
+    genesys = got["sources"]["genesys_conversations"]
+    assert (genesys["staged"], genesys["quarantine_reasons"]) == (4, {"agent not in roster": 1})  # u-dave
+    assert genesys["not_ingested"] == {"no acd or agent participant": 1}
+    assert got["sources"]["asterisk_queue_log"]["staged"] == 4
+    nxt = report(settings, NEXT_DAY)
+    assert nxt["reconciled"] is True
+    assert {s for s, sec in nxt["sources"].items() if sec["read"]} <= {"asterisk_queue_log"}
+    assert set(nxt["sources"]) == {"connect_ctr", "flat_calls/acd_csv", "genesys_conversations", "asterisk_queue_log"}
+
+
+def test_queue_log_agent_lines_become_agent_events(spark, ingested, policy):
+    from jobs import staged_agent_events
+
+    settings, _ = ingested
+    summary = staged_agent_events.run(spark, settings, [DAY, NEXT_DAY], policy)
+    section = report_of(settings, "agent_events", DAY)["sources"]["asterisk_queue_log"]
+    assert section["reconciled"] is True and section["staged"] > 0
+    assert summary["staged"] == summary["read"] - summary["quarantined"] - summary["duplicates"]
 
 
 def test_quarantine_per_table_and_source_names_file_and_record(ingested):
