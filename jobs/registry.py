@@ -16,9 +16,9 @@ from teamlens import schema
 
 def builtin_sources() -> list[Source]:
     """The adapters of the other systems, in a fixed order."""
-    from jobs import source_asterisk, source_genesys
+    from jobs import source_asterisk, source_desktop_jsonl, source_genesys
 
-    return [*source_asterisk.SOURCES, *source_genesys.SOURCES]
+    return [*source_asterisk.SOURCES, *source_genesys.SOURCES, *source_desktop_jsonl.SOURCES]
 
 
 def sources_for(table: schema.Table, landing: Path) -> list[Source]:
