@@ -312,7 +312,8 @@ def read_json_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:
 
     if not files:
         return spark.createDataFrame([], lines_schema())
-    split = F.udf(split_json_document, T.ArrayType(T.StringType()))
+    # A lambda without type hints: Spark would otherwise try (and warn) to infer an Arrow UDF from them.
+    split = F.udf(lambda text: split_json_document(text), T.ArrayType(T.StringType()))
     docs = read_documents(spark, files)
     return docs.select("source_file", F.posexplode(split(F.col("value"))).alias("pos", "value")).select(
         "source_file", (F.col("pos") + 1).cast("long").alias("source_line"), "value"

@@ -35,7 +35,15 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     policy = load_policy(settings.policy_path)
     if not (settings.landing / "roster" / "roster.csv").exists():
         raise FileNotFoundError(f"no roster at {settings.landing / 'roster' / 'roster.csv'}; nothing can be ingested")
-    return {"policy_version": policy.version, "policy_sha256": policy.sha256, "data_root": str(settings.data_root)}
+    from jobs.source_flat import flat_sources
+
+    exports = flat_sources(settings.landing)  # a broken mapping file fails the run here, naming it
+    return {
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "data_root": str(settings.data_root),
+        "flat_exports": [s.name for s in exports],
+    }
 
 
 def ingest_roster(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
