@@ -108,9 +108,9 @@ def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="teamlens-bench", description=__doc__)
-    parser.add_argument("--agents", type=int, default=200)
-    parser.add_argument("--days", type=int, default=5)
-    parser.add_argument("--calls-per-day", type=int, default=10000, help="calls per day for synthesized formats")
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--calls-per-day", type=int, default=5000, help="calls per day for synthesized formats")
     args = parser.parse_args(argv)
 
     from teamlens.spark import spark_session
