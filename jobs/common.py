@@ -7,7 +7,7 @@ its counts the same way; one implementation keeps the rules (and their privacy g
 Layout written by the jobs (all under settings.data_root):
 - staged/<table>/day=D/*.parquet: the table's columns without `day` (it is in the folder name,
   Hive style), as expectations.suites expects;
-- quarantine/<source>/day=D/*.parquet: schema.QUARANTINE_COLUMNS (`day` in the folder name, as for
+- quarantine/<table>/ingest/<source>/day=D/*.parquet: schema.QUARANTINE_COLUMNS (`day` in the folder name, as for
   staged);
 - reports/ingest/<table>/day=D.json: counts only, never a value of a record.
 """

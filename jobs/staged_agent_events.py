@@ -122,7 +122,8 @@ def quarantine(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = No
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
     """landing/connect_agent_events/day=D/*.jsonl -> staged/agent_events/day=D,
-    quarantine/connect_agent_events/day=D, reports/ingest/agent_events/day=D.json, all days in one pass."""
+    quarantine/agent_events/ingest/<source>/day=D (Connect and every other agent-events source of the
+    registry), reports/ingest/agent_events/day=D.json, all days in one pass."""
     from jobs import ingest
     from privacy.policy import load_policy
 

@@ -138,7 +138,8 @@ def quarantine(lines: DataFrame, roster_map: DataFrame, day: dt.date | None = No
 
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
-    """landing/connect_ctr/day=D/*.jsonl -> staged/contacts/day=D, quarantine/connect_ctr/day=D,
+    """landing/connect_ctr/day=D/*.jsonl and *.json, and every other contacts source of the registry ->
+    staged/contacts/day=D, quarantine/contacts/ingest/<source>/day=D,
     reports/ingest/contacts/day=D.json, for all days in one pass."""
     from jobs import ingest
     from privacy.policy import load_policy

@@ -241,7 +241,8 @@ def quarantine(
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
     """landing/activitywatch/day=D/*.json -> staged/desktop_activity/day=D,
-    quarantine/activitywatch/day=D, reports/ingest/desktop_activity/day=D.json, all days in one pass."""
+    quarantine/desktop_activity/ingest/activitywatch/day=D (and every other desktop source of the
+    registry), reports/ingest/desktop_activity/day=D.json, all days in one pass."""
     from pyspark.sql import functions as F
 
     from jobs import ingest
