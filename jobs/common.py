@@ -603,6 +603,8 @@ def ingest_days(
         for classified in persisted:
             classified.unpersist()
     staged_n = count_by_day_and(spark, staged_root(settings, table), days, "source")
+    # One read-back per source for all days (not one Spark job per source and day).
+    quarantined = {p.source: count_by_day(spark, quarantine_root(settings, table, p.source), days) for p in parts}
     reports = []
     for day in days:
         sections: dict[str, dict[str, Any]] = {}
@@ -610,7 +612,7 @@ def ingest_days(
             counts = dict(tally.get((day, part.source), {}))
             kept = counts.pop("_kept", 0)
             duplicates = counts.pop("_duplicate", 0)
-            quarantined_n = count_by_day(spark, quarantine_root(settings, table, part.source), [day]).get(day, 0)
+            quarantined_n = quarantined[part.source].get(day, 0)
             section: dict[str, Any] = {
                 "read": kept + duplicates + sum(counts.values()),
                 "staged": staged_n.get((day, part.source), 0),
