@@ -330,6 +330,16 @@ def parse_json(value: Column, struct: StructType) -> Column:
     return F.from_json(value, struct, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
 
 
+def allow_listed_record(value: Column, paths: Sequence[str]) -> Column:
+    """A record as the quarantine keeps it when its source carries free text (titles, URLs): only
+    the allow-listed JSON paths, each as delivered; null when the record is not a JSON object (its
+    file and line still point to it in landing)."""
+    from pyspark.sql import functions as F
+
+    fields = [F.get_json_object(value, f"$.{p}").alias(p) for p in paths]
+    return F.when(F.json_object_keys(value).isNotNull(), F.to_json(F.struct(*fields)))
+
+
 def blank(col: Column) -> Column:
     """Missing: null or only white space."""
     from pyspark.sql import functions as F

@@ -1,20 +1,22 @@
 """Staged desktop activity from ActivityWatch bucket exports (landing/activitywatch, one JSON document
 per host and day).
 
-Grain (schema.DESKTOP_ACTIVITY): one row per desktop event of a window (currentwindow) or afk
-(afkstatus) bucket per landing day; a repeated (agent, bucket, start_ts) is kept once, the
-longest duration winning (ActivityWatch extends an event's duration as heartbeats arrive).
+Grain (schema.DESKTOP_ACTIVITY): one row per desktop event of a window (currentwindow), afk
+(afkstatus) or browser (web.tab.current, aw-watcher-web) bucket per landing day; a repeated
+(agent, bucket, start_ts) is kept once, the longest duration winning (ActivityWatch extends an
+event's duration as heartbeats arrive).
 
 Records: one per event of an ingested bucket type, plus one per document that is not valid JSON.
-Events of other buckets (browser watchers and the like, whose data are URLs and titles) are not
-records: they are counted per bucket type in the report's "not_ingested" and dropped unread.
+Events of other buckets (editor, input or custom watchers) are not records: they are counted per
+bucket type in the report's "not_ingested" and dropped unread.
 source_line is the event's position in its document (1-based, buckets in document order).
 
-Minimisation: of an event only timestamp, duration, data.app and data.status are read; the
-application name becomes the policy's category (unknown: 'other'); titles and URLs are never
-parsed. Host names never reach staged: the agent comes from the roster's desktop_host, and the
-staged source_file is the landing day folder (the file in it is the host's of the row's agent;
-the quarantine, a restricted zone, keeps the full path and the raw event).
+Minimisation: of an event only timestamp, duration, data.app, data.title, data.url and
+data.status are read. Application, title and URL become the policy's desktop category
+(jobs.desktop_categories) and are dropped there: no title or URL reaches staged, and the
+quarantine keeps only timestamp, duration, data.app and data.status of a bad event. Host names
+never reach staged: the agent comes from the roster's desktop_host, and the staged source_file is
+the landing day folder (the file in it is the host's of the row's agent).
 
 Day rule: `day` is the landing partition's day; an event whose timestamp, in the agent's site
 time zone, lies more than one day from it is quarantined.
@@ -26,6 +28,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from jobs import common
+from jobs.desktop_categories import category_column
 from teamlens import schema
 from teamlens.settings import Settings
 
@@ -37,7 +40,10 @@ if TYPE_CHECKING:
 
 TABLE = schema.DESKTOP_ACTIVITY
 SOURCE = "activitywatch"
-BUCKET_TYPES = {"currentwindow": "window", "afkstatus": "afk"}
+BUCKET_TYPES = {"currentwindow": "window", "afkstatus": "afk", "web.tab.current": "browser"}
+CATEGORISED_BUCKETS = ("window", "browser")
+# What the quarantine keeps of a bad event: no title, no URL.
+QUARANTINED_PATHS = ("timestamp", "duration", "data.app", "data.status")
 AFK_STATUSES = ("afk", "not-afk")
 
 
@@ -53,30 +59,19 @@ def document_schema() -> StructType:
 
 
 def event_schema() -> StructType:
-    """The event fields the job reads; data.title and data.url are deliberately absent."""
+    """The event fields the job reads; title and url only feed the category."""
     from pyspark.sql import types as T
 
     s = T.StringType()
+    data = T.StructType([T.StructField(name, s) for name in ("app", "title", "url", "status")])
     return T.StructType(
         [
             T.StructField("timestamp", s),
             T.StructField("duration", T.DoubleType()),
-            T.StructField("data", T.StructType([T.StructField("app", s), T.StructField("status", s)])),
+            T.StructField("data", data),
             T.StructField(common.CORRUPT, s),
         ]
     )
-
-
-def app_category_frame(spark: SparkSession, policy: Policy) -> DataFrame:
-    """Lower-case application name -> policy category (first listed category wins, as Policy.app_category)."""
-    from pyspark.sql import types as T
-
-    mapping: dict[str, str] = {}
-    for category, apps in policy.desktop_app_categories.items():
-        for app in apps:
-            mapping.setdefault(app.strip().lower(), category)
-    struct = T.StructType([T.StructField("app_name", T.StringType(), False), T.StructField("category", T.StringType())])
-    return spark.createDataFrame(sorted(mapping.items()), struct)
 
 
 def _events(documents: DataFrame, keep: list[str] | None = None) -> tuple[DataFrame, DataFrame]:
@@ -162,9 +157,7 @@ def not_ingested(documents: DataFrame, by: list[str] | None = None) -> DataFrame
     )
 
 
-def classify(
-    records_: DataFrame, roster_map: DataFrame, app_categories: DataFrame, day: dt.date | None = None
-) -> DataFrame:
+def classify(records_: DataFrame, roster_map: DataFrame, policy: Policy, day: dt.date | None = None) -> DataFrame:
     """Every record of the day once: canonical columns, `reason` (null when it passes), `_dup_rank`."""
     from pyspark.sql import functions as F
 
@@ -177,14 +170,14 @@ def classify(
     parsed = records_.withColumn("_e", common.parse_json(F.col("raw_record"), event_schema())).withColumn(
         "_hostname", host
     )
-    joined = parsed.join(F.broadcast(roster), F.col("_hostname") == F.col("_host"), "left").join(
-        F.broadcast(app_categories), F.lower(F.trim(e["data"]["app"])) == F.col("app_name"), "left"
-    )
+    joined = parsed.join(F.broadcast(roster), F.col("_hostname") == F.col("_host"), "left")
 
     bucket = F.coalesce(*[F.when(F.col("bucket_type") == k, F.lit(v)) for k, v in BUCKET_TYPES.items()])
     status = e["data"]["status"]
     start = common.timestamp(e["timestamp"])
     is_afk = bucket == "afk"
+    data = e["data"]
+    category = category_column(policy, data["app"], data["title"], data["url"], bucket == "browser")
     checks = [
         *common.corrupt_reasons(F.col("raw_record"), e, [("$.duration", e["duration"], "duration")]),
         (common.blank(F.col("_hostname")), "missing hostname"),
@@ -203,11 +196,11 @@ def classify(
         bucket.alias("bucket"),
         start.alias("start_ts"),
         e["duration"].alias("duration_seconds"),
-        F.when(bucket == "window", F.coalesce(F.col("category"), F.lit("other"))).alias("app_category"),
+        F.when(bucket.isin(*CATEGORISED_BUCKETS), category).alias("app_category"),
         F.when(is_afk, status == "afk").alias("afk"),
         "source_file",
         "source_line",
-        "raw_record",
+        common.allow_listed_record(F.col("raw_record"), QUARANTINED_PATHS).alias("raw_record"),
         F.coalesce(F.col("doc_reason"), common.first_reason(checks)).alias("reason"),
     )
     return common.ranked(
@@ -225,18 +218,14 @@ def staged_rows(classified: DataFrame) -> DataFrame:
     return common.conform(kept, TABLE)
 
 
-def transform(
-    documents: DataFrame, roster_map: DataFrame, app_categories: DataFrame, day: dt.date | None = None
-) -> DataFrame:
+def transform(documents: DataFrame, roster_map: DataFrame, policy: Policy, day: dt.date | None = None) -> DataFrame:
     """The staged desktop activity of one landing day (schema.DESKTOP_ACTIVITY)."""
-    return staged_rows(classify(records(documents), roster_map, app_categories, day))
+    return staged_rows(classify(records(documents), roster_map, policy, day))
 
 
-def quarantine(
-    documents: DataFrame, roster_map: DataFrame, app_categories: DataFrame, day: dt.date | None = None
-) -> DataFrame:
+def quarantine(documents: DataFrame, roster_map: DataFrame, policy: Policy, day: dt.date | None = None) -> DataFrame:
     """The quarantined records of one landing day (schema.QUARANTINE_COLUMNS)."""
-    return common.quarantine_rows(classify(records(documents), roster_map, app_categories, day), SOURCE, day)
+    return common.quarantine_rows(classify(records(documents), roster_map, policy, day), SOURCE, day)
 
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
@@ -254,12 +243,11 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
 
     def part() -> common.SourcePart:
         roster_map = common.roster_frame(spark, common.read_roster(settings))
-        categories = app_category_frame(spark, policy)
         skipped: dict[dt.date, dict[str, int]] = {}
         by_day = not_ingested(documents.withColumn("_day", common.landing_day(F.col("source_file"))), by=["_day"])
         for r in by_day.collect():
             skipped.setdefault(r["_day"], {})[r["bucket_type"]] = int(r["events"])
-        classified = classify(records(documents), roster_map, categories)
+        classified = classify(records(documents), roster_map, policy)
         extra = {
             day: {"files": len(f), "not_ingested": dict(sorted(skipped.get(day, {}).items()))}
             for day, f in files.items()

@@ -139,6 +139,8 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
         "group_assignment": policy.group_assignment,
         "retention_days": policy.retention_days,
         "desktop_app_categories": {k: list(v) for k, v in policy.desktop_app_categories.items()},
+        "desktop_url_categories": {k: list(v) for k, v in policy.desktop_url_categories.items()},
+        "desktop_title_keywords": {k: list(v) for k, v in policy.desktop_title_keywords.items()},
         "releases": [
             {
                 "name": r.name,

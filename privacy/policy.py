@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +73,8 @@ class Policy:
     desktop_app_categories: dict[str, tuple[str, ...]]
     releases: tuple[ReleaseSpec, ...]
     sha256: str
+    desktop_url_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    desktop_title_keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def release(self, name: str) -> ReleaseSpec:
         """The release of that name; refuses one the policy does not list."""
@@ -83,14 +86,62 @@ class Policy:
             f"permitted: {', '.join(r.name for r in self.releases)}"
         )
 
+    def desktop_rules(self) -> list[CategoryRule]:
+        """The desktop category rules in the order they are tried; the first that matches decides.
+
+        1. the URL's host is a listed host or a subdomain of one (desktop_url_categories);
+        2. the application name is listed under a category other than web;
+        3. the title contains a listed keyword (desktop_title_keywords), case-insensitive;
+        4. the application is listed under web (browsers).
+        An event no rule matches is 'web' when it is a browser tab, otherwise 'other'. The Spark
+        jobs compile the same list (jobs.desktop_categories), so both cannot disagree.
+        """
+        apps = self.desktop_app_categories
+        return [
+            *(CategoryRule("url_host", h, c) for c, hosts in self.desktop_url_categories.items() for h in hosts),
+            *(CategoryRule("app", a, c) for c, names in apps.items() if c != "web" for a in names),
+            *(CategoryRule("title_keyword", k, c) for c, kws in self.desktop_title_keywords.items() for k in kws),
+            *(CategoryRule("app", a, "web") for a in apps.get("web", ())),
+        ]
+
+    def desktop_category(
+        self, app: str | None, title: str | None = None, url: str | None = None, browser: bool = False
+    ) -> str:
+        """The policy category of a desktop event; title and URL are only read here, never kept."""
+        app_name = (app or "").strip().lower()
+        title_text = (title or "").lower()
+        host = url_host(url)
+        for rule in self.desktop_rules():
+            if rule.kind == "url_host" and host and (host == rule.needle or host.endswith("." + rule.needle)):
+                return rule.category
+            if rule.kind == "app" and app_name and app_name == rule.needle:
+                return rule.category
+            if rule.kind == "title_keyword" and rule.needle in title_text:
+                return rule.category
+        return "web" if browser else "other"
+
     def app_category(self, app: str | None) -> str:
-        """Category of an application name, 'other' when the policy does not list it."""
-        if app:
-            needle = app.strip().lower()
-            for category, apps in self.desktop_app_categories.items():
-                if needle in apps:
-                    return category
-        return "other"
+        """Category of an application name alone, 'other' when the policy does not list it."""
+        return self.desktop_category(app)
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """One line of the policy's desktop category tables: kind, lower-case needle, category."""
+
+    kind: Literal["url_host", "app", "title_keyword"]
+    needle: str
+    category: str
+
+
+# scheme://[user@]host[:port]/... -> host; the jobs use the same pattern in Spark.
+URL_HOST_PATTERN = r"^[a-z][a-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#\[\]@]+)"
+
+
+def url_host(url: str | None) -> str:
+    """The lower-case host of a URL, '' when it has none."""
+    match = re.match(URL_HOST_PATTERN, (url or "").strip().lower())
+    return match.group(1) if match else ""
 
 
 def window_of(kind: WindowKind, day: dt.date) -> tuple[dt.date, dt.date]:
@@ -127,8 +178,11 @@ _TOP_KEYS = {
     "group_assignment",
     "retention_days",
     "desktop_app_categories",
+    "desktop_url_categories",
+    "desktop_title_keywords",
     "releases",
 }
+_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords"}
 _RELEASE_KEYS = {"name", "purpose", "group_by", "window", "rho", "sums", "ratios"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
@@ -148,7 +202,7 @@ def load_policy(path: Path) -> Policy:
 
 def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Policy:
     _no_unknown(doc, _TOP_KEYS, where)
-    _require(doc, _TOP_KEYS, where)
+    _require(doc, _TOP_KEYS - _OPTIONAL_TOP_KEYS, where)
     if doc["privacy_unit"] != "agent":
         raise PolicyError(f"{where}: privacy_unit must be 'agent', got {doc['privacy_unit']!r}")
     if doc["accounting_period"] != "month":
@@ -171,19 +225,16 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise PolicyError(f"{where}: retention_days.{zone} must be a positive integer, got {days!r}")
 
-    categories_doc = doc["desktop_app_categories"]
-    if not isinstance(categories_doc, dict):
-        raise PolicyError(f"{where}: desktop_app_categories must be a mapping of category to app names")
-    categories: dict[str, tuple[str, ...]] = {}
-    for category, apps in categories_doc.items():
-        if category not in schema.APP_CATEGORIES or category == "other":
-            raise PolicyError(
-                f"{where}: desktop_app_categories.{category} is not a known category "
-                f"({', '.join(c for c in schema.APP_CATEGORIES if c != 'other')})"
-            )
-        if not isinstance(apps, list) or not all(isinstance(a, str) for a in apps):
-            raise PolicyError(f"{where}: desktop_app_categories.{category} must be a list of app names")
-        categories[category] = tuple(a.strip().lower() for a in apps)
+    categories = _category_lists(doc["desktop_app_categories"], "desktop_app_categories", "app names", where)
+    url_categories = _category_lists(doc.get("desktop_url_categories", {}), "desktop_url_categories", "hosts", where)
+    for category, hosts in url_categories.items():
+        for host in hosts:
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", host):
+                raise PolicyError(
+                    f"{where}: desktop_url_categories.{category}: {host!r} is not a host name "
+                    "(write example.com, not a URL; it matches its subdomains too)"
+                )
+    title_keywords = _category_lists(doc.get("desktop_title_keywords", {}), "desktop_title_keywords", "keywords", where)
 
     releases_doc = doc["releases"]
     if not isinstance(releases_doc, list) or not releases_doc:
@@ -204,7 +255,24 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         desktop_app_categories=categories,
         releases=releases,
         sha256=sha256,
+        desktop_url_categories=url_categories,
+        desktop_title_keywords=title_keywords,
     )
+
+
+def _category_lists(value: Any, key: str, what: str, where: str) -> dict[str, tuple[str, ...]]:
+    """A desktop category table: known category -> non-empty lower-case strings."""
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: {key} must be a mapping of category to {what}")
+    known = [c for c in schema.APP_CATEGORIES if c != "other"]
+    out: dict[str, tuple[str, ...]] = {}
+    for category, items in value.items():
+        if category not in known:
+            raise PolicyError(f"{where}: {key}.{category} is not a known category ({', '.join(known)})")
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise PolicyError(f"{where}: {key}.{category} must be a list of non-empty {what}")
+        out[category] = tuple(i.strip().lower() for i in items)
+    return out
 
 
 def _parse_release(doc: Any, where: str) -> ReleaseSpec:

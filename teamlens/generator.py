@@ -811,8 +811,26 @@ def _desktop(rng: random.Random, run: _Run) -> tuple[dict[str, Any], int]:
                 )
         cursor = e
 
+    # The browser watcher's active tab while the browser has focus: a CRM case or the shop admin,
+    # with the customer in URL and title (the policy maps the host to a category; neither passes).
+    tabs: list[dict[str, Any]] = []
+    for w in window:
+        if w["data"]["app"] != "Google Chrome":
+            continue
+        order = w["data"]["title"].split(" ")[1]
+        customer = w["data"]["title"].split(" - ")[1]
+        if len(tabs) % 3 == 0:
+            url = f"https://acme.lightning.force.com/lightning/r/Case/5003{order}/view"
+            title = f"Case 5003{order} | {customer} | Salesforce"
+        else:
+            url = f"https://shop-admin.example.com/orders/{order}?customer={customer.replace(' ', '+')}"
+            title = w["data"]["title"].removesuffix(" - Google Chrome")
+        data = {"url": url, "title": title, "audible": False, "incognito": False, "tabCount": 3}
+        tabs.append({"id": len(tabs) + 1, "timestamp": w["timestamp"], "duration": w["duration"], "data": data})
+
     created = "2026-01-05T08:00:00.000000+00:00"
     window_id, afk_id = f"aw-watcher-window_{host}", f"aw-watcher-afk_{host}"
+    web_id = f"aw-watcher-web-chrome_{host}"
     doc = {
         "buckets": {
             window_id: {
@@ -831,9 +849,17 @@ def _desktop(rng: random.Random, run: _Run) -> tuple[dict[str, Any], int]:
                 "hostname": host,
                 "events": afk,
             },
+            web_id: {
+                "id": web_id,
+                "created": created,
+                "type": "web.tab.current",
+                "client": "aw-client-web",
+                "hostname": host,
+                "events": tabs,
+            },
         }
     }
-    return doc, len(window) + len(afk)
+    return doc, len(window) + len(afk) + len(tabs)
 
 
 def _deliver(rng: random.Random, contacts: list[dict[str, Any]], share: float) -> tuple[list[str], int]:

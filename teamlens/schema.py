@@ -138,9 +138,10 @@ AGENT_EVENT_TYPES = ("LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT")
 # Amazon Connect agent status types; the agent event stream may omit Type, then the name decides
 # (see jobs.staged_agent_events).
 STATUS_TYPES = ("ROUTABLE", "CUSTOM", "OFFLINE")
-DESKTOP_BUCKETS = ("window", "afk")
-# Application categories the policy maps application names to; titles and URLs never pass.
-APP_CATEGORIES = ("crm", "knowledge_base", "telephony", "communication", "other")
+DESKTOP_BUCKETS = ("window", "afk", "browser")
+# Categories the policy maps applications, URL hosts and title keywords to; titles and URLs
+# never pass ingestion. 'web' is a browser tab or window that no other rule places.
+APP_CATEGORIES = ("crm", "knowledge_base", "telephony", "communication", "web", "other")
 
 
 ROSTER = Table(
@@ -276,7 +277,7 @@ AGENT_EVENTS = Table(
 DESKTOP_ACTIVITY = Table(
     name="desktop_activity",
     zone="staged",
-    grain="one row per desktop event per source (ActivityWatch window or afk bucket event)",
+    grain="one row per desktop event per source (a window, afk or browser event)",
     key=("source", "agent_pseudonym", "bucket", "start_ts"),
     lineage=("source_file", "source_line"),
     columns=(
@@ -287,7 +288,7 @@ DESKTOP_ACTIVITY = Table(
             "bucket",
             "string",
             False,
-            "window (focus) or afk (presence).",
+            "window (focused application), afk (presence) or browser (active tab).",
             "bucket type",
             allowed_values=DESKTOP_BUCKETS,
         ),
@@ -305,9 +306,10 @@ DESKTOP_ACTIVITY = Table(
             "app_category",
             "string",
             True,
-            "Policy category of the focused application (window bucket only); the app name and "
-            "window title are dropped.",
-            "events[].data.app via the policy's desktop_app_categories",
+            "Policy category of the focused application or tab (window and browser buckets), "
+            "from its URL host, application name or title keywords; the app name, title and URL "
+            "are dropped.",
+            "events[].data.app, .title, .url via the policy's desktop category tables",
             allowed_values=APP_CATEGORIES,
         ),
         Column("afk", "boolean", True, "Away from keyboard (afk bucket only).", "events[].data.status"),

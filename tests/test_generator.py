@@ -429,10 +429,16 @@ def test_desktop_exports_have_the_activitywatch_shape_and_raw_titles(center: tup
         assert host in hosts
         doc = json.loads(raw)
         window, afk = doc["buckets"][f"aw-watcher-window_{host}"], doc["buckets"][f"aw-watcher-afk_{host}"]
-        assert set(doc["buckets"]) == {window["id"], afk["id"]}
+        web = doc["buckets"][f"aw-watcher-web-chrome_{host}"]
+        assert set(doc["buckets"]) == {window["id"], afk["id"], web["id"]}
+        assert (web["type"], web["hostname"]) == ("web.tab.current", host)
+        # One active tab per browser window, same time span, with the customer in URL and title.
+        chrome = [(e["timestamp"], e["duration"]) for e in window["events"] if e["data"]["app"] == "Google Chrome"]
+        assert [(e["timestamp"], e["duration"]) for e in web["events"]] == chrome
+        assert all(e["data"]["url"].startswith("https://") and e["data"]["title"] for e in web["events"])
         assert (window["type"], window["client"], window["hostname"]) == ("currentwindow", "aw-watcher-window", host)
         assert (afk["type"], afk["client"], afk["hostname"]) == ("afkstatus", "aw-watcher-afk", host)
-        for bucket in (window, afk):
+        for bucket in (window, afk, web):
             events = bucket["events"]
             assert [e["id"] for e in events] == list(range(1, len(events) + 1))
             for e in events:

@@ -85,7 +85,8 @@ def test_reports_reconcile(pipeline):
         "roster": (3, 3, 0, 0),
         "contacts": (9, 4, 4, 1),  # 10 lines, one blank; c-1 delivered twice
         "agent_events": (10, 6, 3, 1),  # ev-4 delivered twice
-        "desktop_activity": (9, 5, 3, 1),  # 3 window + 4 afk events, 1 broken document, 1 unknown host
+        # 3 window + 4 afk + 1 browser events, 1 broken document, 1 unknown host
+        "desktop_activity": (10, 6, 3, 1),
     }
     for table, counts in expected.items():
         got = report(settings, table)
@@ -98,7 +99,7 @@ def test_reports_reconcile(pipeline):
         "missing ContactId": 1,
         "negative Agent.AgentInteractionDuration": 1,
     }
-    assert report(settings, "desktop_activity")["sources"]["activitywatch"]["not_ingested"] == {"web.tab.current": 1}
+    assert report(settings, "desktop_activity")["sources"]["activitywatch"]["not_ingested"] == {"os.hid.input": 1}
     assert summaries["agent_day"]["agent_days"] == 2
 
 
@@ -174,6 +175,21 @@ def test_staged_files_hold_no_personal_strings(pipeline):
         values = " ".join(str(v) for col in part.to_pydict().values() for v in col).lower()
         for text in PERSONAL:
             assert text.lower() not in values, f"{text!r} in {table.name}"
+
+
+def test_desktop_quarantine_keeps_no_titles_or_urls(pipeline):
+    settings, _ = pipeline
+    quarantined = rows(settings.quarantine / "desktop_activity" / "ingest" / "activitywatch" / f"day={DAY}")
+    by_line = {(Path(r["source_file"]).name, r["source_line"]): r["raw_record"] for r in quarantined}
+    assert json.loads(by_line[("pc-anna-7001.json", 3)]) == {
+        "timestamp": "yesterday",
+        "duration": "5.0",
+        "data.app": "Outlook",
+    }
+    assert by_line[("pc-bert-7002.json", None)] is None  # not JSON: landing keeps it, the quarantine does not
+    text = json.dumps(quarantined, default=str).lower()
+    for secret in ("jane customer", "crm.example.com", "case 00012345"):
+        assert secret not in text
 
 
 def test_staged_roster(pipeline):

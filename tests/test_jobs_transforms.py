@@ -278,7 +278,14 @@ def test_desktop_buckets_categories_and_minimisation(spark, roster_map, policy):
             "aw-watcher-web-chrome_pc-anna": {
                 "type": "web.tab.current",
                 "hostname": "pc-anna",
-                "events": [{"timestamp": "2026-10-05T08:05:00Z", "duration": 3, "data": {"url": "https://x/jane"}}],
+                "events": [
+                    {"timestamp": "2026-10-05T08:05:00Z", "duration": 3, "data": {"url": "https://x/jane"}},
+                    {
+                        "timestamp": "2026-10-05T08:06:00Z",
+                        "duration": 4,
+                        "data": {"url": "https://eu1.Salesforce.com:443/case/9", "title": "Jane"},
+                    },
+                ],
             },
             "aw-watcher-afk_PC-Anna": {  # no hostname field: the bucket id's suffix names the host
                 "type": "afkstatus",
@@ -289,6 +296,7 @@ def test_desktop_buckets_categories_and_minimisation(spark, roster_map, policy):
                     {"timestamp": "2026-10-05T08:11:00.400000+00:00", "duration": 60.0, "data": {"status": "gone"}},
                 ],
             },
+            "aw-watcher-input_pc-anna": {"type": "os.hid.input", "events": [{"data": {"presses": 3}}]},
         }
     }
     f = "file:/landing/activitywatch/day=2026-10-05/pc-anna.json"
@@ -296,31 +304,32 @@ def test_desktop_buckets_categories_and_minimisation(spark, roster_map, policy):
         [(f, json.dumps(doc)), ("file:/landing/activitywatch/day=2026-10-05/bad.json", '{"buckets": [')],
         "source_file string, value string",
     )
-    categories = staged_desktop_activity.app_category_frame(spark, policy)
     folder = "file:/landing/activitywatch/day=2026-10-05/"
     expected = spark.createDataFrame(
         [
             (DAY, "activitywatch", ANNA, "window", ts(8), 93.5, "crm", None, folder, 1),
             (DAY, "activitywatch", ANNA, "window", ts(8, 1, 33, 500000), 60.0, "other", None, folder, 2),
-            (DAY, "activitywatch", ANNA, "afk", ts(8), 600.4, None, False, folder, 5),
-            (DAY, "activitywatch", ANNA, "afk", ts(8, 10, 0, 400000), 60.0, None, True, folder, 6),
+            (DAY, "activitywatch", ANNA, "browser", ts(8, 5), 3.0, "web", None, folder, 4),
+            (DAY, "activitywatch", ANNA, "browser", ts(8, 6), 4.0, "crm", None, folder, 5),
+            (DAY, "activitywatch", ANNA, "afk", ts(8), 600.4, None, False, folder, 6),
+            (DAY, "activitywatch", ANNA, "afk", ts(8, 10, 0, 400000), 60.0, None, True, folder, 7),
         ],
         schema.DESKTOP_ACTIVITY.spark_schema(),
     )
-    assertDataFrameEqual(staged_desktop_activity.transform(documents, roster_map, categories, DAY), expected)
+    assertDataFrameEqual(staged_desktop_activity.transform(documents, roster_map, policy, DAY), expected)
     assertDataFrameEqual(
-        staged_desktop_activity.quarantine(documents, roster_map, categories, DAY).drop("raw_record"),
+        staged_desktop_activity.quarantine(documents, roster_map, policy, DAY).drop("raw_record"),
         quarantine_frame(
             spark,
             [
                 (DAY, "activitywatch", f, 3, "negative duration"),
-                (DAY, "activitywatch", f, 8, "invalid data.status"),
+                (DAY, "activitywatch", f, 9, "invalid data.status"),
                 (DAY, "activitywatch", "file:/landing/activitywatch/day=2026-10-05/bad.json", None, "malformed JSON"),
             ],
         ),
     )
     skipped = staged_desktop_activity.not_ingested(documents).collect()
-    assert [(r["bucket_type"], r["events"]) for r in skipped] == [("web.tab.current", 1)]
+    assert [(r["bucket_type"], r["events"]) for r in skipped] == [("os.hid.input", 1)]
 
 
 # --- agent day --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Plain JSON-lines desktop events through the shared ingest: exact staged rows, reasons,
-browser events counted and never read, titles and URLs never staged."""
+browser tabs categorised by URL host, titles and URLs never staged or quarantined."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from pathlib import Path
 
 import duckdb
 
@@ -35,6 +34,14 @@ LINES = [
         "type": "browser",
         "url": "https://crm.example.com/case/4711",
         "title": "Jane Customer",
+    },
+    {
+        "host": "pc-anna",
+        "timestamp": "2026-10-05T07:06:00Z",
+        "duration": 20,
+        "type": "browser",
+        "url": "https://acme.lightning.force.com/lightning/r/Case/5003/view",
+        "title": "Case 5003 | Jane Customer",
     },
     "{not json",
     {"host": "pc-nobody", "timestamp": "2026-10-05T07:00:00Z", "duration": 5, "type": "afk", "status": "afk"},
@@ -84,19 +91,29 @@ def test_desktop_jsonl_events(spark, tmp_path, policy):
             2,
         ),
         ("desktop_events", anna, "afk", dt.datetime(2026, 10, 5, 7, 0, tzinfo=UTC), 600.0, None, False, 3),
+        ("desktop_events", anna, "browser", dt.datetime(2026, 10, 5, 7, 5, tzinfo=UTC), 30.0, "web", None, 4),
+        ("desktop_events", anna, "browser", dt.datetime(2026, 10, 5, 7, 6, tzinfo=UTC), 20.0, "crm", None, 5),
     ]
     report = json.loads((settings.reports / "ingest" / "desktop_activity" / f"day={DAY}.json").read_text())
     section = report["sources"]["desktop_events"]
-    assert (section["read"], section["staged"], section["quarantined"], section["duplicates"]) == (9, 3, 5, 1)
+    assert (section["read"], section["staged"], section["quarantined"], section["duplicates"]) == (11, 5, 5, 1)
     assert section["quarantine_reasons"] == {
         "agent not in roster": 1,
         "invalid status (afk or not-afk)": 1,
         "malformed JSON": 1,
         "negative duration": 1,
-        "unknown type (window, afk or browser)": 1,
+        "unknown type (window, afk, browser)": 1,
     }
-    assert section["not_ingested"] == {"browser (URLs are not ingested)": 1}
+    assert "not_ingested" not in section
     staged_text = json.dumps(duckdb.sql(f"SELECT * FROM read_parquet('{root}/*/*.parquet')").fetchall(), default=str)
     for secret in ("Jane Customer", "crm.example.com", "Salesforce", "Notepad", "pc-anna", "secret", "+4930555"):
         assert secret.lower() not in staged_text.lower(), secret
-    assert Path(settings.quarantine / "desktop_activity" / "ingest" / "desktop_events" / f"day={DAY}").is_dir()
+    quarantine = settings.quarantine / "desktop_activity" / "ingest" / "desktop_events" / f"day={DAY}"
+    raw = duckdb.sql(f"SELECT raw_record FROM read_parquet('{quarantine}/*.parquet') ORDER BY source_line").fetchall()
+    assert [json.loads(r) if r else r for (r,) in raw] == [
+        None,  # not JSON: the landing file keeps it, the quarantine does not
+        {"host": "pc-nobody", "timestamp": "2026-10-05T07:00:00Z", "duration": "5", "type": "afk", "status": "afk"},
+        {"host": "pc-anna", "timestamp": "2026-10-05T08:00:00Z", "duration": "-1", "type": "window", "app": "Outlook"},
+        {"host": "pc-anna", "timestamp": "2026-10-05T08:00:00Z", "duration": "1", "type": "keystrokes"},
+        {"host": "pc-anna", "timestamp": "2026-10-05T09:00:00Z", "duration": "600", "type": "afk", "status": "away"},
+    ]
