@@ -5,17 +5,25 @@ activity (a contact, an agent event or a desktop event); team and site from that
 roster snapshot. This is the contribution-bounding step of the privacy design: every later
 release starts from at most one row per agent per day.
 
-Definitions (seconds, rounded to whole seconds at the end):
+Definitions (seconds, rounded to whole seconds at the end; each column's formula and the vendor
+definition it follows are declared with the column in teamlens.schema and listed in
+docs/metrics.md):
 - contacts: contacts_handled counts staged contacts with an agent; talk, hold and acw are their
   sums (null as 0); handle = talk + hold + acw (Connect HANDLE_TIME); transfers_out counts
-  transferred_out.
+  transferred_out; contacts_held counts those with hold time or a hold.
 - statuses: the distinct (status_start_ts, status_name, status_type) of the agent's events that
   day, in start order, make intervals; each ends where the next starts, the last one at the
   agent's last event of the day. Intervals are clipped to the agent's first and last event of
   the day (time before the first event is not observed in this day's data: a LOGIN's Offline
-  status may have started the day before). staffed = not OFFLINE, available = ROUTABLE,
-  not_ready = CUSTOM, available_idle = max(0, available - handle).
-- desktop: active = afk-bucket time not away from keyboard, idle = afk-bucket time away.
+  status may have started the day before; a missing logout ends the day at the last event).
+  staffed = not OFFLINE, available = ROUTABLE, not_ready = CUSTOM (split by the status name's
+  category, schema.NOT_READY_CATEGORIES), available_idle = max(0, available - handle).
+- desktop: each bucket's events, in start order, become segments: an event ends where the next
+  one of its bucket begins (focus and presence are states; overlapping or out-of-order events
+  never count twice). active = not-afk segments, idle = afk segments, per category = window
+  segments overlapping not-afk segments.
+- ratios: occupancy = handle / (handle + available_idle), utilization = handle / staffed,
+  computed from the rounded seconds; null when the denominator is 0.
 """
 
 from __future__ import annotations
@@ -46,6 +54,12 @@ def _seconds(col: Column) -> Column:
     return F.round(F.coalesce(col, F.lit(0.0))).cast("long")
 
 
+def _ratio(numerator: Column, denominator: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.when(denominator > 0, numerator.cast("double") / denominator)
+
+
 def contact_totals(contacts: DataFrame) -> DataFrame:
     """Per (day, agent): contacts handled, talk, hold, acw, transfers (agent-less contacts excluded)."""
     from pyspark.sql import functions as F
@@ -59,6 +73,7 @@ def contact_totals(contacts: DataFrame) -> DataFrame:
             F.sum(F.coalesce(F.col("hold_seconds"), F.lit(0)).cast("long")).alias("hold_seconds"),
             F.sum(F.coalesce(F.col("acw_seconds"), F.lit(0)).cast("long")).alias("acw_seconds"),
             F.sum(F.col("transferred_out").cast("long")).alias("transfers_out"),
+            F.count(F.when((F.col("hold_seconds") > 0) | (F.col("holds") > 0), F.lit(1))).alias("contacts_held"),
         )
     )
 
@@ -90,22 +105,78 @@ def status_totals(agent_events: DataFrame) -> DataFrame:
 
     intervals = status_intervals(agent_events)
     kind = F.col("status_type")
+    category = not_ready_category(F.col("status_name"))
     return intervals.groupBy(*_KEY).agg(
         F.sum(F.when(kind != "OFFLINE", F.col("seconds")).otherwise(0.0)).alias("_staffed"),
         F.sum(F.when(kind == "ROUTABLE", F.col("seconds")).otherwise(0.0)).alias("_available"),
         F.sum(F.when(kind == "CUSTOM", F.col("seconds")).otherwise(0.0)).alias("_not_ready"),
+        *(
+            F.sum(F.when((kind == "CUSTOM") & (category == c), F.col("seconds")).otherwise(0.0)).alias(f"_nr_{c}")
+            for c in schema.NOT_READY_CATEGORY_NAMES
+        ),
     )
+
+
+def not_ready_category(status_name: Column) -> Column:
+    """break, meeting, training or other, from words in the status name (schema.NOT_READY_CATEGORIES)."""
+    from pyspark.sql import functions as F
+
+    name = F.lower(F.coalesce(status_name, F.lit("")))
+    out = None
+    for category, words in schema.NOT_READY_CATEGORIES.items():
+        matches = F.lit(False)
+        for word in words:
+            matches = matches | name.contains(word)
+        out = F.when(matches, F.lit(category)) if out is None else out.when(matches, F.lit(category))
+    assert out is not None
+    return out.otherwise(F.lit("other"))
+
+
+def desktop_segments(desktop: DataFrame) -> DataFrame:
+    """Per (day, agent, bucket) segments: start_ts, end_ts, app_category, afk; an event ends where
+    the next event of its bucket begins, so overlaps and out-of-order delivery never count twice."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy(*_KEY, "bucket").orderBy("start_ts", F.col("duration_seconds").desc(), "source")
+    start_us = F.unix_micros("start_ts")
+    end_us = start_us + F.round(F.col("duration_seconds") * 1_000_000).cast("long")
+    next_us = F.lead(start_us).over(order)
+    return desktop.select(
+        *_KEY,
+        "bucket",
+        "app_category",
+        "afk",
+        start_us.alias("start_us"),
+        F.least(end_us, F.coalesce(next_us, end_us)).alias("end_us"),
+    ).filter(F.col("end_us") > F.col("start_us"))
 
 
 def desktop_totals(desktop: DataFrame) -> DataFrame:
-    """Per (day, agent): active and idle desktop seconds from the afk bucket (double)."""
+    """Per (day, agent): active and idle seconds from the afk bucket, and active seconds per
+    category of the focused window (double)."""
     from pyspark.sql import functions as F
 
-    afk = desktop.filter(F.col("bucket") == "afk")
-    return afk.groupBy(*_KEY).agg(
-        F.sum(F.when(~F.col("afk"), F.col("duration_seconds")).otherwise(0.0)).alias("_active"),
-        F.sum(F.when(F.col("afk"), F.col("duration_seconds")).otherwise(0.0)).alias("_idle"),
+    segments = desktop_segments(desktop)
+    afk = segments.filter(F.col("bucket") == "afk")
+    seconds = (F.col("end_us") - F.col("start_us")) / F.lit(1_000_000.0)
+    presence = afk.groupBy(*_KEY).agg(
+        F.sum(F.when(~F.col("afk"), seconds).otherwise(0.0)).alias("_active"),
+        F.sum(F.when(F.col("afk"), seconds).otherwise(0.0)).alias("_idle"),
     )
+    active = afk.filter(~F.col("afk")).select(*_KEY, F.col("start_us").alias("_a0"), F.col("end_us").alias("_a1"))
+    window = segments.filter(F.col("bucket") == "window").select(
+        *_KEY, "app_category", F.col("start_us").alias("_w0"), F.col("end_us").alias("_w1")
+    )
+    overlap = window.join(active, [*_KEY]).filter((F.col("_w0") < F.col("_a1")) & (F.col("_a0") < F.col("_w1")))
+    overlap_seconds = (F.least("_w1", "_a1") - F.greatest("_w0", "_a0")) / F.lit(1_000_000.0)
+    focus = overlap.groupBy(*_KEY).agg(
+        *(
+            F.sum(F.when(F.col("app_category") == c, overlap_seconds).otherwise(0.0)).alias(f"_focus_{c}")
+            for c in schema.APP_CATEGORIES
+        )
+    )
+    return presence.join(focus, _KEY, "full")
 
 
 def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, desktop: DataFrame) -> DataFrame:
@@ -132,6 +203,8 @@ def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, d
     talk, hold, acw = (F.coalesce(F.col(c), zero) for c in ("talk_seconds", "hold_seconds", "acw_seconds"))
     handle = talk + hold + acw
     available = _seconds(F.col("_available"))
+    available_idle = F.greatest(available - handle, zero)
+    staffed = _seconds(F.col("_staffed"))
     out = joined.select(
         *_KEY,
         "team",
@@ -142,12 +215,17 @@ def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, d
         acw.alias("acw_seconds"),
         handle.alias("handle_seconds"),
         F.coalesce(F.col("transfers_out"), zero).alias("transfers_out"),
-        _seconds(F.col("_staffed")).alias("staffed_seconds"),
+        staffed.alias("staffed_seconds"),
         available.alias("available_seconds"),
-        F.greatest(available - handle, zero).alias("available_idle_seconds"),
+        available_idle.alias("available_idle_seconds"),
         _seconds(F.col("_not_ready")).alias("not_ready_seconds"),
         _seconds(F.col("_active")).alias("desktop_active_seconds"),
         _seconds(F.col("_idle")).alias("desktop_idle_seconds"),
+        F.coalesce(F.col("contacts_held"), zero).alias("contacts_held"),
+        *(_seconds(F.col(f"_nr_{c}")).alias(f"not_ready_{c}_seconds") for c in schema.NOT_READY_CATEGORY_NAMES),
+        _ratio(handle, handle + available_idle).alias("occupancy"),
+        _ratio(handle, staffed).alias("utilization"),
+        *(_seconds(F.col(f"_focus_{c}")).alias(f"desktop_{c}_seconds") for c in schema.APP_CATEGORIES),
     )
     return common.conform(out, TABLE)
 

@@ -91,12 +91,15 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
 
 
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    from jobs import agent_day
+    """The restricted metric tables of the days: agent_day, then queue_day (one Spark session)."""
+    from jobs import agent_day, queue_day
     from privacy.release import metrics_marker
     from teamlens.spark import spark_session
 
     settings = settings or load_settings()
-    summary = agent_day.run(spark_session(settings), settings, _dates(days))
+    spark = spark_session(settings)
+    summary = agent_day.run(spark, settings, _dates(days))
+    summary["queue_day"] = queue_day.run(spark, settings, _dates(days))
     for day in _dates(days):
         marker = metrics_marker(settings, day)
         marker.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ Variables (all optional except the key outside demo mode):
 - TEAMLENS_RUN_BY         who runs releases, recorded in the ledger (default: the OS user)
 - TEAMLENS_MAX_BAD_ROW_SHARE  share of a partition's rows that may be quarantined before the
                           run fails loudly (default: 0.05)
+- TEAMLENS_SERVICE_LEVEL_SECONDS  the threshold X of the queues' service level (default: 20)
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Settings:
     pseudonym_key_file: Path | None
     demo_key_file: Path
     max_bad_row_share: float = 0.05
+    service_level_seconds: int = 20
 
     @property
     def landing(self) -> Path:
@@ -132,7 +134,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pseudonym_key_file=Path(key_file) if key_file else None,
         demo_key_file=config_home / "teamlens" / "demo-pseudonym.key",
         max_bad_row_share=float(env.get("TEAMLENS_MAX_BAD_ROW_SHARE") or 0.05),
+        service_level_seconds=_non_negative_int(env, "TEAMLENS_SERVICE_LEVEL_SECONDS", 20),
     )
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name) or str(default)
+    if not value.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number of seconds (0 or more), got {value!r}")
+    return int(value)
 
 
 def _os_user() -> str:

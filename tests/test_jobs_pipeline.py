@@ -15,7 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from jobs import agent_day, common, staged_agent_events, staged_contacts, staged_desktop_activity, staged_roster
+from jobs import (
+    agent_day,
+    common,
+    queue_day,
+    staged_agent_events,
+    staged_contacts,
+    staged_desktop_activity,
+    staged_roster,
+)
 from teamlens import schema
 from teamlens.settings import Settings, load_settings
 
@@ -76,6 +84,7 @@ def pipeline(spark, tmp_path_factory, policy):
         "desktop_activity": staged_desktop_activity.run(spark, settings, [DAY], policy=policy),
     }
     summaries["agent_day"] = agent_day.run(spark, settings, [DAY])
+    summaries["queue_day"] = queue_day.run(spark, settings, [DAY])
     return settings, summaries
 
 
@@ -200,16 +209,44 @@ def test_staged_roster(pipeline):
 
 def test_agent_day_metrics(pipeline, spark):
     settings, _ = pipeline
+    # fmt: off
     expected = spark.createDataFrame(
         [
             # day, agent, team, site, handled, talk, hold, acw, handle, transfers,
-            # staffed, available, available_idle, not_ready, desktop active, desktop idle
-            (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6601, 600),
-            (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0),
+            # staffed, available, available_idle, not_ready, desktop active, desktop idle,
+            # held, not ready: break, meeting, training, other; occupancy, utilization,
+            # desktop: crm, knowledge_base, telephony, communication, web, other
+            # Salesforce in focus 93.5 s (crm, rounded half up), Notepad 60 s (other), both while
+            # not afk; the browser tab is staged but the window bucket decides the focus.
+            (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6601, 600,
+             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 94, 0, 0, 0, 0, 60),
+            (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
+             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0),
         ],
         schema.AGENT_DAY.spark_schema(),
     )
+    # fmt: on
     assertDataFrameEqual(common.read_table_partitions(spark, settings, schema.AGENT_DAY, [DAY]), expected)
+
+
+def test_queue_day_metrics(pipeline):
+    settings, summaries = pipeline
+    # Support: c-1 answered after 20 s (the latest delivery), c-2 after 5 s, c-3 abandoned after
+    # 45 s; c-8 has no queue. Within the 20 s threshold: c-1 and c-2.
+    assert rows(settings.metrics / "queue_day" / f"day={DAY}") == [
+        {
+            "queue": "Support",
+            "offered": 3,
+            "answered": 2,
+            "abandoned": 1,
+            "answered_within_threshold": 2,
+            "service_level_threshold_seconds": 20,
+            "service_level": 2 / 3,
+            "answer_wait_seconds": 25,
+            "asa_seconds": 12.5,
+        }
+    ]
+    assert summaries["queue_day"]["queue_days"] == 1
 
 
 def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):

@@ -400,13 +400,20 @@ def test_agent_day_for_a_hand_made_shift(spark):
         ],
         schema.DESKTOP_ACTIVITY.spark_schema(),
     )
+    # fmt: off
     expected = spark.createDataFrame(
         [
             # day, agent, team, site, handled, talk, hold, acw, handle, transfers,
-            # staffed, available, available_idle, not_ready, desktop active, desktop idle
-            (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6601, 600),
-            (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0),
+            # staffed, available, available_idle, not_ready, desktop active, desktop idle,
+            # held, not ready: break, meeting, training, other; occupancy, utilization,
+            # desktop: crm, knowledge_base, telephony, communication, web, other
+            # The first not-afk event (3600.4 s) ends where the afk one begins at 09:00: 3600 + 3000.3.
+            (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6600, 600,
+             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 6600, 0, 0, 0, 0, 0),
+            (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
+             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0),
         ],
         schema.AGENT_DAY.spark_schema(),
     )
+    # fmt: on
     assertDataFrameEqual(agent_day.transform(roster, contacts, events, desktop), expected)
