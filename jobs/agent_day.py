@@ -5,7 +5,8 @@ activity (a contact, an agent event or a desktop event); team and site from that
 roster snapshot. This is the contribution-bounding step of the privacy design: every later
 release starts from at most one row per agent per day.
 
-Definitions (seconds, rounded to whole seconds at the end; each column's formula and the vendor
+Definitions (durations summed in whole microseconds, rounded half up to whole seconds at the
+end, so that the DuckDB reference (jobs.metrics_duckdb) agrees exactly; each column's formula and the vendor
 definition it follows are declared with the column in teamlens.schema and listed in
 docs/metrics.md):
 - contacts: contacts_handled counts staged contacts with an agent; talk, hold and acw are their
@@ -49,9 +50,11 @@ class MissingRosterError(RuntimeError):
 
 
 def _seconds(col: Column) -> Column:
+    """Whole seconds (half up) of a long count, exactly as the DuckDB reference computes them."""
     from pyspark.sql import functions as F
 
-    return F.round(F.coalesce(col, F.lit(0.0))).cast("long")
+    micros = F.coalesce(col, F.lit(0)).cast("long") + F.lit(500_000)
+    return ((micros - F.pmod(micros, F.lit(1_000_000))) / F.lit(1_000_000)).cast("long")
 
 
 def _ratio(numerator: Column, denominator: Column) -> Column:
@@ -79,7 +82,7 @@ def contact_totals(contacts: DataFrame) -> DataFrame:
 
 
 def status_intervals(agent_events: DataFrame) -> DataFrame:
-    """Per (day, agent) status interval: status_name, status_type, start_ts, end_ts, seconds (double)."""
+    """Per (day, agent) status interval: status_name, status_type, start_ts, end_ts, micros (long)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -88,30 +91,30 @@ def status_intervals(agent_events: DataFrame) -> DataFrame:
     order = Window.partitionBy(*_KEY).orderBy("status_start_ts", "status_name", "status_type")
     start = F.greatest(F.col("status_start_ts"), F.col("_first_ts"))
     end = F.least(F.coalesce(F.lead("status_start_ts").over(order), F.col("_last_ts")), F.col("_last_ts"))
-    seconds = (F.unix_micros(end) - F.unix_micros(start)) / F.lit(1_000_000.0)
+    micros = F.unix_micros(end) - F.unix_micros(start)
     return statuses.join(bounds, _KEY).select(
         *_KEY,
         "status_name",
         "status_type",
         start.alias("start_ts"),
         end.alias("end_ts"),
-        F.greatest(seconds, F.lit(0.0)).alias("seconds"),
+        F.greatest(micros, F.lit(0)).alias("micros"),
     )
 
 
 def status_totals(agent_events: DataFrame) -> DataFrame:
-    """Per (day, agent): staffed, available and not-ready seconds (double, not yet rounded)."""
+    """Per (day, agent): staffed, available and not-ready microseconds (long, not yet rounded)."""
     from pyspark.sql import functions as F
 
     intervals = status_intervals(agent_events)
     kind = F.col("status_type")
     category = not_ready_category(F.col("status_name"))
     return intervals.groupBy(*_KEY).agg(
-        F.sum(F.when(kind != "OFFLINE", F.col("seconds")).otherwise(0.0)).alias("_staffed"),
-        F.sum(F.when(kind == "ROUTABLE", F.col("seconds")).otherwise(0.0)).alias("_available"),
-        F.sum(F.when(kind == "CUSTOM", F.col("seconds")).otherwise(0.0)).alias("_not_ready"),
+        F.sum(F.when(kind != "OFFLINE", F.col("micros")).otherwise(0)).alias("_staffed"),
+        F.sum(F.when(kind == "ROUTABLE", F.col("micros")).otherwise(0)).alias("_available"),
+        F.sum(F.when(kind == "CUSTOM", F.col("micros")).otherwise(0)).alias("_not_ready"),
         *(
-            F.sum(F.when((kind == "CUSTOM") & (category == c), F.col("seconds")).otherwise(0.0)).alias(f"_nr_{c}")
+            F.sum(F.when((kind == "CUSTOM") & (category == c), F.col("micros")).otherwise(0)).alias(f"_nr_{c}")
             for c in schema.NOT_READY_CATEGORY_NAMES
         ),
     )
@@ -153,26 +156,26 @@ def desktop_segments(desktop: DataFrame) -> DataFrame:
 
 
 def desktop_totals(desktop: DataFrame) -> DataFrame:
-    """Per (day, agent): active and idle seconds from the afk bucket, and active seconds per
-    category of the focused window (double)."""
+    """Per (day, agent): active and idle microseconds from the afk bucket, and active
+    microseconds per category of the focused window (long)."""
     from pyspark.sql import functions as F
 
     segments = desktop_segments(desktop)
     afk = segments.filter(F.col("bucket") == "afk")
-    seconds = (F.col("end_us") - F.col("start_us")) / F.lit(1_000_000.0)
+    micros = F.col("end_us") - F.col("start_us")
     presence = afk.groupBy(*_KEY).agg(
-        F.sum(F.when(~F.col("afk"), seconds).otherwise(0.0)).alias("_active"),
-        F.sum(F.when(F.col("afk"), seconds).otherwise(0.0)).alias("_idle"),
+        F.sum(F.when(~F.col("afk"), micros).otherwise(0)).alias("_active"),
+        F.sum(F.when(F.col("afk"), micros).otherwise(0)).alias("_idle"),
     )
     active = afk.filter(~F.col("afk")).select(*_KEY, F.col("start_us").alias("_a0"), F.col("end_us").alias("_a1"))
     window = segments.filter(F.col("bucket") == "window").select(
         *_KEY, "app_category", F.col("start_us").alias("_w0"), F.col("end_us").alias("_w1")
     )
     overlap = window.join(active, [*_KEY]).filter((F.col("_w0") < F.col("_a1")) & (F.col("_a0") < F.col("_w1")))
-    overlap_seconds = (F.least("_w1", "_a1") - F.greatest("_w0", "_a0")) / F.lit(1_000_000.0)
+    overlap_micros = F.least("_w1", "_a1") - F.greatest("_w0", "_a0")
     focus = overlap.groupBy(*_KEY).agg(
         *(
-            F.sum(F.when(F.col("app_category") == c, overlap_seconds).otherwise(0.0)).alias(f"_focus_{c}")
+            F.sum(F.when(F.col("app_category") == c, overlap_micros).otherwise(0)).alias(f"_focus_{c}")
             for c in schema.APP_CATEGORIES
         )
     )

@@ -181,3 +181,16 @@ def test_every_input_row_is_accounted_for(center) -> None:
     for path in reports:
         r = json.loads(path.read_text())
         assert r["read"] == r["staged"] + r["quarantined"] + r["duplicates"], path
+
+
+def test_duckdb_reference_agrees_with_the_spark_metrics(center) -> None:
+    """The independent SQL implementation gives exactly the rows the DAG's Spark job wrote."""
+    from jobs import metrics_duckdb
+    from teamlens import schema
+
+    days = [START + dt.timedelta(days=i) for i in range(DAYS)]
+    reference = metrics_duckdb.compute(center["settings"], days)
+    for table in schema.METRIC_TABLES.values():
+        written = metrics_duckdb.read_spark_output(center["settings"], table, days)
+        assert metrics_duckdb.differences(reference[table.name], written) == [], table.name
+        assert written.num_rows > 0

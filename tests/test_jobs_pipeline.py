@@ -18,6 +18,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs import (
     agent_day,
     common,
+    metrics_duckdb,
     queue_day,
     staged_agent_events,
     staged_contacts,
@@ -247,6 +248,15 @@ def test_queue_day_metrics(pipeline):
         }
     ]
     assert summaries["queue_day"]["queue_days"] == 1
+
+
+def test_duckdb_reference_agrees_with_spark(pipeline):
+    settings, _ = pipeline
+    reference = metrics_duckdb.compute(settings, [DAY])
+    for table in schema.METRIC_TABLES.values():
+        written = metrics_duckdb.read_spark_output(settings, table, [DAY])
+        assert metrics_duckdb.differences(reference[table.name], written) == []
+        assert reference[table.name].num_rows == written.num_rows > 0
 
 
 def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):

@@ -1,0 +1,260 @@
+"""The DuckDB reference of the metric tables: agent_day and queue_day as plain SQL over the staged
+Parquet partitions.
+
+An independent implementation of the same definitions as the Spark jobs (jobs.agent_day,
+jobs.queue_day; formulas in docs/metrics.md): the benchmark and the tests run both on the same
+staged data and require identical rows, and it is the single-machine speed baseline. Durations
+are summed in whole microseconds and rounded half up to seconds at the end, as the Spark job
+does, so that both agree exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from teamlens import schema
+from teamlens.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+
+def _files(settings: Settings, table: schema.Table, days: Sequence[dt.date]) -> list[str]:
+    root = (settings.staged if table.zone == "staged" else settings.metrics) / table.name
+    missing = [d for d in days if not (root / f"day={d.isoformat()}").is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{table.name} has no partition for {', '.join(map(str, missing))} ({root})")
+    return [str(root / f"day={d.isoformat()}" / "*.parquet") for d in days]
+
+
+def _relation(con: duckdb.DuckDBPyConnection, name: str, files: list[str], table: schema.Table) -> None:
+    """A view of the table's partitions with its declared columns; day from the folder names."""
+    listed = ", ".join(f"'{f}'" for f in files)
+    columns = ", ".join(f'"{c}"' for c in table.column_names if c != "day")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT CAST(day AS DATE) AS day, {columns} "
+        f"FROM read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
+    )
+
+
+def _round_seconds(expr: str) -> str:
+    """Whole seconds, half up, of a non-negative count of microseconds (integer arithmetic)."""
+    return f"CAST((COALESCE({expr}, 0) + 500000) // 1000000 AS BIGINT)"
+
+
+def _not_ready_category(name: str) -> str:
+    whens = " ".join(
+        f"WHEN {' OR '.join(f'contains(lower({name}), {word!r})' for word in words)} THEN '{category}'"
+        for category, words in schema.NOT_READY_CATEGORIES.items()
+    )
+    return f"CASE {whens} ELSE 'other' END"
+
+
+def agent_day_sql() -> str:
+    """agent_day (schema.AGENT_DAY column order) over the views contacts, agent_events, desktop, roster."""
+    not_ready = ",\n".join(
+        f"SUM(CASE WHEN status_type = 'CUSTOM' AND category = '{c}' THEN micros ELSE 0 END) AS nr_{c}"
+        for c in schema.NOT_READY_CATEGORY_NAMES
+    )
+    focus = ",\n".join(
+        f"SUM(CASE WHEN app_category = '{c}' THEN LEAST(w1, a1) - GREATEST(w0, a0) ELSE 0 END) AS focus_{c}"
+        for c in schema.APP_CATEGORIES
+    )
+    not_ready_out = ",\n".join(
+        f"{_round_seconds(f'st.nr_{c}')} AS not_ready_{c}_seconds" for c in schema.NOT_READY_CATEGORY_NAMES
+    )
+    focus_out = ",\n".join(f"{_round_seconds(f'fo.focus_{c}')} AS desktop_{c}_seconds" for c in schema.APP_CATEGORIES)
+    return f"""
+WITH
+ct AS (
+    SELECT day, agent_pseudonym,
+        COUNT(*) AS contacts_handled,
+        SUM(COALESCE(talk_seconds, 0))::BIGINT AS talk_seconds,
+        SUM(COALESCE(hold_seconds, 0))::BIGINT AS hold_seconds,
+        SUM(COALESCE(acw_seconds, 0))::BIGINT AS acw_seconds,
+        SUM(CAST(transferred_out AS BIGINT)) AS transfers_out,
+        COUNT(*) FILTER (WHERE hold_seconds > 0 OR holds > 0) AS contacts_held
+    FROM contacts WHERE agent_pseudonym IS NOT NULL
+    GROUP BY day, agent_pseudonym
+),
+bounds AS (
+    SELECT day, agent_pseudonym, MIN(event_ts) AS first_ts, MAX(event_ts) AS last_ts
+    FROM agent_events GROUP BY day, agent_pseudonym
+),
+statuses AS (
+    SELECT DISTINCT day, agent_pseudonym, status_start_ts, status_name, status_type FROM agent_events
+),
+intervals AS (
+    SELECT s.day, s.agent_pseudonym, s.status_type, {_not_ready_category("s.status_name")} AS category,
+        GREATEST(
+            epoch_us(LEAST(
+                COALESCE(LEAD(s.status_start_ts) OVER (
+                    PARTITION BY s.day, s.agent_pseudonym
+                    ORDER BY s.status_start_ts, s.status_name, s.status_type), b.last_ts),
+                b.last_ts))
+            - epoch_us(GREATEST(s.status_start_ts, b.first_ts)),
+            0) AS micros
+    FROM statuses s JOIN bounds b USING (day, agent_pseudonym)
+),
+st AS (
+    SELECT day, agent_pseudonym,
+        SUM(CASE WHEN status_type <> 'OFFLINE' THEN micros ELSE 0 END) AS staffed,
+        SUM(CASE WHEN status_type = 'ROUTABLE' THEN micros ELSE 0 END) AS available,
+        SUM(CASE WHEN status_type = 'CUSTOM' THEN micros ELSE 0 END) AS not_ready,
+        {not_ready}
+    FROM intervals GROUP BY day, agent_pseudonym
+),
+events AS (
+    SELECT day, agent_pseudonym, bucket, app_category, afk,
+        epoch_us(start_ts) AS start_us,
+        epoch_us(start_ts) + CAST(ROUND(duration_seconds * 1000000) AS BIGINT) AS end_us,
+        LEAD(epoch_us(start_ts)) OVER (
+            PARTITION BY day, agent_pseudonym, bucket
+            ORDER BY start_ts, duration_seconds DESC, source) AS next_us
+    FROM desktop
+),
+segments AS (
+    SELECT day, agent_pseudonym, bucket, app_category, afk, start_us, LEAST(end_us, COALESCE(next_us, end_us)) AS end_us
+    FROM events WHERE LEAST(end_us, COALESCE(next_us, end_us)) > start_us
+),
+presence AS (
+    SELECT day, agent_pseudonym,
+        SUM(CASE WHEN NOT afk THEN end_us - start_us ELSE 0 END) AS active,
+        SUM(CASE WHEN afk THEN end_us - start_us ELSE 0 END) AS idle
+    FROM segments WHERE bucket = 'afk' GROUP BY day, agent_pseudonym
+),
+fo AS (
+    SELECT w.day, w.agent_pseudonym, {focus}
+    FROM (SELECT day, agent_pseudonym, app_category, start_us AS w0, end_us AS w1
+          FROM segments WHERE bucket = 'window') w
+    JOIN (SELECT day, agent_pseudonym, start_us AS a0, end_us AS a1
+          FROM segments WHERE bucket = 'afk' AND NOT afk) a
+      ON w.day = a.day AND w.agent_pseudonym = a.agent_pseudonym AND w0 < a1 AND a0 < w1
+    GROUP BY w.day, w.agent_pseudonym
+),
+agents AS (
+    SELECT day, agent_pseudonym FROM contacts WHERE agent_pseudonym IS NOT NULL
+    UNION SELECT day, agent_pseudonym FROM agent_events
+    UNION SELECT day, agent_pseudonym FROM desktop
+),
+joined AS (
+    SELECT a.day, a.agent_pseudonym, r.team, r.site,
+        COALESCE(ct.contacts_handled, 0) AS contacts_handled,
+        COALESCE(ct.talk_seconds, 0) AS talk_seconds,
+        COALESCE(ct.hold_seconds, 0) AS hold_seconds,
+        COALESCE(ct.acw_seconds, 0) AS acw_seconds,
+        COALESCE(ct.transfers_out, 0) AS transfers_out,
+        COALESCE(ct.contacts_held, 0) AS contacts_held,
+        {_round_seconds("st.staffed")} AS staffed_seconds,
+        {_round_seconds("st.available")} AS available_seconds,
+        {_round_seconds("st.not_ready")} AS not_ready_seconds,
+        {_round_seconds("pr.active")} AS desktop_active_seconds,
+        {_round_seconds("pr.idle")} AS desktop_idle_seconds,
+        {not_ready_out},
+        {focus_out}
+    FROM agents a
+    LEFT JOIN ct USING (day, agent_pseudonym)
+    LEFT JOIN st USING (day, agent_pseudonym)
+    LEFT JOIN presence pr USING (day, agent_pseudonym)
+    LEFT JOIN fo USING (day, agent_pseudonym)
+    LEFT JOIN roster r USING (day, agent_pseudonym)
+),
+measured AS (
+    SELECT *, talk_seconds + hold_seconds + acw_seconds AS handle_seconds,
+        GREATEST(available_seconds - (talk_seconds + hold_seconds + acw_seconds), 0) AS available_idle_seconds
+    FROM joined
+)
+SELECT {", ".join(_agent_day_outputs())}
+FROM measured
+"""
+
+
+def _agent_day_outputs() -> list[str]:
+    ratios = {
+        "occupancy": "CASE WHEN handle_seconds + available_idle_seconds > 0 THEN "
+        "CAST(handle_seconds AS DOUBLE) / (handle_seconds + available_idle_seconds) END",
+        "utilization": "CASE WHEN staffed_seconds > 0 THEN CAST(handle_seconds AS DOUBLE) / staffed_seconds END",
+    }
+    return [f"{ratios[c]} AS {c}" if c in ratios else c for c in schema.AGENT_DAY.column_names]
+
+
+def queue_day_sql(threshold_seconds: int) -> str:
+    """queue_day (schema.QUEUE_DAY column order) over the view contacts."""
+    return f"""
+WITH q AS (
+    SELECT day, queue,
+        COUNT(*) AS offered,
+        COUNT(*) FILTER (WHERE NOT abandoned) AS answered,
+        COUNT(*) FILTER (WHERE abandoned) AS abandoned,
+        COUNT(*) FILTER (WHERE NOT abandoned AND COALESCE(queue_seconds, 0) <= {int(threshold_seconds)})
+            AS answered_within_threshold,
+        COALESCE(SUM(CASE WHEN NOT abandoned THEN COALESCE(queue_seconds, 0) END), 0)::BIGINT AS answer_wait_seconds
+    FROM contacts WHERE queue IS NOT NULL AND trim(queue) <> ''
+    GROUP BY day, queue
+)
+SELECT day, queue, offered, answered, abandoned, answered_within_threshold,
+    CAST({int(threshold_seconds)} AS BIGINT) AS service_level_threshold_seconds,
+    CAST(answered_within_threshold AS DOUBLE) / offered AS service_level,
+    answer_wait_seconds,
+    CASE WHEN answered > 0 THEN CAST(answer_wait_seconds AS DOUBLE) / answered END AS asa_seconds
+FROM q
+"""
+
+
+def compute(settings: Settings, days: Sequence[dt.date], threads: int | None = None) -> dict[str, pa.Table]:
+    """agent_day and queue_day of the days, as Arrow tables sorted by their keys."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        for name, table in (
+            ("contacts", schema.CONTACTS),
+            ("agent_events", schema.AGENT_EVENTS),
+            ("desktop", schema.DESKTOP_ACTIVITY),
+            ("roster", schema.ROSTER),
+        ):
+            _relation(con, name, _files(settings, table, days), table)
+        out = {}
+        for table, sql in (
+            (schema.AGENT_DAY, agent_day_sql()),
+            (schema.QUEUE_DAY, queue_day_sql(settings.service_level_seconds)),
+        ):
+            order = ", ".join(table.key)
+            out[table.name] = con.sql(f"SELECT * FROM ({sql}) ORDER BY {order}").to_arrow_table()
+        return out
+    finally:
+        con.close()
+
+
+def read_spark_output(settings: Settings, table: schema.Table, days: Sequence[dt.date]) -> pa.Table:
+    """A metric table as the Spark job wrote it, in the same shape as compute() returns."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _relation(con, "written", _files(settings, table, days), table)
+        columns = ", ".join(f'"{c}"' for c in table.column_names)
+        order = ", ".join(table.key)
+        return con.sql(f"SELECT {columns} FROM written ORDER BY {order}").to_arrow_table()
+    finally:
+        con.close()
+
+
+def differences(expected: pa.Table, got: pa.Table, limit: int = 5) -> list[str]:
+    """Rows that differ between two metric tables (empty when equal), for a readable failure."""
+    a, b = expected.to_pylist(), got.to_pylist()
+    out = [f"row counts differ: {len(a)} != {len(b)}"] if len(a) != len(b) else []
+    for left, right in zip(a, b, strict=False):
+        if left != right:
+            diff = {k: (left[k], right.get(k)) for k in left if left[k] != right.get(k)}
+            out.append(f"{left.get('day')} {left.get('agent_pseudonym', left.get('queue'))}: {diff}")
+            if len(out) >= limit:
+                break
+    return out
