@@ -86,13 +86,22 @@ def status_intervals(agent_events: DataFrame) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    bounds = agent_events.groupBy(*_KEY).agg(F.min("event_ts").alias("_first_ts"), F.max("event_ts").alias("_last_ts"))
-    statuses = agent_events.select(*_KEY, "status_start_ts", "status_name", "status_type").distinct()
+    # Everything below is partitioned by (day, agent) once: the bounds, the distinct statuses and
+    # their order need no further shuffle.
+    agent = Window.partitionBy(*_KEY)
+    statuses = agent_events.select(
+        *_KEY,
+        "status_start_ts",
+        "status_name",
+        "status_type",
+        F.min("event_ts").over(agent).alias("_first_ts"),
+        F.max("event_ts").over(agent).alias("_last_ts"),
+    ).distinct()
     order = Window.partitionBy(*_KEY).orderBy("status_start_ts", "status_name", "status_type")
     start = F.greatest(F.col("status_start_ts"), F.col("_first_ts"))
     end = F.least(F.coalesce(F.lead("status_start_ts").over(order), F.col("_last_ts")), F.col("_last_ts"))
     micros = F.unix_micros(end) - F.unix_micros(start)
-    return statuses.join(bounds, _KEY).select(
+    return statuses.select(
         *_KEY,
         "status_name",
         "status_type",
@@ -141,10 +150,13 @@ def desktop_segments(desktop: DataFrame) -> DataFrame:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = Window.partitionBy(*_KEY, "bucket").orderBy("start_ts", F.col("duration_seconds").desc(), "source")
+    # Partitioned by (day, agent) only, buckets apart in the order: the per-agent aggregates and
+    # the overlap join that follow reuse this partitioning instead of shuffling again.
+    # Of two events starting together (from two sources) the shorter comes first and ends at once.
+    order = Window.partitionBy(*_KEY).orderBy("bucket", "start_ts", "duration_seconds", "source")
     start_us = F.unix_micros("start_ts")
     end_us = start_us + F.round(F.col("duration_seconds") * 1_000_000).cast("long")
-    next_us = F.lead(start_us).over(order)
+    next_us = F.when(F.lead("bucket").over(order) == F.col("bucket"), F.lead(start_us).over(order))
     return desktop.select(
         *_KEY,
         "bucket",

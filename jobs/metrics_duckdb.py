@@ -113,7 +113,7 @@ events AS (
         epoch_us(start_ts) + CAST(ROUND(duration_seconds * 1000000) AS BIGINT) AS end_us,
         LEAD(epoch_us(start_ts)) OVER (
             PARTITION BY day, agent_pseudonym, bucket
-            ORDER BY start_ts, duration_seconds DESC, source) AS next_us
+            ORDER BY start_ts, duration_seconds, source) AS next_us
     FROM desktop
 ),
 segments AS (

@@ -417,3 +417,36 @@ def test_agent_day_for_a_hand_made_shift(spark):
     )
     # fmt: on
     assertDataFrameEqual(agent_day.transform(roster, contacts, events, desktop), expected)
+
+
+def test_agent_day_desktop_segments_overlapping_and_out_of_order(spark):
+    """Window events delivered out of order and overlapping; two sources starting together."""
+    roster = spark.createDataFrame([(DAY, ANNA, "Team Nord", "Berlin", "Europe/Berlin")], schema.ROSTER.spark_schema())
+    contacts = spark.createDataFrame([], schema.CONTACTS.spark_schema())
+    events = spark.createDataFrame([], schema.AGENT_EVENTS.spark_schema())
+    aw, jl = "activitywatch", "desktop_events"
+    desktop = spark.createDataFrame(
+        [
+            (DAY, aw, ANNA, "window", ts(8, 10), 300.0, "knowledge_base", None, "f", 2),  # 08:10-08:15
+            (DAY, aw, ANNA, "window", ts(8), 900.0, "crm", None, "f", 1),  # cut at 08:10 by the next
+            (DAY, aw, ANNA, "window", ts(8, 15), 60.0, "telephony", None, "f", 3),  # 08:15-08:16
+            (DAY, jl, ANNA, "window", ts(8, 15), 30.0, "other", None, "g", 1),  # shorter, same start: ends at once
+            (DAY, aw, ANNA, "browser", ts(8, 5), 100.0, "web", None, "f", 4),  # tabs do not take the focus
+            (DAY, aw, ANNA, "afk", ts(8), 600.0, None, False, "f", 5),  # active 08:00-08:10
+            (DAY, aw, ANNA, "afk", ts(8, 10), 120.0, None, True, "f", 6),  # away 08:10-08:12
+            (DAY, aw, ANNA, "afk", ts(8, 12), 600.0, None, False, "f", 7),  # active 08:12-08:22
+        ],
+        schema.DESKTOP_ACTIVITY.spark_schema(),
+    )
+    row = agent_day.transform(roster, contacts, events, desktop).collect()[0].asDict()
+    assert (row["desktop_active_seconds"], row["desktop_idle_seconds"]) == (1200, 120)
+    # crm 08:00-08:10 all active; knowledge base 08:10-08:15 active from 08:12; telephony 08:15-08:16.
+    assert {c: row[f"desktop_{c}_seconds"] for c in schema.APP_CATEGORIES} == {
+        "crm": 600,
+        "knowledge_base": 180,
+        "telephony": 60,
+        "communication": 0,
+        "web": 0,
+        "other": 0,
+    }
+    assert (row["contacts_handled"], row["staffed_seconds"], row["occupancy"], row["utilization"]) == (0, 0, None, None)
