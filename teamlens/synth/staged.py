@@ -70,8 +70,20 @@ def _write(root: Path, table: schema.Table, day: dt.date, columns: dict[str, Any
     arrow_schema = _arrow_schema(table)
     folder = root / table.name / f"day={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = [pa.array(columns[f.name], type=f.type) for f in arrow_schema]
+    arrays = [
+        columns[f.name].cast(f.type)
+        if isinstance(columns[f.name], pa.Array)
+        else pa.array(columns[f.name], type=f.type)
+        for f in arrow_schema
+    ]
     pq.write_table(pa.Table.from_arrays(arrays, schema=arrow_schema), folder / "part-00000.parquet")
+
+
+def _masked(values: np.ndarray, missing: np.ndarray) -> Any:
+    """values with nulls where missing (an Arrow array)."""
+    import pyarrow as pa
+
+    return pa.array(values, mask=missing)
 
 
 def write_staged(staged: Path, agents: int, days: int, start: dt.date, seed: int = 7) -> int:
@@ -121,18 +133,18 @@ def _contacts(staged: Path, day: dt.date, rng: np.random.Generator, agents: np.n
         {
             "contact_id": [f"{day:%Y%m%d}-{i:09d}" for i in range(n)],
             "source": np.full(n, "connect_ctr"),
-            "agent_pseudonym": np.where(no_agent, None, agents[owner]),
+            "agent_pseudonym": _masked(agents[owner], no_agent),
             "queue": QUEUES[rng.integers(0, len(QUEUES), n)],
             "channel": np.full(n, "VOICE"),
             "initiation_method": np.full(n, "INBOUND"),
             "initiation_ts": initiation,
-            "connected_to_agent_ts": np.where(no_agent, None, connected),
+            "connected_to_agent_ts": _masked(connected, no_agent),
             "disconnect_ts": disconnect,
             "queue_seconds": queue_s,
-            "talk_seconds": np.where(no_agent, None, talk),
-            "hold_seconds": np.where(no_agent, None, hold),
-            "holds": np.where(no_agent, None, holds),
-            "acw_seconds": np.where(no_agent, None, acw),
+            "talk_seconds": _masked(talk, no_agent),
+            "hold_seconds": _masked(hold, no_agent),
+            "holds": _masked(holds, no_agent),
+            "acw_seconds": _masked(acw, no_agent),
             "transferred_out": ~no_agent & (rng.random(n) < 0.05),
             "abandoned": abandoned,
             "last_update_ts": disconnect + acw * 1_000_000,
