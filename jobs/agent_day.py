@@ -21,8 +21,8 @@ docs/metrics.md):
   category, schema.NOT_READY_CATEGORIES), available_idle = max(0, available - handle).
 - desktop: each bucket's events, in start order, become segments: an event ends where the next
   one of its bucket begins (focus and presence are states; overlapping or out-of-order events
-  never count twice). active = not-afk segments, idle = afk segments, per category = window
-  segments overlapping not-afk segments.
+  never count twice). active = not-afk segments, idle = afk segments, per category = time a
+  window segment of the category and a not-afk segment hold at once (one sweep per agent-day).
 - ratios: occupancy = handle / (handle + available_idle), utilization = handle / staffed,
   computed from the rounded seconds; null when the denominator is 0.
 """
@@ -169,29 +169,46 @@ def desktop_segments(desktop: DataFrame) -> DataFrame:
 
 def desktop_totals(desktop: DataFrame) -> DataFrame:
     """Per (day, agent): active and idle microseconds from the afk bucket, and active
-    microseconds per category of the focused window (long)."""
+    microseconds per category of the focused window (long).
+
+    One sweep over a timeline per agent-day instead of joining windows to presence: every
+    window and afk segment opens and closes a state; between two consecutive points the focus
+    and the presence are the last ones opened (an empty value once closed).
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    segments = desktop_segments(desktop)
-    afk = segments.filter(F.col("bucket") == "afk")
-    micros = F.col("end_us") - F.col("start_us")
-    presence = afk.groupBy(*_KEY).agg(
-        F.sum(F.when(~F.col("afk"), micros).otherwise(0)).alias("_active"),
-        F.sum(F.when(F.col("afk"), micros).otherwise(0)).alias("_idle"),
+    segments = desktop_segments(desktop).filter(F.col("bucket").isin("window", "afk"))
+    value = F.when(F.col("bucket") == "window", F.coalesce(F.col("app_category"), F.lit("other"))).otherwise(
+        F.when(F.col("afk"), F.lit("afk")).otherwise(F.lit("active"))
     )
-    active = afk.filter(~F.col("afk")).select(*_KEY, F.col("start_us").alias("_a0"), F.col("end_us").alias("_a1"))
-    window = segments.filter(F.col("bucket") == "window").select(
-        *_KEY, "app_category", F.col("start_us").alias("_w0"), F.col("end_us").alias("_w1")
+    points = segments.select(
+        *_KEY,
+        "bucket",
+        F.explode(
+            F.array(
+                F.struct(F.col("start_us").alias("t"), F.lit(1).alias("opens"), value.alias("value")),
+                F.struct(F.col("end_us").alias("t"), F.lit(0).alias("opens"), F.lit("").alias("value")),
+            )
+        ).alias("p"),
+    ).select(*_KEY, "bucket", "p.t", "p.opens", "p.value")
+    order = Window.partitionBy(*_KEY).orderBy("t", "opens", "bucket")
+    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    timeline = points.select(
+        *_KEY,
+        F.last(F.when(F.col("bucket") == "window", F.col("value")), ignorenulls=True).over(running).alias("focus"),
+        F.last(F.when(F.col("bucket") == "afk", F.col("value")), ignorenulls=True).over(running).alias("presence"),
+        F.coalesce(F.lead("t").over(order) - F.col("t"), F.lit(0)).alias("length"),
     )
-    overlap = window.join(active, [*_KEY]).filter((F.col("_w0") < F.col("_a1")) & (F.col("_a0") < F.col("_w1")))
-    overlap_micros = F.least("_w1", "_a1") - F.greatest("_w0", "_a0")
-    focus = overlap.groupBy(*_KEY).agg(
+    active = F.col("presence") == "active"
+    return timeline.groupBy(*_KEY).agg(
+        F.sum(F.when(active, F.col("length")).otherwise(0)).alias("_active"),
+        F.sum(F.when(F.col("presence") == "afk", F.col("length")).otherwise(0)).alias("_idle"),
         *(
-            F.sum(F.when(F.col("app_category") == c, overlap_micros).otherwise(0)).alias(f"_focus_{c}")
+            F.sum(F.when(active & (F.col("focus") == c), F.col("length")).otherwise(0)).alias(f"_focus_{c}")
             for c in schema.APP_CATEGORIES
-        )
+        ),
     )
-    return presence.join(focus, _KEY, "full")
 
 
 def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, desktop: DataFrame) -> DataFrame:

@@ -60,13 +60,13 @@ def agent_day_sql() -> str:
         for c in schema.NOT_READY_CATEGORY_NAMES
     )
     focus = ",\n".join(
-        f"SUM(CASE WHEN app_category = '{c}' THEN LEAST(w1, a1) - GREATEST(w0, a0) ELSE 0 END) AS focus_{c}"
+        f"SUM(CASE WHEN presence = 'active' AND focus = '{c}' THEN length ELSE 0 END) AS focus_{c}"
         for c in schema.APP_CATEGORIES
     )
     not_ready_out = ",\n".join(
         f"{_round_seconds(f'st.nr_{c}')} AS not_ready_{c}_seconds" for c in schema.NOT_READY_CATEGORY_NAMES
     )
-    focus_out = ",\n".join(f"{_round_seconds(f'fo.focus_{c}')} AS desktop_{c}_seconds" for c in schema.APP_CATEGORIES)
+    focus_out = ",\n".join(f"{_round_seconds(f'desk.focus_{c}')} AS desktop_{c}_seconds" for c in schema.APP_CATEGORIES)
     return f"""
 WITH
 ct AS (
@@ -120,20 +120,31 @@ segments AS (
     SELECT day, agent_pseudonym, bucket, app_category, afk, start_us, LEAST(end_us, COALESCE(next_us, end_us)) AS end_us
     FROM events WHERE LEAST(end_us, COALESCE(next_us, end_us)) > start_us
 ),
-presence AS (
-    SELECT day, agent_pseudonym,
-        SUM(CASE WHEN NOT afk THEN end_us - start_us ELSE 0 END) AS active,
-        SUM(CASE WHEN afk THEN end_us - start_us ELSE 0 END) AS idle
-    FROM segments WHERE bucket = 'afk' GROUP BY day, agent_pseudonym
+points AS (
+    SELECT day, agent_pseudonym, bucket, start_us AS t, 1 AS opens,
+        CASE WHEN bucket = 'window' THEN COALESCE(app_category, 'other')
+             WHEN afk THEN 'afk' ELSE 'active' END AS value
+    FROM segments WHERE bucket IN ('window', 'afk')
+    UNION ALL
+    SELECT day, agent_pseudonym, bucket, end_us AS t, 0 AS opens, '' AS value
+    FROM segments WHERE bucket IN ('window', 'afk')
 ),
-fo AS (
-    SELECT w.day, w.agent_pseudonym, {focus}
-    FROM (SELECT day, agent_pseudonym, app_category, start_us AS w0, end_us AS w1
-          FROM segments WHERE bucket = 'window') w
-    JOIN (SELECT day, agent_pseudonym, start_us AS a0, end_us AS a1
-          FROM segments WHERE bucket = 'afk' AND NOT afk) a
-      ON w.day = a.day AND w.agent_pseudonym = a.agent_pseudonym AND w0 < a1 AND a0 < w1
-    GROUP BY w.day, w.agent_pseudonym
+timeline AS (
+    SELECT day, agent_pseudonym,
+        last_value(CASE WHEN bucket = 'window' THEN value END IGNORE NULLS) OVER running AS focus,
+        last_value(CASE WHEN bucket = 'afk' THEN value END IGNORE NULLS) OVER running AS presence,
+        COALESCE(LEAD(t) OVER ordered - t, 0) AS length
+    FROM points
+    WINDOW ordered AS (PARTITION BY day, agent_pseudonym ORDER BY t, opens, bucket),
+        running AS (PARTITION BY day, agent_pseudonym ORDER BY t, opens, bucket
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+desk AS (
+    SELECT day, agent_pseudonym,
+        SUM(CASE WHEN presence = 'active' THEN length ELSE 0 END) AS active,
+        SUM(CASE WHEN presence = 'afk' THEN length ELSE 0 END) AS idle,
+        {focus}
+    FROM timeline GROUP BY day, agent_pseudonym
 ),
 agents AS (
     SELECT day, agent_pseudonym FROM contacts WHERE agent_pseudonym IS NOT NULL
@@ -151,15 +162,14 @@ joined AS (
         {_round_seconds("st.staffed")} AS staffed_seconds,
         {_round_seconds("st.available")} AS available_seconds,
         {_round_seconds("st.not_ready")} AS not_ready_seconds,
-        {_round_seconds("pr.active")} AS desktop_active_seconds,
-        {_round_seconds("pr.idle")} AS desktop_idle_seconds,
+        {_round_seconds("desk.active")} AS desktop_active_seconds,
+        {_round_seconds("desk.idle")} AS desktop_idle_seconds,
         {not_ready_out},
         {focus_out}
     FROM agents a
     LEFT JOIN ct USING (day, agent_pseudonym)
     LEFT JOIN st USING (day, agent_pseudonym)
-    LEFT JOIN presence pr USING (day, agent_pseudonym)
-    LEFT JOIN fo USING (day, agent_pseudonym)
+    LEFT JOIN desk USING (day, agent_pseudonym)
     LEFT JOIN roster r USING (day, agent_pseudonym)
 ),
 measured AS (
