@@ -450,3 +450,74 @@ def test_agent_day_desktop_segments_overlapping_and_out_of_order(spark):
         "other": 0,
     }
     assert (row["contacts_handled"], row["staffed_seconds"], row["occupancy"], row["utilization"]) == (0, 0, None, None)
+
+
+def test_agent_day_contact_and_status_edge_cases(spark):
+    """A call across midnight, a transfer chain, several holds in one call, after-call work after
+    the last call of a shift, a missing logout, and not-ready statuses of every category."""
+    roster = spark.createDataFrame(
+        [(DAY, ANNA, "Team Nord", "Berlin", "Europe/Berlin"), (DAY, BERT, "Team Sued", "Lisbon", "Europe/Lisbon")],
+        schema.ROSTER.spark_schema(),
+    )
+    # fmt: off
+    base = {"day": DAY, "queue": "Q", "channel": "VOICE", "initiation_method": "INBOUND", "initiation_ts": ts(9),
+            "transferred_out": False, "abandoned": False, "last_update_ts": ts(9)}
+    contacts = frame(
+        spark,
+        schema.CONTACTS,
+        # Across midnight: staged on the day it began, so all of it counts on that day.
+        {**base, "contact_id": "c-1", "agent_pseudonym": ANNA, "initiation_ts": ts(21, 55),
+         "disconnect_ts": ts(0, 10, day=6), "talk_seconds": 900, "hold_seconds": 0, "acw_seconds": 60,
+         "source_line": 1},
+        # A transfer chain: Anna transfers c-2 onwards, Bert handles the next leg c-3.
+        {**base, "contact_id": "c-2", "agent_pseudonym": ANNA, "talk_seconds": 120, "transferred_out": True,
+         "source_line": 2},
+        {**base, "contact_id": "c-3", "agent_pseudonym": BERT, "initiation_method": "TRANSFER",
+         "talk_seconds": 200, "source_line": 3},
+        # Three holds in one call: one held contact, 90 s of hold.
+        {**base, "contact_id": "c-4", "agent_pseudonym": ANNA, "talk_seconds": 300, "hold_seconds": 90, "holds": 3,
+         "acw_seconds": 30, "source_line": 4},
+        # Put on hold and picked up at once: held, 0 s.
+        {**base, "contact_id": "c-5", "agent_pseudonym": ANNA, "talk_seconds": 100, "hold_seconds": 0, "holds": 1,
+         "acw_seconds": 0, "source_line": 5},
+        # The last call of the shift; its after-call work runs past the last agent event.
+        {**base, "contact_id": "c-6", "agent_pseudonym": ANNA, "initiation_ts": ts(15, 50), "talk_seconds": 200,
+         "acw_seconds": 300, "source_line": 6},
+    )
+    # fmt: on
+    statuses = [  # Anna's day: (event time, event type, status, type); no LOGOUT: the day ends at 16:00.
+        (ts(8), "LOGIN", "Available", "ROUTABLE"),
+        (ts(12), "STATE_CHANGE", "Lunch", "CUSTOM"),  # break
+        (ts(12, 30), "STATE_CHANGE", "Team Meeting", "CUSTOM"),  # meeting
+        (ts(13), "STATE_CHANGE", "Coaching session", "CUSTOM"),  # training
+        (ts(13, 30), "STATE_CHANGE", "Personal", "CUSTOM"),  # break
+        (ts(13, 45), "STATE_CHANGE", "System issue", "CUSTOM"),  # other
+        (ts(14), "STATE_CHANGE", "Available", "ROUTABLE"),
+        (ts(16), "HEART_BEAT", "Available", "ROUTABLE"),
+    ]
+    events = spark.createDataFrame(
+        [
+            (f"e-{i}", DAY, CAE, ANNA, at, kind, name, type_, at if kind != "HEART_BEAT" else ts(14), "f", i)
+            for i, (at, kind, name, type_) in enumerate(statuses, start=1)
+        ],
+        schema.AGENT_EVENTS.spark_schema(),
+    )
+    desktop = spark.createDataFrame([], schema.DESKTOP_ACTIVITY.spark_schema())
+    got = {r["agent_pseudonym"]: r.asDict() for r in agent_day.transform(roster, contacts, events, desktop).collect()}
+    anna, bert = got[ANNA], got[BERT]
+    # talk 900 + 120 + 300 + 100 + 200, hold 90, acw 60 + 30 + 300 (null as 0)
+    assert [anna[c] for c in ("contacts_handled", "talk_seconds", "hold_seconds", "acw_seconds")] == [5, 1620, 90, 390]
+    assert (anna["handle_seconds"], anna["transfers_out"], anna["contacts_held"]) == (2100, 1, 2)
+    # 08:00-16:00 staffed; Available 08:00-12:00 and 14:00-16:00; not ready 12:00-14:00.
+    assert [anna[c] for c in ("staffed_seconds", "available_seconds", "not_ready_seconds")] == [28800, 21600, 7200]
+    assert {c: anna[f"not_ready_{c}_seconds"] for c in schema.NOT_READY_CATEGORY_NAMES} == {
+        "break": 1800 + 900,
+        "meeting": 1800,
+        "training": 1800,
+        "other": 900,
+    }
+    assert anna["available_idle_seconds"] == 21600 - 2100
+    assert (anna["occupancy"], anna["utilization"]) == (2100 / 21600, 2100 / 28800)
+    bert_contacts = ("contacts_handled", "talk_seconds", "handle_seconds", "transfers_out")
+    assert [bert[c] for c in bert_contacts] == [1, 200, 200, 0]
+    assert (bert["staffed_seconds"], bert["occupancy"], bert["utilization"]) == (0, 1.0, None)
