@@ -57,11 +57,16 @@ def transform(contacts: DataFrame, threshold_seconds: int) -> DataFrame:
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     """Staged contacts day=D -> metrics/queue_day/day=D, all days in one pass."""
+    from pyspark import StorageLevel
+
     contacts = common.read_table_partitions(spark, settings, schema.CONTACTS, days)
-    out = transform(contacts, settings.service_level_seconds)
+    out = transform(contacts, settings.service_level_seconds).persist(StorageLevel.MEMORY_AND_DISK)
     root = common.staged_root(settings, TABLE)
-    days_with_rows = {r["day"] for r in out.select("day").distinct().collect()}
-    common.write_day_partitions(out, root, days, days_with_rows, drop=TABLE.partition_by)
+    try:
+        days_with_rows = {r["day"] for r in out.select("day").distinct().collect()}
+        common.write_day_partitions(out, root, days, days_with_rows, drop=TABLE.partition_by)
+    finally:
+        out.unpersist()
     written = common.count_by_day(spark, root, days)
     days_out = {d.isoformat(): {"queues": written.get(d, 0)} for d in days}
     return {"table": TABLE.name, "queue_days": sum(written.values()), "days": days_out}
