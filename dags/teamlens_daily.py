@@ -52,10 +52,10 @@ def teamlens_daily() -> None:
         return pipeline.days_between(start.date().isoformat(), last.isoformat())
 
     @task
-    def ingest_roster(days: list[str]) -> dict:
+    def ingest_workforce(days: list[str]) -> dict:
         from teamlens import pipeline
 
-        return pipeline.ingest_roster(days)
+        return pipeline.ingest_workforce(days)
 
     @task
     def ingest_telephony(days: list[str]) -> dict:
@@ -89,7 +89,7 @@ def teamlens_daily() -> None:
 
     ready = check_ready()
     days: Any = plan_days()  # an XComArg, resolved to list[str] when the tasks run
-    roster = ingest_roster(days)
+    workforce = ingest_workforce(days)
     telephony = ingest_telephony(days)
     desktop = ingest_desktop(days)
     validated = validate_staged(days)
@@ -97,7 +97,7 @@ def teamlens_daily() -> None:
     released = publish_releases(days)
 
     ready >> days
-    roster >> [telephony, desktop]
+    workforce >> [telephony, desktop]
     [telephony, desktop] >> validated >> metrics >> released
 
 

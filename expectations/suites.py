@@ -22,6 +22,7 @@ from teamlens.schema import Table  # noqa: E402
 # column_A >= column_B for every row where both are present (per table name).
 CROSS_FIELD_RULES: dict[str, tuple[tuple[str, str], ...]] = {
     "contacts": (("disconnect_ts", "initiation_ts"),),
+    "schedules": (("end_ts", "start_ts"),),
 }
 
 

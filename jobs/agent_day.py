@@ -1,7 +1,7 @@
 """Agent-day metrics from the staged tables (metrics/agent_day).
 
 Grain (schema.AGENT_DAY): one row per agent per site-local day on which the agent has any staged
-activity (a contact, an agent event or a desktop event); team and site from that day's staged
+activity (a contact, an agent event or a desktop event) or a scheduled activity; team and site from that day's staged
 roster snapshot. This is the contribution-bounding step of the privacy design: every later
 release starts from at most one row per agent per day.
 
@@ -23,8 +23,16 @@ docs/metrics.md):
   one of its bucket begins (focus and presence are states; overlapping or out-of-order events
   never count twice). active = not-afk segments, idle = afk segments, per category = time a
   window segment of the category and a not-afk segment hold at once (one sweep per agent-day).
+- schedule: scheduled = the union of the day's shift rows; inside it the scheduled state is the
+  activity scheduled at that moment (an activity ends where the next begins), else work; the
+  actual state is the status interval's (work, offline or a not-ready category), else offline;
+  in_adherence = scheduled time whose actual state keeps the scheduled one
+  (schema.ADHERING_STATES); scheduled_work = scheduled minus scheduled breaks; worked = staffed -
+  not_ready_break (whenever in the day). A shift that runs past midnight is compared with the
+  statuses of its own (landing) day only.
 - ratios: occupancy = handle / (handle + available_idle), utilization = handle / staffed,
-  computed from the rounded seconds; null when the denominator is 0.
+  adherence = in_adherence / scheduled, conformance = worked / scheduled_work, computed from the
+  rounded seconds; null when the denominator is 0.
 """
 
 from __future__ import annotations
@@ -111,11 +119,11 @@ def status_intervals(agent_events: DataFrame) -> DataFrame:
     )
 
 
-def status_totals(agent_events: DataFrame) -> DataFrame:
-    """Per (day, agent): staffed, available and not-ready microseconds (long, not yet rounded)."""
+def status_totals(intervals: DataFrame) -> DataFrame:
+    """Per (day, agent): staffed, available and not-ready microseconds (long, not yet rounded),
+    from status_intervals."""
     from pyspark.sql import functions as F
 
-    intervals = status_intervals(agent_events)
     kind = F.col("status_type")
     category = not_ready_category(F.col("status_name"))
     return intervals.groupBy(*_KEY).agg(
@@ -142,6 +150,111 @@ def not_ready_category(status_name: Column) -> Column:
         out = F.when(matches, F.lit(category)) if out is None else out.when(matches, F.lit(category))
     assert out is not None
     return out.otherwise(F.lit("other"))
+
+
+def actual_state(status_type: Column, status_name: Column) -> Column:
+    """The state a status interval puts the agent in, for adherence (schema.ADHERING_STATES):
+    work (ROUTABLE), offline (OFFLINE), else the not-ready category of the status name."""
+    from pyspark.sql import functions as F
+
+    return (
+        F.when(status_type == "ROUTABLE", F.lit("work"))
+        .when(status_type == "OFFLINE", F.lit("offline"))
+        .otherwise(not_ready_category(status_name))
+    )
+
+
+def adheres(scheduled: Column, actual: Column) -> Column:
+    """True when the actual state keeps the scheduled one (schema.ADHERING_STATES)."""
+    from pyspark.sql import functions as F
+
+    out = F.lit(False)
+    for state, keeping in schema.ADHERING_STATES.items():
+        out = out | ((scheduled == state) & actual.isin(*keeping))
+    return out
+
+
+def schedule_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
+    """Per (day, agent): scheduled, scheduled-as-break and in-adherence microseconds (long).
+
+    One sweep per agent-day over three layers: the shift rows (a depth count, so overlapping shift
+    rows count once), the activities inside them (an activity ends where the next begins, as
+    desktop events do) and the status intervals. Between two consecutive points the scheduled
+    state is the open activity, else work; the actual state is the open status's
+    (actual_state), else offline (not logged in).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    shift = F.col("activity") == "shift"
+    activity_order = Window.partitionBy(*_KEY).orderBy("start_us", "end_us", "activity")
+    activities = (
+        schedules.filter(~shift)
+        .select(*_KEY, "activity", F.unix_micros("start_ts").alias("start_us"), F.unix_micros("end_ts").alias("end_us"))
+        .select(
+            *_KEY,
+            "activity",
+            "start_us",
+            F.least(F.col("end_us"), F.coalesce(F.lead("start_us").over(activity_order), F.col("end_us"))).alias(
+                "end_us"
+            ),
+        )
+        .filter(F.col("end_us") > F.col("start_us"))
+    )
+
+    def layer(df: DataFrame, name: str, value: Column, start: Column, end: Column) -> DataFrame:
+        return df.select(
+            *_KEY,
+            F.lit(name).alias("layer"),
+            F.explode(
+                F.array(
+                    F.struct(start.alias("t"), F.lit(1).alias("opens"), value.alias("value")),
+                    F.struct(end.alias("t"), F.lit(0).alias("opens"), F.lit("").alias("value")),
+                )
+            ).alias("p"),
+        ).select(*_KEY, "layer", "p.t", "p.opens", "p.value")
+
+    points = (
+        layer(
+            schedules.filter(shift),
+            "shift",
+            F.lit(""),
+            F.unix_micros("start_ts"),
+            F.unix_micros("end_ts"),
+        )
+        .unionByName(layer(activities, "activity", F.col("activity"), F.col("start_us"), F.col("end_us")))
+        .unionByName(
+            layer(
+                intervals.filter(F.col("micros") > 0),
+                "status",
+                actual_state(F.col("status_type"), F.col("status_name")),
+                F.unix_micros("start_ts"),
+                F.unix_micros("end_ts"),
+            )
+        )
+    )
+    order = Window.partitionBy(*_KEY).orderBy("t", "opens", "layer")
+    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    depth = F.when(F.col("opens") == 1, F.lit(1)).otherwise(F.lit(-1))
+    timeline = points.select(
+        *_KEY,
+        F.sum(F.when(F.col("layer") == "shift", depth).otherwise(0)).over(running).alias("depth"),
+        F.last(F.when(F.col("layer") == "activity", F.col("value")), ignorenulls=True).over(running).alias("planned"),
+        F.last(F.when(F.col("layer") == "status", F.col("value")), ignorenulls=True).over(running).alias("actual"),
+        F.coalesce(F.lead("t").over(order) - F.col("t"), F.lit(0)).alias("length"),
+    )
+    planned = F.when(F.coalesce(F.col("planned"), F.lit("")) == "", F.lit("work")).otherwise(F.col("planned"))
+    actual = F.when(F.coalesce(F.col("actual"), F.lit("")) == "", F.lit("offline")).otherwise(F.col("actual"))
+    scheduled = F.col("depth") > 0
+    return (
+        timeline.filter(scheduled)
+        .groupBy(*_KEY)
+        .agg(
+            F.sum("length").alias("_scheduled"),
+            F.sum(F.when(planned == "break", F.col("length")).otherwise(0)).alias("_scheduled_break"),
+            F.sum(F.when(adheres(planned, actual), F.col("length")).otherwise(0)).alias("_in_adherence"),
+        )
+    )
 
 
 def desktop_segments(desktop: DataFrame) -> DataFrame:
@@ -211,7 +324,9 @@ def desktop_totals(desktop: DataFrame) -> DataFrame:
     )
 
 
-def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, desktop: DataFrame) -> DataFrame:
+def transform(
+    roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, desktop: DataFrame, schedules: DataFrame
+) -> DataFrame:
     """The agent-day rows (schema.AGENT_DAY) of the days in the inputs (staged tables, any days).
 
     team and site are null for an agent missing from the day's roster snapshot (run refuses those).
@@ -223,12 +338,15 @@ def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, d
         .select(*_KEY)
         .unionByName(agent_events.select(*_KEY))
         .unionByName(desktop.select(*_KEY))
+        .unionByName(schedules.select(*_KEY))
         .distinct()
     )
+    intervals = status_intervals(agent_events)
     joined = (
         agents.join(contact_totals(contacts), _KEY, "left")
-        .join(status_totals(agent_events), _KEY, "left")
+        .join(status_totals(intervals), _KEY, "left")
         .join(desktop_totals(desktop), _KEY, "left")
+        .join(schedule_totals(schedules, intervals), _KEY, "left")
         .join(roster.select(*_KEY, "team", "site"), _KEY, "left")
     )
     zero = F.lit(0).cast("long")
@@ -237,6 +355,10 @@ def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, d
     available = _seconds(F.col("_available"))
     available_idle = F.greatest(available - handle, zero)
     staffed = _seconds(F.col("_staffed"))
+    scheduled = _seconds(F.col("_scheduled"))
+    scheduled_work = _seconds(F.col("_scheduled") - F.col("_scheduled_break"))
+    in_adherence = _seconds(F.col("_in_adherence"))
+    worked = staffed - _seconds(F.col("_nr_break"))
     out = joined.select(
         *_KEY,
         "team",
@@ -258,12 +380,19 @@ def transform(roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, d
         _ratio(handle, handle + available_idle).alias("occupancy"),
         _ratio(handle, staffed).alias("utilization"),
         *(_seconds(F.col(f"_focus_{c}")).alias(f"desktop_{c}_seconds") for c in schema.APP_CATEGORIES),
+        scheduled.alias("scheduled_seconds"),
+        in_adherence.alias("in_adherence_seconds"),
+        scheduled_work.alias("scheduled_work_seconds"),
+        worked.alias("worked_seconds"),
+        _ratio(in_adherence, scheduled).alias("adherence"),
+        _ratio(worked, scheduled_work).alias("conformance"),
     )
     return common.conform(out, TABLE)
 
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
-    """Staged roster, contacts, agent_events, desktop_activity day=D -> metrics/agent_day/day=D, all days in one pass.
+    """Staged roster, contacts, agent_events, desktop_activity, schedules day=D -> metrics/agent_day/day=D,
+    all days in one pass.
 
     Every input partition must exist (the staged jobs write one even for an empty day). Raises
     MissingRosterError, before writing, when an active agent is not in the day's roster snapshot.
@@ -273,11 +402,11 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
 
     inputs = {
         t.name: common.read_table_partitions(spark, settings, t, days)
-        for t in (schema.ROSTER, schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY)
+        for t in (schema.ROSTER, schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY, schema.SCHEDULES)
     }
-    out = transform(inputs["roster"], inputs["contacts"], inputs["agent_events"], inputs["desktop_activity"]).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    out = transform(
+        inputs["roster"], inputs["contacts"], inputs["agent_events"], inputs["desktop_activity"], inputs["schedules"]
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         per_day = {
             r["day"]: (int(r["n"]), int(r["missing"]))

@@ -53,8 +53,16 @@ def _not_ready_category(name: str) -> str:
     return f"CASE {whens} ELSE 'other' END"
 
 
+def _adheres(planned: str, actual: str) -> str:
+    """SQL: the actual state keeps the scheduled one (schema.ADHERING_STATES)."""
+    return " OR ".join(
+        f"({planned} = '{state}' AND {actual} IN ({', '.join(repr(k) for k in keeping)}))"
+        for state, keeping in schema.ADHERING_STATES.items()
+    )
+
+
 def agent_day_sql() -> str:
-    """agent_day (schema.AGENT_DAY column order) over the views contacts, agent_events, desktop, roster."""
+    """agent_day (schema.AGENT_DAY column order) over the views contacts, agent_events, desktop, schedules, roster."""
     not_ready = ",\n".join(
         f"SUM(CASE WHEN status_type = 'CUSTOM' AND category = '{c}' THEN micros ELSE 0 END) AS nr_{c}"
         for c in schema.NOT_READY_CATEGORY_NAMES
@@ -87,17 +95,21 @@ bounds AS (
 statuses AS (
     SELECT DISTINCT day, agent_pseudonym, status_start_ts, status_name, status_type FROM agent_events
 ),
-intervals AS (
+bounded AS (
     SELECT s.day, s.agent_pseudonym, s.status_type, {_not_ready_category("s.status_name")} AS category,
-        GREATEST(
-            epoch_us(LEAST(
-                COALESCE(LEAD(s.status_start_ts) OVER (
-                    PARTITION BY s.day, s.agent_pseudonym
-                    ORDER BY s.status_start_ts, s.status_name, s.status_type), b.last_ts),
-                b.last_ts))
-            - epoch_us(GREATEST(s.status_start_ts, b.first_ts)),
-            0) AS micros
+        epoch_us(GREATEST(s.status_start_ts, b.first_ts)) AS start_us,
+        epoch_us(LEAST(
+            COALESCE(LEAD(s.status_start_ts) OVER (
+                PARTITION BY s.day, s.agent_pseudonym
+                ORDER BY s.status_start_ts, s.status_name, s.status_type), b.last_ts),
+            b.last_ts)) AS end_us
     FROM statuses s JOIN bounds b USING (day, agent_pseudonym)
+),
+intervals AS (
+    SELECT *, GREATEST(end_us - start_us, 0) AS micros,
+        CASE WHEN status_type = 'ROUTABLE' THEN 'work' WHEN status_type = 'OFFLINE' THEN 'offline'
+             ELSE category END AS state
+    FROM bounded
 ),
 st AS (
     SELECT day, agent_pseudonym,
@@ -146,10 +158,56 @@ desk AS (
         {focus}
     FROM timeline GROUP BY day, agent_pseudonym
 ),
+activities AS (
+    SELECT day, agent_pseudonym, activity, start_us,
+        LEAST(end_us, COALESCE(LEAD(start_us) OVER (
+            PARTITION BY day, agent_pseudonym ORDER BY start_us, end_us, activity), end_us)) AS end_us
+    FROM (SELECT day, agent_pseudonym, activity, epoch_us(start_ts) AS start_us, epoch_us(end_ts) AS end_us
+          FROM schedules WHERE activity <> 'shift')
+),
+plan_points AS (
+    SELECT day, agent_pseudonym, 'shift' AS layer, epoch_us(start_ts) AS t, 1 AS opens, '' AS value
+    FROM schedules WHERE activity = 'shift'
+    UNION ALL
+    SELECT day, agent_pseudonym, 'shift', epoch_us(end_ts), 0, '' FROM schedules WHERE activity = 'shift'
+    UNION ALL
+    SELECT day, agent_pseudonym, 'activity', start_us, 1, activity FROM activities WHERE end_us > start_us
+    UNION ALL
+    SELECT day, agent_pseudonym, 'activity', end_us, 0, '' FROM activities WHERE end_us > start_us
+    UNION ALL
+    SELECT day, agent_pseudonym, 'status', start_us, 1, state FROM intervals WHERE micros > 0
+    UNION ALL
+    SELECT day, agent_pseudonym, 'status', end_us, 0, '' FROM intervals WHERE micros > 0
+),
+plan_timeline AS (
+    SELECT day, agent_pseudonym,
+        SUM(CASE WHEN layer <> 'shift' THEN 0 WHEN opens = 1 THEN 1 ELSE -1 END) OVER running AS depth,
+        last_value(CASE WHEN layer = 'activity' THEN value END IGNORE NULLS) OVER running AS planned,
+        last_value(CASE WHEN layer = 'status' THEN value END IGNORE NULLS) OVER running AS actual,
+        COALESCE(LEAD(t) OVER ordered - t, 0) AS length
+    FROM plan_points
+    WINDOW ordered AS (PARTITION BY day, agent_pseudonym ORDER BY t, opens, layer),
+        running AS (PARTITION BY day, agent_pseudonym ORDER BY t, opens, layer
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+plan_states AS (
+    SELECT day, agent_pseudonym, length,
+        CASE WHEN COALESCE(planned, '') = '' THEN 'work' ELSE planned END AS planned,
+        CASE WHEN COALESCE(actual, '') = '' THEN 'offline' ELSE actual END AS actual
+    FROM plan_timeline WHERE depth > 0
+),
+plan AS (
+    SELECT day, agent_pseudonym,
+        SUM(length) AS scheduled,
+        SUM(CASE WHEN planned = 'break' THEN length ELSE 0 END) AS scheduled_break,
+        SUM(CASE WHEN {_adheres("planned", "actual")} THEN length ELSE 0 END) AS in_adherence
+    FROM plan_states GROUP BY day, agent_pseudonym
+),
 agents AS (
     SELECT day, agent_pseudonym FROM contacts WHERE agent_pseudonym IS NOT NULL
     UNION SELECT day, agent_pseudonym FROM agent_events
     UNION SELECT day, agent_pseudonym FROM desktop
+    UNION SELECT day, agent_pseudonym FROM schedules
 ),
 joined AS (
     SELECT a.day, a.agent_pseudonym, r.team, r.site,
@@ -165,16 +223,21 @@ joined AS (
         {_round_seconds("desk.active")} AS desktop_active_seconds,
         {_round_seconds("desk.idle")} AS desktop_idle_seconds,
         {not_ready_out},
-        {focus_out}
+        {focus_out},
+        {_round_seconds("plan.scheduled")} AS scheduled_seconds,
+        {_round_seconds("plan.in_adherence")} AS in_adherence_seconds,
+        {_round_seconds("plan.scheduled - plan.scheduled_break")} AS scheduled_work_seconds
     FROM agents a
     LEFT JOIN ct USING (day, agent_pseudonym)
     LEFT JOIN st USING (day, agent_pseudonym)
     LEFT JOIN desk USING (day, agent_pseudonym)
+    LEFT JOIN plan USING (day, agent_pseudonym)
     LEFT JOIN roster r USING (day, agent_pseudonym)
 ),
 measured AS (
     SELECT *, talk_seconds + hold_seconds + acw_seconds AS handle_seconds,
-        GREATEST(available_seconds - (talk_seconds + hold_seconds + acw_seconds), 0) AS available_idle_seconds
+        GREATEST(available_seconds - (talk_seconds + hold_seconds + acw_seconds), 0) AS available_idle_seconds,
+        staffed_seconds - not_ready_break_seconds AS worked_seconds
     FROM joined
 )
 SELECT {", ".join(_agent_day_outputs())}
@@ -187,6 +250,10 @@ def _agent_day_outputs() -> list[str]:
         "occupancy": "CASE WHEN handle_seconds + available_idle_seconds > 0 THEN "
         "CAST(handle_seconds AS DOUBLE) / (handle_seconds + available_idle_seconds) END",
         "utilization": "CASE WHEN staffed_seconds > 0 THEN CAST(handle_seconds AS DOUBLE) / staffed_seconds END",
+        "adherence": "CASE WHEN scheduled_seconds > 0 THEN "
+        "CAST(in_adherence_seconds AS DOUBLE) / scheduled_seconds END",
+        "conformance": "CASE WHEN scheduled_work_seconds > 0 THEN "
+        "CAST(worked_seconds AS DOUBLE) / scheduled_work_seconds END",
     }
     return [f"{ratios[c]} AS {c}" if c in ratios else c for c in schema.AGENT_DAY.column_names]
 
@@ -227,6 +294,7 @@ def compute(settings: Settings, days: Sequence[dt.date], threads: int | None = N
             ("contacts", schema.CONTACTS),
             ("agent_events", schema.AGENT_EVENTS),
             ("desktop", schema.DESKTOP_ACTIVITY),
+            ("schedules", schema.SCHEDULES),
             ("roster", schema.ROSTER),
         ):
             _relation(con, name, _files(settings, table, days), table)

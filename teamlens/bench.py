@@ -80,8 +80,8 @@ def _timed(spark: Any, settings: Settings, days: list[dt.date], job: RunJob) -> 
 
 
 def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str, tuple[int, float]]:
-    """Amazon Connect CTRs and agent events and ActivityWatch, from the demo generator."""
-    from jobs import staged_agent_events, staged_contacts, staged_desktop_activity
+    """Amazon Connect CTRs and agent events, ActivityWatch and the schedules, from the demo generator."""
+    from jobs import staged_agent_events, staged_contacts, staged_desktop_activity, staged_schedules
     from teamlens.generator import generate_center
 
     settings = _settings(root)
@@ -91,6 +91,7 @@ def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str,
         "connect_ctr": _timed(spark, settings, span, staged_contacts.run),
         "connect_agent_events": _timed(spark, settings, span, staged_agent_events.run),
         "activitywatch": _timed(spark, settings, span, staged_desktop_activity.run),
+        "schedules": _timed(spark, settings, span, staged_schedules.run),
     }
 
 

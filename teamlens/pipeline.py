@@ -46,12 +46,20 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
-def ingest_roster(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    from jobs import staged_roster
+def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
+    in one Spark session."""
+    from jobs import staged_roster, staged_schedules
+    from privacy.policy import load_policy
     from teamlens.spark import spark_session
 
     settings = settings or load_settings()
-    return staged_roster.run(spark_session(settings), settings, _dates(days))
+    spark = spark_session(settings)
+    policy = load_policy(settings.policy_path)
+    return {
+        "roster": staged_roster.run(spark, settings, _dates(days)),
+        "schedules": staged_schedules.run(spark, settings, _dates(days), policy=policy),
+    }
 
 
 def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:

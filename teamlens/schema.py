@@ -337,6 +337,23 @@ NOT_READY_CATEGORIES: dict[str, tuple[str, ...]] = {
     "training": ("training", "coaching", "learning", "onboarding"),
 }
 NOT_READY_CATEGORY_NAMES = (*NOT_READY_CATEGORIES, "other")
+
+# Scheduled activities (workforce management): the shift itself, and activities scheduled inside
+# it. A landing activity named "shift" (any case) is the shift; any other gets its category from
+# the words of NOT_READY_CATEGORIES (lunch is a break), else "other". The name is dropped.
+SCHEDULE_ACTIVITIES = ("shift", *NOT_READY_CATEGORY_NAMES)
+# Adherence: the actual states that adhere to a scheduled state. Inside the shift and outside any
+# scheduled activity the scheduled state is "work" (a routable status); a scheduled break is kept
+# by a break status or by being logged out (offline, or no status at all).
+# Actual states: work (ROUTABLE), offline (OFFLINE or no status), or the not-ready category of a
+# CUSTOM status.
+ADHERING_STATES: dict[str, tuple[str, ...]] = {
+    "work": ("work",),
+    "break": ("break", "offline"),
+    "meeting": ("meeting",),
+    "training": ("training",),
+    "other": ("other",),
+}
 CONNECT_CTR = "Amazon Connect CTR"
 
 
@@ -351,11 +368,12 @@ def _count(name: str, description: str, metric: Metric) -> Column:
 _CONTACTS = "contacts with an agent: "
 _STATUS = "agent_events status intervals (status_start_ts, status_type, status_name)"
 _DESKTOP = "desktop_activity window and afk segments"
+_SCHEDULE = "schedules shift and activity rows"
 
 AGENT_DAY = Table(
     name="agent_day",
     zone="metrics",
-    grain="one row per agent per site-local day on which the agent has any staged activity",
+    grain="one row per agent per site-local day on which the agent has any staged activity or a scheduled activity",
     key=("day", "agent_pseudonym"),
     columns=(
         _day(),
@@ -544,6 +562,75 @@ AGENT_DAY = Table(
             )
             for category in APP_CATEGORIES
         ),
+        _seconds(
+            "scheduled_seconds",
+            "Time scheduled as shift (breaks and other activities inside it included).",
+            Metric(
+                "length of the union of the day's shift rows",
+                "seconds",
+                "NICE / Calabrio scheduled time (the adherence denominator)",
+                _SCHEDULE,
+            ),
+        ),
+        _seconds(
+            "in_adherence_seconds",
+            "Scheduled time in which the agent's status matched the scheduled activity.",
+            Metric(
+                "shift time in which the actual state adheres to the scheduled state "
+                "(schema.ADHERING_STATES: work = a routable status; a break = a break status or logged out; "
+                "meeting, training, other = a not-ready status of that category)",
+                "seconds",
+                "NICE / Calabrio in-adherence time",
+                _SCHEDULE + "; " + _STATUS,
+            ),
+        ),
+        _seconds(
+            "scheduled_work_seconds",
+            "Scheduled shift time that is not a scheduled break.",
+            Metric(
+                "scheduled_seconds minus the shift time scheduled as break",
+                "seconds",
+                "Calabrio / NICE scheduled work time (the conformance denominator)",
+                _SCHEDULE,
+            ),
+        ),
+        _seconds(
+            "worked_seconds",
+            "Staffed time not on a break status, whenever in the day it happened.",
+            Metric(
+                "staffed_seconds - not_ready_break_seconds",
+                "seconds",
+                "Calabrio / NICE actual work time (the conformance numerator)",
+                _STATUS,
+            ),
+        ),
+        Column(
+            "adherence",
+            "double",
+            True,
+            "Share of scheduled time in adherence; null without a scheduled shift.",
+            min_value=0,
+            max_value=1,
+            metric=Metric(
+                "in_adherence_seconds / scheduled_seconds",
+                "ratio 0-1",
+                "NICE / Calabrio schedule adherence (minutes in adherence / scheduled minutes)",
+                _SCHEDULE + "; " + _STATUS,
+            ),
+        ),
+        Column(
+            "conformance",
+            "double",
+            True,
+            "Worked time against scheduled work time; above 1 with overtime; null without scheduled work.",
+            min_value=0,
+            metric=Metric(
+                "worked_seconds / scheduled_work_seconds",
+                "ratio",
+                "Calabrio / NICE schedule conformance (time worked / time scheduled to work, whenever worked)",
+                _SCHEDULE + "; " + _STATUS,
+            ),
+        ),
     ),
 )
 
@@ -640,7 +727,32 @@ QUEUE_DAY = Table(
     ),
 )
 
-STAGED_TABLES: dict[str, Table] = {t.name: t for t in (ROSTER, CONTACTS, AGENT_EVENTS, DESKTOP_ACTIVITY)}
+SCHEDULES = Table(
+    name="schedules",
+    zone="staged",
+    grain="one row per scheduled activity (a shift, or an activity inside it) of one agent per source",
+    key=("source", "agent_pseudonym", "activity", "start_ts"),
+    lineage=("source_file", "source_line"),
+    columns=(
+        _day(),
+        _source(),
+        _agent(),
+        Column(
+            "activity",
+            "string",
+            False,
+            "shift, or the category of an activity scheduled inside it (break, meeting, training, other); "
+            "the activity's own name is dropped.",
+            "activity via SCHEDULE_ACTIVITIES",
+            allowed_values=SCHEDULE_ACTIVITIES,
+        ),
+        Column("start_ts", "timestamp", False, "Scheduled start, UTC.", "start_utc"),
+        Column("end_ts", "timestamp", False, "Scheduled end, UTC (after start_ts).", "end_utc"),
+        *_lineage(),
+    ),
+)
+
+STAGED_TABLES: dict[str, Table] = {t.name: t for t in (ROSTER, CONTACTS, AGENT_EVENTS, DESKTOP_ACTIVITY, SCHEDULES)}
 METRIC_TABLES: dict[str, Table] = {t.name: t for t in (AGENT_DAY, QUEUE_DAY)}
 ALL_TABLES: dict[str, Table] = {**STAGED_TABLES, **METRIC_TABLES}
 

@@ -30,7 +30,7 @@ def test_daily_dag_shape(dagbag) -> None:
     assert {t.task_id for t in dag.tasks} == {
         "check_ready",
         "plan_days",
-        "ingest_roster",
+        "ingest_workforce",
         "ingest_telephony",
         "ingest_desktop",
         "validate_staged",
@@ -40,6 +40,9 @@ def test_daily_dag_shape(dagbag) -> None:
     assert dag.get_task("publish_releases").upstream_task_ids == {"agent_day_metrics", "plan_days"}
     assert dag.get_task("agent_day_metrics").upstream_task_ids == {"validate_staged", "plan_days"}
     assert dag.get_task("validate_staged").upstream_task_ids == {"ingest_telephony", "ingest_desktop", "plan_days"}
+    # The roster and the schedules come first: every other source resolves its agents through the roster.
+    assert dag.get_task("ingest_telephony").upstream_task_ids == {"ingest_workforce", "plan_days"}
+    assert dag.get_task("ingest_desktop").upstream_task_ids == {"ingest_workforce", "plan_days"}
     assert dag.max_active_runs == 1
 
 

@@ -24,6 +24,7 @@ from jobs import (
     staged_contacts,
     staged_desktop_activity,
     staged_roster,
+    staged_schedules,
 )
 from teamlens import schema
 from teamlens.settings import Settings, load_settings
@@ -50,6 +51,7 @@ PERSONAL = (
     "pc-bert-7002",
     "E-7001",  # employee ids
     "E-7002",
+    "Doctor appointment",  # a scheduled activity's name (only its category passes)
 )
 
 
@@ -83,6 +85,7 @@ def pipeline(spark, tmp_path_factory, policy):
         "contacts": staged_contacts.run(spark, settings, [DAY]),
         "agent_events": staged_agent_events.run(spark, settings, [DAY]),
         "desktop_activity": staged_desktop_activity.run(spark, settings, [DAY], policy=policy),
+        "schedules": staged_schedules.run(spark, settings, [DAY]),
     }
     summaries["agent_day"] = agent_day.run(spark, settings, [DAY])
     summaries["queue_day"] = queue_day.run(spark, settings, [DAY])
@@ -97,6 +100,7 @@ def test_reports_reconcile(pipeline):
         "agent_events": (10, 6, 3, 1),  # ev-4 delivered twice
         # 3 window + 4 afk + 1 browser events, 1 broken document, 1 unknown host
         "desktop_activity": (10, 6, 3, 1),
+        "schedules": (7, 4, 2, 1),  # E-9999 not in the roster, Bert's shift ends before it starts
     }
     for table, counts in expected.items():
         got = report(settings, table)
@@ -110,7 +114,7 @@ def test_reports_reconcile(pipeline):
         "negative Agent.AgentInteractionDuration": 1,
     }
     assert report(settings, "desktop_activity")["sources"]["activitywatch"]["not_ingested"] == {"os.hid.input": 1}
-    assert summaries["agent_day"]["agent_days"] == 2
+    assert summaries["agent_day"]["agent_days"] == 3  # Cora is scheduled, never logs in
 
 
 def test_quarantine_names_file_line_and_reason(pipeline):
@@ -219,10 +223,18 @@ def test_agent_day_metrics(pipeline, spark):
             # desktop: crm, knowledge_base, telephony, communication, web, other
             # Salesforce in focus 93.5 s (crm, rounded half up), Notepad 60 s (other), both while
             # not afk; the browser tab is staged but the window bucket decides the focus.
+            # scheduled, in adherence, scheduled work, worked, adherence, conformance:
+            # Anna's shift 07:45-12:15 with a break 10:00-10:10 (delivered twice); in adherence
+            # 08:00-10:00, 10:00-10:10 and 10:15-12:00 (not before her status starts, not in her
+            # break's overrun, not after her logout). Cora is scheduled 08:00-12:00 with an
+            # "other" hour and never logs in.
             (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6601, 600,
-             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 94, 0, 0, 0, 0, 60),
+             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 94, 0, 0, 0, 0, 60,
+             16200, 14100, 15600, 13500, 14100 / 16200, 13500 / 15600),
             (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
-             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0),
+             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None),
+            (DAY, CORA, "Team Nord", "Berlin", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+             0, 0, 0, 0, 0, None, None, 0, 0, 0, 0, 0, 0, 14400, 0, 14400, 0, 0.0, 0.0),
         ],
         schema.AGENT_DAY.spark_schema(),
     )

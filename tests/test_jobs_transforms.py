@@ -19,7 +19,12 @@ DAY = dt.date(2026, 10, 5)
 UTC = dt.UTC
 F = "file:/landing/x.jsonl"
 CAE = "connect_agent_events"
-SOURCES = {"contacts": "connect_ctr", "agent_events": "connect_agent_events", "desktop_activity": "activitywatch"}
+SOURCES = {
+    "contacts": "connect_ctr",
+    "agent_events": "connect_agent_events",
+    "desktop_activity": "activitywatch",
+    "schedules": "schedules",
+}
 ANNA = hmac.new(KEY, b"E-1", hashlib.sha256).hexdigest()
 BERT = hmac.new(KEY, b"E-2", hashlib.sha256).hexdigest()
 
@@ -52,6 +57,10 @@ def frame(spark, table: schema.Table, *rows: dict[str, Any]):
     return spark.createDataFrame(
         [tuple({**defaults, **r}[c] for c in table.column_names) for r in rows], table.spark_schema()
     )
+
+
+def no_schedules(spark):
+    return spark.createDataFrame([], schema.SCHEDULES.spark_schema())
 
 
 def quarantine_frame(spark, rows: list[tuple[Any, ...]]):
@@ -406,17 +415,18 @@ def test_agent_day_for_a_hand_made_shift(spark):
             # day, agent, team, site, handled, talk, hold, acw, handle, transfers,
             # staffed, available, available_idle, not_ready, desktop active, desktop idle,
             # held, not ready: break, meeting, training, other; occupancy, utilization,
-            # desktop: crm, knowledge_base, telephony, communication, web, other
+            # desktop: crm, knowledge_base, telephony, communication, web, other;
+            # scheduled, in adherence, scheduled work, worked (staffed - break), adherence, conformance
             # The first not-afk event (3600.4 s) ends where the afk one begins at 09:00: 3600 + 3000.3.
             (DAY, ANNA, "Team Nord", "Berlin", 2, 420, 60, 40, 520, 1, 14400, 13500, 12980, 900, 6600, 600,
-             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 6600, 0, 0, 0, 0, 0),
+             1, 900, 0, 0, 0, 520 / 13500, 520 / 14400, 6600, 0, 0, 0, 0, 0, 0, 0, 0, 13500, None, None),
             (DAY, BERT, "Team Sued", "Lisbon", 1, 100, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
-             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0),
+             0, 0, 0, 0, 0, 1.0, None, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None),
         ],
         schema.AGENT_DAY.spark_schema(),
     )
     # fmt: on
-    assertDataFrameEqual(agent_day.transform(roster, contacts, events, desktop), expected)
+    assertDataFrameEqual(agent_day.transform(roster, contacts, events, desktop, no_schedules(spark)), expected)
 
 
 def test_agent_day_desktop_segments_overlapping_and_out_of_order(spark):
@@ -438,7 +448,7 @@ def test_agent_day_desktop_segments_overlapping_and_out_of_order(spark):
         ],
         schema.DESKTOP_ACTIVITY.spark_schema(),
     )
-    row = agent_day.transform(roster, contacts, events, desktop).collect()[0].asDict()
+    row = agent_day.transform(roster, contacts, events, desktop, no_schedules(spark)).collect()[0].asDict()
     assert (row["desktop_active_seconds"], row["desktop_idle_seconds"]) == (1200, 120)
     # crm 08:00-08:10 all active; knowledge base 08:10-08:15 active from 08:12; telephony 08:15-08:16.
     assert {c: row[f"desktop_{c}_seconds"] for c in schema.APP_CATEGORIES} == {
@@ -503,7 +513,10 @@ def test_agent_day_contact_and_status_edge_cases(spark):
         schema.AGENT_EVENTS.spark_schema(),
     )
     desktop = spark.createDataFrame([], schema.DESKTOP_ACTIVITY.spark_schema())
-    got = {r["agent_pseudonym"]: r.asDict() for r in agent_day.transform(roster, contacts, events, desktop).collect()}
+    got = {
+        r["agent_pseudonym"]: r.asDict()
+        for r in agent_day.transform(roster, contacts, events, desktop, no_schedules(spark)).collect()
+    }
     anna, bert = got[ANNA], got[BERT]
     # talk 900 + 120 + 300 + 100 + 200, hold 90, acw 60 + 30 + 300 (null as 0)
     assert [anna[c] for c in ("contacts_handled", "talk_seconds", "hold_seconds", "acw_seconds")] == [5, 1620, 90, 390]
@@ -521,3 +534,64 @@ def test_agent_day_contact_and_status_edge_cases(spark):
     bert_contacts = ("contacts_handled", "talk_seconds", "handle_seconds", "transfers_out")
     assert [bert[c] for c in bert_contacts] == [1, 200, 200, 0]
     assert (bert["staffed_seconds"], bert["occupancy"], bert["utilization"]) == (0, 1.0, None)
+
+
+def test_agent_day_schedule_adherence_and_conformance(spark):
+    """Anna is scheduled 08:00-16:00 with a break, a lunch and a meeting, and arrives late, overruns
+    her break, logs out for lunch, joins the meeting late and leaves early. Bert is scheduled on
+    two overlapping shift rows and never logs in."""
+    roster = spark.createDataFrame(
+        [(DAY, ANNA, "Team Nord", "Berlin", "Europe/Berlin"), (DAY, BERT, "Team Sued", "Lisbon", "Europe/Lisbon")],
+        schema.ROSTER.spark_schema(),
+    )
+    plan = [  # (agent, activity, start, end)
+        (ANNA, "shift", ts(8), ts(16)),
+        (ANNA, "break", ts(10), ts(10, 15)),
+        (ANNA, "break", ts(12), ts(12, 30)),  # lunch
+        (ANNA, "meeting", ts(14), ts(15)),
+        (ANNA, "training", ts(17), ts(18)),  # outside the shift: not scheduled time
+        (BERT, "shift", ts(9), ts(13)),
+        (BERT, "shift", ts(12), ts(14)),  # overlaps: the union 09:00-14:00 counts once
+    ]
+    schedules = spark.createDataFrame(
+        [(DAY, "schedules", a, act, s, e, "f", i) for i, (a, act, s, e) in enumerate(plan, start=1)],
+        schema.SCHEDULES.spark_schema(),
+    )
+    statuses = [  # Anna: (event time, event type, status, type)
+        (ts(8, 5), "LOGIN", "Available", "ROUTABLE"),  # 5 min late
+        (ts(10), "STATE_CHANGE", "Break", "CUSTOM"),
+        (ts(10, 20), "STATE_CHANGE", "Available", "ROUTABLE"),  # break 5 min over
+        (ts(12), "LOGOUT", "Offline", "OFFLINE"),  # logged out over lunch: adheres
+        (ts(12, 30), "LOGIN", "Available", "ROUTABLE"),
+        (ts(14, 10), "STATE_CHANGE", "Team Meeting", "CUSTOM"),  # 10 min late to the meeting
+        (ts(15), "STATE_CHANGE", "Available", "ROUTABLE"),
+        (ts(15, 50), "LOGOUT", "Offline", "OFFLINE"),  # leaves 10 min early
+    ]
+    events = spark.createDataFrame(
+        [
+            (f"e-{i}", DAY, CAE, ANNA, at, kind, name, type_, at, "f", i)
+            for i, (at, kind, name, type_) in enumerate(statuses, start=1)
+        ],
+        schema.AGENT_EVENTS.spark_schema(),
+    )
+    contacts = spark.createDataFrame([], schema.CONTACTS.spark_schema())
+    desktop = spark.createDataFrame([], schema.DESKTOP_ACTIVITY.spark_schema())
+    got = {
+        r["agent_pseudonym"]: r.asDict()
+        for r in agent_day.transform(roster, contacts, events, desktop, schedules).collect()
+    }
+    anna, bert = got[ANNA], got[BERT]
+    columns = ("scheduled_seconds", "in_adherence_seconds", "scheduled_work_seconds", "worked_seconds")
+    # In adherence, minutes: 08:05-10:00 115, break 15, 10:20-12:00 100, lunch logged out 30,
+    # 12:30-14:00 90, meeting 14:10-15:00 50, 15:00-15:50 50 = 450 of 480.
+    # Scheduled work: 480 - 45 break minutes. Worked: staffed 235 + 200 min, less 20 min on Break.
+    assert [anna[c] for c in columns] == [28800, 27000, 26100, 26100 - 1200]
+    assert (anna["adherence"], anna["conformance"]) == (27000 / 28800, 24900 / 26100)
+    assert (anna["staffed_seconds"], anna["not_ready_break_seconds"], anna["not_ready_meeting_seconds"]) == (
+        26100,
+        1200,
+        3000,
+    )
+    # Bert: scheduled 09:00-14:00, never logged in: a row with nothing in adherence.
+    assert [bert[c] for c in columns] == [18000, 0, 18000, 0]
+    assert (bert["adherence"], bert["conformance"], bert["team"]) == (0.0, 0.0, "Team Sued")

@@ -38,7 +38,18 @@ SHIFT = (
     ("Offline", "OFFLINE", 495),
 )
 SHIFT_SECONDS = 495 * 60
-EVENTS_PER_AGENT_DAY = CONTACTS_PER_AGENT_DAY + len(SHIFT) + WINDOW_EVENTS_PER_AGENT_DAY + AFK_EVENTS_PER_AGENT_DAY
+# The schedule of that shift: (activity, minutes from the shift start, minutes long). The agent
+# keeps it except that training starts 10 minutes late, and the shift runs 15 minutes over.
+SCHEDULE = (
+    ("shift", 0, 480),
+    ("break", 120, 15),
+    ("break", 240, 30),
+    ("meeting", 330, 30),
+    ("training", 410, 30),
+)
+EVENTS_PER_AGENT_DAY = (
+    CONTACTS_PER_AGENT_DAY + len(SHIFT) + WINDOW_EVENTS_PER_AGENT_DAY + AFK_EVENTS_PER_AGENT_DAY + len(SCHEDULE)
+)
 QUEUES = np.array(["Support", "Billing", "Sales", "Returns", "VIP"])
 CATEGORIES = np.array([c for c in schema.APP_CATEGORIES])
 
@@ -87,8 +98,8 @@ def _masked(values: np.ndarray, missing: np.ndarray) -> Any:
 
 
 def write_staged(staged: Path, agents: int, days: int, start: dt.date, seed: int = 7) -> int:
-    """Write roster, contacts, agent_events and desktop_activity for each day; returns the
-    number of events (contacts + agent events + desktop events)."""
+    """Write roster, contacts, agent_events, desktop_activity and schedules for each day; returns
+    the number of events (contacts + agent events + desktop events + scheduled activities)."""
     rng = np.random.default_rng(seed)
     pseudonyms = np.array([f"{i:064x}" for i in range(agents)])
     teams = np.array([f"team-{i // 10:03d}" for i in range(agents)])
@@ -108,6 +119,7 @@ def write_staged(staged: Path, agents: int, days: int, start: dt.date, seed: int
         total += _contacts(staged, day, rng, pseudonyms, shift_start)
         total += _agent_events(staged, day, pseudonyms, shift_start)
         total += _desktop(staged, day, rng, pseudonyms, shift_start)
+        total += _schedules(staged, day, pseudonyms, shift_start)
     return total
 
 
@@ -215,6 +227,29 @@ def _desktop(staged: Path, day: dt.date, rng: np.random.Generator, agents: np.nd
             "afk": np.concatenate([np.full(a * windows, None), afk]),
             "source_file": np.full(n, f"file:/landing/activitywatch/day={day}/"),
             "source_line": np.arange(1, n + 1),
+        },
+    )
+    return n
+
+
+def _schedules(staged: Path, day: dt.date, agents: np.ndarray, shift: np.ndarray) -> int:
+    per = len(SCHEDULE)
+    n = len(agents) * per
+    owner = np.repeat(np.arange(len(agents)), per)
+    step = np.tile(np.arange(per), len(agents))
+    start = shift[owner] + np.array([m for _, m, _ in SCHEDULE])[step] * 60_000_000
+    _write(
+        staged,
+        schema.SCHEDULES,
+        day,
+        {
+            "source": np.full(n, "schedules"),
+            "agent_pseudonym": agents[owner],
+            "activity": np.array([a for a, _, _ in SCHEDULE])[step],
+            "start_ts": start,
+            "end_ts": start + np.array([m for _, _, m in SCHEDULE])[step] * 60_000_000,
+            "source_file": np.full(n, f"file:/landing/schedules/day={day}/schedules.csv"),
+            "source_line": np.arange(2, n + 2),
         },
     )
     return n

@@ -1,0 +1,223 @@
+"""Workforce schedules (landing/schedules/day=D/*.csv), as a WFM system exports them: one scheduled
+activity of one agent per line, under a header naming the columns.
+
+    employee_id,activity,start_utc,end_utc
+    E1001,shift,2026-10-05T07:00:00Z,2026-10-05T15:00:00Z
+    E1001,Lunch,2026-10-05T11:00:00Z,2026-10-05T11:30:00Z
+
+The columns are found by their header names (trimmed, any case, any order); other columns of the
+export are never read. A file whose header lacks one of them fails the whole run (HeaderError,
+naming the file and the column): that is the export's layout, not a bad record. The header line
+is not a record; it is counted as not ingested ("header"). source_line is the line in the file
+(the header is line 1).
+
+Activity: "shift" (any case, trimmed) is the shift; any other name gets the category of the first
+schema.NOT_READY_CATEGORIES entry one of whose words it contains (Lunch -> break, Team huddle ->
+meeting, Coaching -> training), else "other". Only the category passes: the name (which may be
+personal, "Doctor appointment") never reaches staged, and the quarantine keeps of a bad line only
+employee_id, the activity's category, start_utc and end_utc (nothing of a line that does not split
+into the header's columns: its file and line point to it in landing).
+
+Parsing happens in Spark (lines read as text with their numbers, fields split by from_csv); only
+the header lines are read on the driver. The employee_id is matched against the roster's
+employee_id; day_ts is the activity's start.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING, Any
+
+from jobs import common
+from jobs.sources import Parsed, Source, SourceContext
+from teamlens import schema
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+NAME = "schedules"
+COLUMNS = ("employee_id", "activity", "start_utc", "end_utc")
+KIND_HEADER = "header"
+SHIFT = "shift"
+
+
+class HeaderError(ValueError):
+    """A schedules file's header lacks a required column (or names one twice): the run fails."""
+
+
+def activity_category(activity: Column) -> Column:
+    """shift, or the category of an activity name (schema.NOT_READY_CATEGORIES words), else other;
+    null when the name is blank."""
+    from pyspark.sql import functions as F
+
+    name = F.lower(F.trim(activity))
+    out = F.when(name == SHIFT, F.lit(SHIFT))
+    for category, words in schema.NOT_READY_CATEGORIES.items():
+        matches = F.lit(False)
+        for word in words:
+            matches = matches | name.contains(word)
+        out = out.when(matches, F.lit(category))
+    return F.when(~common.blank(activity), out.otherwise(F.lit("other")))
+
+
+def csv_field_count(value: Column) -> Column:
+    """Number of comma-separated fields, quoted fields (with "" escapes) counting as one."""
+    from pyspark.sql import functions as F
+
+    return F.size(F.split(F.regexp_replace(value, r'"(?:[^"]|"")*"', ""), ",", -1))
+
+
+def _display(source_file: str) -> str:
+    for prefix in ("file://", "file:"):
+        if source_file.startswith(prefix):
+            return source_file[len(prefix) :]
+    return source_file
+
+
+def header_layout(source_file: str, header: str) -> tuple[int, dict[str, int]]:
+    """(number of columns, 0-based position of each required column) of one file's header line.
+
+    Raises HeaderError naming the file and the missing (or repeated) columns.
+    """
+    try:
+        names = [n.strip().lower() for n in next(csv.reader([header.lstrip("\ufeff")]))]
+    except (csv.Error, StopIteration):
+        names = []
+    missing = [c for c in COLUMNS if c not in names]
+    repeated = [c for c in COLUMNS if names.count(c) > 1]
+    if missing or repeated:
+        problem = (
+            f"the header lacks column(s) {', '.join(missing)}"
+            if missing
+            else f"the header names column(s) {', '.join(repeated)} more than once"
+        )
+        raise HeaderError(
+            f"{_display(source_file)}: {problem} (a schedules file needs a header with {', '.join(COLUMNS)})"
+        )
+    return len(names), {c: names.index(c) for c in COLUMNS}
+
+
+def layout_schema() -> StructType:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("source_file", T.StringType(), False),
+            T.StructField("_header_line", T.LongType(), False),
+            T.StructField("_width", T.IntegerType(), False),
+            *[T.StructField(f"_at_{c}", T.IntegerType(), False) for c in COLUMNS],
+        ]
+    )
+
+
+def file_layouts(lines: DataFrame) -> list[tuple[Any, ...]]:
+    """One layout_schema row per file with lines: its header (the first non-blank line) checked on the
+    driver. Raises HeaderError for the first file with a bad header."""
+    from pyspark.sql import functions as F
+
+    headers = (
+        lines.groupBy("source_file")
+        .agg(F.min("source_line").alias("line"), F.min_by("value", "source_line").alias("header"))
+        .orderBy("source_file")
+        .collect()
+    )
+    out = []
+    for h in headers:
+        width, at = header_layout(h["source_file"], h["header"])
+        out.append((h["source_file"], int(h["line"]), width, *[at[c] for c in COLUMNS]))
+    return out
+
+
+def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -> Parsed:
+    """One parsed row per data line (jobs.sources contract, table SCHEDULES); the header lines are
+    counted as not ingested."""
+    from pyspark.sql import functions as F
+
+    lines = common.read_json_lines(spark, files)
+    layouts = file_layouts(lines)
+    layout = spark.createDataFrame(layouts, layout_schema())
+    width = max((row[2] for row in layouts), default=len(COLUMNS))
+    data = lines.join(F.broadcast(layout), "source_file").filter(F.col("source_line") != F.col("_header_line"))
+
+    value = F.col("value")
+    csv_schema = ", ".join(f"`_c{i}` STRING" for i in range(width))
+    split = F.from_csv(value, csv_schema, {"mode": "PERMISSIVE", "escape": '"'})
+    fields = F.array(*[split[f"_c{i}"] for i in range(width)])
+
+    def field(name: str) -> Column:
+        return F.trim(F.get(fields, F.col(f"_at_{name}")))
+
+    employee, activity, start_text, end_text = (field(c) for c in COLUMNS)
+    start, end = common.timestamp(start_text), common.timestamp(end_text)
+    category = activity_category(activity)
+    n = csv_field_count(value)
+    quotes = F.length(value) - F.length(F.regexp_replace(value, '"', ""))
+    shape_reason = (
+        F.when(value.contains("\ufffd"), F.lit("malformed line (invalid UTF-8)"))
+        .when(quotes % 2 == 1, F.lit("malformed line (unbalanced quotes)"))
+        .when(
+            n != F.col("_width"),
+            F.format_string("wrong column count: %d fields, expected %d", n, F.col("_width")),
+        )
+    )
+    checks = [
+        (common.blank(employee), "missing employee_id"),
+        (common.blank(activity), "missing activity"),
+        *common.timestamp_reasons(start_text, "start_utc"),
+        *common.timestamp_reasons(end_text, "end_utc"),
+        (end <= start, "end_utc not after start_utc"),
+        (
+            F.unix_micros(end) - F.unix_micros(start) > schema.MAX_DAY_SECONDS * 1_000_000,
+            f"end_utc more than {schema.MAX_DAY_SECONDS // 3600} hours after start_utc",
+        ),
+    ]
+    kept_record = F.to_json(
+        F.struct(
+            employee.alias("employee_id"),
+            category.alias("activity"),
+            start_text.alias("start_utc"),
+            end_text.alias("end_utc"),
+        )
+    )
+    rows = data.select(
+        category.alias("activity"),
+        start.alias("start_ts"),
+        end.alias("end_ts"),
+        employee.alias("agent_key"),
+        start.alias("day_ts"),
+        F.coalesce(shape_reason, common.first_reason(checks)).alias("reason"),
+        "source_file",
+        "source_line",
+        F.when(shape_reason.isNull(), kept_record).alias("raw_record"),
+    )
+    headers = [(row[0], KIND_HEADER, 1) for row in layouts]
+    not_ingested = spark.createDataFrame(headers, "source_file string, kind string, records long")
+    return Parsed(rows, not_ingested)
+
+
+def _field_sources() -> dict[str, str]:
+    words = "; ".join(f"{c}: {', '.join(w)}" for c, w in schema.NOT_READY_CATEGORIES.items())
+    return {
+        "agent_pseudonym": "employee_id via roster employee_id",
+        "activity": f"activity: shift (any case) is shift, else the category whose word it contains ({words}), "
+        "else other; the name is dropped",
+        "start_ts": "start_utc",
+        "end_ts": "end_utc",
+        "source_file": "the landing file",
+        "source_line": "line in the file (the header is line 1)",
+    }
+
+
+SCHEDULES = Source(
+    name=NAME,
+    table=schema.SCHEDULES,
+    suffixes=(".csv",),
+    identity="employee_id",
+    parse=parse_schedules,
+    order=(),  # a redelivered activity (same agent, category and start): the first in file and line order
+    field_sources=_field_sources(),
+    description="workforce management schedules: shifts and the activities scheduled inside them (CSV)",
+)
+
+SOURCES = [SCHEDULES]
