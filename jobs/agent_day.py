@@ -125,7 +125,7 @@ def status_totals(intervals: DataFrame) -> DataFrame:
     from pyspark.sql import functions as F
 
     kind = F.col("status_type")
-    category = not_ready_category(F.col("status_name"))
+    category = common.not_ready_category(F.col("status_name"))
     return intervals.groupBy(*_KEY).agg(
         F.sum(F.when(kind != "OFFLINE", F.col("micros")).otherwise(0)).alias("_staffed"),
         F.sum(F.when(kind == "ROUTABLE", F.col("micros")).otherwise(0)).alias("_available"),
@@ -137,21 +137,6 @@ def status_totals(intervals: DataFrame) -> DataFrame:
     )
 
 
-def not_ready_category(status_name: Column) -> Column:
-    """break, meeting, training or other, from words in the status name (schema.NOT_READY_CATEGORIES)."""
-    from pyspark.sql import functions as F
-
-    name = F.lower(F.coalesce(status_name, F.lit("")))
-    out = None
-    for category, words in schema.NOT_READY_CATEGORIES.items():
-        matches = F.lit(False)
-        for word in words:
-            matches = matches | name.contains(word)
-        out = F.when(matches, F.lit(category)) if out is None else out.when(matches, F.lit(category))
-    assert out is not None
-    return out.otherwise(F.lit("other"))
-
-
 def actual_state(status_type: Column, status_name: Column) -> Column:
     """The state a status interval puts the agent in, for adherence (schema.ADHERING_STATES):
     work (ROUTABLE), offline (OFFLINE), else the not-ready category of the status name."""
@@ -160,7 +145,7 @@ def actual_state(status_type: Column, status_name: Column) -> Column:
     return (
         F.when(status_type == "ROUTABLE", F.lit("work"))
         .when(status_type == "OFFLINE", F.lit("offline"))
-        .otherwise(not_ready_category(status_name))
+        .otherwise(common.not_ready_category(status_name))
     )
 
 

@@ -386,6 +386,22 @@ def first_reason(checks: Sequence[tuple[Column, str]]) -> Column:
     return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks], F.lit(None).cast("string"))
 
 
+def not_ready_category(name: Column) -> Column:
+    """break, meeting, training or other, from words in a status or activity name
+    (schema.NOT_READY_CATEGORIES, first category first)."""
+    from pyspark.sql import functions as F
+
+    lowered = F.lower(F.coalesce(name, F.lit("")))
+    out = None
+    for category, words in schema.NOT_READY_CATEGORIES.items():
+        matches = F.lit(False)
+        for word in words:
+            matches = matches | lowered.contains(word)
+        out = F.when(matches, F.lit(category)) if out is None else out.when(matches, F.lit(category))
+    assert out is not None
+    return out.otherwise(F.lit("other"))
+
+
 def local_day(ts: Column, tz: Column) -> Column:
     """The calendar day of a UTC timestamp in the given IANA time zone."""
     from pyspark.sql import functions as F

@@ -51,14 +51,8 @@ def activity_category(activity: Column) -> Column:
     null when the name is blank."""
     from pyspark.sql import functions as F
 
-    name = F.lower(F.trim(activity))
-    out = F.when(name == SHIFT, F.lit(SHIFT))
-    for category, words in schema.NOT_READY_CATEGORIES.items():
-        matches = F.lit(False)
-        for word in words:
-            matches = matches | name.contains(word)
-        out = out.when(matches, F.lit(category))
-    return F.when(~common.blank(activity), out.otherwise(F.lit("other")))
+    shift = F.lower(F.trim(activity)) == SHIFT
+    return F.when(~common.blank(activity), F.when(shift, F.lit(SHIFT)).otherwise(common.not_ready_category(activity)))
 
 
 def csv_field_count(value: Column) -> Column:
