@@ -10,17 +10,22 @@ under; the cap is the current policy's.
 `publish_release`:
 1. If the release id (name, window, policy hash) is stored, return the stored values: no noise
    is drawn and nothing is spent. A retry must never draw fresh noise.
-2. If spent + rho would exceed the cap in any period touched, refuse before any noise is drawn
-   and record a 'refusal' ledger entry. A repeated refusal of the same key while the spend of its
-   periods is unchanged is not recorded again (a retrying scheduler would otherwise fill the
-   ledger); a refusal under a changed spend is.
-3. Otherwise draw (with no connection open, so readers are not locked out meanwhile), then in
-   one transaction re-check 1 and 2, record the policy if new, and insert the release, its
-   groups, values and spend rows, and the 'release' ledger entry. Any error rolls all of it back.
-   Noise drawn but not committed was never published and costs nothing.
+2. If the policy sets an accuracy limit (max_relative_half_width) and the release's predicted
+   relative 95% half-width at typical values (privacy.planner, from the roster group sizes that
+   `groups` returns) exceeds it for its smallest published group, refuse before any noise is
+   drawn or budget spent and record a 'refusal' ledger entry (reason 'accuracy').
+3. If spent + rho would exceed the cap in any period touched, refuse before any noise is drawn
+   and record a 'refusal' ledger entry (reason 'budget'). A repeated refusal of the same key on
+   the same facts (the same spend of its periods; the same accuracy prediction) is not recorded
+   again (a retrying scheduler would otherwise fill the ledger); a refusal on changed facts is.
+4. Otherwise draw (with no connection open, so readers are not locked out meanwhile), then in
+   one transaction re-check 1, 2 (on the group decisions of the drawn release) and 3, record the
+   policy if new, and insert the release, its groups, values and spend rows, and the 'release'
+   ledger entry. Any error rolls all of it back. Noise drawn but not committed was never
+   published and costs nothing.
 
 The decisions use public facts only: the policy, the ledger, the budget spend and the roster
-group sizes in the drawn release (which the release step takes from the roster).
+group sizes (which the release step takes from the roster).
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ from privacy.ledger import (
     spent_fraction,
     values_digest,
 )
+from privacy.planner import AccuracyPlan, predict_accuracy
 from privacy.policy import Policy, ReleaseSpec, periods_touched, window_of
-from privacy.records import NoisyRelease, ReleaseKey, ReleaseOutcome
+from privacy.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 from warehouse import store
 
 
@@ -85,14 +91,25 @@ def publish_release(
     run_by: str,
     draw: Callable[[], NoisyRelease],
     now: Callable[[], dt.datetime] = _utc_now,
+    groups: Callable[[], tuple[GroupDecision, ...]] | None = None,
 ) -> ReleaseOutcome:
-    """Release once: stored result if the key exists, refusal if over budget, else draw and commit."""
+    """Release once: stored result if the key exists, refusal if too imprecise or over budget, else draw and commit.
+
+    groups: the window's group decisions from the roster alone (no noise, no metric data), for
+    the accuracy check before the draw; without it, the policy's accuracy limit is checked on
+    the drawn release's group decisions only, before anything is stored.
+    """
     _check_inputs(key, spec, policy)
     periods = periods_touched(key.window_start, key.window_end)
+    limited = policy.relative_limit(spec) is not None
     con = store.connect(path)
     try:
         if store.release_exists(con, key.release_id):
             return _stored(con, key)
+        if limited and groups is not None:
+            accuracy = predict_accuracy(spec, policy, groups())
+            if accuracy.refused:
+                return _refuse_accuracy(con, key, spec, policy, run_by, periods, accuracy, now())
         budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
         if budget.over:
             return _refuse(con, key, spec, policy, run_by, budget, now())
@@ -101,22 +118,29 @@ def publish_release(
 
     noisy = draw()
     _check_noisy(noisy, policy)
+    drawn = predict_accuracy(spec, policy, noisy.groups) if limited else None
     epsilon = rho_to_epsilon_opendp(spec.rho, policy.report_delta)  # before the lock: imports OpenDP
 
     con = store.connect(path)
     try:
         with store.transaction(con):
+            refused = None
+            imprecise = None
             if store.release_exists(con, key.release_id):  # stored by someone else meanwhile
-                refused = None
                 stored = True
             else:
                 stored = False
-                budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
-                refused = budget if budget.over else None
-                if refused is None:
-                    _write(con, key, spec, policy, run_by, noisy, periods, budget, epsilon, now())
+                if drawn is not None and drawn.refused:  # the drawn groups differ from those checked
+                    imprecise = drawn
+                else:
+                    budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
+                    refused = budget if budget.over else None
+                    if refused is None:
+                        _write(con, key, spec, policy, run_by, noisy, periods, budget, epsilon, now())
         if stored:
             return _stored(con, key)
+        if imprecise is not None:
+            return _refuse_accuracy(con, key, spec, policy, run_by, periods, imprecise, now())
         if refused is not None:
             return _refuse(con, key, spec, policy, run_by, refused, now())
         after = ", ".join(
@@ -267,28 +291,17 @@ def _refuse(
         f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
         f"it would exceed the privacy budget ({reasons})"
     )
-    state = jsonable(budget.state())
-    last = con.execute(
-        "SELECT payload FROM ledger WHERE entry_type = 'refusal' AND release_id = ? ORDER BY seq DESC LIMIT 1",
-        [key.release_id],
-    ).fetchone()
-    if last is None or json.loads(last[0]).get("budget") != state:
-        payload = {
-            "release_id": key.release_id,
-            "release_name": key.release_name,
-            "window_start": key.window_start,
-            "window_end": key.window_end,
-            "policy_version": policy.version,
-            "policy_sha256": policy.sha256,
-            "reason": "budget",
-            "over_periods": budget.over,
-            "budget": state,
-            "message": message,
-            "run_by": run_by,
-        }
-        with store.transaction(con):
-            ensure_policy_recorded(con, policy, run_by, recorded_at)
-            append_entry(con, "refusal", payload, key.release_id, recorded_at)
+    _record_refusal(
+        con,
+        key,
+        policy,
+        run_by,
+        recorded_at,
+        "budget",
+        jsonable(budget.state()),
+        {"over_periods": budget.over},
+        message,
+    )
     return ReleaseOutcome(
         key=key,
         status="refused",
@@ -298,6 +311,72 @@ def _refuse(
         groups=(),
         message=message,
     )
+
+
+def _refuse_accuracy(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    periods: list[str],
+    accuracy: AccuracyPlan,
+    recorded_at: dt.datetime,
+) -> ReleaseOutcome:
+    """Record an accuracy refusal (unless the same key was refused on the same prediction) and say why."""
+    message = (
+        f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
+        f"too imprecise to publish: {accuracy.reason()} (max_relative_half_width); no budget spent"
+    )
+    _record_refusal(con, key, policy, run_by, recorded_at, "accuracy", jsonable(accuracy.state()), {}, message)
+    return ReleaseOutcome(
+        key=key,
+        status="refused",
+        rho=spec.rho,
+        periods=tuple(periods),
+        values=(),
+        groups=(),
+        message=message,
+    )
+
+
+def _record_refusal(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    policy: Policy,
+    run_by: str,
+    recorded_at: dt.datetime,
+    reason: str,
+    state: dict[str, Any],
+    extra: dict[str, Any],
+    message: str,
+) -> None:
+    """Append a 'refusal' ledger entry whose payload holds `state` under the key `reason`.
+
+    Not appended again when this release's last refusal has the same state under that key.
+    """
+    last = con.execute(
+        "SELECT payload FROM ledger WHERE entry_type = 'refusal' AND release_id = ? ORDER BY seq DESC LIMIT 1",
+        [key.release_id],
+    ).fetchone()
+    if last is not None and json.loads(last[0]).get(reason) == state:
+        return
+    payload = {
+        "release_id": key.release_id,
+        "release_name": key.release_name,
+        "window_start": key.window_start,
+        "window_end": key.window_end,
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "reason": reason,
+        **extra,
+        reason: state,
+        "message": message,
+        "run_by": run_by,
+    }
+    with store.transaction(con):
+        ensure_policy_recorded(con, policy, run_by, recorded_at)
+        append_entry(con, "refusal", payload, key.release_id, recorded_at)
 
 
 def _write(

@@ -40,11 +40,16 @@ canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_sc
 ordered by group_value then statistic (floats as Python writes them), so that a changed
 published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
 version and sha256, reason, the periods over the cap, the budget state (requested rho, cap, and
-per period the spent rho and what it would have become), the message and run_by.
+per period the spent rho and what it would have become), the message and run_by. Payload of a
+'retention_deletion' entry (release_id NULL, one entry per retention run that deleted something,
+written before the deletion): as_of, policy version and sha256, run_by, the boundary rule, and
+per zone the retention days, the oldest kept day, the days and the day folders (per parent
+folder, no file names) deleted, and counts of folders, files and bytes; see privacy/retention.py.
 
 Besides the chain, `verify_ledger` checks that the warehouse tables agree with the release
 entries: every release has exactly one entry, and its budget_spend rows, group decisions and
-published values are the ones recorded; every release or refusal names a policy recorded before it.
+published values are the ones recorded; every release, refusal or retention deletion names a policy
+recorded before it.
 """
 
 from __future__ import annotations
@@ -289,7 +294,7 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
         doc = json.loads(payload)
         if entry_type == "policy_approved":
             policies.add(doc.get("policy_sha256"))
-        elif entry_type in ("release", "refusal") and doc.get("policy_sha256") not in policies:
+        elif entry_type in ("release", "refusal", "retention_deletion") and doc.get("policy_sha256") not in policies:
             return seq, f"entry seq {seq}: its policy {doc.get('policy_sha256')} has no earlier policy_approved entry"
         if entry_type != "release":
             continue

@@ -47,6 +47,15 @@ class ReleaseSpec:
     rho: Fraction
     sums: dict[str, int]  # metric column of agent_day -> clipping bound per agent per window
     ratios: tuple[Ratio, ...]
+    # Declared typical value per agent per window of a sum (domain knowledge, never the data);
+    # a sum without one is assumed to be typically half its bound (see typical_value).
+    typical: dict[str, float] = field(default_factory=dict)
+    # This release's limit on the predicted relative 95% half-width; None: the policy's.
+    max_relative_half_width: Fraction | None = None
+
+    def typical_value(self, metric: str) -> float:
+        """Typical window total of one agent for a sum: the declared value, else half the bound."""
+        return self.typical.get(metric, self.sums[metric] / 2)
 
     def windows_ending_in(self, first_day: dt.date, end_day: dt.date) -> list[tuple[dt.date, dt.date]]:
         """Windows [start, end) whose last day lies in [first_day, end_day)."""
@@ -75,6 +84,14 @@ class Policy:
     sha256: str
     desktop_url_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     desktop_title_keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Refuse a release whose predicted relative 95% half-width (planner) exceeds this; None: no limit.
+    max_relative_half_width: Fraction | None = None
+
+    def relative_limit(self, spec: ReleaseSpec) -> Fraction | None:
+        """The accuracy limit that applies to a release: its own, else the policy's, else None."""
+        return (
+            spec.max_relative_half_width if spec.max_relative_half_width is not None else self.max_relative_half_width
+        )
 
     def release(self, name: str) -> ReleaseSpec:
         """The release of that name; refuses one the policy does not list."""
@@ -180,10 +197,12 @@ _TOP_KEYS = {
     "desktop_app_categories",
     "desktop_url_categories",
     "desktop_title_keywords",
+    "max_relative_half_width",
     "releases",
 }
-_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords"}
-_RELEASE_KEYS = {"name", "purpose", "group_by", "window", "rho", "sums", "ratios"}
+_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords", "max_relative_half_width"}
+_RELEASE_KEYS = {"name", "purpose", "group_by", "window", "rho", "sums", "ratios", "typical", "max_relative_half_width"}
+_OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
 
@@ -216,6 +235,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
     min_size = doc["min_group_size"]
     if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
         raise PolicyError(f"{where}: min_group_size must be an integer of at least 2, got {min_size!r}")
+    limit = _optional_fraction(doc, "max_relative_half_width", where)
 
     retention = doc["retention_days"]
     if not isinstance(retention, dict):
@@ -257,6 +277,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         sha256=sha256,
         desktop_url_categories=url_categories,
         desktop_title_keywords=title_keywords,
+        max_relative_half_width=limit,
     )
 
 
@@ -279,7 +300,7 @@ def _parse_release(doc: Any, where: str) -> ReleaseSpec:
     if not isinstance(doc, dict):
         raise PolicyError(f"{where}: expected a mapping")
     _no_unknown(doc, _RELEASE_KEYS, where)
-    _require(doc, _RELEASE_KEYS - {"ratios"}, where)
+    _require(doc, _RELEASE_KEYS - _OPTIONAL_RELEASE_KEYS, where)
     where = f"{where} ({doc['name']})"
     if doc["group_by"] not in ("team", "site"):
         raise PolicyError(f"{where}: group_by must be team or site, got {doc['group_by']!r}")
@@ -309,6 +330,19 @@ def _parse_release(doc: Any, where: str) -> ReleaseSpec:
         if not isinstance(ratio_doc["max"], (int, float)) or ratio_doc["max"] <= 0:
             raise PolicyError(f"{rwhere}: max must be a positive number")
         ratios.append(Ratio(ratio_name, ratio_doc["numerator"], ratio_doc["denominator"], float(ratio_doc["max"])))
+    typical_doc = doc.get("typical") or {}
+    if not isinstance(typical_doc, dict):
+        raise PolicyError(f"{where}: typical must map sums to a typical value per agent per window")
+    typical: dict[str, float] = {}
+    for metric, value in typical_doc.items():
+        if metric not in sums:
+            raise PolicyError(f"{where}: typical.{metric} is not one of this release's sums ({', '.join(sums)})")
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= sums[metric]:
+            raise PolicyError(
+                f"{where}: typical.{metric} must be a number above 0 and at most its bound {sums[metric]}, "
+                f"got {value!r}"
+            )
+        typical[metric] = float(value)
     return ReleaseSpec(
         name=str(doc["name"]),
         purpose=" ".join(str(doc["purpose"]).split()),
@@ -317,6 +351,8 @@ def _parse_release(doc: Any, where: str) -> ReleaseSpec:
         rho=_positive_fraction(doc["rho"], f"{where}: rho"),
         sums=sums,
         ratios=tuple(ratios),
+        typical=typical,
+        max_relative_half_width=_optional_fraction(doc, "max_relative_half_width", where),
     )
 
 
@@ -330,6 +366,11 @@ def _positive_fraction(value: Any, where: str) -> Fraction:
     if out <= 0:
         raise PolicyError(f"{where} must be positive, got {value!r}")
     return out
+
+
+def _optional_fraction(doc: dict[str, Any], key: str, where: str) -> Fraction | None:
+    """An optional positive decimal string such as "0.5" (exact); None when the key is absent."""
+    return _positive_fraction(doc[key], f"{where}: {key}") if key in doc else None
 
 
 def _no_unknown(doc: dict[str, Any], allowed: set[str], where: str) -> None:

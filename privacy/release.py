@@ -237,7 +237,12 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
 
 
 @functools.lru_cache(maxsize=256)
-def _half_width(scale: float, alpha: float) -> float:
+def half_width(scale: float, alpha: float) -> float:
+    """Half-width of the (1 - alpha) interval of OpenDP's discrete Gaussian noise of this scale.
+
+    An integer, about ceil(z * scale + 1/2) with z the normal quantile (1.959964 for alpha 0.05):
+    the noise is integer-valued. The published intervals and the accuracy planner both use it.
+    """
     import opendp.prelude as dp
 
     return float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
@@ -245,7 +250,7 @@ def _half_width(scale: float, alpha: float) -> float:
 
 def _sum_value(group_value: str, metric: str, noisy: float, scale: float) -> PublishedValue:
     """A noisy sum, clamped at 0 (post-processing), with its 95% interval."""
-    half = _half_width(scale, ALPHA_SUM)
+    half = half_width(scale, ALPHA_SUM)
     return PublishedValue(
         group_value=group_value,
         statistic=metric,
@@ -267,8 +272,8 @@ def _ratio_value(
     maximum: float,
 ) -> PublishedValue:
     """S/N from noisy sums with a union-bound 95% interval; too noisy when N's interval reaches 0."""
-    a_s = _half_width(numerator_scale, ALPHA_RATIO_PART)
-    a_n = _half_width(denominator_scale, ALPHA_RATIO_PART)
+    a_s = half_width(numerator_scale, ALPHA_RATIO_PART)
+    a_n = half_width(denominator_scale, ALPHA_RATIO_PART)
     if denominator - a_n <= 0:
         return PublishedValue(group_value, name, None, None, None, None, "too_noisy")
 
@@ -314,6 +319,7 @@ def release_windows(
                     policy,
                     settings.run_by,
                     draw=functools.partial(_draw_from_zones, settings, policy, spec, days),
+                    groups=functools.partial(_groups_from_zones, settings, policy, spec, days),
                 )
             )
     return outcomes
@@ -338,13 +344,27 @@ def metrics_complete(settings: Settings, day: dt.date) -> bool:
     return metrics_marker(settings, day).exists()
 
 
-def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days: list[dt.date]) -> NoisyRelease:
-    """Read the restricted zone for the window and draw the release (called after the budget check)."""
+def window_roster(settings: Settings, days: list[dt.date]) -> pl.DataFrame:
+    """The roster snapshot of the window's first day; if missing, the earliest one in the window."""
     roster = pl.DataFrame()
-    for day in days:  # the first day's snapshot; if missing, the earliest one in the window
+    for day in days:
         roster = read_partitions(settings.staged / "roster", [day])
         if not roster.is_empty():
             break
+    return roster
+
+
+def _groups_from_zones(
+    settings: Settings, policy: Policy, spec: ReleaseSpec, days: list[dt.date]
+) -> tuple[GroupDecision, ...]:
+    """The window's group decisions from its roster snapshot alone (the accuracy check before noise)."""
+    roster = window_roster(settings, days)
+    return () if roster.is_empty() else decide_groups(roster, spec, policy)
+
+
+def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days: list[dt.date]) -> NoisyRelease:
+    """Read the restricted zone for the window and draw the release (called after the budget check)."""
+    roster = window_roster(settings, days)
     if roster.is_empty():
         return NoisyRelease(values=(), groups=(), mechanism=MECHANISM, parameters={"note": "no roster snapshot"})
     agent_day = read_partitions(settings.metrics / "agent_day", days)

@@ -6,7 +6,9 @@ teamlens demo       generate + run + report, as `make demo` does
 teamlens report     published figures with their 95% intervals, and the budget spent
 teamlens verify     recompute the privacy ledger's hash chain (exit 1 and the first bad entry)
 teamlens paths      where every zone lives
+teamlens plan       predicted 95% intervals and budget per month of every release for the current roster
 teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
+teamlens retention  delete the partitions older than the policy's retention periods (or --dry-run)
 """
 
 from __future__ import annotations
@@ -132,6 +134,23 @@ def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """The accuracy planner: exit 1 when a release would be refused (too imprecise, or over the budget cap)."""
+    from privacy.planner import current_roster, format_plan, plan_json, plan_policy
+    from privacy.policy import PolicyError, load_policy
+    from teamlens.settings import MissingSecretError
+
+    policy = load_policy(settings.policy_path)
+    try:
+        roster, source = current_roster(settings)
+        plan = plan_policy(policy, roster, args.release, source)
+    except (PolicyError, FileNotFoundError, ValueError, MissingSecretError) as exc:
+        print(f"cannot plan: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(plan_json(plan), indent=2) if args.json else format_plan(plan))
+    return 0 if plan.ok else 1
+
+
 def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
     """Show the canonical rows a flat export's sample file gives under its mapping."""
     from jobs.flat_mapping import MappingError, load_mapping
@@ -165,6 +184,32 @@ def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
     bad = sum(1 for r in rows if r.get("reason"))
     print(f"{len(rows) - bad} rows parse, {bad} would be quarantined")
     return 1 if bad else 0
+
+
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the retention periods as of a day; print per zone what was (or would be) deleted."""
+    from privacy.policy import load_policy
+    from privacy.retention import apply_retention
+
+    policy = load_policy(settings.policy_path)
+    result = apply_retention(settings, policy, args.as_of, settings.run_by, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    if not result["zones"]:
+        print(f"Retention as of {args.as_of}: nothing is older than the retention periods; nothing {verb}.")
+    for zone, z in result["zones"].items():
+        days = z["days"]
+        span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+        print(
+            f"{zone:>10}: {verb} {len(days)} day(s) {span} (older than {z['retention_days']} days, "
+            f"kept from {z['oldest_kept_day']}): {z['folders']} folder(s), {z['files']} file(s), {z['bytes']:,} bytes"
+        )
+        for parent, parent_days in z["partitions"].items():
+            print(f"{'':>12}{parent}: {len(parent_days)} day(s)")
+    if result["entry_hash"]:
+        print(f"Recorded in the privacy ledger before deleting: entry {result['entry_hash']}")
+    for link in result["refused_symlinks"]:
+        print(f"not followed: {link} is a symlink leading out of {settings.data_root}", file=sys.stderr)
+    return 1 if result["refused_symlinks"] else 0
 
 
 def _date(text: str) -> dt.date:
@@ -213,11 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("paths", help="where the zones and the warehouse live")
     p.set_defaults(func=cmd_paths)
 
+    p = sub.add_parser("plan", help="predicted accuracy and budget per month of the releases (exit 1: refused)")
+    p.add_argument("--release", help="only this release")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_plan)
+
     p = sub.add_parser("check-mapping", help="parse a flat call export's sample with its mapping file")
     p.add_argument("mapping", help="landing/flat_calls/<export>/mapping.yaml")
     p.add_argument("sample", nargs="?", help="an export file (default: the first one under the mapping's folder)")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_check_mapping)
+
+    p = sub.add_parser("retention", help="delete the partitions older than the policy's retention periods")
+    p.add_argument("--as-of", type=_date, required=True, help="the day the periods are counted back from")
+    p.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    p.set_defaults(func=cmd_retention)
     return parser
 
 

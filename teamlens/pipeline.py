@@ -129,3 +129,38 @@ def publish_releases(days: list[str], settings: Settings | None = None) -> dict[
         status = "pending" if isinstance(o, PendingWindow) else o.status
         counts[status] = counts.get(status, 0) + 1
     return {"windows": len(outcomes), **counts}
+
+
+class RetentionIncomplete(RuntimeError):
+    """Some partitions could not be reached without following a symlink out of the data root."""
+
+
+def apply_retention(as_of: str, settings: Settings | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Delete the day partitions older than the policy's retention periods as of `as_of` (ISO day),
+    recording the run in the privacy ledger first (privacy.retention). Returns counts per zone and
+    the days deleted; no file names, no agent. Fails, after deleting everything else, when a
+    symlink leading out of the data root hid partitions from it."""
+    from privacy.policy import load_policy
+    from privacy.retention import apply_retention as apply
+
+    settings = settings or load_settings()
+    policy = load_policy(settings.policy_path)
+    result = apply(settings, policy, dt.date.fromisoformat(as_of), settings.run_by, dry_run=dry_run)
+    summary = {
+        "as_of": result["as_of"],
+        "dry_run": result["dry_run"],
+        "partitions": result["partitions"],
+        "deleted": result["deleted"],
+        "entry_hash": result["entry_hash"],
+        "zones": {
+            zone: {k: z[k] for k in ("retention_days", "oldest_kept_day", "days", "folders", "files", "bytes")}
+            for zone, z in result["zones"].items()
+        },
+    }
+    if result["refused_symlinks"]:
+        raise RetentionIncomplete(
+            f"retention as of {as_of} done except behind symlinks that lead out of the data root "
+            f"{settings.data_root}, which are never followed: {', '.join(result['refused_symlinks'])}. "
+            f"Point TEAMLENS_DATA_ROOT at the real location of the zones. Done: {json.dumps(summary)}"
+        )
+    return summary

@@ -129,7 +129,10 @@ _TABLE_COMMENTS = {
     ),
     "release_groups": "One row per release x roster group: released, or suppressed because the roster group is small.",
     "budget_spend": "One row per release x accounting period (calendar month): the zCDP rho it spent.",
-    "ledger": "Append-only hash chain of policy approvals, releases and refusals; see AUDIT_SQL in privacy/ledger.py.",
+    "ledger": (
+        "Append-only hash chain of policy approvals, releases, refusals and retention deletions; "
+        "see AUDIT_SQL in privacy/ledger.py."
+    ),
 }
 
 _COLUMN_COMMENTS = {

@@ -1,0 +1,427 @@
+"""The accuracy planner: how precise each permitted release will be, and what it costs, before any noise.
+
+For each release of the policy and each group of a roster, it predicts from public facts only
+(the policy and the roster's group sizes; never the metric data, see privacy-design.md, "What
+may decide what"):
+
+- the Gaussian noise scale of each noisy sum: `release.expected_noise_scale`, the same analytic
+  sigma = bound / sqrt(2 rho / sums) that the release pins OpenDP's calibration to;
+- the 95% half-width of each sum: `release.half_width(sigma, 0.05)`, the half-width the published
+  interval will have (OpenDP's discrete Gaussian accuracy, about ceil(1.959964 sigma + 1/2));
+- the relative half-width at typical values: half-width / (typical per agent x agents in the
+  group). The typical value per agent per window is the one the release declares in the policy
+  (`typical:`, domain knowledge signed with the policy, like the bounds) or else half the sum's
+  clipping bound;
+- for a ratio S/N, the relative half-width of the union-bound interval the release publishes,
+  [(S - a_S)/(N + a_N), (S + a_S)/(N - a_N)] with 97.5% half-widths a_S, a_N: with r = a / typical
+  sum for each part, its wider side lies (r_S + r_N) / (1 - r_N) above S/N, and when r_N >= 1 the
+  ratio would be published as too noisy (infinite relative half-width).
+
+Groups below the policy's minimum group size (roster sizes, exactly as `release.decide_groups`
+decides) are shown as suppressed. A release's predicted relative half-width is the largest over
+the statistics of its published groups (the smallest group's, as all groups share one sigma);
+when it exceeds the policy's `max_relative_half_width` (or the release's own) the accountant
+refuses the release before any noise is drawn or budget spent (privacy.accountant).
+
+Budget per accounting period (calendar month): the release's rho times the most windows that
+can touch one month (31 days, 6 ISO weeks, 1 month; a window spanning two months is charged in
+full to both), as (epsilon, delta) at the policy's report_delta with OpenDP's conversion (as the
+ledger reports it) and Bun and Steinke's formula for comparison; the total over all releases is
+compared with budget_cap_rho.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Literal
+
+from privacy.exact import fraction_text
+from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp
+from privacy.policy import Policy, ReleaseSpec, WindowKind
+from privacy.records import GroupDecision
+from privacy.release import ALPHA_RATIO_PART, ALPHA_SUM, decide_groups, expected_noise_scale, half_width
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from teamlens.settings import Settings
+
+# The most windows of a kind that touch one calendar month (a 31-day month spans parts of 6 ISO weeks).
+WINDOWS_PER_PERIOD: dict[WindowKind, int] = {"day": 31, "week": 6, "month": 1}
+
+Verdict = Literal["ok", "over_limit", "too_noisy", "suppressed"]
+VERDICT_TEXT: dict[Verdict, str] = {
+    "ok": "ok",
+    "over_limit": "refused: over limit",
+    "too_noisy": "too noisy (no limit set)",
+    "suppressed": "suppressed: group too small",
+}
+
+
+@dataclass(frozen=True)
+class StatisticPlan:
+    """The predicted accuracy of one statistic of one group."""
+
+    group_value: str
+    roster_size: int
+    statistic: str
+    kind: Literal["sum", "ratio"]
+    noise_scale: float | None  # Gaussian sigma of a sum; None for ratios and suppressed groups
+    half_width: float | None  # 95% half-width (a ratio: its wider side) at typical values; None if none
+    typical: float | None  # typical group value: typical per agent x agents (sums), their quotient (ratios)
+    relative_half_width: float | None  # half_width / typical; math.inf when too noisy; None if suppressed
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class AccuracyPlan:
+    """The predicted accuracy of one release for a roster, and whether the policy's limit refuses it."""
+
+    release_name: str
+    limit: Fraction | None
+    groups: tuple[GroupDecision, ...]
+    rows: tuple[StatisticPlan, ...]
+
+    @property
+    def worst(self) -> StatisticPlan | None:
+        """The published statistic with the largest predicted relative half-width (None: nothing published)."""
+        published = [r for r in self.rows if r.relative_half_width is not None]
+        return max(published, key=lambda r: r.relative_half_width or 0.0) if published else None
+
+    @property
+    def refused(self) -> bool:
+        return any(r.verdict == "over_limit" for r in self.rows)
+
+    def reason(self) -> str:
+        worst = self.worst
+        if worst is None:
+            return "no group is published"
+        if self.limit is None:
+            against = "no limit set"
+        else:
+            against = f"{'over' if self.refused else 'within'} the limit {_percent(float(self.limit))}"
+        return (
+            f"predicted relative 95% half-width of {worst.statistic} for group {worst.group_value!r} "
+            f"({worst.roster_size} agents) is {_percent(worst.relative_half_width)} at typical values, {against}"
+        )
+
+    def state(self) -> dict[str, Any]:
+        """What the refusal decision was taken on, for the ledger (finite numbers and exact text only)."""
+        worst = self.worst
+        return {
+            "limit": None if self.limit is None else fraction_text(self.limit),
+            "groups": [
+                {"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status} for g in self.groups
+            ],
+            "worst": None
+            if worst is None
+            else {
+                "group_value": worst.group_value,
+                "roster_size": worst.roster_size,
+                "statistic": worst.statistic,
+                "relative_half_width": _finite(worst.relative_half_width),
+                "too_noisy": worst.relative_half_width == math.inf,
+            },
+            "over_limit": [
+                {
+                    "group_value": r.group_value,
+                    "statistic": r.statistic,
+                    "relative_half_width": _finite(r.relative_half_width),
+                }
+                for r in self.rows
+                if r.verdict == "over_limit"
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """What one release costs per accounting period in the worst month."""
+
+    rho: Fraction  # per window
+    rho_per_sum: Fraction
+    windows_per_period: int
+    rho_per_period: Fraction
+    delta: Fraction
+    epsilon: float  # OpenDP's conversion, as the ledger reports
+    epsilon_bun_steinke: float
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    name: str
+    group_by: str
+    window: WindowKind
+    accuracy: AccuracyPlan
+    budget: BudgetPlan
+
+
+@dataclass(frozen=True)
+class PolicyPlan:
+    """The plan of the policy's releases for one roster, with the total spend per period."""
+
+    releases: tuple[ReleasePlan, ...]
+    total_rho_per_period: Fraction  # all releases of the policy, shown or not
+    cap: Fraction
+    delta: Fraction
+    epsilon_total: float
+    epsilon_total_bun_steinke: float
+    roster_source: str
+
+    @property
+    def within_cap(self) -> bool:
+        return self.total_rho_per_period <= self.cap
+
+    @property
+    def ok(self) -> bool:
+        return self.within_cap and not any(r.accuracy.refused for r in self.releases)
+
+
+# --- pure predictions ------------------------------------------------------------------------
+
+
+def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecision, ...]) -> AccuracyPlan:
+    """Predicted sigma, 95% half-width and relative half-width of every statistic of every group."""
+    limit = policy.relative_limit(spec)
+    scales = {m: expected_noise_scale(spec, m) for m in spec.sums}
+    rows: list[StatisticPlan] = []
+    for g in sorted(groups, key=lambda d: d.group_value):
+        n = g.roster_size
+        if g.status != "released":
+            rows.extend(
+                StatisticPlan(g.group_value, n, m, "sum", None, None, None, None, "suppressed") for m in spec.sums
+            )
+            rows.extend(
+                StatisticPlan(g.group_value, n, r.name, "ratio", None, None, None, None, "suppressed")
+                for r in spec.ratios
+            )
+            continue
+        for metric in spec.sums:
+            typical = spec.typical_value(metric) * n
+            half = half_width(scales[metric], ALPHA_SUM)
+            rows.append(_row(g, metric, "sum", scales[metric], half, typical, half / typical, limit))
+        for ratio in spec.ratios:
+            s_typical = spec.typical_value(ratio.numerator) * n
+            n_typical = spec.typical_value(ratio.denominator) * n
+            r_s = half_width(scales[ratio.numerator], ALPHA_RATIO_PART) / s_typical
+            r_n = half_width(scales[ratio.denominator], ALPHA_RATIO_PART) / n_typical
+            relative = ratio_relative_half_width(r_s, r_n)
+            quotient = s_typical / n_typical
+            spread = quotient * relative if math.isfinite(relative) else None
+            rows.append(_row(g, ratio.name, "ratio", None, spread, quotient, relative, limit))
+    return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
+
+
+def ratio_relative_half_width(r_s: float, r_n: float) -> float:
+    """Wider side of the union-bound interval of S/N relative to S/N, from the parts' relative half-widths.
+
+    (S + a_S)/(N - a_N) = (S/N)(1 + r_S)/(1 - r_N), so the upper side lies (r_S + r_N)/(1 - r_N)
+    above S/N; the lower side, (r_S + r_N)/(1 + r_N) below, is never wider. r_N >= 1: too noisy.
+    """
+    return (r_s + r_n) / (1 - r_n) if r_n < 1 else math.inf
+
+
+def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
+    """The release's rho in the worst month: rho per window x the most windows touching one month."""
+    windows = WINDOWS_PER_PERIOD[spec.window]
+    per_period = spec.rho * windows
+    return BudgetPlan(
+        rho=spec.rho,
+        rho_per_sum=spec.rho / len(spec.sums),
+        windows_per_period=windows,
+        rho_per_period=per_period,
+        delta=policy.report_delta,
+        epsilon=rho_to_epsilon_opendp(per_period, policy.report_delta),
+        epsilon_bun_steinke=rho_to_epsilon(per_period, policy.report_delta),
+    )
+
+
+def plan_policy(
+    policy: Policy, roster: pl.DataFrame, release_name: str | None = None, roster_source: str = "roster"
+) -> PolicyPlan:
+    """The plan of every release (or the one named) for a roster (agent_pseudonym, team, site)."""
+    specs = [policy.release(release_name)] if release_name else list(policy.releases)
+    releases = tuple(
+        ReleasePlan(
+            name=spec.name,
+            group_by=spec.group_by,
+            window=spec.window,
+            accuracy=predict_accuracy(spec, policy, decide_groups(roster, spec, policy)),
+            budget=budget_per_period(spec, policy),
+        )
+        for spec in specs
+    )
+    total = sum((budget_per_period(s, policy).rho_per_period for s in policy.releases), Fraction(0))
+    return PolicyPlan(
+        releases=releases,
+        total_rho_per_period=total,
+        cap=policy.budget_cap_rho,
+        delta=policy.report_delta,
+        epsilon_total=rho_to_epsilon_opendp(total, policy.report_delta),
+        epsilon_total_bun_steinke=rho_to_epsilon(total, policy.report_delta),
+        roster_source=roster_source,
+    )
+
+
+def _row(
+    g: GroupDecision,
+    name: str,
+    kind: Literal["sum", "ratio"],
+    scale: float | None,
+    half: float | None,
+    typical: float,
+    relative: float,
+    limit: Fraction | None,
+) -> StatisticPlan:
+    if limit is not None and relative > limit:
+        verdict: Verdict = "over_limit"
+    elif math.isinf(relative):
+        verdict = "too_noisy"
+    else:
+        verdict = "ok"
+    return StatisticPlan(g.group_value, g.roster_size, name, kind, scale, half, typical, relative, verdict)
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _percent(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return "too noisy" if math.isinf(x) else f"{100 * x:.1f}%"
+
+
+def _number(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def format_plan(plan: PolicyPlan) -> str:
+    """The plan as a table per release, then the total spend per period against the cap."""
+    header = ("group", "agents", "statistic", "sigma", "95% +-", "typical", "rel. +-", "verdict")
+    lines = [f"Accuracy plan for the roster {plan.roster_source}", ""]
+    for rp in plan.releases:
+        b, a = rp.budget, rp.accuracy
+        limit = "none" if a.limit is None else f"{fraction_text(a.limit)} ({_percent(float(a.limit))})"
+        lines.append(f"{rp.name}: {rp.group_by} x {rp.window}, max relative half-width {limit}")
+        table = [header]
+        for r in a.rows:
+            table.append(
+                (
+                    r.group_value,
+                    str(r.roster_size),
+                    r.statistic,
+                    _number(r.noise_scale, 1),
+                    _number(r.half_width, 1 if r.kind == "ratio" else 0),
+                    _number(r.typical, 1 if r.kind == "ratio" else 0),
+                    _percent(r.relative_half_width),
+                    VERDICT_TEXT[r.verdict],
+                )
+            )
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            cells = [
+                c.ljust(w) if i in (0, 2, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
+            lines.append("  " + "  ".join(cells).rstrip())
+        lines.append(
+            f"  budget: rho {fraction_text(b.rho)} per {rp.window} ({fraction_text(b.rho_per_sum)} per sum) x "
+            f"{b.windows_per_period} {rp.window}(s) touching one month = rho {fraction_text(b.rho_per_period)} "
+            f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
+            f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
+        )
+        verdict = "REFUSED" if a.refused else "ok"
+        lines.append(f"  verdict: {verdict}: {a.reason()}")
+        lines.append("")
+    cap_verdict = "within the cap" if plan.within_cap else "OVER THE CAP: some releases would be refused for budget"
+    lines.append(
+        f"All releases of the policy in the worst month: rho {fraction_text(plan.total_rho_per_period)} of the cap "
+        f"{fraction_text(plan.cap)}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
+        f"{float(plan.delta):g} (OpenDP; Bun-Steinke {plan.epsilon_total_bun_steinke:.3g})"
+    )
+    return "\n".join(lines)
+
+
+def plan_json(plan: PolicyPlan) -> dict[str, Any]:
+    """The plan as plain JSON: budgets as exact text, an infinite relative half-width as null (too_noisy)."""
+    return {
+        "roster_source": plan.roster_source,
+        "ok": plan.ok,
+        "releases": [
+            {
+                "name": rp.name,
+                "group_by": rp.group_by,
+                "window": rp.window,
+                "limit": None if rp.accuracy.limit is None else fraction_text(rp.accuracy.limit),
+                "refused": rp.accuracy.refused,
+                "reason": rp.accuracy.reason(),
+                "rho_per_window": fraction_text(rp.budget.rho),
+                "rho_per_sum": fraction_text(rp.budget.rho_per_sum),
+                "windows_per_period": rp.budget.windows_per_period,
+                "rho_per_period": fraction_text(rp.budget.rho_per_period),
+                "epsilon": rp.budget.epsilon,
+                "epsilon_bun_steinke": rp.budget.epsilon_bun_steinke,
+                "delta": fraction_text(rp.budget.delta),
+                "statistics": [
+                    {
+                        "group": r.group_value,
+                        "agents": r.roster_size,
+                        "statistic": r.statistic,
+                        "kind": r.kind,
+                        "noise_scale": r.noise_scale,
+                        "half_width_95": r.half_width,
+                        "typical": r.typical,
+                        "relative_half_width": _finite(r.relative_half_width),
+                        "verdict": r.verdict,
+                    }
+                    for r in rp.accuracy.rows
+                ],
+            }
+            for rp in plan.releases
+        ],
+        "total_rho_per_period": fraction_text(plan.total_rho_per_period),
+        "cap_rho": fraction_text(plan.cap),
+        "within_cap": plan.within_cap,
+        "epsilon_total": plan.epsilon_total,
+        "epsilon_total_bun_steinke": plan.epsilon_total_bun_steinke,
+    }
+
+
+# --- the current roster (reads files; the predictions above are pure) ----------------------------
+
+
+def current_roster(settings: Settings) -> tuple[pl.DataFrame, str]:
+    """The roster the next releases will use: the latest staged snapshot, else the landing roster.
+
+    The staged snapshot (staged/roster/day=D) is what `release.decide_groups` is given for a
+    window starting on D; before the first run only the landing roster exists (read and checked
+    by jobs.common.read_roster, which needs the pseudonymisation key). Group sizes are all the
+    planner takes from it.
+    """
+    import polars as pl
+
+    from privacy.release import read_partitions
+
+    root = settings.staged / "roster"
+    days = sorted(p.name.removeprefix("day=") for p in root.glob("day=*") if any(p.glob("*.parquet")))
+    if days:
+        day = dt.date.fromisoformat(days[-1])
+        return read_partitions(root, [day]), f"{root}/day={day.isoformat()} (latest staged snapshot)"
+    from jobs.common import read_roster, roster_path
+
+    agents = read_roster(settings)
+    frame = pl.DataFrame(
+        {
+            "agent_pseudonym": [a.agent_pseudonym for a in agents],
+            "team": [a.team for a in agents],
+            "site": [a.site for a in agents],
+        },
+        schema={"agent_pseudonym": pl.String, "team": pl.String, "site": pl.String},
+    )
+    return frame, f"{roster_path(settings)} (landing; no staged snapshot yet)"

@@ -1,0 +1,317 @@
+"""Retention: delete day partitions older than the policy's periods, each deletion in the ledger.
+
+What is deleted (all partitions are folders named day=YYYY-MM-DD, found at any depth up to
+MAX_DEPTH below the zone's folder, so every source, export and table layout is covered):
+- landing/<source>/day=D/ and landing/flat_calls/<export>/day=D/   (policy retention_days.landing)
+- staged/<table>/day=D/                                              (retention_days.staged)
+- quarantine/<table>/ingest/<source>/day=D/ and the validation quarantine
+  quarantine/<table>/day=D/                                          (retention_days.quarantine)
+- metrics/<table>/day=D/ (agent_day, queue_day) and the completion markers
+  reports/metrics/<table>/day=D.json of those days                  (retention_days.metrics)
+Hidden leftovers of an interrupted write or swap of an expired day (.tmp-day=D-*, .old-day=D-*,
+.day=D.validating, .day=D.replaced, and this module's own .retention-day=D-*) go with their day.
+A zone without a retention period in the policy is kept.
+
+What is never deleted: files that are not day partitions (landing/roster/roster.csv, the flat
+exports' mapping.yaml files, ...), the run reports reports/ingest/ and reports/validation/ (counts
+per table and day only, no record values and no agent identifiers: they are the reconciliation
+evidence that the deleted data was read and accounted for), the warehouse with its published
+aggregates and the privacy ledger (published aggregates are noisy group figures, not personal data).
+
+The boundary rule. A partition of day D is kept while (as_of - D) <= retention_days, in whole
+days, and deleted once as_of - D > retention_days. With landing 14 days and as_of 2026-11-23,
+day 2026-11-09 (14 days old) is kept and 2026-11-08 (15 days old) is deleted. `oldest_kept_day`
+= as_of - retention_days.
+
+Order and crash safety. `apply_retention` plans, then records ONE 'retention_deletion' ledger
+entry for the run (committed before anything is deleted), then deletes: each partition is first
+renamed to a hidden .retention-day=D-<run> sibling (readers see the whole partition or none of
+it), then removed. The completion markers of the metrics zone go before the metrics folders, so a
+crash never leaves a day marked complete whose metrics are gone. A crash after the entry leaves
+recorded data undeleted, never deleted data unrecorded; the rerun plans again, finds what is left
+(renamed leftovers included) and records it in a new entry before deleting it. An entry therefore
+says what the run set out to delete; a day listed again in a later entry means an earlier run was
+interrupted. A run with nothing to delete appends nothing. A dry run touches neither the zones
+nor the warehouse.
+
+Symlinks are never followed: a symlinked folder or day entry met in a zone whose target lies
+outside the data root (the zone folder itself included) is refused and listed in the result's `refused_symlinks`, and
+nothing behind it is deleted; one pointing inside the root is ignored (its target is reached
+where it really lies). Before each deletion the partition's folder is checked again to lie,
+resolved, inside the data root.
+
+Payload of a 'retention_deletion' entry (canonical JSON, see privacy/ledger.py):
+    {"as_of": "YYYY-MM-DD", "policy_version": int, "policy_sha256": hex, "run_by": str,
+     "rule": "<the boundary rule in words>",
+     "zones": {"<zone>": {"retention_days": int, "oldest_kept_day": "YYYY-MM-DD",
+                          "days": ["YYYY-MM-DD", ...],
+                          "partitions": {"<folder relative to the data root>": ["YYYY-MM-DD", ...]},
+                          "folders": int, "files": int, "bytes": int}}}
+Only zones with something to delete appear. Paths stop at the day level (file names, which
+for ActivityWatch exports carry host names, are never recorded); no agent identifier appears.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privacy.policy import Policy
+from teamlens.settings import Settings
+
+ZONES = ("landing", "staged", "quarantine", "metrics")
+MAX_DEPTH = 6  # landing/flat_calls/<export>/day=D and quarantine/<table>/ingest/<source>/day=D are the deepest
+RULE = "a day partition is kept while as_of - day <= retention_days and deleted once as_of - day > retention_days"
+_DATE = r"(\d{4}-\d{2}-\d{2})"
+_FOLDER_NAME = re.compile(
+    rf"^(?:\.(?:tmp-|old-|retention-)?)?day={_DATE}(?:-[0-9a-f]{{4,32}}|\.validating|\.replaced)?$"
+)
+_MARKER_NAME = re.compile(rf"^day={_DATE}\.json$")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One day partition to delete: its zone, its path relative to the data root (posix), its day."""
+
+    zone: str
+    path: str
+    day: dt.date
+    kind: str = "folder"  # 'folder' (a day=D folder) or 'marker' (reports/metrics/<table>/day=D.json)
+
+    @property
+    def parent(self) -> str:
+        return self.path.rsplit("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    partitions: list[Partition]
+    refused_symlinks: list[str]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def cutoff(as_of: dt.date, retention_days: int) -> dt.date:
+    """The oldest day kept: as_of - retention_days (older days are deleted)."""
+    return as_of - dt.timedelta(days=retention_days)
+
+
+def is_expired(day: dt.date, as_of: dt.date, retention_days: int) -> bool:
+    """True once as_of - day > retention_days (kept while as_of - day <= retention_days)."""
+    return (as_of - day).days > retention_days
+
+
+def _day_of(name: str, pattern: re.Pattern[str]) -> dt.date | None:
+    match = pattern.match(name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def _scan(
+    folder: Path, root: Path, depth: int, pattern: re.Pattern[str], want_dirs: bool, refused: list[str]
+) -> list[tuple[Path, dt.date]]:
+    """Day entries below folder (not descending into them), never following a symlink."""
+    found: list[tuple[Path, dt.date]] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_symlink():  # a linked folder or day entry leading out of the root hides partitions
+            hides = entry.is_dir() or _day_of(entry.name, pattern) is not None
+            if hides and not _inside(Path(os.path.realpath(path)), root):
+                refused.append(path.relative_to(root).as_posix())
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            day = _day_of(entry.name, pattern) if want_dirs else None
+            if day is not None:
+                found.append((path, day))
+            elif depth < MAX_DEPTH:
+                found.extend(_scan(path, root, depth + 1, pattern, want_dirs, refused))
+        elif not want_dirs and entry.is_file(follow_symlinks=False):
+            day = _day_of(entry.name, pattern)
+            if day is not None:
+                found.append((path, day))
+    return found
+
+
+def _zone_root(root: Path, relative: str, refused: list[str]) -> Path | None:
+    """The zone's folder when it exists and is reached without a symlink leaving the root."""
+    path = root
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            if not _inside(Path(os.path.realpath(path)), root):
+                refused.append(path.relative_to(root).as_posix())
+            return None
+    return path if path.is_dir() else None
+
+
+def plan_retention(settings: Settings, policy: Policy, as_of: dt.date) -> RetentionPlan:
+    """The expired partitions (markers first, then folders, each sorted by path) and the refused symlinks."""
+    root = Path(os.path.realpath(settings.data_root))
+    refused: list[str] = []
+    markers: list[Partition] = []
+    folders: list[Partition] = []
+    for zone in ZONES:
+        days = policy.retention_days.get(zone)
+        if days is None:
+            continue
+        zone_root = _zone_root(root, zone, refused)
+        if zone_root is not None:
+            for path, day in _scan(zone_root, root, 1, _FOLDER_NAME, True, refused):
+                if is_expired(day, as_of, days):
+                    folders.append(Partition(zone, path.relative_to(root).as_posix(), day))
+        if zone == "metrics":
+            marker_root = _zone_root(root, "reports/metrics", refused)
+            if marker_root is not None:
+                for path, day in _scan(marker_root, root, 1, _MARKER_NAME, False, refused):
+                    if is_expired(day, as_of, days):
+                        markers.append(Partition(zone, path.relative_to(root).as_posix(), day, "marker"))
+    return RetentionPlan(
+        sorted(markers, key=lambda p: p.path) + sorted(folders, key=lambda p: (ZONES.index(p.zone), p.path)),
+        sorted(set(refused)),
+    )
+
+
+def expired_partitions(settings: Settings, policy: Policy, as_of: dt.date) -> list[Partition]:
+    """Partitions whose day is older than the zone's retention: as_of - day > retention_days.
+
+    Kept while as_of - day <= retention_days (landing 14, as_of 2026-11-23: 2026-11-09 is kept,
+    2026-11-08 deleted). Reads folder names only; changes nothing. Symlinks are not followed.
+    """
+    return plan_retention(settings, policy, as_of).partitions
+
+
+def _measure(path: Path) -> tuple[int, int]:
+    """Files and bytes under path (lstat; symlinks counted as entries, not followed)."""
+    if not path.is_dir() or path.is_symlink():
+        return (1, path.lstat().st_size) if path.exists() or path.is_symlink() else (0, 0)
+    files = size = 0
+    for folder, _, names in os.walk(path, followlinks=False):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(folder, name)).st_size
+    return files, size
+
+
+def summarize(partitions: list[Partition], policy: Policy, as_of: dt.date, root: Path) -> dict[str, dict[str, Any]]:
+    """Per zone: retention, oldest kept day, days, partitions per parent folder, counts. No file names."""
+    zones: dict[str, dict[str, Any]] = {}
+    for p in partitions:
+        days = policy.retention_days[p.zone]
+        z = zones.setdefault(
+            p.zone,
+            {
+                "retention_days": days,
+                "oldest_kept_day": cutoff(as_of, days).isoformat(),
+                "days": set(),
+                "partitions": {},
+                "folders": 0,
+                "files": 0,
+                "bytes": 0,
+            },
+        )
+        z["days"].add(p.day.isoformat())
+        z["partitions"].setdefault(p.parent, set()).add(p.day.isoformat())
+        files, size = _measure(root / p.path)
+        z["folders"] += p.kind == "folder"
+        z["files"] += files
+        z["bytes"] += size
+    for z in zones.values():
+        z["days"] = sorted(z["days"])
+        z["partitions"] = {k: sorted(v) for k, v in sorted(z["partitions"].items())}
+    return {zone: zones[zone] for zone in ZONES if zone in zones}
+
+
+def _delete(root: Path, partition: Partition, run: str) -> bool:
+    """Rename the partition to a hidden sibling, then remove it. False when it is already gone."""
+    path = root / partition.path
+    parent = path.parent
+    if os.path.realpath(parent) != str(parent) or not _inside(parent, root):
+        raise RuntimeError(f"refusing to delete {partition.path}: its folder does not lie inside {root}")
+    if not path.exists() and not path.is_symlink():
+        return False
+    if path.is_symlink():
+        raise RuntimeError(f"refusing to delete {partition.path}: it became a symlink")
+    if partition.kind == "marker":
+        path.unlink()
+        return True
+    trash = parent / f".retention-day={partition.day.isoformat()}-{run}"
+    if path.name != trash.name:
+        os.replace(path, trash)
+    shutil.rmtree(trash)
+    return True
+
+
+def apply_retention(
+    settings: Settings,
+    policy: Policy,
+    as_of: dt.date,
+    run_by: str,
+    dry_run: bool = False,
+    now: Callable[[], dt.datetime] = _utc_now,
+) -> dict[str, Any]:
+    """Record the run's 'retention_deletion' entry, then delete the expired partitions.
+
+    Returns {as_of, dry_run, zones (as in the ledger payload), partitions (count), deleted
+    (count actually removed now), entry_hash (None for a dry run or when nothing was due),
+    refused_symlinks}. A dry run measures what would go and writes nothing anywhere.
+    """
+    root = Path(os.path.realpath(settings.data_root))
+    plan = plan_retention(settings, policy, as_of)
+    zones = summarize(plan.partitions, policy, as_of, root)
+    result: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "dry_run": dry_run,
+        "zones": zones,
+        "partitions": len(plan.partitions),
+        "deleted": 0,
+        "entry_hash": None,
+        "refused_symlinks": plan.refused_symlinks,
+    }
+    if dry_run or not plan.partitions:
+        return result
+
+    from privacy.ledger import append_entry, ensure_policy_recorded
+    from warehouse import store
+
+    payload = {
+        "as_of": as_of.isoformat(),
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "run_by": run_by,
+        "rule": RULE,
+        "zones": zones,
+    }
+    recorded_at = now()
+    con = store.connect(settings.warehouse_path)
+    try:
+        with store.transaction(con):
+            ensure_policy_recorded(con, policy, run_by, recorded_at)
+            result["entry_hash"] = append_entry(con, "retention_deletion", payload, None, recorded_at)
+    finally:
+        con.close()
+
+    run = uuid.uuid4().hex[:8]
+    for partition in plan.partitions:  # markers first: a day is never marked complete without its metrics
+        result["deleted"] += _delete(root, partition, run)
+    return result
