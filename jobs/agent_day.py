@@ -413,6 +413,6 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
         common.write_day_partitions(out, root, days, {d for d, (n, _) in per_day.items() if n}, drop=TABLE.partition_by)
     finally:
         out.unpersist()
-    written = common.count_by_day(spark, root, days)
-    days_out = {d.isoformat(): {"agents": written.get(d, 0)} for d in days}
-    return {"table": TABLE.name, "agent_days": sum(written.values()), "days": days_out}
+    # Counted on the persisted rows that were written (no second read of the files).
+    days_out = {d.isoformat(): {"agents": per_day.get(d, (0, 0))[0]} for d in days}
+    return {"table": TABLE.name, "agent_days": sum(n for n, _ in per_day.values()), "days": days_out}

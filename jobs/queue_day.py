@@ -63,10 +63,9 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[st
     out = transform(contacts, settings.service_level_seconds).persist(StorageLevel.MEMORY_AND_DISK)
     root = common.staged_root(settings, TABLE)
     try:
-        days_with_rows = {r["day"] for r in out.select("day").distinct().collect()}
-        common.write_day_partitions(out, root, days, days_with_rows, drop=TABLE.partition_by)
+        per_day = {r["day"]: int(r["count"]) for r in out.groupBy("day").count().collect()}
+        common.write_day_partitions(out, root, days, set(per_day), drop=TABLE.partition_by)
     finally:
         out.unpersist()
-    written = common.count_by_day(spark, root, days)
-    days_out = {d.isoformat(): {"queues": written.get(d, 0)} for d in days}
-    return {"table": TABLE.name, "queue_days": sum(written.values()), "days": days_out}
+    days_out = {d.isoformat(): {"queues": per_day.get(d, 0)} for d in days}
+    return {"table": TABLE.name, "queue_days": sum(per_day.values()), "days": days_out}

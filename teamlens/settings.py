@@ -12,6 +12,10 @@ Variables (all optional except the key outside demo mode):
 - TEAMLENS_MAX_BAD_ROW_SHARE  share of a partition's rows that may be quarantined before the
                           run fails loudly (default: 0.05)
 - TEAMLENS_SERVICE_LEVEL_SECONDS  the threshold X of the queues' service level (default: 20)
+- TEAMLENS_SPARK_CONNECT  off (default): every Spark task builds its own session; per_run: the DAG's
+                          setup task starts one local Spark Connect server that the run's Spark
+                          tasks share, and its teardown task stops it (teamlens.spark_connect)
+- TEAMLENS_SPARK_CONNECT_PORT  the loopback port of that server (default: 15002)
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class Settings:
     demo_key_file: Path
     max_bad_row_share: float = 0.05
     service_level_seconds: int = 20
+    spark_connect: str = "off"
+    spark_connect_port: int = 15002
 
     @property
     def landing(self) -> Path:
@@ -135,7 +141,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo_key_file=config_home / "teamlens" / "demo-pseudonym.key",
         max_bad_row_share=float(env.get("TEAMLENS_MAX_BAD_ROW_SHARE") or 0.05),
         service_level_seconds=_non_negative_int(env, "TEAMLENS_SERVICE_LEVEL_SECONDS", 20),
+        spark_connect=_spark_connect_mode(env),
+        spark_connect_port=_port(env, "TEAMLENS_SPARK_CONNECT_PORT", 15002),
     )
+
+
+SPARK_CONNECT_MODES = ("off", "per_run")
+
+
+def _spark_connect_mode(env: Mapping[str, str]) -> str:
+    value = (env.get("TEAMLENS_SPARK_CONNECT") or "off").strip().lower()
+    if value not in SPARK_CONNECT_MODES:
+        raise ValueError(f"TEAMLENS_SPARK_CONNECT must be one of {', '.join(SPARK_CONNECT_MODES)}, got {value!r}")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = (env.get(name) or str(default)).strip()
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise ValueError(f"{name} must be a TCP port (1 to 65535), got {value!r}")
+    return int(value)
 
 
 def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,45 +1,138 @@
-"""The one place a SparkSession is built: master URL and tuning come from the settings."""
+"""The one place a SparkSession is built: master URL and tuning come from the settings.
+
+Two kinds of session:
+- classic (the default): a local or cluster SparkSession in this process, built from spark_conf();
+- Spark Connect: when TEAMLENS_SPARK_CONNECT=per_run and the DAG run's server is up (its setup task
+  started it, teamlens.spark_connect), a thin client of that server, which was started with the
+  same spark_conf(). Connect sessions have no sparkContext and take no static confs.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from teamlens.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
 
-def spark_session(settings: Settings | None = None, app_name: str = "teamlens") -> SparkSession:
-    """Get or create the process's SparkSession (one per DAG run when tasks share a process).
+# Spark Connect sessions this process opened, by URL (the URL holds the run's token: never log it).
+_remote_sessions: dict[str, Any] = {}
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """The Spark configuration of every session: the classic builder and the Connect server's command.
 
     Sessions use UTC so that timestamps mean the same on every machine; site-local days are
     computed explicitly from the roster's time zones.
     """
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": os.environ.get("TEAMLENS_SHUFFLE_PARTITIONS", "4"),
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.driver.memory": os.environ.get("TEAMLENS_SPARK_DRIVER_MEMORY", "4g"),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # Parquet timestamps as INT64 microseconds (UTC), as Arrow, Polars and DuckDB read them.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    }
+
+
+def local_spark_env(settings: Settings) -> dict[str, str]:
+    """Environment of a local Spark driver: loopback only, and Python workers (UDFs) run this
+    interpreter, which has the project's packages; on a cluster the executors' Python is the
+    cluster's configuration."""
+    if not settings.spark_master.startswith("local"):
+        return {}
+    return {
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+    }
+
+
+def spark_session(settings: Settings | None = None, app_name: str = "teamlens", classic: bool = False) -> SparkSession:
+    """The SparkSession of this task: the DAG run's Spark Connect server when TEAMLENS_SPARK_CONNECT=per_run
+    and the run's server is up, otherwise a classic session of this process (get or create).
+
+    classic=True always gives a classic session (the benchmark reads the driver's JVM).
+    """
+    settings = settings or load_settings()
+    if not classic and settings.spark_connect == "per_run":
+        from teamlens import spark_connect
+
+        url = spark_connect.remote_url(settings)
+        if url is not None and spark_connect.is_running(settings):
+            log.info("Spark session: Spark Connect server of this run (localhost:%d)", settings.spark_connect_port)
+            return _remote_session(url)
+        log.warning(
+            "TEAMLENS_SPARK_CONNECT=per_run but no Spark Connect server of this run is up under %s; "
+            "using a classic session of this process",
+            spark_connect.run_dir(settings),
+        )
+    return _classic_session(settings, app_name)
+
+
+def _classic_session(settings: Settings, app_name: str) -> SparkSession:
     from pyspark.sql import SparkSession
 
-    settings = settings or load_settings()
-    if settings.spark_master.startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Python workers (UDFs) run this interpreter, which has the project's packages; on a
-        # cluster the executors' Python is the cluster's configuration.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (
-        SparkSession.builder.master(settings.spark_master)
-        .appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", os.environ.get("TEAMLENS_SHUFFLE_PARTITIONS", "4"))
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.driver.memory", os.environ.get("TEAMLENS_SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        # Parquet timestamps as INT64 microseconds (UTC), as Arrow, Polars and DuckDB read them.
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-    )
+    if _remote_sessions:
+        # pyspark switches its functions to Connect process-wide while a Connect session is open.
+        log.warning("closing this process's Spark Connect sessions before building a classic one")
+        release_remote_sessions()
+    for name, value in local_spark_env(settings).items():
+        os.environ.setdefault(name, value)
+    builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    log.info("Spark session: classic, master %s", settings.spark_master)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _remote_session(url: str) -> SparkSession:
+    """A Spark Connect session for url, one per URL and process.
+
+    Not SparkSession.builder.remote(url).getOrCreate(): that returns whichever Connect session is
+    this process's default, even one of another URL (a previous run's server), and it refuses to
+    run next to a classic session.
+    """
+    from pyspark.core.context import SparkContext
+    from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
+
+    if SparkContext._active_spark_context is not None:
+        raise RuntimeError(
+            "a classic SparkSession is running in this process; a Spark Connect session cannot run next to it "
+            "(pyspark switches its functions to Connect process-wide). Stop the classic session first."
+        )
+    session = _remote_sessions.get(url)
+    if session is not None and not session.is_stopped:
+        return session  # type: ignore[no-any-return]
+    release_remote_sessions()
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # what builder.remote() sets: pyspark.sql.functions -> Connect
+    session = RemoteSparkSession.builder.remote(url).create()
+    _remote_sessions[url] = session
+    return session  # type: ignore[no-any-return]
+
+
+def release_remote_sessions() -> int:
+    """Close the Spark Connect sessions of this process (before its server stops, or before a classic
+    session); returns how many were open."""
+    count = 0
+    while _remote_sessions:
+        _, session = _remote_sessions.popitem()
+        count += 1
+        try:
+            session.stop()
+        except Exception as exc:  # the server may be gone already
+            log.warning("closing a Spark Connect session failed: %s", type(exc).__name__)
+    if count:
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+    return count
