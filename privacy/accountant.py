@@ -24,6 +24,15 @@ under; the cap is the current policy's.
    ledger entry. Any error rolls all of it back. Noise drawn but not committed was never
    published and costs nothing.
 
+Pure DP (policy `privacy_model: pure`): the same, in epsilon instead of rho. Pure DP composes
+by adding epsilons, so a period's spend is the exact sum of the epsilon texts, compared with
+budget_cap_epsilon; the warehouse's rho columns of such a release hold its epsilon, and its
+ledger entry names the model and the unit (`privacy_model`, `budget_unit`). Spend recorded in
+one unit counts against a policy in the other as follows: an epsilon-DP release is
+(epsilon^2 / 2)-zCDP (Bun and Steinke 2016, Prop. 1.4), so under a zCDP policy it counts as that
+rho, exactly; zCDP spend has no pure-DP bound, so under a pure policy a period with any rho spend
+is over the cap (refused, before noise).
+
 The decisions use public facts only: the policy, the ledger, the budget spend and the roster
 group sizes (which the release step takes from the roster).
 """
@@ -40,7 +49,7 @@ from typing import Any
 
 import duckdb
 
-from privacy.exact import fraction_text, jsonable, utc_text
+from privacy.exact import fraction_text, jsonable, parse_fraction, utc_text
 from privacy.ledger import (
     EPSILON_CONVERSION_OPENDP,
     append_entry,
@@ -62,25 +71,35 @@ def _utc_now() -> dt.datetime:
 
 @dataclass(frozen=True)
 class _Budget:
-    """The budget state of the periods a release touches."""
+    """The budget state of the periods a release touches, in the policy's unit (rho or epsilon).
+
+    A period in `unbounded` holds spend that has no bound in this unit (zCDP spend under a pure
+    DP policy): it is over the cap whatever its numbers say.
+    """
 
     spent: dict[str, Fraction]
     requested: Fraction
     cap: Fraction
+    unit: str = "rho"
+    unbounded: tuple[str, ...] = ()
 
     @property
     def over(self) -> list[str]:
-        return [p for p, s in self.spent.items() if s + self.requested > self.cap]
+        return [p for p, s in self.spent.items() if s + self.requested > self.cap or p in self.unbounded]
 
     def state(self) -> dict[str, Any]:
-        return {
-            "requested_rho": fraction_text(self.requested),
-            "cap_rho": fraction_text(self.cap),
+        u = self.unit
+        out: dict[str, Any] = {
+            f"requested_{u}": fraction_text(self.requested),
+            f"cap_{u}": fraction_text(self.cap),
             "periods": {
-                p: {"spent_rho": fraction_text(s), "would_be_rho": fraction_text(s + self.requested)}
+                p: {f"spent_{u}": fraction_text(s), f"would_be_{u}": fraction_text(s + self.requested)}
                 for p, s in self.spent.items()
             },
         }
+        if self.unbounded:
+            out["periods_with_zcdp_spend"] = list(self.unbounded)
+        return out
 
 
 def publish_release(
@@ -110,7 +129,7 @@ def publish_release(
             accuracy = predict_accuracy(spec, policy, groups())
             if accuracy.refused:
                 return _refuse_accuracy(con, key, spec, policy, run_by, periods, accuracy, now())
-        budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
+        budget = _budget(con, periods, spec, policy)
         if budget.over:
             return _refuse(con, key, spec, policy, run_by, budget, now())
     finally:
@@ -119,7 +138,9 @@ def publish_release(
     noisy = draw()
     _check_noisy(noisy, policy)
     drawn = predict_accuracy(spec, policy, noisy.groups) if limited else None
-    epsilon = rho_to_epsilon_opendp(spec.rho, policy.report_delta)  # before the lock: imports OpenDP
+    # before the lock: imports OpenDP; pure DP: the epsilon itself
+    pure = spec.privacy_model == "pure"
+    epsilon = float(spec.budget) if pure else rho_to_epsilon_opendp(spec.rho, policy.report_delta)
 
     con = store.connect(path)
     try:
@@ -133,7 +154,7 @@ def publish_release(
                 if drawn is not None and drawn.refused:  # the drawn groups differ from those checked
                     imprecise = drawn
                 else:
-                    budget = _budget(con, periods, spec.rho, policy.budget_cap_rho)
+                    budget = _budget(con, periods, spec, policy)
                     refused = budget if budget.over else None
                     if refused is None:
                         _write(con, key, spec, policy, run_by, noisy, periods, budget, epsilon, now())
@@ -144,19 +165,20 @@ def publish_release(
         if refused is not None:
             return _refuse(con, key, spec, policy, run_by, refused, now())
         after = ", ".join(
-            f"{p} {fraction_text(s + spec.rho)} of {fraction_text(policy.budget_cap_rho)}"
+            f"{p} {fraction_text(s + spec.budget)} of {fraction_text(policy.budget_cap)}"
             for p, s in budget.spent.items()
         )
         return ReleaseOutcome(
             key=key,
             status="released",
-            rho=spec.rho,
+            rho=spec.budget,
             periods=tuple(periods),
             values=store.read_values(con, key.release_id),
             groups=store.read_groups(con, key.release_id),
             message=(
                 f"released {key.release_name} [{key.window_start}, {key.window_end}) as {key.release_id}: "
-                f"rho {fraction_text(spec.rho)} charged to {', '.join(periods)}; spent after this release: {after}"
+                f"{spec.budget_unit} {fraction_text(spec.budget)} charged to {', '.join(periods)}; "
+                f"spent after this release: {after}"
             ),
         )
     finally:
@@ -176,6 +198,9 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
     try:
         if not store.has_table(con, "budget_spend"):
             return []
+        if policy.privacy_model == "pure":
+            periods = [r[0] for r in con.execute("SELECT DISTINCT period FROM budget_spend ORDER BY 1").fetchall()]
+            return _pure_summary(_spend_with_units(con, periods), policy)
         rows = con.execute("SELECT period, rho_exact FROM budget_spend ORDER BY period, release_id").fetchall()
     finally:
         con.close()
@@ -202,6 +227,34 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
                 "epsilon": rho_to_epsilon_opendp(spent, delta),
                 "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
                 "epsilon_bun_steinke": rho_to_epsilon(spent, delta),
+            }
+        )
+    return out
+
+
+def _pure_summary(rows: list[tuple[str, str, str]], policy: Policy) -> list[dict[str, Any]]:
+    """budget_summary under pure DP: epsilon spent per period (a period with rho spend has no epsilon bound)."""
+    cap = policy.budget_cap
+    by_period: dict[str, list[tuple[str, str]]] = {}
+    for period, text, unit in rows:
+        by_period.setdefault(period, []).append((text, unit))
+    out = []
+    for period, items in by_period.items():
+        bounded = all(unit == "epsilon" for _, unit in items)
+        spent = sum((parse_fraction(t) for t, unit in items if unit == "epsilon"), Fraction(0))
+        out.append(
+            {
+                "period": period,
+                "releases": len(items),
+                "budget_unit": "epsilon",
+                "spent_epsilon": fraction_text(spent) if bounded else None,
+                "spent_epsilon_float": float(spent) if bounded else None,
+                "cap_epsilon": fraction_text(cap),
+                "cap_epsilon_float": float(cap),
+                "remaining_epsilon": fraction_text(cap - spent) if bounded else None,
+                "within_cap": bounded and spent <= cap,
+                "delta": "0",
+                "note": None if bounded else "the period holds zCDP (rho) spend, which has no pure DP bound",
             }
         )
     return out
@@ -250,9 +303,41 @@ def _check_noisy(noisy: NoisyRelease, policy: Policy) -> None:
             )
 
 
-def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], rho: Fraction, cap: Fraction) -> _Budget:
+def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], spec: ReleaseSpec, policy: Policy) -> _Budget:
+    """The spend of the periods in the policy's unit, from budget_spend and the units in the ledger."""
+    if spec.budget_unit != policy.budget_unit:
+        raise ValueError(f"release {spec.name!r} is budgeted in {spec.budget_unit}, the policy in {policy.budget_unit}")
+    rows = _spend_with_units(con, periods)
+    spent = {p: Fraction(0) for p in periods}
+    unbounded: list[str] = []
+    for period, text, unit in rows:
+        amount = parse_fraction(text)
+        if unit == policy.budget_unit:
+            spent[period] += amount
+        elif unit == "epsilon":  # pure DP spend under a zCDP policy: epsilon-DP implies (epsilon^2/2)-zCDP
+            spent[period] += amount * amount / 2
+        elif period not in unbounded:  # zCDP spend under a pure DP policy: no epsilon bound
+            unbounded.append(period)
+    return _Budget(spent, spec.budget, policy.budget_cap, policy.budget_unit, tuple(unbounded))
+
+
+def _spend_with_units(con: duckdb.DuckDBPyConnection, periods: list[str]) -> list[tuple[str, str, str]]:
+    """(period, amount text, unit) of every spend of the periods; the unit from the release's ledger entry.
+
+    Entries written before pure DP existed name no unit: they are rho.
+    """
+    if not periods:
+        return []
     texts = store.spent_by_period(con, periods)
-    return _Budget({p: spent_fraction(texts[p]) for p in periods}, rho, cap)
+    if all(not t for t in texts.values()):
+        return []
+    rows = con.execute(
+        "SELECT b.period, b.rho_exact, coalesce(json_extract_string(l.payload, '$.budget_unit'), 'rho') "
+        "FROM budget_spend b LEFT JOIN ledger l ON l.entry_type = 'release' AND l.release_id = b.release_id "
+        "WHERE list_contains(?, b.period) ORDER BY b.period, b.release_id",
+        [periods],
+    ).fetchall()
+    return [(str(p), str(t), str(u)) for p, t, u in rows]
 
 
 def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> ReleaseOutcome:
@@ -282,8 +367,11 @@ def _refuse(
     recorded_at: dt.datetime,
 ) -> ReleaseOutcome:
     """Record the refusal (unless the same key was refused under the same spend) and say why."""
+    u = budget.unit
     reasons = "; ".join(
-        f"period {p}: spent rho {fraction_text(budget.spent[p])} + requested {fraction_text(budget.requested)} "
+        f"period {p}: it holds zCDP (rho) spend, which has no pure DP (epsilon) bound"
+        if p in budget.unbounded
+        else f"period {p}: spent {u} {fraction_text(budget.spent[p])} + requested {fraction_text(budget.requested)} "
         f"= {fraction_text(budget.spent[p] + budget.requested)} > cap {fraction_text(budget.cap)}"
         for p in budget.over
     )
@@ -305,7 +393,7 @@ def _refuse(
     return ReleaseOutcome(
         key=key,
         status="refused",
-        rho=spec.rho,
+        rho=spec.budget,
         periods=tuple(budget.spent),
         values=(),
         groups=(),
@@ -332,7 +420,7 @@ def _refuse_accuracy(
     return ReleaseOutcome(
         key=key,
         status="refused",
-        rho=spec.rho,
+        rho=spec.budget,
         periods=tuple(periods),
         values=(),
         groups=(),
@@ -400,9 +488,9 @@ def _write(
         purpose=spec.purpose,
         group_by=spec.group_by,
         policy_version=policy.version,
-        rho=spec.rho,
+        rho=spec.budget,  # epsilon under pure DP (the ledger entry names the unit)
         periods=periods,
-        cap_rho=policy.budget_cap_rho,
+        cap_rho=policy.budget_cap,
         noisy=noisy,
         released_at=released_at,
         run_by=run_by,
@@ -421,11 +509,13 @@ def _write(
         "suppressed_groups": [g.group_value for g in groups if g.status != "released"],
         "mechanism": noisy.mechanism,
         "parameters": noisy.parameters,
+        "privacy_model": spec.privacy_model,
+        "budget_unit": spec.budget_unit,
         "rho": spec.rho,
         "delta": policy.report_delta,
         "epsilon": epsilon,
         "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
-        "epsilon_bun_steinke": rho_to_epsilon(spec.rho, policy.report_delta),
+        "epsilon_bun_steinke": None if spec.privacy_model == "pure" else rho_to_epsilon(spec.rho, policy.report_delta),
         "periods": periods,
         "spend_after": {
             p: {
@@ -438,4 +528,25 @@ def _write(
         "published_values_sha256": values_digest(store.read_values(con, key.release_id)),
         "run_by": run_by,
     }
+    if spec.privacy_model == "pure":
+        payload |= _pure_payload(spec, policy, budget)
     append_entry(con, "release", payload, key.release_id, released_at)
+
+
+def _pure_payload(spec: ReleaseSpec, policy: Policy, budget: _Budget) -> dict[str, Any]:
+    """The budget keys of a pure DP release entry: epsilon instead of rho (no delta, no conversion)."""
+    eps, cap = spec.budget, policy.budget_cap
+    return {
+        "privacy_model": "pure",
+        "budget_unit": "epsilon",
+        "rho": None,
+        "epsilon": eps,
+        "delta": Fraction(0),
+        "epsilon_conversion": None,
+        "epsilon_bun_steinke": None,
+        "rho_equivalent": spec.rho,  # epsilon^2 / 2: the zCDP cost of an epsilon-DP release
+        "spend_after": {
+            p: {"spent_epsilon": s + eps, "cap_epsilon": cap, "remaining_epsilon": cap - s - eps}
+            for p, s in budget.spent.items()
+        },
+    }

@@ -132,7 +132,25 @@ def append_entry(
 
 
 def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
-    """What a 'policy_approved' entry records: the whole policy, budgets as exact text."""
+    """What a 'policy_approved' entry records: the whole policy, budgets as exact text.
+
+    A pure DP policy records its model and budget unit, budget_cap_epsilon and each release's epsilon.
+    """
+    out = _policy_payload(policy, run_by)
+    if policy.privacy_model == "pure":
+        out |= {
+            "privacy_model": "pure",
+            "budget_unit": "epsilon",
+            "budget_cap_epsilon": fraction_text(policy.budget_cap),
+            "budget_cap_rho": None,
+        }
+        for doc, spec in zip(out["releases"], policy.releases, strict=True):
+            doc["epsilon"] = fraction_text(spec.budget)
+            doc["rho"] = None
+    return out
+
+
+def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
     return {
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
@@ -311,12 +329,13 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
             return seq, f"entry seq {seq}: release {release_id} is in the ledger but missing from the releases table"
         row = store.read_release(con, release_id)
         assert row is not None
-        if row["rho_exact"] != payload.get("rho") or list(row["periods"]) != payload.get("periods"):
+        budget_key = "epsilon" if payload.get("budget_unit") == "epsilon" else "rho"  # pure DP: epsilon
+        if row["rho_exact"] != payload.get(budget_key) or list(row["periods"]) != payload.get("periods"):
             return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (rho or periods)"
         spend = con.execute(
             "SELECT period, rho_exact FROM budget_spend WHERE release_id = ? ORDER BY period", [release_id]
         ).fetchall()
-        if sorted(spend) != sorted((p, payload.get("rho")) for p in payload.get("periods", [])):
+        if sorted(spend) != sorted((p, payload.get(budget_key)) for p in payload.get("periods", [])):
             return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
         groups = [
             {"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status}

@@ -28,6 +28,11 @@ can touch one month (31 days, 6 ISO weeks, 1 month; a window spanning two months
 full to both), as (epsilon, delta) at the policy's report_delta with OpenDP's conversion (as the
 ledger reports it) and Bun and Steinke's formula for comparison; the total over all releases is
 compared with budget_cap_rho.
+
+Under the policy's `privacy_model: pure` the noise is (discrete) Laplace with scale
+b = bound * sums / epsilon, half-widths come from OpenDP's discrete Laplace accuracy, budgets are
+epsilon (pure DP composes by adding epsilons) and the total per period is compared with
+budget_cap_epsilon; the BudgetPlan's rho fields then hold epsilon (its `unit` says which).
 """
 
 from __future__ import annotations
@@ -42,7 +47,14 @@ from privacy.exact import fraction_text
 from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp
 from privacy.policy import Policy, ReleaseSpec, WindowKind
 from privacy.records import GroupDecision
-from privacy.release import ALPHA_RATIO_PART, ALPHA_SUM, decide_groups, expected_noise_scale, half_width
+from privacy.release import (
+    ALPHA_RATIO_PART,
+    ALPHA_SUM,
+    NOISE_DISTRIBUTION,
+    decide_groups,
+    expected_noise_scale,
+    half_width,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -139,15 +151,19 @@ class AccuracyPlan:
 
 @dataclass(frozen=True)
 class BudgetPlan:
-    """What one release costs per accounting period in the worst month."""
+    """What one release costs per accounting period in the worst month.
+
+    The rho fields are in the policy's budget unit: zCDP rho, or epsilon under pure DP (`unit`).
+    """
 
     rho: Fraction  # per window
     rho_per_sum: Fraction
     windows_per_period: int
     rho_per_period: Fraction
     delta: Fraction
-    epsilon: float  # OpenDP's conversion, as the ledger reports
+    epsilon: float  # OpenDP's conversion, as the ledger reports (pure DP: the epsilon per period itself)
     epsilon_bun_steinke: float
+    unit: str = "rho"
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,7 @@ class PolicyPlan:
     epsilon_total: float
     epsilon_total_bun_steinke: float
     roster_source: str
+    unit: str = "rho"  # of total_rho_per_period and cap: zCDP rho, or epsilon under pure DP
 
     @property
     def within_cap(self) -> bool:
@@ -187,6 +204,7 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
     """Predicted sigma, 95% half-width and relative half-width of every statistic of every group."""
     limit = policy.relative_limit(spec)
     scales = {m: expected_noise_scale(spec, m) for m in spec.sums}
+    dist = NOISE_DISTRIBUTION[spec.privacy_model]
     rows: list[StatisticPlan] = []
     for g in sorted(groups, key=lambda d: d.group_value):
         n = g.roster_size
@@ -201,13 +219,13 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
             continue
         for metric in spec.sums:
             typical = spec.typical_value(metric) * n
-            half = half_width(scales[metric], ALPHA_SUM)
+            half = half_width(scales[metric], ALPHA_SUM, dist)
             rows.append(_row(g, metric, "sum", scales[metric], half, typical, half / typical, limit))
         for ratio in spec.ratios:
             s_typical = spec.typical_value(ratio.numerator) * n
             n_typical = spec.typical_value(ratio.denominator) * n
-            r_s = half_width(scales[ratio.numerator], ALPHA_RATIO_PART) / s_typical
-            r_n = half_width(scales[ratio.denominator], ALPHA_RATIO_PART) / n_typical
+            r_s = half_width(scales[ratio.numerator], ALPHA_RATIO_PART, dist) / s_typical
+            r_n = half_width(scales[ratio.denominator], ALPHA_RATIO_PART, dist) / n_typical
             relative = ratio_relative_half_width(r_s, r_n)
             quotient = s_typical / n_typical
             spread = quotient * relative if math.isfinite(relative) else None
@@ -225,8 +243,23 @@ def ratio_relative_half_width(r_s: float, r_n: float) -> float:
 
 
 def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
-    """The release's rho in the worst month: rho per window x the most windows touching one month."""
+    """The release's rho in the worst month: rho per window x the most windows touching one month.
+
+    Under pure DP the same in epsilon (pure DP composes by adding epsilons; delta 0).
+    """
     windows = WINDOWS_PER_PERIOD[spec.window]
+    if spec.privacy_model == "pure":
+        per_period = spec.budget * windows
+        return BudgetPlan(
+            rho=spec.budget,
+            rho_per_sum=spec.budget / len(spec.sums),
+            windows_per_period=windows,
+            rho_per_period=per_period,
+            delta=Fraction(0),
+            epsilon=float(per_period),
+            epsilon_bun_steinke=float(per_period),
+            unit="epsilon",
+        )
     per_period = spec.rho * windows
     return BudgetPlan(
         rho=spec.rho,
@@ -255,6 +288,17 @@ def plan_policy(
         for spec in specs
     )
     total = sum((budget_per_period(s, policy).rho_per_period for s in policy.releases), Fraction(0))
+    if policy.privacy_model == "pure":
+        return PolicyPlan(
+            releases=releases,
+            total_rho_per_period=total,
+            cap=policy.budget_cap,
+            delta=Fraction(0),
+            epsilon_total=float(total),
+            epsilon_total_bun_steinke=float(total),
+            roster_source=roster_source,
+            unit="epsilon",
+        )
     return PolicyPlan(
         releases=releases,
         total_rho_per_period=total,
@@ -330,16 +374,29 @@ def format_plan(plan: PolicyPlan) -> str:
                 c.ljust(w) if i in (0, 2, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
-        lines.append(
-            f"  budget: rho {fraction_text(b.rho)} per {rp.window} ({fraction_text(b.rho_per_sum)} per sum) x "
-            f"{b.windows_per_period} {rp.window}(s) touching one month = rho {fraction_text(b.rho_per_period)} "
-            f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
-            f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
-        )
+        if b.unit == "epsilon":
+            lines.append(
+                f"  budget (pure DP, Laplace): epsilon {fraction_text(b.rho)} per {rp.window} "
+                f"({fraction_text(b.rho_per_sum)} per sum) x {b.windows_per_period} {rp.window}(s) touching one "
+                f"month = epsilon {fraction_text(b.rho_per_period)} per month (delta 0)"
+            )
+        else:
+            lines.append(
+                f"  budget: rho {fraction_text(b.rho)} per {rp.window} ({fraction_text(b.rho_per_sum)} per sum) x "
+                f"{b.windows_per_period} {rp.window}(s) touching one month = rho {fraction_text(b.rho_per_period)} "
+                f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
+                f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
+            )
         verdict = "REFUSED" if a.refused else "ok"
         lines.append(f"  verdict: {verdict}: {a.reason()}")
         lines.append("")
     cap_verdict = "within the cap" if plan.within_cap else "OVER THE CAP: some releases would be refused for budget"
+    if plan.unit == "epsilon":
+        lines.append(
+            f"All releases of the policy in the worst month (pure DP): epsilon "
+            f"{fraction_text(plan.total_rho_per_period)} of the cap {fraction_text(plan.cap)}: {cap_verdict}"
+        )
+        return "\n".join(lines)
     lines.append(
         f"All releases of the policy in the worst month: rho {fraction_text(plan.total_rho_per_period)} of the cap "
         f"{fraction_text(plan.cap)}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
@@ -349,7 +406,24 @@ def format_plan(plan: PolicyPlan) -> str:
 
 
 def plan_json(plan: PolicyPlan) -> dict[str, Any]:
-    """The plan as plain JSON: budgets as exact text, an infinite relative half-width as null (too_noisy)."""
+    """The plan as plain JSON: budgets as exact text, an infinite relative half-width as null (too_noisy).
+
+    Under pure DP the budget keys say epsilon instead of rho (budget_unit says which).
+    """
+    if plan.unit == "epsilon":
+        out = _plan_json(plan)
+        out["budget_unit"] = "epsilon"
+        out["total_epsilon_per_period"] = out.pop("total_rho_per_period")
+        out["cap_epsilon"] = out.pop("cap_rho")
+        for release in out["releases"]:
+            release["budget_unit"] = "epsilon"
+            for key in ("per_window", "per_sum", "per_period"):
+                release[f"epsilon_{key}"] = release.pop(f"rho_{key}")
+        return out
+    return _plan_json(plan)
+
+
+def _plan_json(plan: PolicyPlan) -> dict[str, Any]:
     return {
         "roster_source": plan.roster_source,
         "ok": plan.ok,

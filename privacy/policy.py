@@ -20,6 +20,10 @@ from teamlens import schema
 
 WindowKind = Literal["day", "week", "month"]
 GroupKind = Literal["team", "site"]
+# zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
+PrivacyModel = Literal["zcdp", "pure"]
+BudgetUnit = Literal["rho", "epsilon"]
+PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 
 
 class PolicyError(ValueError):
@@ -52,6 +56,22 @@ class ReleaseSpec:
     typical: dict[str, float] = field(default_factory=dict)
     # This release's limit on the predicted relative 95% half-width; None: the policy's.
     max_relative_half_width: Fraction | None = None
+    # Under the policy's privacy_model "pure": the release's epsilon (Laplace noise); `rho` then holds
+    # its zCDP equivalent epsilon^2 / 2 (Bun and Steinke 2016, Prop. 1.4), for information only.
+    privacy_model: PrivacyModel = "zcdp"
+    epsilon: Fraction | None = None
+
+    @property
+    def budget_unit(self) -> BudgetUnit:
+        return PRIVACY_MODELS[self.privacy_model]
+
+    @property
+    def budget(self) -> Fraction:
+        """What one window of this release costs each agent, in its budget unit (rho or epsilon)."""
+        if self.privacy_model == "pure":
+            assert self.epsilon is not None
+            return self.epsilon
+        return self.rho
 
     def typical_value(self, metric: str) -> float:
         """Typical window total of one agent for a sum: the declared value, else half the bound."""
@@ -86,6 +106,22 @@ class Policy:
     desktop_title_keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Refuse a release whose predicted relative 95% half-width (planner) exceeds this; None: no limit.
     max_relative_half_width: Fraction | None = None
+    # "pure": pure DP, Laplace noise, budgets in epsilon (budget_cap_epsilon; budget_cap_rho is then 0
+    # and unused, so that any zCDP-only code path refuses rather than spends).
+    privacy_model: PrivacyModel = "zcdp"
+    budget_cap_epsilon: Fraction | None = None
+
+    @property
+    def budget_unit(self) -> BudgetUnit:
+        return PRIVACY_MODELS[self.privacy_model]
+
+    @property
+    def budget_cap(self) -> Fraction:
+        """The cap per agent per accounting period in the policy's budget unit (rho or epsilon)."""
+        if self.privacy_model == "pure":
+            assert self.budget_cap_epsilon is not None
+            return self.budget_cap_epsilon
+        return self.budget_cap_rho
 
     def relative_limit(self, spec: ReleaseSpec) -> Fraction | None:
         """The accuracy limit that applies to a release: its own, else the policy's, else None."""
@@ -189,7 +225,9 @@ _TOP_KEYS = {
     "policy_version",
     "privacy_unit",
     "accounting_period",
+    "privacy_model",
     "budget_cap_rho",
+    "budget_cap_epsilon",
     "report_delta",
     "min_group_size",
     "group_assignment",
@@ -200,8 +238,24 @@ _TOP_KEYS = {
     "max_relative_half_width",
     "releases",
 }
-_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords", "max_relative_half_width"}
-_RELEASE_KEYS = {"name", "purpose", "group_by", "window", "rho", "sums", "ratios", "typical", "max_relative_half_width"}
+_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords", "max_relative_half_width", "privacy_model"}
+# The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
+_BUDGET_KEYS: dict[str, tuple[str, str]] = {
+    "zcdp": ("budget_cap_rho", "rho"),
+    "pure": ("budget_cap_epsilon", "epsilon"),
+}
+_RELEASE_KEYS = {
+    "name",
+    "purpose",
+    "group_by",
+    "window",
+    "rho",
+    "epsilon",
+    "sums",
+    "ratios",
+    "typical",
+    "max_relative_half_width",
+}
 _OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
@@ -221,15 +275,25 @@ def load_policy(path: Path) -> Policy:
 
 def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Policy:
     _no_unknown(doc, _TOP_KEYS, where)
-    _require(doc, _TOP_KEYS - _OPTIONAL_TOP_KEYS, where)
+    model = doc.get("privacy_model", "zcdp")
+    if model not in _BUDGET_KEYS:
+        raise PolicyError(f"{where}: privacy_model must be 'zcdp' or 'pure', got {model!r}")
+    cap_key = _BUDGET_KEYS[model][0]
+    other_cap = {k for m, (k, _) in _BUDGET_KEYS.items() if m != model}
+    present = sorted(other_cap & set(doc))
+    if present:
+        raise PolicyError(f"{where}: {', '.join(present)} does not apply under privacy_model {model!r}; use {cap_key}")
+    optional = _OPTIONAL_TOP_KEYS | other_cap | ({"report_delta"} if model == "pure" else set())
+    _require(doc, _TOP_KEYS - optional, where)
     if doc["privacy_unit"] != "agent":
         raise PolicyError(f"{where}: privacy_unit must be 'agent', got {doc['privacy_unit']!r}")
     if doc["accounting_period"] != "month":
         raise PolicyError(f"{where}: accounting_period must be 'month', got {doc['accounting_period']!r}")
     if doc["group_assignment"] != "first_day":
         raise PolicyError(f"{where}: group_assignment must be 'first_day', got {doc['group_assignment']!r}")
-    cap = _positive_fraction(doc["budget_cap_rho"], f"{where}: budget_cap_rho")
-    delta = _positive_fraction(doc["report_delta"], f"{where}: report_delta")
+    cap = _positive_fraction(doc[cap_key], f"{where}: {cap_key}")
+    # Pure DP has delta 0; report_delta is only for reporting zCDP spend as (epsilon, delta).
+    delta = _positive_fraction(doc["report_delta"], f"{where}: report_delta") if "report_delta" in doc else Fraction(0)
     if delta >= 1:
         raise PolicyError(f"{where}: report_delta must be below 1, got {doc['report_delta']!r}")
     min_size = doc["min_group_size"]
@@ -259,7 +323,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
     releases_doc = doc["releases"]
     if not isinstance(releases_doc, list) or not releases_doc:
         raise PolicyError(f"{where}: releases must be a non-empty list")
-    releases = tuple(_parse_release(r, f"{where}: releases[{i}]") for i, r in enumerate(releases_doc))
+    releases = tuple(_parse_release(r, f"{where}: releases[{i}]", model) for i, r in enumerate(releases_doc))
     names = [r.name for r in releases]
     if len(set(names)) != len(names):
         raise PolicyError(f"{where}: release names must be unique, got {names}")
@@ -267,7 +331,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         version=int(doc["policy_version"]),
         privacy_unit="agent",
         accounting_period="month",
-        budget_cap_rho=cap,
+        budget_cap_rho=cap if model == "zcdp" else Fraction(0),
         report_delta=delta,
         min_group_size=min_size,
         group_assignment="first_day",
@@ -278,6 +342,8 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         desktop_url_categories=url_categories,
         desktop_title_keywords=title_keywords,
         max_relative_half_width=limit,
+        privacy_model=model,
+        budget_cap_epsilon=cap if model == "pure" else None,
     )
 
 
@@ -296,12 +362,20 @@ def _category_lists(value: Any, key: str, what: str, where: str) -> dict[str, tu
     return out
 
 
-def _parse_release(doc: Any, where: str) -> ReleaseSpec:
+def _parse_release(doc: Any, where: str, model: PrivacyModel = "zcdp") -> ReleaseSpec:
     if not isinstance(doc, dict):
         raise PolicyError(f"{where}: expected a mapping")
     _no_unknown(doc, _RELEASE_KEYS, where)
-    _require(doc, _RELEASE_KEYS - _OPTIONAL_RELEASE_KEYS, where)
+    budget_key = _BUDGET_KEYS[model][1]
+    other = {k for m, (_, k) in _BUDGET_KEYS.items() if m != model}
+    _require(doc, _RELEASE_KEYS - _OPTIONAL_RELEASE_KEYS - other, where)
     where = f"{where} ({doc['name']})"
+    present = sorted(other & set(doc))
+    if present:
+        raise PolicyError(
+            f"{where}: {', '.join(present)} does not apply under privacy_model {model!r}; use {budget_key}"
+        )
+    budget = _positive_fraction(doc[budget_key], f"{where}: {budget_key}")
     if doc["group_by"] not in ("team", "site"):
         raise PolicyError(f"{where}: group_by must be team or site, got {doc['group_by']!r}")
     if doc["window"] not in ("day", "week", "month"):
@@ -348,11 +422,13 @@ def _parse_release(doc: Any, where: str) -> ReleaseSpec:
         purpose=" ".join(str(doc["purpose"]).split()),
         group_by=doc["group_by"],
         window=doc["window"],
-        rho=_positive_fraction(doc["rho"], f"{where}: rho"),
+        rho=budget if model == "zcdp" else budget * budget / 2,
         sums=sums,
         ratios=tuple(ratios),
         typical=typical,
         max_relative_half_width=_optional_fraction(doc, "max_relative_half_width", where),
+        privacy_model=model,
+        epsilon=budget if model == "pure" else None,
     )
 
 

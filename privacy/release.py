@@ -8,7 +8,9 @@ One release, as privacy-design.md states it:
 2. Decide which groups are published from public facts only: roster group sizes against the
    policy's minimum group size. Smaller groups are suppressed and their agents left out.
 3. OpenDP clips every agent's window total to [0, bound] and adds Gaussian noise calibrated
-   for zCDP: sigma = bound / sqrt(2 * rho_part), rho_part = rho / number of sums. The group
+   for zCDP: sigma = bound / sqrt(2 * rho_part), rho_part = rho / number of sums. Under the
+   policy's `privacy_model: pure` it adds Laplace noise instead (integer data: OpenDP's discrete
+   Laplace) calibrated for pure DP: b = bound / eps_part = bound * sums / epsilon. The group
    keys are public (the roster), so no private partition selection is needed.
 4. Every sum gets its 95% interval from the mechanism; ratios (AHT) are computed from the
    noisy sums with a conservative union-bound interval, clamped to their meaningful range,
@@ -30,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from privacy.policy import Policy, ReleaseSpec
+from privacy.policy import Policy, PrivacyModel, ReleaseSpec
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseOutcome
 from teamlens.settings import Settings
 
@@ -105,9 +107,20 @@ def analytic_sigma(bound: int, rho: Fraction, parts: int) -> float:
     return bound / math.sqrt(2 * float(rho) / parts)
 
 
+def analytic_laplace_scale(bound: int, epsilon: Fraction, parts: int) -> float:
+    """Laplace scale of one of `parts` sums sharing epsilon: L1 sensitivity (the bound) / (epsilon / parts)."""
+    return float(bound * parts / Fraction(epsilon))
+
+
 def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
-    """The analytic Gaussian sigma of one sum of the release."""
+    """The analytic noise scale of one sum of the release: Gaussian sigma (zcdp) or Laplace b (pure)."""
+    if spec.privacy_model == "pure":
+        return analytic_laplace_scale(spec.sums[metric], spec.budget, len(spec.sums))
     return analytic_sigma(spec.sums[metric], spec.rho, len(spec.sums))
+
+
+# The noise distribution of each privacy model on integer sums, as OpenDP draws it.
+NOISE_DISTRIBUTION: dict[str, str] = {"zcdp": "discrete_gaussian", "pure": "discrete_laplace"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class CalibratedRelease:
 
 
 MECHANISM = "Gaussian (zCDP), OpenDP 0.16 integer Gaussian, agent-level, public group keys from the roster"
+MECHANISM_PURE = "Laplace (pure DP), OpenDP 0.16 integer Laplace, agent-level, public group keys from the roster"
+MECHANISMS: dict[str, str] = {"zcdp": MECHANISM, "pure": MECHANISM_PURE}
 
 
 def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> CalibratedRelease:
@@ -131,7 +146,13 @@ def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> C
     group = spec.group_by
     data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
     measurement, scales = _measurement(
-        spec.name, spec.rho, tuple(spec.sums.items()), group, tuple(released), tuple(data.collect_schema().items())
+        spec.name,
+        spec.budget,
+        tuple(spec.sums.items()),
+        group,
+        tuple(released),
+        tuple(data.collect_schema().items()),
+        spec.privacy_model,
     )
     return CalibratedRelease(measurement=measurement, data=data, scales=dict(scales))
 
@@ -144,11 +165,14 @@ def _measurement(
     group: str,
     released: tuple[str, ...],
     data_schema: tuple[tuple[str, pl.DataType], ...],
+    model: PrivacyModel = "zcdp",
 ) -> tuple[Any, tuple[tuple[str, float], ...]]:
     """Build the measurement and pin its noise scales to the analytic ones.
 
+    `rho` is the release's budget in its model's unit: zCDP rho, or epsilon under pure DP.
     OpenDP computes the sensitivity itself; if it ever differs from bound / sqrt(2 rho_part)
-    (a silent sensitivity blow-up, see stack.md), nothing is published.
+    (zcdp) or bound / eps_part (pure) (a silent sensitivity blow-up, see stack.md), nothing is
+    published.
     """
     import opendp.prelude as dp
     from opendp.accuracy import summarize_polars_measurement
@@ -157,7 +181,7 @@ def _measurement(
     context = dp.Context.compositor(
         data=pl.LazyFrame(schema=dict(data_schema)),  # the schema only: the measurement takes any window's data
         privacy_unit=dp.unit_of(contributions=1),
-        privacy_loss=dp.loss_of(rho=float(rho)),
+        privacy_loss=dp.loss_of(epsilon=float(rho)) if model == "pure" else dp.loss_of(rho=float(rho)),
         split_evenly_over=1,
         margins=[dp.polars.Margin(by=[group], invariant="keys", max_length=MAX_AGENTS_PER_GROUP)],
     )
@@ -171,7 +195,11 @@ def _measurement(
     scales: dict[str, float] = {}
     for row in summarize_polars_measurement(measurement, ALPHA_SUM).iter_rows(named=True):
         metric, scale = row["column"], float(row["scale"])
-        expected = analytic_sigma(dict(sums)[metric], rho, len(sums))
+        expected = (
+            analytic_laplace_scale(dict(sums)[metric], rho, len(sums))
+            if model == "pure"
+            else analytic_sigma(dict(sums)[metric], rho, len(sums))
+        )
         if not math.isclose(scale, expected, rel_tol=1e-6):
             raise NoiseScaleMismatch(
                 f"{name}: OpenDP noise scale for {metric} is {scale}, the analytic sensitivity implies "
@@ -182,17 +210,19 @@ def _measurement(
         raise NoiseScaleMismatch(f"{name}: OpenDP released {sorted(scales)}, expected {sorted(m for m, _ in sums)}")
     spent = measurement.map(1)  # one agent = one row (unit_of(contributions=1))
     if spent > float(rho) * (1 + 1e-9):
-        raise NoiseScaleMismatch(f"{name}: the measurement spends rho={spent}, more than {rho}")
+        unit = "epsilon" if model == "pure" else "rho"
+        raise NoiseScaleMismatch(f"{name}: the measurement spends {unit}={spent}, more than {rho}")
     return measurement, tuple(scales.items())
 
 
 def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, float]) -> tuple[PublishedValue, ...]:
     """Post-processing of the noisy sums: clamped values, 95% intervals, ratios (costs no budget)."""
     values: list[PublishedValue] = []
+    distribution = NOISE_DISTRIBUTION[spec.privacy_model]
     for row in noisy.sort(spec.group_by).iter_rows(named=True):
         key = str(row[spec.group_by])
         for metric in spec.sums:
-            values.append(_sum_value(key, metric, float(row[metric]), scales[metric]))
+            values.append(_sum_value(key, metric, float(row[metric]), scales[metric], distribution))
         for ratio in spec.ratios:
             values.append(
                 _ratio_value(
@@ -203,6 +233,7 @@ def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, f
                     float(row[ratio.denominator]),
                     scales[ratio.denominator],
                     ratio.max,
+                    distribution,
                 )
             )
     return tuple(values)
@@ -217,40 +248,51 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
     released = [d.group_value for d in decisions if d.status == "released"]
     parameters: dict[str, object] = {
         "bounds": {m: [0, b] for m, b in spec.sums.items()},
-        "rho_per_sum": str(spec.rho / len(spec.sums)),
+        f"{spec.budget_unit}_per_sum": str(spec.budget / len(spec.sums)),
         "group_by": spec.group_by,
         "public_keys": released,
         "alpha": ALPHA_SUM,
         "max_agents_per_group": MAX_AGENTS_PER_GROUP,
     }
+    if spec.privacy_model != "zcdp":
+        parameters["privacy_model"] = spec.privacy_model
+        parameters["noise_distribution"] = NOISE_DISTRIBUTION[spec.privacy_model]
+    mechanism = MECHANISMS[spec.privacy_model]
     if not released:
-        return NoisyRelease(values=(), groups=decisions, mechanism=MECHANISM, parameters=parameters)
+        return NoisyRelease(values=(), groups=decisions, mechanism=mechanism, parameters=parameters)
     calibrated = calibrate(totals, released, spec)
     parameters["noise_scales"] = calibrated.scales
     noisy = calibrated.measurement(calibrated.data).collect()
     return NoisyRelease(
         values=published_values(noisy, spec, calibrated.scales),
         groups=decisions,
-        mechanism=MECHANISM,
+        mechanism=mechanism,
         parameters=parameters,
     )
 
 
 @functools.lru_cache(maxsize=256)
-def half_width(scale: float, alpha: float) -> float:
-    """Half-width of the (1 - alpha) interval of OpenDP's discrete Gaussian noise of this scale.
+def half_width(scale: float, alpha: float, distribution: str = "discrete_gaussian") -> float:
+    """Half-width of the (1 - alpha) interval of OpenDP's integer noise of this scale.
 
-    An integer, about ceil(z * scale + 1/2) with z the normal quantile (1.959964 for alpha 0.05):
-    the noise is integer-valued. The published intervals and the accuracy planner both use it.
+    discrete_gaussian (zcdp): about ceil(z * scale + 1/2) with z the normal quantile (1.959964 for
+    alpha 0.05). discrete_laplace (pure): about scale * ln(1 / alpha) (3.0 scale at 95%). The
+    noise is integer-valued. The published intervals and the accuracy planner both use it.
     """
     import opendp.prelude as dp
 
+    if distribution == "discrete_laplace":
+        return float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
+    if distribution != "discrete_gaussian":
+        raise ValueError(f"unknown noise distribution {distribution!r}")
     return float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
 
 
-def _sum_value(group_value: str, metric: str, noisy: float, scale: float) -> PublishedValue:
+def _sum_value(
+    group_value: str, metric: str, noisy: float, scale: float, distribution: str = "discrete_gaussian"
+) -> PublishedValue:
     """A noisy sum, clamped at 0 (post-processing), with its 95% interval."""
-    half = half_width(scale, ALPHA_SUM)
+    half = half_width(scale, ALPHA_SUM, distribution)
     return PublishedValue(
         group_value=group_value,
         statistic=metric,
@@ -270,10 +312,11 @@ def _ratio_value(
     denominator: float,
     denominator_scale: float,
     maximum: float,
+    distribution: str = "discrete_gaussian",
 ) -> PublishedValue:
     """S/N from noisy sums with a union-bound 95% interval; too noisy when N's interval reaches 0."""
-    a_s = half_width(numerator_scale, ALPHA_RATIO_PART)
-    a_n = half_width(denominator_scale, ALPHA_RATIO_PART)
+    a_s = half_width(numerator_scale, ALPHA_RATIO_PART, distribution)
+    a_n = half_width(denominator_scale, ALPHA_RATIO_PART, distribution)
     if denominator - a_n <= 0:
         return PublishedValue(group_value, name, None, None, None, None, "too_noisy")
 
@@ -366,7 +409,9 @@ def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days
     """Read the restricted zone for the window and draw the release (called after the budget check)."""
     roster = window_roster(settings, days)
     if roster.is_empty():
-        return NoisyRelease(values=(), groups=(), mechanism=MECHANISM, parameters={"note": "no roster snapshot"})
+        return NoisyRelease(
+            values=(), groups=(), mechanism=MECHANISMS[spec.privacy_model], parameters={"note": "no roster snapshot"}
+        )
     agent_day = read_partitions(settings.metrics / "agent_day", days)
     decisions = decide_groups(roster, spec, policy)
     totals = agent_window_totals(agent_day, roster.select("agent_pseudonym", "team", "site"), spec)

@@ -99,13 +99,22 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
+    unit = "zCDP rho" if policy.privacy_model == "zcdp" else "pure DP epsilon"
     print(
-        f"Privacy budget per agent (zCDP rho per calendar month; cap {fraction_text(policy.budget_cap_rho)} "
+        f"Privacy budget per agent ({unit} per calendar month; cap {fraction_text(policy.budget_cap)} "
         f"under policy version {policy.version}):"
     )
     summary = budget_summary(settings.warehouse_path, policy) if settings.warehouse_path.exists() else []
     if not summary:
         print("  nothing spent yet")
+    if policy.privacy_model == "pure":
+        for period in summary:
+            spent = period["spent_epsilon"] if period["spent_epsilon"] is not None else "unbounded (zCDP spend)"
+            print(
+                f"  {period['period']}: spent epsilon {spent} of {period['cap_epsilon']} "
+                f"({period['releases']} releases), remaining {period['remaining_epsilon']}; delta 0"
+            )
+        summary = []
     for period in summary:
         print(
             f"  {period['period']}: spent {period['spent_rho']} of {period['cap_rho']} "

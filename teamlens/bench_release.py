@@ -1,0 +1,336 @@
+"""`make bench --only release`: seconds per DP release and relative error against the exact values.
+
+The standard workload (issue 5): 200 agents in 20 teams of 10 (two sites of 100), 30 days from
+START, about 40 calls per agent-day. The agent-day rows are synthetic (a seeded numpy generator:
+test data, not noise) with the columns of teamlens.schema.AGENT_DAY that the releases read
+(day, agent_pseudonym, team, site, contacts_handled, handle_seconds). The noise is OpenDP's,
+never seeded.
+
+Releases, defined by in-memory policies (privacy.policy.parse_policy), bounds per agent per
+window in the style of privacy/policy.yaml:
+- team_day_pure_eps1: contacts and handle time per team-day under pure DP (Laplace), epsilon 1
+  per release (its own policy; a month of daily releases spends epsilon 31 at most);
+- team_week_default, site_day_default: the same sums per team-week and per site-day under the
+  default model (zCDP, Gaussian), with rho chosen so that a month fits the default cap of 1
+  (6 weeks x 0.08 + 31 days x 0.016 = 0.976).
+
+Every release goes through privacy.accountant.publish_release into a temporary warehouse (budget
+check, draw, one DuckDB transaction with the ledger entry): seconds per release are wall seconds
+of that call. The first release of the process pays OpenDP's import and the first calibration
+(`release_first_seconds`), the first of each other spec its calibration (`first_seconds` per
+release in `release_details`); `release_seconds` is the median over all later (warm) releases. Each
+release spec's measurement is calibrated once per process (privacy.release._measurement is
+cached on public facts: spec, bounds and group keys; the noise is drawn fresh every time).
+
+Relative error, per release: the median over groups and windows of |noisy - exact| / exact, for
+the count (contacts_handled, the published sum, clamped at 0) and the mean (handle seconds per
+contact: the ratio of the published sums, clamped to [0, 3600] as published, computed also
+where the published ratio is marked too noisy; that share is reported as `too_noisy_share`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import statistics
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from privacy.policy import Policy, ReleaseSpec, parse_policy
+from privacy.records import ReleaseKey, ReleaseOutcome
+from teamlens import schema
+
+START = dt.date(2026, 10, 5)  # a Monday
+AGENTS, TEAMS, SITES, DAYS, CALLS_PER_AGENT_DAY = 200, 20, 2, 30, 40
+TARGET_SECONDS = 0.5
+AHT_MAX = 3600.0
+
+_AHT = {"aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": AHT_MAX}}
+# Bounds per agent per window: a day at most 80 contacts and 8 h handle time; a week 5 such days.
+_DAY_SUMS = {"contacts_handled": 80, "handle_seconds": 28800}
+_WEEK_SUMS = {"contacts_handled": 400, "handle_seconds": 144000}
+
+# release key in the JSON -> (policy name, release name)
+SCENARIOS: dict[str, tuple[str, str]] = {
+    "team_day_pure_eps1": ("pure", "team_day_contacts_aht"),
+    "team_week_default": ("default", "team_week_contacts_aht"),
+    "site_day_default": ("default", "site_day_contacts_aht"),
+}
+
+
+def _policy_doc(model: str) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "policy_version": 1,
+        "privacy_unit": "agent",
+        "accounting_period": "month",
+        "min_group_size": 10,
+        "group_assignment": "first_day",
+        "retention_days": {"landing": 14},
+        "desktop_app_categories": {},
+    }
+    if model == "pure":
+        return base | {
+            "privacy_model": "pure",
+            "budget_cap_epsilon": "31",  # 31 daily releases of epsilon 1 in a month
+            "releases": [
+                {
+                    "name": "team_day_contacts_aht",
+                    "purpose": "Daily workload per team (benchmark, pure DP).",
+                    "group_by": "team",
+                    "window": "day",
+                    "epsilon": "1",
+                    "sums": _DAY_SUMS,
+                    "ratios": _AHT,
+                }
+            ],
+        }
+    return base | {
+        "budget_cap_rho": "1.0",
+        "report_delta": "1e-9",
+        "releases": [
+            {
+                "name": "team_week_contacts_aht",
+                "purpose": "Weekly workload per team (benchmark).",
+                "group_by": "team",
+                "window": "week",
+                "rho": "0.08",
+                "sums": _WEEK_SUMS,
+                "ratios": _AHT,
+            },
+            {
+                "name": "site_day_contacts_aht",
+                "purpose": "Daily workload per site (benchmark).",
+                "group_by": "site",
+                "window": "day",
+                "rho": "0.016",
+                "sums": _DAY_SUMS,
+                "ratios": _AHT,
+            },
+        ],
+    }
+
+
+def bench_policies() -> dict[str, Policy]:
+    out = {}
+    for model in ("pure", "default"):
+        doc = _policy_doc(model)
+        out[model] = parse_policy(doc, sha256=hashlib.sha256(repr(doc).encode()).hexdigest(), where=f"bench {model}")
+    return out
+
+
+def synthetic_agent_day(seed: int = 20261005) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(agent_day, roster): the standard workload, with AGENT_DAY's column names and types."""
+    rng = np.random.default_rng(seed)
+    agents = [f"agent-{i:04d}" for i in range(AGENTS)]
+    teams = [f"team-{i // (AGENTS // TEAMS):02d}" for i in range(AGENTS)]
+    sites = [f"site-{i // (AGENTS // SITES)}" for i in range(AGENTS)]
+    roster = pl.DataFrame({"agent_pseudonym": agents, "team": teams, "site": sites})
+    n = AGENTS * DAYS
+    contacts = rng.poisson(CALLS_PER_AGENT_DAY, n)
+    # handle time per contact: gamma with mean about 300 s; an agent-day total is the sum over its contacts
+    per_contact_mean = rng.gamma(20.0, 15.0, n)
+    handle = np.rint(contacts * per_contact_mean).astype(np.int64)
+    columns = {c.name: c for c in schema.AGENT_DAY.columns}
+    assert {"day", "agent_pseudonym", "team", "site", "contacts_handled", "handle_seconds"} <= set(columns)
+    agent_day = pl.DataFrame(
+        {
+            "day": [START + dt.timedelta(days=d) for d in range(DAYS) for _ in range(AGENTS)],
+            "agent_pseudonym": agents * DAYS,
+            "team": teams * DAYS,
+            "site": sites * DAYS,
+            "contacts_handled": contacts.astype(np.int64),
+            "handle_seconds": handle,
+        },
+        schema={
+            "day": pl.Date,
+            "agent_pseudonym": pl.String,
+            "team": pl.String,
+            "site": pl.String,
+            "contacts_handled": pl.Int64,
+            "handle_seconds": pl.Int64,
+        },
+    )
+    return agent_day, roster
+
+
+def _windows(spec: ReleaseSpec) -> list[tuple[dt.date, dt.date]]:
+    """The windows of the spec that lie wholly inside the 30 days."""
+    end = START + dt.timedelta(days=DAYS)
+    return [(s, e) for s, e in spec.windows_ending_in(START, end) if s >= START]
+
+
+def _exact(agent_day: pl.DataFrame, roster: pl.DataFrame, spec: ReleaseSpec, start: dt.date) -> dict[str, dict]:
+    """Exact group sums of the window (no clipping: the truth the noisy figures are compared with)."""
+    from privacy.release import agent_window_totals
+
+    rows = agent_day.filter((pl.col("day") >= start) & (pl.col("day") < start + _length(spec)))
+    totals = agent_window_totals(rows, roster, spec)
+    sums = totals.group_by(spec.group_by).agg(pl.col("contacts_handled").sum(), pl.col("handle_seconds").sum())
+    return {str(r[spec.group_by]): r for r in sums.iter_rows(named=True)}
+
+
+def _length(spec: ReleaseSpec) -> dt.timedelta:
+    return dt.timedelta(days={"day": 1, "week": 7, "month": 31}[spec.window])
+
+
+def _release_once(
+    warehouse: Path,
+    policy: Policy,
+    spec: ReleaseSpec,
+    agent_day: pl.DataFrame,
+    roster: pl.DataFrame,
+    start: dt.date,
+    end: dt.date,
+) -> tuple[ReleaseOutcome, float]:
+    """One release through the accountant; the seconds include reading the window, totals, noise and commit."""
+    import functools
+
+    from privacy.accountant import publish_release
+    from privacy.release import agent_window_totals, decide_groups, draw_noisy_release
+
+    def draw() -> Any:
+        rows = agent_day.filter((pl.col("day") >= start) & (pl.col("day") < end))
+        totals = agent_window_totals(rows, roster, spec)
+        return draw_noisy_release(totals, decide_groups(roster, spec, policy), spec)
+
+    began = time.perf_counter()
+    outcome = publish_release(
+        warehouse,
+        ReleaseKey(spec.name, start, end, policy.sha256),
+        spec,
+        policy,
+        "bench",
+        draw=draw,
+        groups=functools.partial(decide_groups, roster, spec, policy),
+    )
+    return outcome, time.perf_counter() - began
+
+
+def bench_release(root: Path | None = None) -> dict[str, Any]:
+    """Run every scenario's releases over the 30 days; print a table; return the JSON keys."""
+    agent_day, roster = synthetic_agent_day()
+    policies = bench_policies()
+    with tempfile.TemporaryDirectory(prefix="teamlens-bench-release-") as tmp:
+        base = Path(root) if root is not None else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        seconds: dict[str, list[float]] = {}
+        errors: dict[str, dict[str, list[float]]] = {}
+        too_noisy: dict[str, list[bool]] = {}
+        first: dict[str, float] = {}
+        for key, (policy_name, release_name) in SCENARIOS.items():
+            policy = policies[policy_name]
+            spec = policy.release(release_name)
+            warehouse = base / f"{policy_name}.duckdb"
+            seconds[key], errors[key], too_noisy[key] = [], {"count": [], "mean": []}, []
+            for start, end in _windows(spec):
+                outcome, took = _release_once(warehouse, policy, spec, agent_day, roster, start, end)
+                if outcome.status != "released":
+                    raise RuntimeError(f"bench release {key} {start} was {outcome.status}: {outcome.message}")
+                if key not in first:
+                    first[key] = took  # calibration of this spec (the process's first also imports OpenDP)
+                else:
+                    seconds[key].append(took)
+                exact = _exact(agent_day, roster, spec, start)
+                published = {(v.group_value, v.statistic): v for v in outcome.values}
+                for group, truth in exact.items():
+                    n_hat = published[(group, "contacts_handled")].value or 0.0
+                    s_hat = published[(group, "handle_seconds")].value or 0.0
+                    mean_hat = min(AHT_MAX, s_hat / n_hat) if n_hat > 0 else AHT_MAX
+                    mean = truth["handle_seconds"] / truth["contacts_handled"]
+                    errors[key]["count"].append(abs(n_hat - truth["contacts_handled"]) / truth["contacts_handled"])
+                    errors[key]["mean"].append(abs(mean_hat - mean) / mean)
+                    too_noisy[key].append(published[(group, "aht_seconds")].status == "too_noisy")
+
+    warm = [s for per in seconds.values() for s in per]
+    rel: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for key, (policy_name, release_name) in SCENARIOS.items():
+        spec = policies[policy_name].release(release_name)
+        count_key = key.replace("_pure_eps1", "_count_pure_eps1").replace("_default", "_count_default")
+        mean_key = key.replace("_pure_eps1", "_mean_pure_eps1").replace("_default", "_mean_default")
+        rel[count_key] = round(statistics.median(errors[key]["count"]), 4)
+        rel[mean_key] = round(statistics.median(errors[key]["mean"]), 4)
+        details[key] = {
+            "model": spec.privacy_model,
+            "budget": f"{spec.budget_unit} {_text(spec.budget)} per release",
+            "releases": len(_windows(spec)),
+            "groups_per_release": len(errors[key]["count"]) // max(1, len(_windows(spec))),
+            "first_seconds": round(first[key], 3),
+            "warm_seconds_median": round(statistics.median(seconds[key]), 4) if seconds[key] else None,
+            "warm_seconds_max": round(max(seconds[key]), 4) if seconds[key] else None,
+            "too_noisy_share": round(sum(too_noisy[key]) / len(too_noisy[key]), 3),
+        }
+    out = {
+        "release_seconds": round(statistics.median(warm), 4),
+        "release_first_seconds": round(first[next(iter(SCENARIOS))], 3),
+        "release_seconds_max": round(max(warm), 4),
+        "release_target_met": statistics.median(warm) <= TARGET_SECONDS,
+        "release_median_rel_error": rel,
+        "release_details": details,
+    }
+    _print_table(out)
+    return out
+
+
+def _text(value: Fraction) -> str:
+    from privacy.exact import fraction_text
+
+    return fraction_text(value)
+
+
+def _print_table(out: dict[str, Any]) -> None:
+    rel = out["release_median_rel_error"]
+    print(
+        f"  workload: {AGENTS} agents, {TEAMS} teams of {AGENTS // TEAMS}, {SITES} sites, {DAYS} days from {START}, "
+        f"about {CALLS_PER_AGENT_DAY} calls per agent-day"
+    )
+    header = (
+        "release",
+        "budget",
+        "releases",
+        "groups",
+        "warm s (median)",
+        "count rel.err",
+        "mean rel.err",
+        "too noisy",
+    )
+    table = [header]
+    for key, d in out["release_details"].items():
+        suffix = "_pure_eps1" if key.endswith("_pure_eps1") else "_default"
+        stem = key.removesuffix(suffix)
+        table.append(
+            (
+                key,
+                d["budget"],
+                str(d["releases"]),
+                str(d["groups_per_release"]),
+                f"{d['warm_seconds_median']:.3f}",
+                f"{100 * rel[f'{stem}_count{suffix}']:.1f}%",
+                f"{100 * rel[f'{stem}_mean{suffix}']:.1f}%",
+                f"{100 * d['too_noisy_share']:.0f}%",
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        print(
+            "  "
+            + "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
+    verdict = "met" if out["release_target_met"] else "MISSED"
+    print(
+        f"  seconds per release: first {out['release_first_seconds']:.2f} s (OpenDP import + first calibration), "
+        f"warm median {out['release_seconds']:.3f} s, max {out['release_seconds_max']:.3f} s; "
+        f"target <= {TARGET_SECONDS} s: {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(bench_release(), sort_keys=True))
