@@ -6,6 +6,10 @@ expectations/ and privacy/. Heavy imports happen inside the tasks, never at pars
 A scheduled run processes the site-local day of its data interval. A manual run (or
 `airflow dags test`) can process a span of days in one run, with one Spark session, by
 passing {"first_day": "YYYY-MM-DD", "last_day": "YYYY-MM-DD"} as the run's conf.
+
+With TEAMLENS_SPARK_CONNECT=per_run the setup task start_spark starts one Spark Connect server for
+the run, which the Spark tasks share, and the teardown task stop_spark stops it, also when a task
+failed; with the default (off) both do nothing and every Spark task builds its own session.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
 
 
 @dag(
@@ -50,6 +54,18 @@ def teamlens_daily() -> None:
         assert start is not None and end is not None
         last = (end - dt.timedelta(seconds=1)).date()
         return pipeline.days_between(start.date().isoformat(), last.isoformat())
+
+    @setup
+    def start_spark() -> dict:
+        from teamlens import pipeline
+
+        return pipeline.start_spark()
+
+    @teardown
+    def stop_spark() -> dict:
+        from teamlens import pipeline
+
+        return pipeline.stop_spark()
 
     @task
     def ingest_workforce(days: list[str]) -> dict:
@@ -89,6 +105,8 @@ def teamlens_daily() -> None:
 
     ready = check_ready()
     days: Any = plan_days()  # an XComArg, resolved to list[str] when the tasks run
+    spark_up = start_spark()
+    spark_down = stop_spark()
     workforce = ingest_workforce(days)
     telephony = ingest_telephony(days)
     desktop = ingest_desktop(days)
@@ -96,9 +114,13 @@ def teamlens_daily() -> None:
     metrics = agent_day_metrics(days)
     released = publish_releases(days)
 
-    ready >> days
+    ready >> [days, spark_up]
+    spark_up >> workforce
     workforce >> [telephony, desktop]
     [telephony, desktop] >> validated >> metrics >> released
+    # The teardown's scope is every task between the two: the Spark tasks, not publish_releases.
+    metrics >> spark_down
+    spark_up >> spark_down
 
 
 teamlens_daily()

@@ -493,7 +493,8 @@ def write_partition(df: DataFrame, root: Path, day: dt.date, drop: Sequence[str]
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob(f".tmp-day={day.isoformat()}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    df.drop(*drop).write.mode("errorifexists").parquet(str(tmp))
+    # "error", not its synonym "errorifexists", which the Spark Connect client refuses.
+    df.drop(*drop).write.mode("error").parquet(str(tmp))
     old = root / f".old-day={day.isoformat()}-{uuid.uuid4().hex[:8]}"
     if target.exists():
         target.rename(old)

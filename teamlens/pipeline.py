@@ -46,6 +46,27 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
+def start_spark(settings: Settings | None = None) -> dict[str, Any]:
+    """The DAG run's setup: start its Spark Connect server when TEAMLENS_SPARK_CONNECT=per_run (a
+    no-op otherwise). Returns no secret: the mode, and port, pid and seconds to ready."""
+    settings = settings or load_settings()
+    if settings.spark_connect == "off":
+        return {"mode": "off"}
+    from teamlens import spark_connect
+
+    return {"mode": settings.spark_connect, **spark_connect.start_server(settings)}
+
+
+def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
+    """The DAG run's teardown: stop its Spark Connect server (a no-op when TEAMLENS_SPARK_CONNECT=off)."""
+    settings = settings or load_settings()
+    if settings.spark_connect == "off":
+        return {"mode": "off"}
+    from teamlens import spark_connect
+
+    return {"mode": settings.spark_connect, **spark_connect.stop_server(settings)}
+
+
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
     in one Spark session."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from teamlens.settings import Settings, load_settings
 
@@ -119,7 +119,8 @@ def _remote_session(url: str) -> SparkSession:
     os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # what builder.remote() sets: pyspark.sql.functions -> Connect
     session = RemoteSparkSession.builder.remote(url).create()
     _remote_sessions[url] = session
-    return session  # type: ignore[no-any-return]
+    # The Connect session implements the classic session's API (pyspark's own builder.remote() returns it so).
+    return cast("SparkSession", session)
 
 
 def release_remote_sessions() -> int:

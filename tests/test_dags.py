@@ -36,6 +36,8 @@ def test_daily_dag_shape(dagbag) -> None:
         "validate_staged",
         "agent_day_metrics",
         "publish_releases",
+        "start_spark",
+        "stop_spark",
     }
     assert dag.get_task("publish_releases").upstream_task_ids == {"agent_day_metrics", "plan_days"}
     assert dag.get_task("agent_day_metrics").upstream_task_ids == {"validate_staged", "plan_days"}
@@ -44,6 +46,22 @@ def test_daily_dag_shape(dagbag) -> None:
     assert dag.get_task("ingest_telephony").upstream_task_ids == {"ingest_workforce", "plan_days"}
     assert dag.get_task("ingest_desktop").upstream_task_ids == {"ingest_workforce", "plan_days"}
     assert dag.max_active_runs == 1
+
+
+def test_one_spark_server_per_run_is_set_up_and_torn_down(dagbag) -> None:
+    """start_spark (setup) runs after check_ready and before the Spark tasks; stop_spark (teardown)
+    runs after the last Spark task, also when tasks failed; publish_releases needs no Spark."""
+    dag = dagbag.dags["teamlens_daily"]
+    start, stop = dag.get_task("start_spark"), dag.get_task("stop_spark")
+    assert start.is_setup and not start.is_teardown
+    assert stop.is_teardown and not stop.is_setup
+    assert start.upstream_task_ids == {"check_ready"}
+    assert stop.upstream_task_ids == {"start_spark", "agent_day_metrics"}
+    assert stop.trigger_rule == "all_done_setup_success"
+    spark_tasks = {"ingest_workforce", "ingest_telephony", "ingest_desktop", "agent_day_metrics"}
+    assert spark_tasks <= start.get_flat_relative_ids(upstream=False)
+    assert spark_tasks <= stop.get_flat_relative_ids(upstream=True)
+    assert "publish_releases" not in stop.get_flat_relative_ids(upstream=True)
 
 
 def test_parsing_the_dag_imports_no_engine() -> None:
