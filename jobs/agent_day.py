@@ -119,24 +119,6 @@ def status_intervals(agent_events: DataFrame) -> DataFrame:
     )
 
 
-def status_totals(intervals: DataFrame) -> DataFrame:
-    """Per (day, agent): staffed, available and not-ready microseconds (long, not yet rounded),
-    from status_intervals."""
-    from pyspark.sql import functions as F
-
-    kind = F.col("status_type")
-    category = common.not_ready_category(F.col("status_name"))
-    return intervals.groupBy(*_KEY).agg(
-        F.sum(F.when(kind != "OFFLINE", F.col("micros")).otherwise(0)).alias("_staffed"),
-        F.sum(F.when(kind == "ROUTABLE", F.col("micros")).otherwise(0)).alias("_available"),
-        F.sum(F.when(kind == "CUSTOM", F.col("micros")).otherwise(0)).alias("_not_ready"),
-        *(
-            F.sum(F.when((kind == "CUSTOM") & (category == c), F.col("micros")).otherwise(0)).alias(f"_nr_{c}")
-            for c in schema.NOT_READY_CATEGORY_NAMES
-        ),
-    )
-
-
 def actual_state(status_type: Column, status_name: Column) -> Column:
     """The state a status interval puts the agent in, for adherence (schema.ADHERING_STATES):
     work (ROUTABLE), offline (OFFLINE), else the not-ready category of the status name."""
@@ -159,14 +141,17 @@ def adheres(scheduled: Column, actual: Column) -> Column:
     return out
 
 
-def schedule_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
-    """Per (day, agent): scheduled, scheduled-as-break and in-adherence microseconds (long).
+def timeline_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
+    """Per (day, agent), in microseconds (long, not yet rounded): staffed, available and not-ready
+    time by category from the status intervals; scheduled, scheduled-as-break and in-adherence
+    time from the schedule against them.
 
     One sweep per agent-day over three layers: the shift rows (a depth count, so overlapping shift
     rows count once), the activities inside them (an activity ends where the next begins, as
-    desktop events do) and the status intervals. Between two consecutive points the scheduled
-    state is the open activity, else work; the actual state is the open status's
-    (actual_state), else offline (not logged in).
+    desktop events do) and the status intervals (which never overlap). Between two consecutive
+    points the scheduled state is the open activity, else work; the actual state is the open
+    status's (actual_state), else offline (not logged in). The status sums are the sums of the
+    intervals themselves, taken from the same sweep instead of a second aggregation and join.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -229,16 +214,22 @@ def schedule_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
         F.coalesce(F.lead("t").over(order) - F.col("t"), F.lit(0)).alias("length"),
     )
     planned = F.when(F.coalesce(F.col("planned"), F.lit("")) == "", F.lit("work")).otherwise(F.col("planned"))
-    actual = F.when(F.coalesce(F.col("actual"), F.lit("")) == "", F.lit("offline")).otherwise(F.col("actual"))
+    status = F.coalesce(F.col("actual"), F.lit(""))
+    actual = F.when(status == "", F.lit("offline")).otherwise(status)
     scheduled = F.col("depth") > 0
-    return (
-        timeline.filter(scheduled)
-        .groupBy(*_KEY)
-        .agg(
-            F.sum("length").alias("_scheduled"),
-            F.sum(F.when(planned == "break", F.col("length")).otherwise(0)).alias("_scheduled_break"),
-            F.sum(F.when(adheres(planned, actual), F.col("length")).otherwise(0)).alias("_in_adherence"),
-        )
+    length = F.col("length")
+
+    def total(condition: Column, name: str) -> Column:
+        return F.sum(F.when(condition, length).otherwise(0)).alias(name)
+
+    return timeline.groupBy(*_KEY).agg(
+        total(~status.isin("", "offline"), "_staffed"),
+        total(status == "work", "_available"),
+        total(status.isin(*schema.NOT_READY_CATEGORY_NAMES), "_not_ready"),
+        *(total(status == c, f"_nr_{c}") for c in schema.NOT_READY_CATEGORY_NAMES),
+        total(scheduled, "_scheduled"),
+        total(scheduled & (planned == "break"), "_scheduled_break"),
+        total(scheduled & adheres(planned, actual), "_in_adherence"),
     )
 
 
@@ -329,9 +320,8 @@ def transform(
     intervals = status_intervals(agent_events)
     joined = (
         agents.join(contact_totals(contacts), _KEY, "left")
-        .join(status_totals(intervals), _KEY, "left")
+        .join(timeline_totals(schedules, intervals), _KEY, "left")
         .join(desktop_totals(desktop), _KEY, "left")
-        .join(schedule_totals(schedules, intervals), _KEY, "left")
         .join(roster.select(*_KEY, "team", "site"), _KEY, "left")
     )
     zero = F.lit(0).cast("long")

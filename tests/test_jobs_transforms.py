@@ -595,3 +595,28 @@ def test_agent_day_schedule_adherence_and_conformance(spark):
     # Bert: scheduled 09:00-14:00, never logged in: a row with nothing in adherence.
     assert [bert[c] for c in columns] == [18000, 0, 18000, 0]
     assert (bert["adherence"], bert["conformance"], bert["team"]) == (0.0, 0.0, "Team Sued")
+
+
+def test_agent_day_on_the_day_daylight_saving_time_ends(spark):
+    """Berlin, 2026-10-25 has 25 hours: Anna is Available from local 00:30 (22:30 UTC the day
+    before, CEST) to 23:30 (22:30 UTC, CET) and scheduled for all of it: 24 hours, not 23."""
+    dst_day = dt.date(2026, 10, 25)
+    start, end = dt.datetime(2026, 10, 24, 22, 30, tzinfo=UTC), dt.datetime(2026, 10, 25, 22, 30, tzinfo=UTC)
+    roster = spark.createDataFrame(
+        [(dst_day, ANNA, "Team Nord", "Berlin", "Europe/Berlin")], schema.ROSTER.spark_schema()
+    )
+    events = spark.createDataFrame(
+        [
+            ("e-1", dst_day, CAE, ANNA, start, "LOGIN", "Available", "ROUTABLE", start, "f", 1),
+            ("e-2", dst_day, CAE, ANNA, end, "LOGOUT", "Offline", "OFFLINE", end, "f", 2),
+        ],
+        schema.AGENT_EVENTS.spark_schema(),
+    )
+    schedules = spark.createDataFrame(
+        [(dst_day, "schedules", ANNA, "shift", start, end, "f", 2)], schema.SCHEDULES.spark_schema()
+    )
+    contacts = spark.createDataFrame([], schema.CONTACTS.spark_schema())
+    desktop = spark.createDataFrame([], schema.DESKTOP_ACTIVITY.spark_schema())
+    row = agent_day.transform(roster, contacts, events, desktop, schedules).collect()[0].asDict()
+    assert (row["day"], row["staffed_seconds"], row["available_seconds"]) == (dst_day, 86400, 86400)
+    assert (row["scheduled_seconds"], row["in_adherence_seconds"], row["adherence"]) == (86400, 86400, 1.0)
