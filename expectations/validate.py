@@ -50,7 +50,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations.suites import file_columns, suite_for
-from teamlens.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table
+from teamlens.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table, arrow_type
 from teamlens.settings import Settings
 
 MARKER = "_teamlens_validation.json"
@@ -58,16 +58,6 @@ DATA_FILE = "part-00000-validated.snappy.parquet"
 QUARANTINE_FILE = "validation.parquet"
 _MARKER_VERSION = 1
 _STAGED = tuple(STAGED_TABLES.values())
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "double": pa.float64(),
-    "boolean": pa.bool_(),
-}
 
 
 class ValidationFailure(RuntimeError):
@@ -91,7 +81,7 @@ def arrow_schema(columns: Iterable[Column]) -> pa.Schema:
 
     Every field is nullable, as in the files Spark itself writes.
     """
-    return pa.schema([pa.field(c.name, _ARROW_TYPES[c.dtype], nullable=True) for c in columns])
+    return pa.schema([pa.field(c.name, arrow_type(c.dtype), nullable=True) for c in columns])
 
 
 def staged_file_schema(table: Table) -> pa.Schema:
@@ -163,7 +153,7 @@ def _canonical_types(part: pa.Table, table: Table, day: dt.date, file: Path) -> 
     for name in part.column_names:
         array = part.column(name)
         col = declared.get(name)
-        target = _ARROW_TYPES[col.dtype] if col else None
+        target = arrow_type(col.dtype) if col else None
         if col is not None and target is not None and array.type != target:
             if not _same_kind(array.type, col.dtype):
                 raise SchemaValidationError(

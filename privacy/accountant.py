@@ -390,15 +390,7 @@ def _refuse(
         {"over_periods": budget.over},
         message,
     )
-    return ReleaseOutcome(
-        key=key,
-        status="refused",
-        rho=spec.budget,
-        periods=tuple(budget.spent),
-        values=(),
-        groups=(),
-        message=message,
-    )
+    return _refused(key, spec, list(budget.spent), message)
 
 
 def _refuse_accuracy(
@@ -417,14 +409,13 @@ def _refuse_accuracy(
         f"too imprecise to publish: {accuracy.reason()} (max_relative_half_width); no budget spent"
     )
     _record_refusal(con, key, policy, run_by, recorded_at, "accuracy", jsonable(accuracy.state()), {}, message)
+    return _refused(key, spec, periods, message)
+
+
+def _refused(key: ReleaseKey, spec: ReleaseSpec, periods: list[str], message: str) -> ReleaseOutcome:
+    """The outcome of a refused release: nothing published, nothing spent."""
     return ReleaseOutcome(
-        key=key,
-        status="refused",
-        rho=spec.budget,
-        periods=tuple(periods),
-        values=(),
-        groups=(),
-        message=message,
+        key=key, status="refused", rho=spec.budget, periods=tuple(periods), values=(), groups=(), message=message
     )
 
 

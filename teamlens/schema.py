@@ -19,12 +19,28 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # pyspark is heavy: import it only where a StructType is built
+    import pyarrow as pa
     from pyspark.sql.types import StructType
 
 DType = Literal["string", "date", "timestamp", "int", "long", "double", "boolean"]
 
 # Seconds in the longest possible local day (25 h on the day daylight saving time ends).
 MAX_DAY_SECONDS = 25 * 3600
+
+
+def arrow_type(dtype: DType) -> pa.DataType:
+    """The Arrow type Spark writes and reads back for a declared type (timestamps UTC microseconds)."""
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "int": pa.int32(),
+        "long": pa.int64(),
+        "double": pa.float64(),
+        "boolean": pa.bool_(),
+    }[dtype]
 
 
 @dataclass(frozen=True)

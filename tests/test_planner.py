@@ -39,7 +39,7 @@ from privacy.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutc
 from privacy.release import decide_groups, expected_noise_scale, half_width
 from teamlens import cli
 from teamlens.settings import REPO_ROOT, Settings
-from tests.helpers import make_test_policy
+from tests.helpers import make_test_policy, policy_document
 
 MONDAY = dt.date(2026, 3, 9)
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
@@ -76,18 +76,7 @@ def policy_doc(limit: str | None = "2.5", team_week_limit: str | None = None, ca
     team_week = dict(TEAM_WEEK)
     if team_week_limit is not None:
         team_week["max_relative_half_width"] = team_week_limit
-    doc: dict[str, Any] = {
-        "policy_version": 1,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "budget_cap_rho": cap,
-        "report_delta": "1e-9",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
-        "releases": [team_week, dict(SITE_DAY)],
-    }
+    doc = policy_document([team_week, dict(SITE_DAY)], cap=cap)
     if limit is not None:
         doc["max_relative_half_width"] = limit
     return doc

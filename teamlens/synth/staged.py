@@ -62,16 +62,8 @@ def agents_and_days_for(events: int, days: int = 30) -> tuple[int, int]:
 def _arrow_schema(table: schema.Table) -> pa.Schema:
     import pyarrow as pa
 
-    types = {
-        "string": pa.string(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "int": pa.int32(),
-        "long": pa.int64(),
-        "double": pa.float64(),
-        "boolean": pa.bool_(),
-    }
-    return pa.schema([pa.field(c.name, types[c.dtype], c.nullable) for c in table.columns if c.name != "day"])
+    fields = [pa.field(c.name, schema.arrow_type(c.dtype), c.nullable) for c in table.columns if c.name != "day"]
+    return pa.schema(fields)
 
 
 def _write(root: Path, table: schema.Table, day: dt.date, columns: dict[str, Any]) -> None:
