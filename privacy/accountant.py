@@ -111,20 +111,35 @@ def publish_release(
     draw: Callable[[], NoisyRelease],
     now: Callable[[], dt.datetime] = _utc_now,
     groups: Callable[[], tuple[GroupDecision, ...]] | None = None,
+    inputs_as_of: dt.datetime | None = None,
 ) -> ReleaseOutcome:
     """Release once: stored result if the key exists, refusal if too imprecise or over budget, else draw and commit.
 
     groups: the window's group decisions from the roster alone (no noise, no metric data), for
     the accuracy check before the draw; without it, the policy's accuracy limit is checked on
     the drawn release's group decisions only, before anything is stored.
+    inputs_as_of: when the window's agent-day metrics were last computed. If that is after the
+    inputs of the window's stored release (late data was loaded and the days recomputed), the
+    window is released again as a correction if the policy allows one more (costing budget
+    like any release); otherwise the stored values stand and the outcome says so.
     """
     _check_inputs(key, spec, policy)
     periods = periods_touched(key.window_start, key.window_end)
     limited = policy.relative_limit(spec) is not None
+    correction_of: str | None = None
     con = store.connect(path)
     try:
-        if store.release_exists(con, key.release_id):
-            return _stored(con, key)
+        latest = store.latest_release(con, key)
+        if latest is not None:
+            stored_key = key.corrected(int(latest["correction"]))
+            recomputed = _recomputed_since(latest, inputs_as_of)
+            if recomputed is None:
+                return _stored(con, stored_key)
+            allowed = policy.corrections_allowed(spec)
+            if stored_key.correction >= allowed:
+                return _stored(con, stored_key, late=_late_note(recomputed, stored_key.correction, allowed))
+            correction_of = str(latest["release_id"])
+            key = key.corrected(stored_key.correction + 1)
         if limited and groups is not None:
             accuracy = predict_accuracy(spec, policy, groups())
             if accuracy.refused:
@@ -157,7 +172,20 @@ def publish_release(
                     budget = _budget(con, periods, spec, policy)
                     refused = budget if budget.over else None
                     if refused is None:
-                        _write(con, key, spec, policy, run_by, noisy, periods, budget, epsilon, now())
+                        _write(
+                            con,
+                            key,
+                            spec,
+                            policy,
+                            run_by,
+                            noisy,
+                            periods,
+                            budget,
+                            epsilon,
+                            now(),
+                            correction_of=correction_of,
+                            inputs_as_of=inputs_as_of,
+                        )
         if stored:
             return _stored(con, key)
         if imprecise is not None:
@@ -176,8 +204,14 @@ def publish_release(
             values=store.read_values(con, key.release_id),
             groups=store.read_groups(con, key.release_id),
             message=(
-                f"released {key.release_name} [{key.window_start}, {key.window_end}) as {key.release_id}: "
-                f"{spec.budget_unit} {fraction_text(spec.budget)} charged to {', '.join(periods)}; "
+                f"released {key.release_name} [{key.window_start}, {key.window_end}) as {key.release_id}"
+                + (
+                    f" (correction {key.correction}, superseding {correction_of}: the window's metrics were "
+                    "recomputed after it was published)"
+                    if correction_of
+                    else ""
+                )
+                + f": {spec.budget_unit} {fraction_text(spec.budget)} charged to {', '.join(periods)}; "
                 f"spent after this release: {after}"
             ),
         )
@@ -264,6 +298,8 @@ def _pure_summary(rows: list[tuple[str, str, str]], policy: Policy) -> list[dict
 
 
 def _check_inputs(key: ReleaseKey, spec: ReleaseSpec, policy: Policy) -> None:
+    if key.correction:
+        raise ValueError("publish_release takes the window's key; the accountant numbers its corrections")
     if key.policy_sha256 != policy.sha256:
         raise ValueError(f"release key has policy hash {key.policy_sha256}, the policy is {policy.sha256}")
     if key.release_name != spec.name:
@@ -340,7 +376,28 @@ def _spend_with_units(con: duckdb.DuckDBPyConnection, periods: list[str]) -> lis
     return [(str(p), str(t), str(u)) for p, t, u in rows]
 
 
-def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> ReleaseOutcome:
+def _recomputed_since(latest: dict[str, Any], inputs_as_of: dt.datetime | None) -> dt.datetime | None:
+    """inputs_as_of if the window's metrics were computed after the inputs of its latest release, else None.
+
+    A release stored without inputs_as_of (written before corrections existed) is compared by
+    its release time.
+    """
+    if inputs_as_of is None:
+        return None
+    before = latest.get("inputs_as_of") or latest["released_at"]
+    return inputs_as_of if inputs_as_of > before else None
+
+
+def _late_note(recomputed: dt.datetime, corrections: int, allowed: int) -> str:
+    """Why late data did not lead to a correction."""
+    done = "no correction" if corrections == 0 else f"{corrections} correction(s)"
+    return (
+        f"; the window's metrics were recomputed at {utc_text(recomputed)}, after this release, but the policy "
+        f"allows {allowed} correction(s) per window ({done} so far): the published values stand"
+    )
+
+
+def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey, late: str = "") -> ReleaseOutcome:
     row = store.read_release(con, key.release_id)
     assert row is not None
     return ReleaseOutcome(
@@ -352,7 +409,7 @@ def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> ReleaseOutcome:
         groups=store.read_groups(con, key.release_id),
         message=(
             f"{key.release_name} [{key.window_start}, {key.window_end}) was released at {row['released_at']} "
-            f"as {key.release_id}; returning the stored values: no new noise drawn, no budget spent"
+            f"as {key.release_id}; returning the stored values: no new noise drawn, no budget spent{late}"
         ),
     )
 
@@ -469,6 +526,8 @@ def _write(
     budget: _Budget,
     epsilon: float,
     released_at: dt.datetime,
+    correction_of: str | None = None,
+    inputs_as_of: dt.datetime | None = None,
 ) -> None:
     """All rows of one release and its ledger entry (inside the caller's transaction)."""
     utc_text(released_at)  # fail fast on a naive clock
@@ -485,6 +544,9 @@ def _write(
         noisy=noisy,
         released_at=released_at,
         run_by=run_by,
+        budget_unit=spec.budget_unit,
+        correction_of=correction_of,
+        inputs_as_of=inputs_as_of,
     )
     groups = sorted(noisy.groups, key=lambda g: g.group_value)
     payload = {
@@ -496,8 +558,12 @@ def _write(
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
         "group_by": spec.group_by,
-        "groups": [{"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status} for g in groups],
-        "suppressed_groups": [g.group_value for g in groups if g.status != "released"],
+        "groups": [g.ledger_form() for g in groups],
+        "suppressed_groups": [g.group_value for g in groups if g.status == "suppressed_small_group"],
+        "merged_groups": {g.group_value: g.merged_into for g in groups if g.merged_into is not None},
+        "correction": key.correction,
+        "correction_of": correction_of,
+        "inputs_as_of": None if inputs_as_of is None else utc_text(inputs_as_of),
         "mechanism": noisy.mechanism,
         "parameters": noisy.parameters,
         "privacy_model": spec.privacy_model,

@@ -161,6 +161,8 @@ def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
         "min_group_size": policy.min_group_size,
         "group_assignment": policy.group_assignment,
         "retention_days": policy.retention_days,
+        "small_groups": policy.small_groups,
+        "max_corrections_per_window": policy.max_corrections_per_window,
         "desktop_app_categories": {k: list(v) for k, v in policy.desktop_app_categories.items()},
         "desktop_url_categories": {k: list(v) for k, v in policy.desktop_url_categories.items()},
         "desktop_title_keywords": {k: list(v) for k, v in policy.desktop_title_keywords.items()},
@@ -176,6 +178,11 @@ def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
                     {"name": q.name, "numerator": q.numerator, "denominator": q.denominator, "max": q.max}
                     for q in r.ratios
                 ],
+                **(
+                    {}
+                    if r.max_corrections_per_window is None
+                    else {"max_corrections_per_window": r.max_corrections_per_window}
+                ),
             }
             for r in policy.releases
         ],
@@ -332,15 +339,27 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
         budget_key = "epsilon" if payload.get("budget_unit") == "epsilon" else "rho"  # pure DP: epsilon
         if row["rho_exact"] != payload.get(budget_key) or list(row["periods"]) != payload.get("periods"):
             return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (rho or periods)"
+        if "budget_unit" in row and (  # a warehouse not yet migrated has neither column
+            row["budget_unit"] != budget_key or row["correction"] != payload.get("correction", 0)
+        ):
+            return seq, (
+                f"entry seq {seq}: releases row of {release_id} differs from its ledger entry "
+                "(budget unit or correction)"
+            )
+        if "budget_unit" in row and row["correction_of"] != payload.get("correction_of"):
+            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (correction_of)"
         spend = con.execute(
             "SELECT period, rho_exact FROM budget_spend WHERE release_id = ? ORDER BY period", [release_id]
         ).fetchall()
         if sorted(spend) != sorted((p, payload.get(budget_key)) for p in payload.get("periods", [])):
             return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
-        groups = [
-            {"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status}
-            for g in store.read_groups(con, release_id)
-        ]
+        if store.has_column(con, "budget_spend", "budget_unit"):
+            units = con.execute(
+                "SELECT DISTINCT budget_unit FROM budget_spend WHERE release_id = ?", [release_id]
+            ).fetchall()
+            if any(u != budget_key for (u,) in units):
+                return seq, f"entry seq {seq}: budget_spend rows of {release_id} name another unit than its entry"
+        groups = [g.ledger_form() for g in store.read_groups(con, release_id)]
         if groups != payload.get("groups"):
             return seq, f"entry seq {seq}: release_groups rows of {release_id} differ from its ledger entry"
         if values_digest(store.read_values(con, release_id)) != payload.get("published_values_sha256"):
@@ -365,20 +384,28 @@ def spent_fraction(texts: list[str]) -> Fraction:
 AUDIT_SQL: dict[str, str] = {
     "spend_per_period": """
         SELECT period,
+               budget_unit,                 -- rho (zCDP) or epsilon (pure DP): never add the two
                count(*)                     AS releases,
-               sum(rho)                     AS spent_rho,
-               min(cap_rho)                 AS cap_rho,
-               min(cap_rho) - sum(rho)      AS remaining_rho,
+               sum(rho)                     AS spent,
+               min(cap_rho)                 AS cap,
+               min(cap_rho) - sum(rho)      AS remaining,
                sum(rho) <= min(cap_rho)     AS within_cap
         FROM budget_spend
-        GROUP BY period
-        ORDER BY period
+        GROUP BY period, budget_unit
+        ORDER BY period, budget_unit
     """,
     "releases": """
-        SELECT release_id, release_name, group_by, window_start, window_end, policy_version, rho_exact,
-               periods, mechanism, released_at, run_by, status
+        SELECT release_id, release_name, group_by, window_start, window_end, policy_version, budget_unit,
+               rho_exact AS budget_exact, periods, mechanism, released_at, run_by, status,
+               correction, correction_of
         FROM releases
         ORDER BY released_at, release_id
+    """,
+    "corrections": """
+        SELECT c.release_id, c.release_name, c.window_start, c.window_end, c.correction,
+               c.correction_of, c.inputs_as_of, o.released_at AS corrected_release_at, c.released_at
+        FROM releases c JOIN releases o ON o.release_id = c.correction_of
+        ORDER BY c.released_at
     """,
     "refusals": """
         SELECT seq, recorded_at, release_id,
@@ -392,7 +419,7 @@ AUDIT_SQL: dict[str, str] = {
         ORDER BY seq
     """,
     "group_sizes": """
-        SELECT release_name, window_start, window_end, group_by, group_value, roster_size, status
+        SELECT release_name, window_start, window_end, group_by, group_value, roster_size, status, merged_into
         FROM release_groups
         ORDER BY release_name, window_start, group_value
     """,

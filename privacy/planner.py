@@ -64,12 +64,13 @@ if TYPE_CHECKING:
 # The most windows of a kind that touch one calendar month (a 31-day month spans parts of 6 ISO weeks).
 WINDOWS_PER_PERIOD: dict[WindowKind, int] = {"day": 31, "week": 6, "month": 1}
 
-Verdict = Literal["ok", "over_limit", "too_noisy", "suppressed"]
+Verdict = Literal["ok", "over_limit", "too_noisy", "suppressed", "merged"]
 VERDICT_TEXT: dict[Verdict, str] = {
     "ok": "ok",
     "over_limit": "refused: over limit",
     "too_noisy": "too noisy (no limit set)",
     "suppressed": "suppressed: group too small",
+    "merged": "merged: counted in its site's pool",
 }
 
 
@@ -125,9 +126,7 @@ class AccuracyPlan:
         worst = self.worst
         return {
             "limit": None if self.limit is None else fraction_text(self.limit),
-            "groups": [
-                {"group_value": g.group_value, "roster_size": g.roster_size, "status": g.status} for g in self.groups
-            ],
+            "groups": [g.ledger_form() for g in self.groups],
             "worst": None
             if worst is None
             else {
@@ -209,12 +208,10 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
     for g in sorted(groups, key=lambda d: d.group_value):
         n = g.roster_size
         if g.status != "released":
+            verdict: Verdict = "merged" if g.status == "merged_into_parent" else "suppressed"
+            rows.extend(StatisticPlan(g.group_value, n, m, "sum", None, None, None, None, verdict) for m in spec.sums)
             rows.extend(
-                StatisticPlan(g.group_value, n, m, "sum", None, None, None, None, "suppressed") for m in spec.sums
-            )
-            rows.extend(
-                StatisticPlan(g.group_value, n, r.name, "ratio", None, None, None, None, "suppressed")
-                for r in spec.ratios
+                StatisticPlan(g.group_value, n, r.name, "ratio", None, None, None, None, verdict) for r in spec.ratios
             )
             continue
         for metric in spec.sums:

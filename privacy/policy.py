@@ -23,6 +23,11 @@ GroupKind = Literal["team", "site"]
 # zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
 PrivacyModel = Literal["zcdp", "pure"]
 BudgetUnit = Literal["rho", "epsilon"]
+# What happens to a roster group under min_group_size: left out, or pooled with the other small
+# groups of its parent (a team's site); the pool is released only if it is large enough itself.
+SmallGroups = Literal["suppress", "merge_into_parent"]
+# The parent of each kind of group, for small_groups: merge_into_parent (None: no parent).
+PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 
 
@@ -60,6 +65,8 @@ class ReleaseSpec:
     # its zCDP equivalent epsilon^2 / 2 (Bun and Steinke 2016, Prop. 1.4), for information only.
     privacy_model: PrivacyModel = "zcdp"
     epsilon: Fraction | None = None
+    # This release's limit on corrections per window; None: the policy's.
+    max_corrections_per_window: int | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -110,10 +117,19 @@ class Policy:
     # and unused, so that any zCDP-only code path refuses rather than spends).
     privacy_model: PrivacyModel = "zcdp"
     budget_cap_epsilon: Fraction | None = None
+    small_groups: SmallGroups = "suppress"
+    # How often a published window may be re-released as a correction when its metrics were
+    # recomputed after publication (late data); each correction costs the release's budget again.
+    max_corrections_per_window: int = 0
 
     @property
     def budget_unit(self) -> BudgetUnit:
         return PRIVACY_MODELS[self.privacy_model]
+
+    def corrections_allowed(self, spec: ReleaseSpec) -> int:
+        """Corrections a window of this release may get: its own limit, else the policy's."""
+        own = spec.max_corrections_per_window
+        return own if own is not None else self.max_corrections_per_window
 
     @property
     def budget_cap(self) -> Fraction:
@@ -236,9 +252,18 @@ _TOP_KEYS = {
     "desktop_url_categories",
     "desktop_title_keywords",
     "max_relative_half_width",
+    "small_groups",
+    "max_corrections_per_window",
     "releases",
 }
-_OPTIONAL_TOP_KEYS = {"desktop_url_categories", "desktop_title_keywords", "max_relative_half_width", "privacy_model"}
+_OPTIONAL_TOP_KEYS = {
+    "desktop_url_categories",
+    "desktop_title_keywords",
+    "max_relative_half_width",
+    "privacy_model",
+    "small_groups",
+    "max_corrections_per_window",
+}
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
     "zcdp": ("budget_cap_rho", "rho"),
@@ -255,8 +280,9 @@ _RELEASE_KEYS = {
     "ratios",
     "typical",
     "max_relative_half_width",
+    "max_corrections_per_window",
 }
-_OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width"}
+_OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width", "max_corrections_per_window"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
 
@@ -300,6 +326,10 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
     if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 2:
         raise PolicyError(f"{where}: min_group_size must be an integer of at least 2, got {min_size!r}")
     limit = _optional_fraction(doc, "max_relative_half_width", where)
+    small_groups = doc.get("small_groups", "suppress")
+    if small_groups not in ("suppress", "merge_into_parent"):
+        raise PolicyError(f"{where}: small_groups must be 'suppress' or 'merge_into_parent', got {small_groups!r}")
+    corrections = _count(doc, "max_corrections_per_window", where)
 
     retention = doc["retention_days"]
     if not isinstance(retention, dict):
@@ -344,6 +374,8 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         max_relative_half_width=limit,
         privacy_model=model,
         budget_cap_epsilon=cap if model == "pure" else None,
+        small_groups=small_groups,
+        max_corrections_per_window=0 if corrections is None else corrections,
     )
 
 
@@ -429,7 +461,18 @@ def _parse_release(doc: Any, where: str, model: PrivacyModel = "zcdp") -> Releas
         max_relative_half_width=_optional_fraction(doc, "max_relative_half_width", where),
         privacy_model=model,
         epsilon=budget if model == "pure" else None,
+        max_corrections_per_window=_count(doc, "max_corrections_per_window", where),
     )
+
+
+def _count(doc: dict[str, Any], key: str, where: str) -> int | None:
+    """An optional integer of at least 0; None when the key is absent."""
+    if key not in doc:
+        return None
+    value = doc[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PolicyError(f"{where}: {key} must be an integer of at least 0, got {value!r}")
+    return value
 
 
 def _positive_fraction(value: Any, where: str) -> Fraction:

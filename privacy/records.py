@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -17,20 +18,45 @@ class ReleaseKey:
     window_start: dt.date
     window_end: dt.date  # exclusive
     policy_sha256: str
+    # 0: the window's first release; k > 0: its k-th correction (late data, if the policy allows it)
+    correction: int = 0
 
     @property
     def release_id(self) -> str:
         text = f"{self.release_name}|{self.window_start}|{self.window_end}|{self.policy_sha256}"
+        if self.correction:
+            text += f"|correction={self.correction}"
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def corrected(self, correction: int) -> ReleaseKey:
+        """The key of this window's `correction`-th correction."""
+        return dataclasses.replace(self, correction=correction)
+
+
+GroupStatus = Literal["released", "suppressed_small_group", "merged_into_parent"]
 
 
 @dataclass(frozen=True)
 class GroupDecision:
-    """Whether a roster group was released, decided from public facts (roster size) only."""
+    """Whether a roster group was released, decided from public facts (roster size) only.
+
+    A group under the policy's minimum size is suppressed, or (policy `small_groups:
+    merge_into_parent`) merged: its agents count in the group named by `merged_into`, which pools
+    the small groups of one parent (a team's site) and is itself released only if large enough.
+    """
 
     group_value: str
     roster_size: int
-    status: Literal["released", "suppressed_small_group"]
+    status: GroupStatus
+    merged_into: str | None = None
+
+    def ledger_form(self) -> dict[str, object]:
+        """The decision as release ledger entries record it (merged_into only when set)."""
+        out: dict[str, object] = {"group_value": self.group_value, "roster_size": self.roster_size}
+        out["status"] = self.status
+        if self.merged_into is not None:
+            out["merged_into"] = self.merged_into
+        return out
 
 
 @dataclass(frozen=True)
@@ -66,7 +92,7 @@ class ReleaseOutcome:
 
     key: ReleaseKey
     status: Literal["released", "stored", "refused"]
-    rho: Fraction
+    rho: Fraction  # the release's budget in its unit (rho, or epsilon under pure DP)
     periods: tuple[str, ...]
     values: tuple[PublishedValue, ...]
     groups: tuple[GroupDecision, ...]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Any
 
 import polars as pl
 
-from privacy.policy import Policy, PrivacyModel, ReleaseSpec
+from privacy.policy import PARENT_GROUP, Policy, PrivacyModel, ReleaseSpec, window_of
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseOutcome
 from teamlens.settings import Settings
 
@@ -90,16 +91,50 @@ def agent_window_totals(agent_day: pl.DataFrame, roster: pl.DataFrame, spec: Rel
 
 
 def decide_groups(roster: pl.DataFrame, spec: ReleaseSpec, policy: Policy) -> tuple[GroupDecision, ...]:
-    """Which roster groups may be published: roster size >= the policy's minimum (public facts only)."""
+    """Which roster groups may be published: roster size >= the policy's minimum (public facts only).
+
+    Under `small_groups: merge_into_parent`, the small teams of a site are pooled into one group
+    named by `merged_group_value`, released if the pool reaches the minimum (else suppressed);
+    a team's site is the site of most of its roster agents (ties: the first by name). Sites
+    have no parent: a small site is suppressed.
+    """
     sizes = roster.group_by(spec.group_by).agg(pl.len().alias("n")).sort(spec.group_by)
-    return tuple(
-        GroupDecision(
-            group_value=str(row[spec.group_by]),
-            roster_size=int(row["n"]),
-            status="released" if row["n"] >= policy.min_group_size else "suppressed_small_group",
-        )
-        for row in sizes.iter_rows(named=True)
-    )
+    parent = PARENT_GROUP[spec.group_by] if policy.small_groups == "merge_into_parent" else None
+    parents: dict[str, str] = {}
+    if parent is not None:
+        counts = roster.group_by(spec.group_by, parent).agg(pl.len().alias("n"))
+        for row in counts.sort([spec.group_by, "n", parent], descending=[False, True, False]).iter_rows(named=True):
+            parents.setdefault(str(row[spec.group_by]), str(row[parent]))
+    decisions: list[GroupDecision] = []
+    pools: dict[str, int] = {}
+    for row in sizes.iter_rows(named=True):
+        value, n = str(row[spec.group_by]), int(row["n"])
+        if n >= policy.min_group_size:
+            decisions.append(GroupDecision(value, n, "released"))
+        elif value in parents:
+            pool = merged_group_value(parents[value])
+            pools[pool] = pools.get(pool, 0) + n
+            decisions.append(GroupDecision(value, n, "merged_into_parent", merged_into=pool))
+        else:
+            decisions.append(GroupDecision(value, n, "suppressed_small_group"))
+    for pool, n in pools.items():
+        if pool in {d.group_value for d in decisions}:
+            raise ValueError(f"a roster group is named {pool!r}, the name of a merged group; rename it")
+        decisions.append(GroupDecision(pool, n, "released" if n >= policy.min_group_size else "suppressed_small_group"))
+    return tuple(sorted(decisions, key=lambda d: d.group_value))
+
+
+def merged_group_value(parent_value: str) -> str:
+    """The name of the pooled small groups of one parent, as published (e.g. 'Berlin: small teams merged')."""
+    return f"{parent_value}: small teams merged"
+
+
+def assign_merged_groups(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...], group: str) -> pl.DataFrame:
+    """Move the agents of merged groups into their pooled group (each agent still in exactly one group)."""
+    moves = {d.group_value: d.merged_into for d in decisions if d.merged_into is not None}
+    if not moves:
+        return totals
+    return totals.with_columns(pl.col(group).replace(moves))
 
 
 def analytic_sigma(bound: int, rho: Fraction, parts: int) -> float:
@@ -260,7 +295,7 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
     mechanism = MECHANISMS[spec.privacy_model]
     if not released:
         return NoisyRelease(values=(), groups=decisions, mechanism=mechanism, parameters=parameters)
-    calibrated = calibrate(totals, released, spec)
+    calibrated = calibrate(assign_merged_groups(totals, decisions, spec.group_by), released, spec)
     parameters["noise_scales"] = calibrated.scales
     noisy = calibrated.measurement(calibrated.data).collect()
     return NoisyRelease(
@@ -340,14 +375,24 @@ def release_windows(
     """Publish every permitted release whose window ends in [first_day, end_day).
 
     A window is released only when the metrics of all its days are complete; otherwise it is
-    reported as pending and released by a later run. Stored releases are returned unchanged.
+    reported as pending and released by a later run. Stored releases are returned unchanged,
+    unless the window's metrics were recomputed after its release (late data): then it is
+    released again as a correction where the policy allows one (privacy.accountant). So a
+    rerun of days inside an already published window (a backfill) also looks at that window.
     """
     from privacy.accountant import publish_release
     from privacy.records import ReleaseKey
+    from warehouse.store import published_windows
 
+    published = published_windows(settings.warehouse_path)
     outcomes: list[ReleaseOutcome | PendingWindow] = []
     for spec in policy.releases:
-        for start, end in spec.windows_ending_in(first_day, end_day):
+        windows = spec.windows_ending_in(first_day, end_day)
+        for day in window_days(first_day, end_day):
+            window = window_of(spec.window, day)
+            if window not in windows and (spec.name, *window, policy.sha256) in published:
+                windows.append(window)
+        for start, end in sorted(windows):
             days = window_days(start, end)
             missing = [d for d in days if not metrics_complete(settings, d)]
             if missing:
@@ -363,6 +408,7 @@ def release_windows(
                     settings.run_by,
                     draw=functools.partial(_draw_from_zones, settings, policy, spec, days),
                     groups=functools.partial(_groups_from_zones, settings, policy, spec, days),
+                    inputs_as_of=metrics_computed_at(settings, days),
                 )
             )
     return outcomes
@@ -385,6 +431,29 @@ def metrics_marker(settings: Settings, day: dt.date) -> Path:
 
 def metrics_complete(settings: Settings, day: dt.date) -> bool:
     return metrics_marker(settings, day).exists()
+
+
+def metrics_computed_at(settings: Settings, days: list[dt.date]) -> dt.datetime | None:
+    """When the latest of the days' agent-day metrics were computed (from their markers), or None.
+
+    A marker written before markers carried `computed_at` counts by its file's modification time.
+    """
+    latest: dt.datetime | None = None
+    for day in days:
+        marker = metrics_marker(settings, day)
+        if not marker.exists():
+            continue
+        try:
+            text = json.loads(marker.read_text()).get("computed_at")
+        except (ValueError, AttributeError):
+            text = None
+        when = (
+            dt.datetime.fromisoformat(text)
+            if isinstance(text, str)
+            else dt.datetime.fromtimestamp(marker.stat().st_mtime, dt.UTC)
+        )
+        latest = when if latest is None or when > latest else latest
+    return latest
 
 
 def window_roster(settings: Settings, days: list[dt.date]) -> pl.DataFrame:

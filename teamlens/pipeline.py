@@ -132,7 +132,11 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     for day in _dates(days):
         marker = metrics_marker(settings, day)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps({"table": "agent_day", "day": day.isoformat(), "complete": True}) + "\n")
+        computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        marker.write_text(
+            json.dumps({"table": "agent_day", "day": day.isoformat(), "complete": True, "computed_at": computed_at})
+            + "\n"
+        )
     return summary
 
 

@@ -40,7 +40,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     from privacy.exact import fraction_text
     from privacy.ledger import verify_ledger
     from privacy.policy import load_policy
-    from warehouse.store import connect, fetch_dicts, has_table, read_published
+    from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
     policy = load_policy(settings.policy_path)
     rows = read_published(settings.warehouse_path, release_name)
@@ -87,8 +87,41 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 if has_table(con, "suppressed_groups")
                 else []
             )
+            merged = (
+                fetch_dicts(
+                    con,
+                    "SELECT release_name, merged_into, string_agg(DISTINCT group_value, ', ' ORDER BY group_value) "
+                    "AS teams, count(DISTINCT window_start) AS windows FROM merged_groups GROUP BY ALL "
+                    "ORDER BY release_name, merged_into",
+                )
+                if has_table(con, "merged_groups")
+                else []
+            )
+            corrections = (
+                fetch_dicts(
+                    con,
+                    "SELECT release_name, window_start, correction, correction_of, released_at FROM releases "
+                    "WHERE correction > 0 ORDER BY released_at",
+                )
+                if has_column(con, "releases", "correction")
+                else []
+            )
         finally:
             con.close()
+        if merged:
+            print()
+            print(f"Merged groups (teams under {policy.min_group_size} agents, published only pooled per site):")
+            for m in merged:
+                n_windows = f"{m['windows']} window" + ("s" if m["windows"] != 1 else "")
+                print(f"  {m['release_name']}: {m['teams']} -> {m['merged_into']} ({n_windows})")
+        if corrections:
+            print()
+            print("Corrections (windows published again after late data; the figures above are the latest):")
+            for c in corrections:
+                print(
+                    f"  {c['release_name']} {c['window_start']}: correction {c['correction']} of "
+                    f"{c['correction_of']}, released {c['released_at']:%Y-%m-%d %H:%M} UTC"
+                )
         if suppressed:
             print()
             print(

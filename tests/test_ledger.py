@@ -230,15 +230,15 @@ def test_audit_sql_runs_with_plain_duckdb(chain: tuple[Path, Policy]) -> None:
     finally:
         con.close()
     assert results["spend_per_period"] == [
-        ("2026-03", 3, Fraction(3, 10), Fraction(3, 10), Fraction(0), True),
-        ("2026-04", 1, Fraction(1, 10), Fraction(3, 10), Fraction(2, 10), True),
+        ("2026-03", "rho", 3, Fraction(3, 10), Fraction(3, 10), Fraction(0), True),
+        ("2026-04", "rho", 1, Fraction(1, 10), Fraction(3, 10), Fraction(2, 10), True),
     ]
     assert len(results["releases"]) == 4
     assert len(results["refusals"]) == 1 and results["refusals"][0][1].startswith("2026-03-01T03")
     assert "exceed the privacy budget" in results["refusals"][0][6]
-    assert ("site_day", dt.date(2026, 3, 1), dt.date(2026, 3, 2), "site", "tiny", 3, "suppressed_small_group") in (
-        results["group_sizes"]
-    )
+    tiny = ("site_day", dt.date(2026, 3, 1), dt.date(2026, 3, 2), "site", "tiny", 3, "suppressed_small_group", None)
+    assert tiny in results["group_sizes"]
+    assert results["corrections"] == []
     assert results["smallest_released_group"] == [("site_day", 40, 10)]
     assert [r[2:5] for r in results["policies"]] == [(3, make_policy().sha256, "0.3")]
     assert all(r[2] and r[3] and r[4] for r in results["chain_check"]) and len(results["chain_check"]) == 6

@@ -20,12 +20,19 @@ minimum number of agents in the roster. Columns:
 - roster_group_size number of agents in the group's roster (public), not the number active
 - status            'published', or 'too_noisy' when the noise is too large to print a number
 
+A window published again as a correction (late data, where the policy allows it) has rows of
+both releases here; view `current_aggregates` [one row per window x group x statistic of each
+release name and policy] holds only the latest, with its `correction` number (0: the original).
+
 Other tables (grain in brackets):
-- releases             [one row per release] what was released, when, by whom, under which policy
-- release_groups       [one row per release x roster group] the group decision: 'released' or
-                       'suppressed_small_group'; view `suppressed_groups` shows the latter
-- budget_spend         [one row per release x accounting period] the privacy budget (zCDP rho)
-                       the release spent in each calendar month its window touches
+- releases             [one row per release] what was released, when, by whom, under which policy;
+                       budget_unit 'rho' (zCDP) or 'epsilon' (pure DP); a correction names the
+                       release it supersedes (correction_of) and its number (correction)
+- release_groups       [one row per release x group] the group decision: 'released',
+                       'suppressed_small_group', or 'merged_into_parent' (merged_into names the
+                       pooled group); views `suppressed_groups` and `merged_groups`
+- budget_spend         [one row per release x accounting period] the privacy budget (in its
+                       budget_unit) the release spent in each calendar month its window touches
 - ledger               [one row per event] the append-only hash chain (see privacy/ledger.py)
 
 Connections are short-lived: a read-write connection locks the file against every other
@@ -67,7 +74,11 @@ CREATE TABLE IF NOT EXISTS releases (
     parameters      JSON NOT NULL,
     released_at     TIMESTAMPTZ NOT NULL,
     run_by          VARCHAR NOT NULL,
-    status          VARCHAR NOT NULL
+    status          VARCHAR NOT NULL,
+    budget_unit     VARCHAR NOT NULL DEFAULT 'rho',
+    correction      INTEGER NOT NULL DEFAULT 0,
+    correction_of   VARCHAR,
+    inputs_as_of    TIMESTAMPTZ
 );
 CREATE TABLE IF NOT EXISTS published_aggregates (
     release_id         VARCHAR NOT NULL,
@@ -93,12 +104,11 @@ CREATE TABLE IF NOT EXISTS release_groups (
     window_start  DATE NOT NULL,
     window_end    DATE NOT NULL,
     roster_size   INTEGER NOT NULL,
-    status        VARCHAR NOT NULL CHECK (status IN ('released', 'suppressed_small_group')),
+    status        VARCHAR NOT NULL CHECK (status IN ('released', 'suppressed_small_group', 'merged_into_parent')),
+    merged_into   VARCHAR,
     PRIMARY KEY (release_id, group_value)
 );
-CREATE VIEW IF NOT EXISTS suppressed_groups AS
-    SELECT release_id, release_name, group_value, roster_size, status AS reason
-    FROM release_groups WHERE status <> 'released';
+
 CREATE TABLE IF NOT EXISTS budget_spend (
     period         VARCHAR NOT NULL,
     release_id     VARCHAR NOT NULL,
@@ -108,6 +118,7 @@ CREATE TABLE IF NOT EXISTS budget_spend (
     cap_rho_exact  VARCHAR NOT NULL,
     policy_sha256  VARCHAR NOT NULL,
     spent_at       TIMESTAMPTZ NOT NULL,
+    budget_unit    VARCHAR NOT NULL DEFAULT 'rho',
     PRIMARY KEY (period, release_id)
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -119,6 +130,20 @@ CREATE TABLE IF NOT EXISTS ledger (
     prev_hash    VARCHAR NOT NULL,
     entry_hash   VARCHAR NOT NULL
 );
+"""
+
+# Views, (re)created after every schema change.
+VIEWS_DDL = """
+CREATE OR REPLACE VIEW suppressed_groups AS
+    SELECT release_id, release_name, group_value, roster_size, status AS reason
+    FROM release_groups WHERE status = 'suppressed_small_group';
+CREATE OR REPLACE VIEW merged_groups AS
+    SELECT release_id, release_name, window_start, window_end, group_value, roster_size, merged_into
+    FROM release_groups WHERE status = 'merged_into_parent';
+CREATE OR REPLACE VIEW current_aggregates AS
+    SELECT p.*, r.correction
+    FROM published_aggregates p JOIN releases r USING (release_id)
+    WHERE NOT EXISTS (SELECT 1 FROM releases c WHERE c.correction_of = p.release_id);
 """
 
 _TABLE_COMMENTS = {
@@ -143,6 +168,10 @@ _COLUMN_COMMENTS = {
         "rho_exact": "The exact rho as a decimal string, or p/q.",
         "periods": "Accounting periods (YYYY-MM) the window touches; the release is charged to each.",
         "parameters": "Mechanism parameters: clipping bounds, rho per sum, noise scales.",
+        "budget_unit": "rho (zCDP, the default) or epsilon (pure DP): the unit of rho and rho_exact.",
+        "correction": "0 for a window's first release; k for its k-th correction (late data).",
+        "correction_of": "The release this correction supersedes; NULL for a first release.",
+        "inputs_as_of": "When the latest of the window's agent-day metrics were computed before this release.",
     },
     "published_aggregates": {
         "release_id": "The release these figures come from.",
@@ -161,12 +190,14 @@ _COLUMN_COMMENTS = {
     },
     "release_groups": {
         "roster_size": "Agents in the roster group (public); groups below the policy minimum are suppressed.",
-        "status": "released or suppressed_small_group.",
+        "status": "released, suppressed_small_group, or merged_into_parent (pooled with its parent's small groups).",
+        "merged_into": "The pooled group a merged group's agents count in, e.g. 'Berlin: small teams merged'.",
     },
     "budget_spend": {
         "period": "Accounting period, calendar month YYYY-MM.",
         "rho": "rho charged to this period (rounded up at 18 places; rho_exact is authoritative).",
         "cap_rho": "The policy's cap per agent per period when this spend was recorded.",
+        "budget_unit": "rho (zCDP) or epsilon (pure DP): the unit of rho, rho_exact, cap_rho and cap_rho_exact.",
     },
     "ledger": {
         "seq": "1, 2, 3, ... without gaps.",
@@ -242,14 +273,61 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if has_table(con, "ledger"):
+        if not has_column(con, "release_groups", "merged_into"):
+            _migrate_units_corrections_merges(con)
         return
     with transaction(con):
         con.execute(SCHEMA_DDL)
-        for table, comment in _TABLE_COMMENTS.items():
-            con.execute(f"COMMENT ON TABLE {table} IS {_sql_text(comment)}")
-        for table, columns in _COLUMN_COMMENTS.items():
-            for column, comment in columns.items():
-                con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_sql_text(comment)}")
+        con.execute(VIEWS_DDL)
+        _comment(con)
+
+
+def _comment(con: duckdb.DuckDBPyConnection) -> None:
+    for table, comment in _TABLE_COMMENTS.items():
+        con.execute(f"COMMENT ON TABLE {table} IS {_sql_text(comment)}")
+    for table, columns in _COLUMN_COMMENTS.items():
+        for column, comment in columns.items():
+            con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_sql_text(comment)}")
+
+
+def _migrate_units_corrections_merges(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse written before budget units, corrections and merged groups up to date.
+
+    Adds the new columns (units from the release ledger entries: pure DP entries name epsilon)
+    and rebuilds release_groups for its wider status check. Published rows and the ledger are
+    not touched, so the hash chain and its cross-checks hold as before.
+    """
+    unit = (
+        "coalesce((SELECT json_extract_string(l.payload, '$.budget_unit') FROM ledger l "
+        "WHERE l.entry_type = 'release' AND l.release_id = {t}.release_id), 'rho')"
+    )
+    with transaction(con):
+        con.execute("DROP VIEW IF EXISTS suppressed_groups")
+        for column, ddl in (
+            ("budget_unit", "VARCHAR DEFAULT 'rho'"),
+            ("correction", "INTEGER DEFAULT 0"),
+            ("correction_of", "VARCHAR"),
+            ("inputs_as_of", "TIMESTAMPTZ"),
+        ):
+            con.execute(f"ALTER TABLE releases ADD COLUMN IF NOT EXISTS {column} {ddl}")
+        con.execute("ALTER TABLE budget_spend ADD COLUMN IF NOT EXISTS budget_unit VARCHAR DEFAULT 'rho'")
+        con.execute(f"UPDATE releases SET budget_unit = {unit.format(t='releases')}")
+        con.execute(f"UPDATE budget_spend SET budget_unit = {unit.format(t='budget_spend')}")
+        con.execute("ALTER TABLE release_groups RENAME TO release_groups_before_merges")
+        con.execute(SCHEMA_DDL)  # creates the new release_groups only
+        con.execute("INSERT INTO release_groups SELECT *, NULL AS merged_into FROM release_groups_before_merges")
+        con.execute("DROP TABLE release_groups_before_merges")
+        con.execute(VIEWS_DDL)
+        _comment(con)
+
+
+def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
+        "AND column_name = ?",
+        [table, column],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _sql_text(text: str) -> str:
@@ -270,8 +348,11 @@ def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | No
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def read_published(path: Path, release_name: str | None = None) -> list[dict[str, Any]]:
-    """Published aggregates (read-only), optionally of one release name; [] before the first release."""
+def read_published(path: Path, release_name: str | None = None, *, current: bool = True) -> list[dict[str, Any]]:
+    """Published aggregates (read-only), optionally of one release name; [] before the first release.
+
+    current: only the latest release of each window (a correction supersedes what it corrects).
+    """
     path = Path(path)
     if not path.exists():
         return []
@@ -279,7 +360,8 @@ def read_published(path: Path, release_name: str | None = None) -> list[dict[str
     try:
         if not has_table(con, "published_aggregates"):
             return []
-        sql = f"SELECT {', '.join(PUBLISHED_COLUMNS)} FROM published_aggregates"
+        source = "current_aggregates" if current and has_table(con, "current_aggregates") else "published_aggregates"
+        sql = f"SELECT {', '.join(PUBLISHED_COLUMNS)} FROM {source}"
         params: list[Any] = []
         if release_name is not None:
             sql += " WHERE release_name = ?"
@@ -325,12 +407,20 @@ def insert_release(
     noisy: NoisyRelease,
     released_at: dt.datetime,
     run_by: str,
+    budget_unit: str = "rho",
+    correction_of: str | None = None,
+    inputs_as_of: dt.datetime | None = None,
 ) -> None:
-    """Insert the release, its groups, its values and its spend rows (caller holds the transaction)."""
+    """Insert the release, its groups, its values and its spend rows (caller holds the transaction).
+
+    rho and cap_rho are in budget_unit (epsilon under pure DP).
+    """
     rid = key.release_id
     con.execute(
-        "INSERT INTO releases VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?, ?, ?, 'released')",
+        "INSERT INTO releases (release_id, release_name, purpose, group_by, window_start, window_end, "
+        "policy_sha256, policy_version, rho, rho_exact, periods, mechanism, parameters, released_at, run_by, "
+        "status, budget_unit, correction, correction_of, inputs_as_of) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?)",
         [
             rid,
             key.release_name,
@@ -347,6 +437,10 @@ def insert_release(
             canonical_json(noisy.parameters),
             released_at,
             run_by,
+            budget_unit,
+            key.correction,
+            correction_of,
+            inputs_as_of,
         ],
     )
     common = [rid, key.release_name, group_by]
@@ -354,12 +448,14 @@ def insert_release(
     sizes = {g.group_value: g.roster_size for g in noisy.groups}
     if noisy.groups:
         con.executemany(
-            "INSERT INTO release_groups VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[*common, g.group_value, *window, g.roster_size, g.status] for g in noisy.groups],
+            "INSERT INTO release_groups (release_id, release_name, group_by, group_value, window_start, window_end, "
+            "roster_size, status, merged_into) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[*common, g.group_value, *window, g.roster_size, g.status, g.merged_into] for g in noisy.groups],
         )
     if noisy.values:
         con.executemany(
-            "INSERT INTO published_aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO published_aggregates ({', '.join(PUBLISHED_COLUMNS)}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     *common,
@@ -377,7 +473,8 @@ def insert_release(
             ],
         )
     con.executemany(
-        "INSERT INTO budget_spend VALUES (?, ?, CAST(? AS DECIMAL(38, 18)), ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?)",
+        "INSERT INTO budget_spend (period, release_id, rho, rho_exact, cap_rho, cap_rho_exact, policy_sha256, "
+        "spent_at, budget_unit) VALUES (?, ?, CAST(? AS DECIMAL(38, 18)), ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?)",
         [
             [
                 period,
@@ -388,10 +485,37 @@ def insert_release(
                 fraction_text(cap_rho),
                 key.policy_sha256,
                 released_at,
+                budget_unit,
             ]
             for period in periods
         ],
     )
+
+
+def latest_release(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> dict[str, Any] | None:
+    """The newest release of the key's window under its policy (the original or its last correction), or None."""
+    rows = fetch_dicts(
+        con,
+        "SELECT * FROM releases WHERE release_name = ? AND window_start = ? AND window_end = ? AND policy_sha256 = ? "
+        "ORDER BY correction DESC LIMIT 1",
+        [key.release_name, key.window_start, key.window_end, key.policy_sha256],
+    )
+    return rows[0] if rows else None
+
+
+def published_windows(path: Path) -> set[tuple[str, dt.date, dt.date, str]]:
+    """(release name, window start, window end, policy sha256) of every window released so far (read-only)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    con = connect(path, read_only=True)
+    try:
+        if not has_table(con, "releases"):
+            return set()
+        rows = con.execute("SELECT DISTINCT release_name, window_start, window_end, policy_sha256 FROM releases")
+        return {(str(n), s, e, str(h)) for n, s, e, h in rows.fetchall()}
+    finally:
+        con.close()
 
 
 def read_release(con: duckdb.DuckDBPyConnection, release_id: str) -> dict[str, Any] | None:
@@ -412,8 +536,10 @@ def read_values(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[Publis
 
 def read_groups(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[GroupDecision, ...]:
     """The stored group decisions of a release, ordered by group."""
+    merged = "merged_into" if has_column(con, "release_groups", "merged_into") else "NULL"
     rows = con.execute(
-        "SELECT group_value, roster_size, status FROM release_groups WHERE release_id = ? ORDER BY group_value",
+        f"SELECT group_value, roster_size, status, {merged} FROM release_groups WHERE release_id = ? "
+        "ORDER BY group_value",
         [release_id],
     ).fetchall()
     return tuple(GroupDecision(*row) for row in rows)
