@@ -233,68 +233,62 @@ def timeline_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
     )
 
 
-def desktop_segments(desktop: DataFrame) -> DataFrame:
-    """Per (day, agent, bucket) segments: start_ts, end_ts, app_category, afk; an event ends where
-    the next event of its bucket begins, so overlaps and out-of-order delivery never count twice."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    # Partitioned by (day, agent) only, buckets apart in the order: the per-agent aggregates and
-    # the overlap join that follow reuse this partitioning instead of shuffling again.
-    # Of two events starting together (from two sources) the shorter comes first and ends at once.
-    order = Window.partitionBy(*_KEY).orderBy("bucket", "start_ts", "duration_seconds", "source")
-    start_us = F.unix_micros("start_ts")
-    end_us = start_us + F.round(F.col("duration_seconds") * 1_000_000).cast("long")
-    next_us = F.when(F.lead("bucket").over(order) == F.col("bucket"), F.lead(start_us).over(order))
-    return desktop.select(
-        *_KEY,
-        "bucket",
-        "app_category",
-        "afk",
-        start_us.alias("start_us"),
-        F.least(end_us, F.coalesce(next_us, end_us)).alias("end_us"),
-    ).filter(F.col("end_us") > F.col("start_us"))
-
-
 def desktop_totals(desktop: DataFrame) -> DataFrame:
     """Per (day, agent): active and idle microseconds from the afk bucket, and active
     microseconds per category of the focused window (long).
 
-    One sweep over a timeline per agent-day instead of joining windows to presence: every
-    window and afk segment opens and closes a state; between two consecutive points the focus
-    and the presence are the last ones opened (an empty value once closed).
+    An event lasts until its own end or until the next event of its bucket begins, whichever
+    comes first, so overlapping and out-of-order events never count twice; of two events of a
+    bucket starting together the longer one counts (then the later source by name). One pass
+    over the events in time order, both buckets together: between an event's start and the next
+    start of any bucket, each bucket's state is its latest-started event, for as long as that
+    lasts. Presence and focus both hold from that start, so they overlap for the shorter of the
+    two. (The DuckDB reference cuts the events into segments and intersects them instead; both
+    must agree exactly.)
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    segments = desktop_segments(desktop).filter(F.col("bucket").isin("window", "afk"))
-    value = F.when(F.col("bucket") == "window", F.coalesce(F.col("app_category"), F.lit("other"))).otherwise(
+    events = desktop.filter(F.col("bucket").isin("window", "afk") & F.col("start_ts").isNotNull())
+    start = F.unix_micros("start_ts")
+    end = start + F.round(F.col("duration_seconds") * 1_000_000).cast("long")
+    is_window = F.col("bucket") == "window"
+    value = F.when(is_window, F.coalesce(F.col("app_category"), F.lit("other"))).otherwise(
         F.when(F.col("afk"), F.lit("afk")).otherwise(F.lit("active"))
     )
-    points = segments.select(
+    order = Window.partitionBy(*_KEY).orderBy("start_us", "bucket", "duration_seconds", "source")
+    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+
+    def latest(column: Column, bucket: Column) -> Column:
+        return F.last(F.when(bucket, column), ignorenulls=True).over(running)
+
+    points = events.select(
         *_KEY,
         "bucket",
-        F.explode(
-            F.array(
-                F.struct(F.col("start_us").alias("t"), F.lit(1).alias("opens"), value.alias("value")),
-                F.struct(F.col("end_us").alias("t"), F.lit(0).alias("opens"), F.lit("").alias("value")),
-            )
-        ).alias("p"),
-    ).select(*_KEY, "bucket", "p.t", "p.opens", "p.value")
-    order = Window.partitionBy(*_KEY).orderBy("t", "opens", "bucket")
-    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    timeline = points.select(
-        *_KEY,
-        F.last(F.when(F.col("bucket") == "window", F.col("value")), ignorenulls=True).over(running).alias("focus"),
-        F.last(F.when(F.col("bucket") == "afk", F.col("value")), ignorenulls=True).over(running).alias("presence"),
-        F.coalesce(F.lead("t").over(order) - F.col("t"), F.lit(0)).alias("length"),
+        "duration_seconds",
+        "source",
+        start.alias("start_us"),
+        end.alias("end_us"),
+        value.alias("value"),
     )
+    spans = points.select(
+        *_KEY,
+        "start_us",
+        F.lead("start_us").over(order).alias("next_us"),  # null after the last event: states run to their ends
+        latest(F.col("end_us"), is_window).alias("focus_end"),
+        latest(F.col("value"), is_window).alias("focus"),
+        latest(F.col("end_us"), ~is_window).alias("presence_end"),
+        latest(F.col("value"), ~is_window).alias("presence"),
+    )
+    zero = F.lit(0).cast("long")
+    present = F.greatest(F.least("presence_end", "next_us") - F.col("start_us"), zero)
+    focused = F.greatest(F.least("presence_end", "focus_end", "next_us") - F.col("start_us"), zero)
     active = F.col("presence") == "active"
-    return timeline.groupBy(*_KEY).agg(
-        F.sum(F.when(active, F.col("length")).otherwise(0)).alias("_active"),
-        F.sum(F.when(F.col("presence") == "afk", F.col("length")).otherwise(0)).alias("_idle"),
+    return spans.groupBy(*_KEY).agg(
+        F.sum(F.when(active, present).otherwise(zero)).alias("_active"),
+        F.sum(F.when(F.col("presence") == "afk", present).otherwise(zero)).alias("_idle"),
         *(
-            F.sum(F.when(active & (F.col("focus") == c), F.col("length")).otherwise(0)).alias(f"_focus_{c}")
+            F.sum(F.when(active & (F.col("focus") == c), focused).otherwise(zero)).alias(f"_focus_{c}")
             for c in schema.APP_CATEGORIES
         ),
     )
