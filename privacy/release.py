@@ -281,6 +281,10 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
     the idempotency check (privacy.accountant.publish_release).
     """
     released = [d.group_value for d in decisions if d.status == "released"]
+    if "agent_pseudonym" in totals.columns and totals["agent_pseudonym"].is_duplicated().any():
+        # OpenDP's privacy unit is one row (unit_of(contributions=1)): a second row of an agent
+        # would double its influence without raising the noise.
+        raise ValueError(f"{spec.name}: an agent has more than one row in the window totals; nothing drawn")
     parameters: dict[str, object] = {
         "bounds": {m: [0, b] for m, b in spec.sums.items()},
         f"{spec.budget_unit}_per_sum": str(spec.budget / len(spec.sums)),

@@ -144,3 +144,13 @@ def test_empirical_coverage_of_95_percent_intervals() -> None:
     assert 0.926 <= covered["contacts_handled"] <= 0.974
     assert 0.926 <= covered["handle_seconds"] <= 0.974
     assert covered["aht_seconds"] >= 0.94
+
+
+def test_an_agent_with_two_rows_is_refused_before_any_draw() -> None:
+    """The privacy unit is one row per agent: a duplicated agent would double its influence."""
+    policy = _policy(min_group_size=2)
+    spec = policy.release("team_week_contacts_aht")
+    totals = agent_window_totals(AGENT_DAY, ROSTER, spec)
+    doubled = pl.concat([totals, totals.filter(pl.col("agent_pseudonym") == "a1")])
+    with pytest.raises(ValueError, match="more than one row"):
+        draw_noisy_release(doubled, decide_groups(ROSTER, spec, policy), spec)
