@@ -437,6 +437,15 @@ def metrics_complete(settings: Settings, day: dt.date) -> bool:
     return metrics_marker(settings, day).exists()
 
 
+def mark_metrics_complete(settings: Settings, day: dt.date) -> None:
+    """Write the day's completion marker, with when the metrics were computed (the trigger of corrections)."""
+    marker = metrics_marker(settings, day)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    doc = {"table": "agent_day", "day": day.isoformat(), "complete": True, "computed_at": computed_at}
+    marker.write_text(json.dumps(doc) + "\n")
+
+
 def metrics_computed_at(settings: Settings, days: list[dt.date]) -> dt.datetime | None:
     """When the latest of the days' agent-day metrics were computed (from their markers), or None.
 

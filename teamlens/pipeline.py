@@ -122,7 +122,7 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The restricted metric tables of the days: agent_day, then queue_day (one Spark session)."""
     from jobs import agent_day, queue_day
-    from privacy.release import metrics_marker
+    from privacy.release import mark_metrics_complete
     from teamlens.spark import spark_session
 
     settings = settings or load_settings()
@@ -130,13 +130,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     summary = agent_day.run(spark, settings, _dates(days))
     summary["queue_day"] = queue_day.run(spark, settings, _dates(days))
     for day in _dates(days):
-        marker = metrics_marker(settings, day)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        marker.write_text(
-            json.dumps({"table": "agent_day", "day": day.isoformat(), "complete": True, "computed_at": computed_at})
-            + "\n"
-        )
+        mark_metrics_complete(settings, day)
     return summary
 
 

@@ -25,15 +25,13 @@ log = logging.getLogger(__name__)
 _remote_sessions: dict[str, Any] = {}
 
 
-JVM_OPTIONS = os.environ.get("TEAMLENS_SPARK_JVM_OPTIONS", "-XX:+UseParallelGC")
-
-
 def spark_conf(settings: Settings) -> dict[str, str]:
     """The Spark configuration of every session: the classic builder and the Connect server's command.
 
     Sessions use UTC so that timestamps mean the same on every machine; site-local days are
     computed explicitly from the roster's time zones.
     """
+    jvm_options = os.environ.get("TEAMLENS_SPARK_JVM_OPTIONS", "-XX:+UseParallelGC")
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
@@ -44,8 +42,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.driver.memory": os.environ.get("TEAMLENS_SPARK_DRIVER_MEMORY", "4g"),
         # The throughput collector: batch jobs need no short pauses, and on 2 cores G1's concurrent
         # work competes with the tasks (measured: agent_day at 10M events 58 s -> 47 s warm).
-        "spark.driver.extraJavaOptions": JVM_OPTIONS,
-        "spark.executor.extraJavaOptions": JVM_OPTIONS,
+        "spark.driver.extraJavaOptions": jvm_options,
+        "spark.executor.extraJavaOptions": jvm_options,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # Parquet timestamps as INT64 microseconds (UTC), as Arrow, Polars and DuckDB read them.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",

@@ -21,20 +21,21 @@ TABLES = ("releases", "published_aggregates", "release_groups", "budget_spend", 
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
 
 
+TEAM_WEEK: dict[str, Any] = {
+    "name": "team_week",
+    "purpose": "weekly",
+    "group_by": "team",
+    "window": "week",
+    "rho": "0.25",
+    "sums": {"contacts_handled": 400, "handle_seconds": 144000},
+    "ratios": {"aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": 3600}},
+}
+
+
 def make_policy(cap: str = "1.0", day_rho: str = "0.1") -> Policy:
     return make_test_policy(
         [
-            {
-                "name": "team_week",
-                "purpose": "weekly",
-                "group_by": "team",
-                "window": "week",
-                "rho": "0.25",
-                "sums": {"contacts_handled": 400, "handle_seconds": 144000},
-                "ratios": {
-                    "aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": 3600}
-                },
-            },
+            TEAM_WEEK,
             {
                 "name": "site_day",
                 "purpose": "daily",

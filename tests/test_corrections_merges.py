@@ -28,8 +28,9 @@ from privacy.policy import Policy, PolicyError
 from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 from privacy.release import assign_merged_groups, decide_groups, draw_noisy_release
 from tests.helpers import make_test_policy
-from tests.test_accountant import FakeDraw, rows
+from tests.test_accountant import TEAM_WEEK, FakeDraw, rows
 from tests.test_pure_dp import pure_policy
+from warehouse.store import read_published
 
 MONDAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 9, 6, 0, tzinfo=dt.UTC)
@@ -37,15 +38,6 @@ T1, T2, T3 = (dt.datetime(2026, 3, 9, h, 0, tzinfo=dt.UTC) for h in (1, 2, 3))
 POOL_S1 = "S1: small teams merged"
 POOL_S2 = "S2: small teams merged"
 
-TEAM_WEEK: dict[str, Any] = {
-    "name": "team_week",
-    "purpose": "weekly",
-    "group_by": "team",
-    "window": "week",
-    "rho": "0.25",
-    "sums": {"contacts_handled": 400, "handle_seconds": 144000},
-    "ratios": {"aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": 3600}},
-}
 SITE_WEEK: dict[str, Any] = {**TEAM_WEEK, "name": "site_week", "group_by": "site"}
 
 
@@ -217,6 +209,8 @@ def test_late_data_is_released_once_as_a_marked_correction_that_costs_budget(tmp
     assert rows(wh, "SELECT release_id, value, correction FROM current_aggregates") == [
         (corrected.key.release_id, 120.0, 1)
     ]
+    assert [r["value"] for r in read_published(wh)] == [120.0]  # what the report shows
+    assert sorted(r["value"] for r in read_published(wh, current=False)) == [100.0, 120.0]
     entries = [json.loads(p) for (p,) in rows(wh, "SELECT payload FROM ledger WHERE entry_type = 'release'")]
     assert [(e["correction"], e["correction_of"], e["inputs_as_of"]) for e in entries] == [
         (0, None, "2026-03-09T01:00:00.000000Z"),
@@ -329,6 +323,8 @@ def test_rerunning_a_day_inside_a_published_week_corrects_the_week(tmp_path: Pat
         == []
     )
     assert release_module.metrics_computed_at(settings, days) == T2
+    release_module.mark_metrics_complete(settings, sunday)  # the pipeline's marker: stamped now
+    assert release_module.metrics_computed_at(settings, days) > T2
     assert verify_ledger(settings.warehouse_path).ok
 
 
