@@ -1,7 +1,7 @@
 """Retention: delete the day partitions older than the privacy policy's retention periods.
 
 Every day, the partitions of the landing, staged, quarantine and metrics zones (and the metrics'
-completion markers) whose day is older than the zone's `retention_days` in privacy/policy.yaml
+completion markers) whose day is older than the zone's `retention_days` in foundation/policy.yaml
 are deleted. A day D is kept while as_of - D <= retention_days and deleted once it is older
 (landing 14 days, as_of 2026-11-23: 2026-11-09 kept, 2026-11-08 deleted). Each run that deletes
 something first appends one 'retention_deletion' entry to the privacy ledger (per zone: the days,

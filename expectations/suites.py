@@ -1,6 +1,6 @@
 """Great Expectations suites for the staged tables, derived from the canonical schema.
 
-Nothing is copied by hand from teamlens.schema: the staged files' column set, nullability,
+Nothing is copied by hand from foundation.schema: the staged files' column set, nullability,
 allowed values, bounds and keys all come from the declarations, so a change there changes
 validation with it. The one thing declared here is the short list of cross-field rules the
 schema has no vocabulary for (CROSS_FIELD_RULES); their columns are checked against the schema.
@@ -17,7 +17,7 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
 
-from teamlens.schema import Table  # noqa: E402
+from foundation.schema import Table  # noqa: E402
 
 # column_A >= column_B for every row where both are present (per table name).
 CROSS_FIELD_RULES: dict[str, tuple[tuple[str, str], ...]] = {

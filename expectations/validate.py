@@ -50,8 +50,8 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations.suites import file_columns, suite_for
-from teamlens.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table, arrow_type
-from teamlens.settings import Settings
+from foundation.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table, arrow_type
+from foundation.settings import Settings
 
 MARKER = "_teamlens_validation.json"
 DATA_FILE = "part-00000-validated.snappy.parquet"
@@ -93,19 +93,19 @@ QUARANTINE_SCHEMA = arrow_schema(QUARANTINE_COLUMNS)
 
 
 def partition_dir(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.staged / table.name / f"day={day}"
+    return settings.lake.staged / table.name / f"day={day}"
 
 
 def quarantine_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.quarantine / table.name / f"day={day}" / QUARANTINE_FILE
+    return settings.lake.quarantine / table.name / f"day={day}" / QUARANTINE_FILE
 
 
 def report_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.reports / "validation" / table.name / f"day={day}.json"
+    return settings.lake.reports / "validation" / table.name / f"day={day}.json"
 
 
 def ingest_report_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.reports / "ingest" / table.name / f"day={day}.json"
+    return settings.lake.reports / "ingest" / table.name / f"day={day}.json"
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ release starts from at most one row per agent per day.
 
 Definitions (durations summed in whole microseconds, rounded half up to whole seconds at the
 end, so that the DuckDB reference (jobs.metrics_duckdb) agrees exactly; each column's formula and the vendor
-definition it follows are declared with the column in teamlens.schema and listed in
+definition it follows are declared with the column in foundation.schema and listed in
 docs/metrics.md):
 - contacts: contacts_handled counts staged contacts with an agent; talk, hold and acw are their
   sums (null as 0); handle = talk + hold + acw (Connect HANDLE_TIME); transfers_out counts
@@ -40,14 +40,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.AGENT_DAY
 _KEY = ["day", "agent_pseudonym"]
@@ -393,7 +393,7 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
                 f"agent_day: agent(s) with activity are not in the staged roster of their day ({detail}); "
                 "run jobs.staged_roster for those days (nothing was written)"
             )
-        root = common.staged_root(settings, TABLE)
+        root = settings.lake.table_root(TABLE)
         common.write_day_partitions(out, root, days, {d for d, (n, _) in per_day.items() if n}, drop=TABLE.partition_by)
     finally:
         out.unpersist()

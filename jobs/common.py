@@ -14,30 +14,20 @@ Layout written by the jobs (all under settings.data_root):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import hmac
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from teamlens import schema
-from teamlens.settings import Settings
+from foundation import lake, roster, schema
+from foundation.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-ROSTER_COLUMNS = ("employee_id", "team", "site", "site_timezone")  # required; the rest are optional
-# Roster columns that are never an agent identifier (names are not unique, groups are not agents).
-NOT_IDENTIFIERS = ("display_name", "team", "site", "site_timezone")
 CORRUPT = "_corrupt_record"
 MALFORMED_JSON = "malformed JSON"
 NOT_IN_ROSTER = "agent not in roster"
@@ -49,90 +39,6 @@ class ReconciliationError(RuntimeError):
 
 class BadRowShareError(RuntimeError):
     """A day's share of quarantined records is above settings.max_bad_row_share (raised after writing)."""
-
-
-class RosterError(ValueError):
-    """The landing roster cannot be used; the message names the line and the field."""
-
-
-# --- the roster and the pseudonyms (pure Python: the key never enters Spark) -----------------
-
-
-@dataclass(frozen=True)
-class RosterAgent:
-    """One roster agent as the jobs may see it: no name; identifiers only to match records to the agent."""
-
-    agent_pseudonym: str
-    connect_username: str | None
-    desktop_host: str | None  # lower case: host names are case-insensitive
-    team: str
-    site: str
-    site_timezone: str
-    # Every identifier column of the roster (employee_id, connect_username, desktop_host,
-    # asterisk_agent, genesys_user_id, or any column a flat export's mapping names), trimmed and
-    # lower case: the values sources are matched against; they never reach the staged zone.
-    identifiers: Mapping[str, str] = field(default_factory=dict)
-
-    def all_identifiers(self) -> dict[str, str]:
-        named = {"connect_username": self.connect_username, "desktop_host": self.desktop_host}
-        return {**{k: v.strip().lower() for k, v in named.items() if v}, **self.identifiers}
-
-
-def pseudonym(key: bytes, employee_id: str) -> str:
-    """HMAC-SHA256(key, employee_id) in hex: one agent, one pseudonym across sources."""
-    return hmac.new(key, employee_id.encode(), hashlib.sha256).hexdigest()
-
-
-def roster_path(settings: Settings) -> Path:
-    return settings.landing / "roster" / "roster.csv"
-
-
-def read_roster(settings: Settings) -> list[RosterAgent]:
-    """The landing roster, pseudonymised in Python; a bad roster is an error naming the line.
-
-    Required columns: employee_id, team, site, site_timezone. Every other column except
-    display_name is an agent identifier that some source matches (see docs/landing.md). Duplicate
-    identifiers (compared case-insensitively) are refused: they would join one record to two agents.
-    """
-    path = roster_path(settings)
-    if not path.is_file():
-        raise FileNotFoundError(f"no roster at {path}: records cannot be pseudonymised without it")
-    key = settings.pseudonym_key()
-    agents: list[RosterAgent] = []
-    seen: dict[str, set[str]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in ROSTER_COLUMNS if c not in header]
-        if missing:
-            raise RosterError(f"{path}: missing column(s) {', '.join(missing)}")
-        id_columns = [c for c in header if c and c not in NOT_IDENTIFIERS]
-        for line, row in enumerate(reader, start=2):
-            values = {(c or "").strip(): (v or "").strip() for c, v in row.items() if isinstance(v, str | None)}
-            for required in ROSTER_COLUMNS:
-                if not values.get(required):
-                    raise RosterError(f"{path} line {line}: empty {required}")
-            try:
-                ZoneInfo(values["site_timezone"])
-            except (ZoneInfoNotFoundError, ValueError):
-                raise RosterError(f"{path} line {line}: unknown site_timezone {values['site_timezone']!r}") from None
-            identifiers = {c: values[c].lower() for c in id_columns if values.get(c)}
-            for column, value in identifiers.items():
-                if value in seen.setdefault(column, set()):
-                    raise RosterError(f"{path} line {line}: duplicate {column} (one record would match two agents)")
-                seen[column].add(value)
-            agents.append(
-                RosterAgent(
-                    agent_pseudonym=pseudonym(key, values["employee_id"]),
-                    connect_username=values.get("connect_username") or None,
-                    desktop_host=(values.get("desktop_host") or "").lower() or None,
-                    team=values["team"],
-                    site=values["site"],
-                    site_timezone=values["site_timezone"],
-                    identifiers=identifiers,
-                )
-            )
-    return agents
 
 
 def roster_map_schema() -> StructType:
@@ -150,7 +56,7 @@ def roster_map_schema() -> StructType:
     )
 
 
-def roster_frame(spark: SparkSession, agents: Sequence[RosterAgent]) -> DataFrame:
+def roster_frame(spark: SparkSession, agents: Sequence[roster.RosterAgent]) -> DataFrame:
     """The small mapping DataFrame (user name / host -> pseudonym, team, site, time zone)."""
     rows = [(a.agent_pseudonym, a.connect_username, a.desktop_host, a.team, a.site, a.site_timezone) for a in agents]
     return spark.createDataFrame(rows, roster_map_schema())
@@ -169,7 +75,7 @@ def identities_schema() -> StructType:
     )
 
 
-def roster_identities(spark: SparkSession, agents: Sequence[RosterAgent]) -> DataFrame:
+def roster_identities(spark: SparkSession, agents: Sequence[roster.RosterAgent]) -> DataFrame:
     """The long identity map: (roster column, identifier in lower case) -> pseudonym, site time zone."""
     rows = [
         (column, value, a.agent_pseudonym, a.site_timezone)
@@ -189,7 +95,7 @@ def landing_files_of(settings: Settings, source: str, days: Iterable[dt.date], s
 
 def landing_files(settings: Settings, source: str, day: dt.date, suffix: str) -> list[str]:
     """The landing files of one source and day, sorted; none when the day was not delivered."""
-    folder = settings.landing / source / f"day={day.isoformat()}"
+    folder = settings.lake.landing_partition(source, day)
     if not folder.is_dir():
         return []
     return sorted(str(p) for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and p.name[0] not in "._")
@@ -478,29 +384,15 @@ def kept_rows(classified: DataFrame) -> DataFrame:
 # --- writing --------------------------------------------------------------------------------
 
 
-def partition_dir(root: Path, day: dt.date) -> Path:
-    return root / f"day={day.isoformat()}"
-
-
 def write_partition(df: DataFrame, root: Path, day: dt.date, drop: Sequence[str] = ()) -> Path:
-    """Replace root/day=D by the rows of df (an empty day gets a schema-only file).
+    """Replace root/day=D by the rows of df (an empty day gets a schema-only file), through lake.swap_in:
+    an interrupted run leaves either the old or the new partition."""
 
-    Written beside the target in a hidden folder, then swapped in: an interrupted run leaves
-    either the old or the new partition (plus a hidden leftover that the next run removes).
-    """
-    target = partition_dir(root, day)
-    tmp = root / f".tmp-day={day.isoformat()}-{uuid.uuid4().hex[:8]}"
-    root.mkdir(parents=True, exist_ok=True)
-    for leftover in root.glob(f".tmp-day={day.isoformat()}-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    # "error", not its synonym "errorifexists", which the Spark Connect client refuses.
-    df.drop(*drop).write.mode("error").parquet(str(tmp))
-    old = root / f".old-day={day.isoformat()}-{uuid.uuid4().hex[:8]}"
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
+    def build(folder: Path) -> None:
+        # "error", not its synonym "errorifexists", which the Spark Connect client refuses.
+        df.drop(*drop).write.mode("error").parquet(str(folder))
+
+    return lake.swap_in(lake.partition(root, day), build)
 
 
 def write_day_partitions(
@@ -535,7 +427,7 @@ def count_by_day(spark: SparkSession, root: Path, days: Sequence[dt.date]) -> di
     """Rows per day partition, read back from the written files (Parquet footers: cheap)."""
     from pyspark.sql import functions as F
 
-    folders = [str(partition_dir(root, d)) for d in days if partition_dir(root, d).is_dir()]
+    folders = [str(lake.partition(root, d)) for d in days if lake.partition(root, d).is_dir()]
     if not folders:
         return {}
     df = spark.read.option("basePath", str(root)).parquet(*folders)
@@ -556,18 +448,13 @@ class SourcePart:
     stage_folder_only: bool = False
 
 
-def quarantine_root(settings: Settings, table: schema.Table, source: str) -> Path:
-    """quarantine/<table>/ingest/<source>: the records of one source that failed ingestion."""
-    return settings.quarantine / table.name / "ingest" / source
-
-
 def count_by_day_and(
     spark: SparkSession, root: Path, days: Sequence[dt.date], column: str
 ) -> dict[tuple[dt.date, str], int]:
     """Rows per (day partition, value of column), read back from the written files."""
     from pyspark.sql import functions as F
 
-    folders = [str(partition_dir(root, d)) for d in days if partition_dir(root, d).is_dir()]
+    folders = [str(lake.partition(root, d)) for d in days if lake.partition(root, d).is_dir()]
     if not folders:
         return {}
     df = spark.read.option("basePath", str(root)).parquet(*folders)
@@ -609,7 +496,7 @@ def ingest_days(
             }
             write_day_partitions(
                 quarantine_rows(classified, part.source),
-                quarantine_root(settings, table, part.source),
+                settings.lake.ingest_quarantine_root(table, part.source),
                 days,
                 with_quarantine,
             )
@@ -624,14 +511,20 @@ def ingest_days(
             staged = staged.unionByName(more)
         with_staged = {d for (d, _), t in tally.items() if t.get("_kept")}
         write_day_partitions(
-            conform(kept_rows(staged), table), staged_root(settings, table), days, with_staged, drop=table.partition_by
+            conform(kept_rows(staged), table),
+            settings.lake.table_root(table),
+            days,
+            with_staged,
+            drop=table.partition_by,
         )
     finally:
         for classified in persisted:
             classified.unpersist()
-    staged_n = count_by_day_and(spark, staged_root(settings, table), days, "source")
+    staged_n = count_by_day_and(spark, settings.lake.table_root(table), days, "source")
     # One read-back per source for all days (not one Spark job per source and day).
-    quarantined = {p.source: count_by_day(spark, quarantine_root(settings, table, p.source), days) for p in parts}
+    quarantined = {
+        p.source: count_by_day(spark, settings.lake.ingest_quarantine_root(table, p.source), days) for p in parts
+    }
     reports = []
     for day in days:
         sections: dict[str, dict[str, Any]] = {}
@@ -665,7 +558,7 @@ def ingest_days(
             "sources": sections,
             "reconciled": all(sec["reconciled"] for sec in sections.values()),
         }
-        write_json(report_path(settings, table, day), report)
+        lake.write_json_atomic(settings.lake.ingest_report(table, day), report)
         reports.append(report)
     for report in reports:
         for source, sec in report["sources"].items():
@@ -683,8 +576,8 @@ def read_table_partitions(
     """Several days of a canonical table, with its declared columns (day from the folder names)."""
     from pyspark.sql import types as T
 
-    root = staged_root(settings, table)
-    missing = [d for d in days if not partition_dir(root, d).is_dir()]
+    root = settings.lake.table_root(table)
+    missing = [d for d in days if not lake.partition(root, d).is_dir()]
     if missing:
         raise FileNotFoundError(
             f"{table.name} has no partition for {', '.join(d.isoformat() for d in missing)} ({root}); "
@@ -692,24 +585,8 @@ def read_table_partitions(
         )
     file_fields = [f for f in table.spark_schema().fields if f.name not in table.partition_by]
     schema_ = T.StructType([*file_fields, T.StructField("day", T.DateType(), False)])
-    df = spark.read.schema(schema_).option("basePath", str(root)).parquet(*[str(partition_dir(root, d)) for d in days])
+    df = spark.read.schema(schema_).option("basePath", str(root)).parquet(*[str(lake.partition(root, d)) for d in days])
     return conform(df, table)
-
-
-def staged_root(settings: Settings, table: schema.Table) -> Path:
-    return (settings.staged if table.zone == "staged" else settings.metrics) / table.name
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write a JSON file atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def report_path(settings: Settings, table: schema.Table, day: dt.date) -> Path:
-    return settings.reports / "ingest" / table.name / f"day={day.isoformat()}.json"
 
 
 def json_lines_part(
@@ -721,7 +598,7 @@ def json_lines_part(
 ) -> SourcePart:
     """landing/<source>/day=D/*.jsonl and *.json (one document of records per file, as Kinesis
     Firehose delivers them) classified by the source's classify(lines, roster_map)."""
-    roster_map = roster_frame(spark, read_roster(settings))
+    roster_map = roster_frame(spark, roster.read_roster(settings))
     line_files = landing_files_of(settings, source, days, ".jsonl")
     doc_files = landing_files_of(settings, source, days, ".json")
     lines = read_json_lines(spark, [f for fs in line_files.values() for f in fs]).unionByName(
@@ -744,6 +621,6 @@ def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: 
         raise BadRowShareError(
             f"{table.name}: quarantined share above {settings.max_bad_row_share:.1%} "
             f"(TEAMLENS_MAX_BAD_ROW_SHARE) on {'; '.join(too_bad)}. The partitions are written; see "
-            f"{settings.quarantine} and {settings.reports / 'ingest' / table.name}."
+            f"{settings.lake.quarantine} and {settings.lake.ingest_reports(table)}."
         )
     return summary

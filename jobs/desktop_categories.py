@@ -1,4 +1,4 @@
-"""The policy's desktop category rules (privacy.policy.Policy.desktop_rules) as one Spark column.
+"""The policy's desktop category rules (foundation.policy.Policy.desktop_rules) as one Spark column.
 
 Titles and URLs are read only inside this expression: the staged row keeps the category.
 """
@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from privacy.policy import URL_HOST_PATTERN
+from foundation.policy import URL_HOST_PATTERN
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 
 def category_column(policy: Policy, app: Column, title: Column, url: Column, browser: Column) -> Column:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from foundation import roster, schema
+from foundation.settings import Settings
 from jobs import common
 from jobs.sources import Source, SourceContext
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 MISSING_AGENT = "missing agent"
 OUTSIDE_DAY = "record time more than a day from the landing day"
@@ -102,7 +102,7 @@ def source_part(
     """Parse, resolve and classify one source's records of the run's days."""
     from pyspark.sql import functions as F
 
-    folder = settings.landing / source.name
+    folder = settings.lake.landing / source.name
     files_by_day = source_files(settings, source, days)
     files = [f for fs in files_by_day.values() for f in fs]
     options = source.options if source.options is not None else source_options(folder)
@@ -135,9 +135,11 @@ def run_table(
     from jobs import registry
 
     parts = [make() for make in legacy]
-    sources = [s for s in registry.sources_for(table, settings.landing) if (settings.landing / s.name).is_dir()]
+    sources = [
+        s for s in registry.sources_for(table, settings.lake.landing) if (settings.lake.landing / s.name).is_dir()
+    ]
     if sources:
-        identities = common.roster_identities(spark, common.read_roster(settings))
+        identities = common.roster_identities(spark, roster.read_roster(settings))
         parts += [source_part(spark, settings, policy, s, days, identities) for s in sources]
     reports = common.ingest_days(settings, table, days, parts)
     return common.summarize(table, reports, settings)

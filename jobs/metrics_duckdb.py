@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from teamlens import schema
-from teamlens.settings import Settings
+from foundation import schema
+from foundation.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def _files(settings: Settings, table: schema.Table, days: Sequence[dt.date]) -> list[str]:
-    root = (settings.staged if table.zone == "staged" else settings.metrics) / table.name
+    root = (settings.lake.staged if table.zone == "staged" else settings.lake.metrics) / table.name
     missing = [d for d in days if not (root / f"day={d.isoformat()}").is_dir()]
     if missing:
         raise FileNotFoundError(f"{table.name} has no partition for {', '.join(map(str, missing))} ({root})")

@@ -4,7 +4,7 @@ Grain (schema.QUEUE_DAY): one row per queue per day (the contacts' site-local da
 queue was offered a contact. No agent is involved: these figures describe queues, but still the
 work of groups of employees, so publishing them follows the policy's group rules (privacy/).
 
-Definitions (formulas and vendor definitions declared with the columns in teamlens.schema):
+Definitions (formulas and vendor definitions declared with the columns in foundation.schema):
 offered = contacts with a queue; answered = those not abandoned; service level = answered
 within settings.service_level_seconds of queue time / offered (Amazon Connect SERVICE_LEVEL);
 ASA = queue time of answered contacts / answered. A contact transferred to another queue is a
@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -61,7 +61,7 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[st
 
     contacts = common.read_table_partitions(spark, settings, schema.CONTACTS, days)
     out = transform(contacts, settings.service_level_seconds).persist(StorageLevel.MEMORY_AND_DISK)
-    root = common.staged_root(settings, TABLE)
+    root = settings.lake.table_root(TABLE)
     try:
         per_day = {r["day"]: int(r["count"]) for r in out.groupBy("day").count().collect()}
         common.write_day_partitions(out, root, days, set(per_day), drop=TABLE.partition_by)

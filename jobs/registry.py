@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from foundation import schema
 from jobs.sources import Source
-from teamlens import schema
 
 
 def builtin_sources() -> list[Source]:

@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from foundation import schema
 from jobs import common
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
-from teamlens import schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from foundation import schema
 from jobs import common
 from jobs.desktop_categories import category_column
 from jobs.sources import Parsed, Source, SourceContext
-from teamlens import schema
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

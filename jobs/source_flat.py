@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from foundation import schema
 from jobs.flat_mapping import FlatMapping, load_mapping, mapping_from_dict
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
-from teamlens import schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

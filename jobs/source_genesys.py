@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from foundation import schema
 from jobs import common
 from jobs.sources import Parsed, Source, SourceContext
-from teamlens import schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

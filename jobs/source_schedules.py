@@ -28,9 +28,9 @@ from __future__ import annotations
 import csv
 from typing import TYPE_CHECKING, Any
 
+from foundation import schema
 from jobs import common
 from jobs.sources import Parsed, Source, SourceContext
-from teamlens import schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

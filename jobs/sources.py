@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from teamlens import schema
-from teamlens.settings import Settings
+from foundation import schema
+from foundation.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 # Columns every parsed-rows frame carries besides the table's own.
 PARSED_EXTRA_COLUMNS = ("agent_key", "day_ts", "reason", "source_file", "source_line", "raw_record")

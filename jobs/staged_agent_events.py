@@ -19,15 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.AGENT_EVENTS
 SOURCE = "connect_agent_events"
@@ -124,8 +124,8 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     """landing/connect_agent_events/day=D/*.jsonl -> staged/agent_events/day=D,
     quarantine/agent_events/ingest/<source>/day=D (Connect and every other agent-events source of the
     registry), reports/ingest/agent_events/day=D.json, all days in one pass."""
+    from foundation.policy import load_policy
     from jobs import ingest
-    from privacy.policy import load_policy
 
     policy = policy or load_policy(settings.policy_path)
     part = lambda: common.json_lines_part(spark, settings, days, SOURCE, classify)  # noqa: E731

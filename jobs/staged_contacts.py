@@ -19,15 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.CONTACTS
 SOURCE = "connect_ctr"
@@ -141,8 +141,8 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     """landing/connect_ctr/day=D/*.jsonl and *.json, and every other contacts source of the registry ->
     staged/contacts/day=D, quarantine/contacts/ingest/<source>/day=D,
     reports/ingest/contacts/day=D.json, for all days in one pass."""
+    from foundation.policy import load_policy
     from jobs import ingest
-    from privacy.policy import load_policy
 
     policy = policy or load_policy(settings.policy_path)
     part = lambda: common.json_lines_part(spark, settings, days, SOURCE, classify)  # noqa: E731

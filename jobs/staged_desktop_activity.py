@@ -27,16 +27,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import roster, schema
+from foundation.settings import Settings
 from jobs import common
 from jobs.desktop_categories import category_column
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.DESKTOP_ACTIVITY
 SOURCE = "activitywatch"
@@ -234,15 +234,15 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     registry), reports/ingest/desktop_activity/day=D.json, all days in one pass."""
     from pyspark.sql import functions as F
 
+    from foundation.policy import load_policy
     from jobs import ingest
-    from privacy.policy import load_policy
 
     policy = policy or load_policy(settings.policy_path)
     files = common.landing_files_of(settings, SOURCE, days, ".json")
     documents = common.read_documents(spark, [f for day_files in files.values() for f in day_files]).persist()
 
     def part() -> common.SourcePart:
-        roster_map = common.roster_frame(spark, common.read_roster(settings))
+        roster_map = common.roster_frame(spark, roster.read_roster(settings))
         skipped: dict[dt.date, dict[str, int]] = {}
         by_day = not_ingested(documents.withColumn("_day", common.landing_day(F.col("source_file"))), by=["_day"])
         for r in by_day.collect():

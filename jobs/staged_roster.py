@@ -4,7 +4,7 @@ Grain (schema.ROSTER): one row per agent per roster snapshot day, written to sta
 
 Why a snapshot per day: landing holds only the current roster; the metrics and the releases need
 the team and site an agent belonged to on a given day. The pseudonym is computed in Python
-(jobs.common.read_roster), so the key never enters Spark; employee ids, display names, user names
+(jobs.roster.read_roster), so the key never enters Spark; employee ids, display names, user names
 and hosts are not columns of the mapping and so never reach staged. Rerunning a past day writes
 the roster as it is now for that day.
 """
@@ -14,14 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from foundation import lake, roster, schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.ROSTER
 
@@ -37,11 +37,11 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     """Write staged/roster/day=D for each day and reports/ingest/roster/day=D.json, in one pass."""
     from pyspark.sql import types as T
 
-    agents = common.read_roster(settings)
+    agents = roster.read_roster(settings)
     roster_map = common.roster_frame(spark, agents)
     day_frame = spark.createDataFrame([(d,) for d in days], T.StructType([T.StructField("day", T.DateType(), False)]))
     snapshots = common.conform(roster_map.crossJoin(day_frame), TABLE)
-    root = common.staged_root(settings, TABLE)
+    root = settings.lake.table_root(TABLE)
     common.write_day_partitions(snapshots, root, days, set(days) if agents else set(), drop=TABLE.partition_by)
     staged = common.count_by_day(spark, root, days)
     reports = []
@@ -56,7 +56,7 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
             "duplicates": 0,
             "reconciled": staged.get(day, 0) == len(agents),
         }
-        common.write_json(common.report_path(settings, TABLE, day), report)
+        lake.write_json_atomic(settings.lake.ingest_report(TABLE, day), report)
         reports.append(report)
     for report in reports:
         if not report["reconciled"]:

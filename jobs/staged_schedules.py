@@ -25,14 +25,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from foundation import roster, schema
+from foundation.settings import Settings
 from jobs import common
-from teamlens import schema
-from teamlens.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from privacy.policy import Policy
+    from foundation.policy import Policy
 
 TABLE = schema.SCHEDULES
 
@@ -41,17 +41,17 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     """landing/schedules/day=D/*.csv (and every other schedules source of the registry) ->
     staged/schedules/day=D, quarantine/schedules/ingest/<source>/day=D,
     reports/ingest/schedules/day=D.json, all days in one pass."""
+    from foundation.policy import load_policy
     from jobs import ingest
     from jobs.source_schedules import SCHEDULES
-    from privacy.policy import load_policy
 
     resolved = policy or load_policy(settings.policy_path)
     legacy: list[Callable[[], common.SourcePart]] = []
-    if not (settings.landing / SCHEDULES.name).is_dir():
+    if not (settings.lake.landing / SCHEDULES.name).is_dir():
         # No WFM export at all: the registry skips a source without a landing folder, so the
         # schedules source is run here on no files, giving empty partitions and reports.
         def part() -> common.SourcePart:
-            identities = common.roster_identities(spark, common.read_roster(settings))
+            identities = common.roster_identities(spark, roster.read_roster(settings))
             return ingest.source_part(spark, settings, resolved, SCHEDULES, days, identities)
 
         legacy.append(part)

@@ -49,7 +49,8 @@ from typing import Any
 
 import duckdb
 
-from privacy.exact import fraction_text, jsonable, parse_fraction, utc_text
+from foundation.exact import fraction_text, jsonable, parse_fraction, utc_text
+from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
 from privacy.ledger import (
     EPSILON_CONVERSION_OPENDP,
     append_entry,
@@ -60,9 +61,8 @@ from privacy.ledger import (
     values_digest,
 )
 from privacy.planner import AccuracyPlan, predict_accuracy
-from privacy.policy import Policy, ReleaseSpec, periods_touched, window_of
-from privacy.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 from warehouse import store
+from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 
 
 def _utc_now() -> dt.datetime:

@@ -67,10 +67,10 @@ from typing import Any
 
 import duckdb
 
-from privacy.exact import canonical_json, fraction_text, parse_fraction, utc_text
-from privacy.policy import Policy
-from privacy.records import PublishedValue
+from foundation.exact import canonical_json, fraction_text, parse_fraction, utc_text
+from foundation.policy import Policy
 from warehouse import store
+from warehouse.records import PublishedValue
 
 GENESIS_HASH = "0" * 64
 ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion")

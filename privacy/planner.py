@@ -43,10 +43,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
-from privacy.exact import fraction_text
+from foundation.exact import fraction_text
+from foundation.policy import Policy, ReleaseSpec, WindowKind
 from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp
-from privacy.policy import Policy, ReleaseSpec, WindowKind
-from privacy.records import GroupDecision
 from privacy.release import (
     ALPHA_RATIO_PART,
     ALPHA_SUM,
@@ -55,11 +54,12 @@ from privacy.release import (
     expected_noise_scale,
     half_width,
 )
+from warehouse.records import GroupDecision
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from teamlens.settings import Settings
+    from foundation.settings import Settings
 
 # The most windows of a kind that touch one calendar month (a 31-day month spans parts of 6 ISO weeks).
 WINDOWS_PER_PERIOD: dict[WindowKind, int] = {"day": 31, "week": 6, "month": 1}
@@ -472,19 +472,19 @@ def current_roster(settings: Settings) -> tuple[pl.DataFrame, str]:
 
     The staged snapshot (staged/roster/day=D) is what `release.decide_groups` is given for a
     window starting on D; before the first run only the landing roster exists (read and checked
-    by jobs.common.read_roster, which needs the pseudonymisation key). Group sizes are all the
+    by foundation.roster.read_roster, which needs the pseudonymisation key). Group sizes are all the
     planner takes from it.
     """
     import polars as pl
 
     from privacy.release import read_partitions
 
-    root = settings.staged / "roster"
+    root = settings.lake.staged / "roster"
     days = sorted(p.name.removeprefix("day=") for p in root.glob("day=*") if any(p.glob("*.parquet")))
     if days:
         day = dt.date.fromisoformat(days[-1])
         return read_partitions(root, [day]), f"{root}/day={day.isoformat()} (latest staged snapshot)"
-    from jobs.common import read_roster, roster_path
+    from foundation.roster import read_roster, roster_path
 
     agents = read_roster(settings)
     frame = pl.DataFrame(

@@ -33,9 +33,9 @@ from typing import Any
 
 import polars as pl
 
-from privacy.policy import PARENT_GROUP, Policy, PrivacyModel, ReleaseSpec, window_of
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseOutcome
-from teamlens.settings import Settings
+from foundation.policy import PARENT_GROUP, Policy, PrivacyModel, ReleaseSpec, window_of
+from foundation.settings import Settings
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseOutcome
 
 # An upper bound on the agents in one group, required by OpenDP for overflow checks only.
 MAX_AGENTS_PER_GROUP = 100_000
@@ -385,10 +385,10 @@ def release_windows(
     rerun of days inside an already published window (a backfill) also looks at that window.
     """
     from privacy.accountant import publish_release
-    from privacy.records import ReleaseKey
+    from warehouse.records import ReleaseKey
     from warehouse.store import published_windows
 
-    published = published_windows(settings.warehouse_path)
+    published = published_windows(settings.lake.warehouse_path)
     outcomes: list[ReleaseOutcome | PendingWindow] = []
     for spec in policy.releases:
         windows = spec.windows_ending_in(first_day, end_day)
@@ -405,7 +405,7 @@ def release_windows(
             key = ReleaseKey(spec.name, start, end, policy.sha256)
             outcomes.append(
                 publish_release(
-                    settings.warehouse_path,
+                    settings.lake.warehouse_path,
                     key,
                     spec,
                     policy,
@@ -430,7 +430,7 @@ class PendingWindow:
 
 def metrics_marker(settings: Settings, day: dt.date) -> Path:
     """Written when the agent-day metrics of a day are complete (even if the day had no activity)."""
-    return settings.reports / "metrics" / "agent_day" / f"day={day.isoformat()}.json"
+    return settings.lake.reports / "metrics" / "agent_day" / f"day={day.isoformat()}.json"
 
 
 def metrics_complete(settings: Settings, day: dt.date) -> bool:
@@ -473,7 +473,7 @@ def window_roster(settings: Settings, days: list[dt.date]) -> pl.DataFrame:
     """The roster snapshot of the window's first day; if missing, the earliest one in the window."""
     roster = pl.DataFrame()
     for day in days:
-        roster = read_partitions(settings.staged / "roster", [day])
+        roster = read_partitions(settings.lake.staged / "roster", [day])
         if not roster.is_empty():
             break
     return roster
@@ -494,7 +494,7 @@ def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days
         return NoisyRelease(
             values=(), groups=(), mechanism=MECHANISMS[spec.privacy_model], parameters={"note": "no roster snapshot"}
         )
-    agent_day = read_partitions(settings.metrics / "agent_day", days)
+    agent_day = read_partitions(settings.lake.metrics / "agent_day", days)
     decisions = decide_groups(roster, spec, policy)
     totals = agent_window_totals(agent_day, roster.select("agent_pseudonym", "team", "site"), spec)
     return draw_noisy_release(totals, decisions, spec)

@@ -63,8 +63,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from privacy.policy import Policy
-from teamlens.settings import Settings
+from foundation.policy import Policy
+from foundation.settings import Settings
 
 ZONES = ("landing", "staged", "quarantine", "metrics")
 MAX_DEPTH = 6  # landing/flat_calls/<export>/day=D and quarantine/<table>/ingest/<source>/day=D are the deepest
@@ -303,7 +303,7 @@ def apply_retention(
         "zones": zones,
     }
     recorded_at = now()
-    con = store.connect(settings.warehouse_path)
+    con = store.connect(settings.lake.warehouse_path)
     try:
         with store.transaction(con):
             ensure_policy_recorded(con, policy, run_by, recorded_at)

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from teamlens.settings import Settings, load_settings
+from foundation.settings import Settings, load_settings
 
 BENCH_KEY = "benchmark-only-key-not-a-secret-0123456789"
 START = dt.date(2026, 10, 5)
@@ -89,7 +89,7 @@ def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str,
     from teamlens.generator import generate_center
 
     settings = _settings(root)
-    generate_center(settings.landing, agents=agents, teams=max(2, agents // 12), sites=2, days=days, start=START)
+    generate_center(settings.lake.landing, agents=agents, teams=max(2, agents // 12), sites=2, days=days, start=START)
     span = [START + dt.timedelta(days=i) for i in range(days)]
     return {
         "connect_ctr": _timed(spark, settings, span, staged_contacts.run),
@@ -116,11 +116,11 @@ def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int
     }
     for name, (folder, write, identity) in writers.items():
         settings = _settings(root / name)
-        roster = _roster(settings.landing, agents)
+        roster = _roster(settings.lake.landing, agents)
         ids = [r[identity] for r in roster]
         span = [START + dt.timedelta(days=i) for i in range(days)]
         for seed, day in enumerate(span):
-            write(settings.landing / folder / f"day={day}", day, ids, calls, seed)
+            write(settings.lake.landing / folder / f"day={day}", day, ids, calls, seed)
         out[name] = _timed(spark, settings, span, staged_contacts.run)
     return out
 
@@ -159,8 +159,8 @@ def _metrics_once(spark: Any, settings: Settings, span: list[dt.date]) -> tuple[
 
     import pyarrow.parquet as pq
 
+    from foundation import schema
     from jobs import agent_day, metrics_duckdb, queue_day
-    from teamlens import schema
 
     began = time.perf_counter()
     agent_day.run(spark, settings, span)
@@ -193,14 +193,14 @@ def bench_metrics(spark: Any, root: Path, scales: list[int], days: int) -> dict[
 
     jvm = _jvm_pid(spark)
     warm = _settings(root / "warm-up")
-    write_staged(warm.staged, 10, 2, START)
+    write_staged(warm.lake.staged, 10, 2, START)
     _metrics_once(spark, warm, [START, START + dt.timedelta(days=1)])
 
     rows: list[dict[str, Any]] = []
     for target in scales:
         agents, span_days = agents_and_days_for(target, days)
         settings = _settings(root / f"scale-{target}")
-        events = write_staged(settings.staged, agents, span_days, START)
+        events = write_staged(settings.lake.staged, agents, span_days, START)
         span = [START + dt.timedelta(days=i) for i in range(span_days)]
         _reset_peak_rss(jvm)
         _reset_peak_rss(os.getpid())
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, Any] = {}
     spark: Any = None
     if args.only != "release":  # the release benchmark needs no Spark
-        from teamlens.spark import spark_session
+        from foundation.spark import spark_session
 
         began = time.perf_counter()
         spark = spark_session(load_settings(), app_name="teamlens-bench", classic=True)  # reads the JVM

@@ -2,12 +2,12 @@
 
 The standard workload (issue 5): 200 agents in 20 teams of 10 (two sites of 100), 30 days from
 START, about 40 calls per agent-day. The agent-day rows are synthetic (a seeded numpy generator:
-test data, not noise) with the columns of teamlens.schema.AGENT_DAY that the releases read
+test data, not noise) with the columns of foundation.schema.AGENT_DAY that the releases read
 (day, agent_pseudonym, team, site, contacts_handled, handle_seconds). The noise is OpenDP's,
 never seeded.
 
-Releases, defined by in-memory policies (privacy.policy.parse_policy), bounds per agent per
-window in the style of privacy/policy.yaml:
+Releases, defined by in-memory policies (foundation.policy.parse_policy), bounds per agent per
+window in the style of foundation/policy.yaml:
 - team_day_pure_eps1: contacts and handle time per team-day under pure DP (Laplace), epsilon 1
   per release (its own policy; a month of daily releases spends epsilon 31 at most);
 - team_week_default, site_day_default: the same sums per team-week and per site-day under the
@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from privacy.policy import Policy, ReleaseSpec, parse_policy
-from privacy.records import ReleaseKey, ReleaseOutcome
-from teamlens import schema
+from foundation import schema
+from foundation.policy import Policy, ReleaseSpec, parse_policy
+from warehouse.records import ReleaseKey, ReleaseOutcome
 
 START = dt.date(2026, 10, 5)  # a Monday
 AGENTS, TEAMS, SITES, DAYS, CALLS_PER_AGENT_DAY = 200, 20, 2, 30, 40
@@ -279,7 +279,7 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
 
 
 def _text(value: Fraction) -> str:
-    from privacy.exact import fraction_text
+    from foundation.exact import fraction_text
 
     return fraction_text(value)
 

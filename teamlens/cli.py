@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from teamlens.settings import REPO_ROOT, Settings, load_settings
+from foundation.settings import REPO_ROOT, Settings, load_settings
 
 DAG_ID = "teamlens_daily"
 
@@ -72,7 +72,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from teamlens.generator import generate_center
 
     counts = generate_center(
-        settings.landing,
+        settings.lake.landing,
         agents=args.agents,
         teams=args.teams,
         sites=args.sites,
@@ -80,7 +80,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         start=args.start,
         seed=args.seed,
     )
-    print(f"Generated a demo center in {settings.landing}:")
+    print(f"Generated a demo center in {settings.lake.landing}:")
     for name, value in counts.items():
         print(f"  {name:>24}: {value:,}")
     return 0
@@ -93,10 +93,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("TEAMLENS_DEMO", "1")
     settings = load_settings()
-    marker = settings.landing / ".teamlens-demo-center.json"
+    marker = settings.lake.landing / ".teamlens-demo-center.json"
     params = {k: str(getattr(args, k)) for k in ("agents", "teams", "sites", "days", "start", "seed")}
     if marker.exists() and json.loads(marker.read_text()) == params:
-        print(f"The landing zone already holds this demo center ({settings.landing}); not generating it again.")
+        print(f"The landing zone already holds this demo center ({settings.lake.landing}); not generating it again.")
     else:
         cmd_generate(args, settings)
         marker.write_text(json.dumps(params, sort_keys=True) + "\n")
@@ -121,7 +121,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from privacy.ledger import verify_ledger
 
-    result = verify_ledger(settings.warehouse_path)
+    result = verify_ledger(settings.lake.warehouse_path)
     print(result.message)
     return 0 if result.ok else 1
 
@@ -129,16 +129,16 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     for name in ("landing", "staged", "quarantine", "metrics", "reports"):
         print(f"{name:>10}: {getattr(settings, name)}")
-    print(f"{'warehouse':>10}: {settings.warehouse_path}")
+    print(f"{'warehouse':>10}: {settings.lake.warehouse_path}")
     print(f"{'policy':>10}: {settings.policy_path}")
     return 0
 
 
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     """The accuracy planner: exit 1 when a release would be refused (too imprecise, or over the budget cap)."""
+    from foundation.policy import PolicyError, load_policy
+    from foundation.settings import MissingSecretError
     from privacy.planner import current_roster, format_plan, plan_json, plan_policy
-    from privacy.policy import PolicyError, load_policy
-    from teamlens.settings import MissingSecretError
 
     policy = load_policy(settings.policy_path)
     try:
@@ -153,9 +153,9 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
     """Show the canonical rows a flat export's sample file gives under its mapping."""
+    from foundation.spark import spark_session
     from jobs.flat_mapping import MappingError, load_mapping
     from jobs.source_flat import preview
-    from teamlens.spark import spark_session
 
     mapping_path = Path(args.mapping)
     try:
@@ -188,7 +188,7 @@ def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the retention periods as of a day; print per zone what was (or would be) deleted."""
-    from privacy.policy import load_policy
+    from foundation.policy import load_policy
     from privacy.retention import apply_retention
 
     policy = load_policy(settings.policy_path)

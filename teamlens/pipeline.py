@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from teamlens.settings import Settings, load_settings
+from foundation.settings import Settings, load_settings
 
 
 def days_between(first_day: str, last_day: str) -> list[str]:
@@ -28,16 +28,18 @@ def _dates(days: list[str]) -> list[dt.date]:
 
 def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     """Fail fast: the key is present, the policy is valid, the landing zone exists."""
-    from privacy.policy import load_policy
+    from foundation.policy import load_policy
 
     settings = settings or load_settings()
     settings.pseudonym_key()
     policy = load_policy(settings.policy_path)
-    if not (settings.landing / "roster" / "roster.csv").exists():
-        raise FileNotFoundError(f"no roster at {settings.landing / 'roster' / 'roster.csv'}; nothing can be ingested")
+    if not (settings.lake.landing / "roster" / "roster.csv").exists():
+        raise FileNotFoundError(
+            f"no roster at {settings.lake.landing / 'roster' / 'roster.csv'}; nothing can be ingested"
+        )
     from jobs.source_flat import flat_sources
 
-    exports = flat_sources(settings.landing)  # a broken mapping file fails the run here, naming it
+    exports = flat_sources(settings.lake.landing)  # a broken mapping file fails the run here, naming it
     return {
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
@@ -52,7 +54,7 @@ def start_spark(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or load_settings()
     if settings.spark_connect == "off":
         return {"mode": "off"}
-    from teamlens import spark_connect
+    from foundation import spark_connect
 
     return {"mode": settings.spark_connect, **spark_connect.start_server(settings)}
 
@@ -62,7 +64,7 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or load_settings()
     if settings.spark_connect == "off":
         return {"mode": "off"}
-    from teamlens import spark_connect
+    from foundation import spark_connect
 
     return {"mode": settings.spark_connect, **spark_connect.stop_server(settings)}
 
@@ -70,9 +72,9 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
     in one Spark session."""
+    from foundation.policy import load_policy
+    from foundation.spark import spark_session
     from jobs import staged_roster, staged_schedules
-    from privacy.policy import load_policy
-    from teamlens.spark import spark_session
 
     settings = settings or load_settings()
     spark = spark_session(settings)
@@ -84,8 +86,8 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
 
 
 def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from foundation.spark import spark_session
     from jobs import staged_agent_events, staged_contacts
-    from teamlens.spark import spark_session
 
     settings = settings or load_settings()
     spark = spark_session(settings)
@@ -96,9 +98,9 @@ def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[
 
 
 def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from foundation.policy import load_policy
+    from foundation.spark import spark_session
     from jobs import staged_desktop_activity
-    from privacy.policy import load_policy
-    from teamlens.spark import spark_session
 
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
@@ -121,9 +123,9 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
 
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The restricted metric tables of the days: agent_day, then queue_day (one Spark session)."""
+    from foundation.spark import spark_session
     from jobs import agent_day, queue_day
     from privacy.release import mark_metrics_complete
-    from teamlens.spark import spark_session
 
     settings = settings or load_settings()
     spark = spark_session(settings)
@@ -136,7 +138,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
 
 def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """Release every permitted window that ends on one of the days (stored ones are returned as stored)."""
-    from privacy.policy import load_policy
+    from foundation.policy import load_policy
     from privacy.release import PendingWindow, release_windows
 
     settings = settings or load_settings()
@@ -159,7 +161,7 @@ def apply_retention(as_of: str, settings: Settings | None = None, dry_run: bool 
     recording the run in the privacy ledger first (privacy.retention). Returns counts per zone and
     the days deleted; no file names, no agent. Fails, after deleting everything else, when a
     symlink leading out of the data root hid partitions from it."""
-    from privacy.policy import load_policy
+    from foundation.policy import load_policy
     from privacy.retention import apply_retention as apply
 
     settings = settings or load_settings()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from teamlens.settings import Settings
+from foundation.settings import Settings
 
 STATISTIC_LABELS = {
     "contacts_handled": ("contacts handled", 0),
@@ -36,14 +36,14 @@ def format_value(row: dict[str, Any]) -> str:
 
 
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
+    from foundation.exact import fraction_text
+    from foundation.policy import load_policy
     from privacy.accountant import budget_summary
-    from privacy.exact import fraction_text
     from privacy.ledger import verify_ledger
-    from privacy.policy import load_policy
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
     policy = load_policy(settings.policy_path)
-    rows = read_published(settings.warehouse_path, release_name)
+    rows = read_published(settings.lake.warehouse_path, release_name)
     print()
     print("=" * 100)
     print("Published figures: differentially private, agent as the privacy unit; [95% interval]")
@@ -75,8 +75,8 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         for (window, group), values in sorted(cells.items()):
             print(f"{window!s:<12} {group:<20}" + "".join(f" {values.get(s, '-'):<30}" for s in statistics))
 
-    if settings.warehouse_path.exists():
-        con = connect(settings.warehouse_path, read_only=True)
+    if settings.lake.warehouse_path.exists():
+        con = connect(settings.lake.warehouse_path, read_only=True)
         try:
             suppressed = (
                 fetch_dicts(
@@ -137,7 +137,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         f"Privacy budget per agent ({unit} per calendar month; cap {fraction_text(policy.budget_cap)} "
         f"under policy version {policy.version}):"
     )
-    summary = budget_summary(settings.warehouse_path, policy) if settings.warehouse_path.exists() else []
+    summary = budget_summary(settings.lake.warehouse_path, policy) if settings.lake.warehouse_path.exists() else []
     if not summary:
         print("  nothing spent yet")
     if policy.privacy_model == "pure":
@@ -157,14 +157,14 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     if summary:
         print(f"  epsilon conversion: {summary[0]['epsilon_conversion']}")
 
-    verification = verify_ledger(settings.warehouse_path)
+    verification = verify_ledger(settings.lake.warehouse_path)
     print()
     print(f"Privacy ledger: {verification.message}")
     print()
     print("Where things are:")
-    print(f"  landing (raw, restricted):          {settings.landing}")
-    print(f"  staged + quarantine (restricted):   {settings.staged}  {settings.quarantine}")
-    print(f"  agent-day metrics (restricted):     {settings.metrics}")
-    print(f"  run reports (counts only):          {settings.reports}")
-    print(f"  warehouse + ledger (published):     {settings.warehouse_path}")
+    print(f"  landing (raw, restricted):          {settings.lake.landing}")
+    print(f"  staged + quarantine (restricted):   {settings.lake.staged}  {settings.lake.quarantine}")
+    print(f"  agent-day metrics (restricted):     {settings.lake.metrics}")
+    print(f"  run reports (counts only):          {settings.lake.reports}")
+    print(f"  warehouse + ledger (published):     {settings.lake.warehouse_path}")
     print("  verify the ledger:                  .venv/bin/teamlens verify")

@@ -29,8 +29,8 @@ TEST_KEY = "test-key-not-secret-0123456789abcdef"
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    from teamlens.settings import load_settings
-    from teamlens.spark import spark_session
+    from foundation.settings import load_settings
+    from foundation.spark import spark_session
 
     session = spark_session(load_settings({"TEAMLENS_SPARK_MASTER": "local[2]"}), app_name="teamlens-tests")
     yield session
@@ -42,7 +42,7 @@ def spark() -> Iterator[SparkSession]:
 @pytest.fixture
 def settings(tmp_path):
     """Settings whose data root is a fresh temporary folder."""
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     return load_settings(
         {
@@ -55,7 +55,7 @@ def settings(tmp_path):
 
 @pytest.fixture(scope="session")
 def policy():
-    from privacy.policy import load_policy
-    from teamlens.settings import REPO_ROOT
+    from foundation.policy import load_policy
+    from foundation.settings import REPO_ROOT
 
-    return load_policy(REPO_ROOT / "privacy" / "policy.yaml")
+    return load_policy(REPO_ROOT / "foundation" / "policy.yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from privacy.policy import Policy, parse_policy
+from foundation.policy import Policy, parse_policy
 
 
 def policy_document(

@@ -10,12 +10,12 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation.policy import Policy
 from privacy import accountant
 from privacy.accountant import budget_summary, publish_release
 from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp, verify_ledger
-from privacy.policy import Policy
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from tests.helpers import make_test_policy
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 
 TABLES = ("releases", "published_aggregates", "release_groups", "budget_spend", "ledger")
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)

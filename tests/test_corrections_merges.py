@@ -21,15 +21,15 @@ import duckdb
 import polars as pl
 import pytest
 
+from foundation.policy import Policy, PolicyError
 from privacy import release as release_module
 from privacy.accountant import publish_release
 from privacy.ledger import AUDIT_SQL, verify_ledger
-from privacy.policy import Policy, PolicyError
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 from privacy.release import assign_merged_groups, decide_groups, draw_noisy_release
 from tests.helpers import make_test_policy
 from tests.test_accountant import TEAM_WEEK, FakeDraw, rows
 from tests.test_pure_dp import pure_policy
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 from warehouse.store import read_published
 
 MONDAY = dt.date(2026, 3, 2)
@@ -287,10 +287,10 @@ def test_a_release_may_set_its_own_correction_limit() -> None:
 
 def test_rerunning_a_day_inside_a_published_week_corrects_the_week(tmp_path: Path) -> None:
     """The pipeline's path: a backfill of Wednesday re-examines the week published on Sunday."""
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path / "data"), "TEAMLENS_PSEUDONYM_KEY": "k" * 32})
-    roster_day = settings.staged / "roster" / f"day={MONDAY}"
+    roster_day = settings.lake.staged / "roster" / f"day={MONDAY}"
     roster_day.mkdir(parents=True)
     roster({("T1", "S1"): 12}).with_columns(pl.lit("Europe/Berlin").alias("site_timezone")).write_parquet(
         roster_day / "part-0.parquet"
@@ -325,7 +325,7 @@ def test_rerunning_a_day_inside_a_published_week_corrects_the_week(tmp_path: Pat
     assert release_module.metrics_computed_at(settings, days) == T2
     release_module.mark_metrics_complete(settings, sunday)  # the pipeline's marker: stamped now
     assert release_module.metrics_computed_at(settings, days) > T2
-    assert verify_ledger(settings.warehouse_path).ok
+    assert verify_ledger(settings.lake.warehouse_path).ok
 
 
 # --- budget units and older warehouses -----------------------------------------------------------

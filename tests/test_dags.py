@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from foundation.settings import REPO_ROOT
 from teamlens import pipeline
-from teamlens.settings import REPO_ROOT
 
 HEAVY = ("pyspark", "great_expectations", "opendp", "duckdb", "polars")
 

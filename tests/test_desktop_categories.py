@@ -7,12 +7,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from foundation.policy import PolicyError, load_policy, url_host
+from foundation.settings import REPO_ROOT
 from jobs.desktop_categories import category_column
-from privacy.policy import PolicyError, load_policy, url_host
-from teamlens.settings import REPO_ROOT
 from tests.helpers import make_test_policy
 
-POLICY = load_policy(REPO_ROOT / "privacy" / "policy.yaml")
+POLICY = load_policy(REPO_ROOT / "foundation" / "policy.yaml")
 RELEASE = {
     "name": "r",
     "purpose": "p",

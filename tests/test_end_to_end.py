@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from teamlens.settings import REPO_ROOT
+from foundation.settings import REPO_ROOT
 from tests.conftest import TEST_KEY
 
 START = dt.date(2026, 10, 5)  # a Monday: one whole week
@@ -28,8 +28,8 @@ DAYS = 7
 @pytest.fixture(scope="module")
 def center(tmp_path_factory: pytest.TempPathFactory):
     """Generate the center, migrate Airflow's metadata DB, and run the DAG over the week twice."""
+    from foundation.settings import load_settings
     from teamlens.generator import generate_center
-    from teamlens.settings import load_settings
 
     root = tmp_path_factory.mktemp("e2e") / "data"
     env = {
@@ -43,7 +43,9 @@ def center(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(env)
     try:
         settings = load_settings()
-        generate_center(settings.landing, agents=30, teams=2, sites=2, days=DAYS, start=START, seed=3, tiny_team_size=6)
+        generate_center(
+            settings.lake.landing, agents=30, teams=2, sites=2, days=DAYS, start=START, seed=3, tiny_team_size=6
+        )
         subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
             check=True,
@@ -51,9 +53,9 @@ def center(tmp_path_factory: pytest.TempPathFactory):
             env=os.environ.copy(),
         )
         first = _run_dag()
-        snapshot_1 = _warehouse_snapshot(settings.warehouse_path)
+        snapshot_1 = _warehouse_snapshot(settings.lake.warehouse_path)
         second = _run_dag()
-        snapshot_2 = _warehouse_snapshot(settings.warehouse_path)
+        snapshot_2 = _warehouse_snapshot(settings.lake.warehouse_path)
         yield {
             "settings": settings,
             "runs": (first, second),
@@ -70,7 +72,7 @@ def center(tmp_path_factory: pytest.TempPathFactory):
 def _run_dag() -> str:
     from airflow.dag_processing.dagbag import DagBag
 
-    from teamlens.settings import REPO_ROOT
+    from foundation.settings import REPO_ROOT
 
     dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags["teamlens_daily"]
     last = START + dt.timedelta(days=DAYS - 1)
@@ -103,7 +105,7 @@ def _warehouse_snapshot(path: Path) -> dict[str, list[tuple]]:
 
 
 def _roster(settings) -> list[dict[str, str]]:
-    with (settings.landing / "roster" / "roster.csv").open() as f:
+    with (settings.lake.landing / "roster" / "roster.csv").open() as f:
         return list(csv.DictReader(f))
 
 
@@ -125,7 +127,7 @@ def test_every_eligible_group_is_published_and_small_ones_are_not(center) -> Non
     small_teams = {t for t, n in team_sizes.items() if n < 10}
     assert eligible_teams and small_teams  # the generator made both kinds
 
-    published = read_published(settings.warehouse_path)
+    published = read_published(settings.lake.warehouse_path)
     weekly = {r["group_value"] for r in published if r["release_name"] == "team_week_contacts_aht"}
     assert weekly == eligible_teams
     daily = {(r["window_start"], r["group_value"]) for r in published if r["release_name"] == "site_day_contacts_aht"}
@@ -143,7 +145,7 @@ def test_nothing_per_agent_reaches_the_warehouse(center) -> None:
     for agent in roster:
         secrets_of_agents |= {agent["employee_id"], agent["display_name"], agent["connect_username"]}
         secrets_of_agents.add(hmac.new(TEST_KEY.encode(), agent["employee_id"].encode(), hashlib.sha256).hexdigest())
-    con = connect(settings.warehouse_path, read_only=True)
+    con = connect(settings.lake.warehouse_path, read_only=True)
     try:
         tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
         for table in tables:
@@ -159,7 +161,7 @@ def test_nothing_per_agent_reaches_the_warehouse(center) -> None:
 def test_ledger_verifies(center) -> None:
     from privacy.ledger import verify_ledger
 
-    result = verify_ledger(center["settings"].warehouse_path)
+    result = verify_ledger(center["settings"].lake.warehouse_path)
     assert result.ok, result.message
     assert result.entries == 1 + 1 + DAYS  # policy approval, one weekly and seven daily releases
 
@@ -176,7 +178,7 @@ def test_every_input_row_is_accounted_for(center) -> None:
     import json
 
     settings = center["settings"]
-    reports = sorted((settings.reports / "ingest").rglob("*.json"))
+    reports = sorted((settings.lake.reports / "ingest").rglob("*.json"))
     assert reports
     for path in reports:
         r = json.loads(path.read_text())
@@ -185,8 +187,8 @@ def test_every_input_row_is_accounted_for(center) -> None:
 
 def test_duckdb_reference_agrees_with_the_spark_metrics(center) -> None:
     """The independent SQL implementation gives exactly the rows the DAG's Spark job wrote."""
+    from foundation import schema
     from jobs import metrics_duckdb
-    from teamlens import schema
 
     days = [START + dt.timedelta(days=i) for i in range(DAYS)]
     reference = metrics_duckdb.compute(center["settings"], days)

@@ -27,7 +27,7 @@ from expectations.validate import (
     validate_day,
     validate_partition,
 )
-from teamlens.schema import AGENT_EVENTS, CONTACTS, DESKTOP_ACTIVITY, QUARANTINE_COLUMNS, ROSTER
+from foundation.schema import AGENT_EVENTS, CONTACTS, DESKTOP_ACTIVITY, QUARANTINE_COLUMNS, ROSTER
 
 DAY = dt.date(2024, 5, 2)
 UTC = dt.UTC
@@ -351,10 +351,10 @@ def test_spark_written_partition_round_trips(settings, spark):
     rows[1] = _contact(1, talk_seconds=BAD_TALK)
     spark_rows = [{**r, "day": DAY} for r in rows]
     df = spark.createDataFrame(spark_rows, schema=CONTACTS.spark_schema())
-    df.write.mode("overwrite").partitionBy("day").parquet(str(settings.staged / "contacts"))
+    df.write.mode("overwrite").partitionBy("day").parquet(str(settings.lake.staged / "contacts"))
     report = validate_partition(settings, CONTACTS, DAY)
     assert (report["rows_passed"], report["rows_quarantined"]) == (29, 1)
-    back = spark.read.schema(CONTACTS.spark_schema()).parquet(str(settings.staged / "contacts"))
+    back = spark.read.schema(CONTACTS.spark_schema()).parquet(str(settings.lake.staged / "contacts"))
     declared = CONTACTS.spark_schema()
     # Spark reads every column as nullable and puts the partition column last.
     assert {f.name: f.dataType for f in back.schema} == {f.name: f.dataType for f in declared}

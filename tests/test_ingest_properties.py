@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from foundation import roster, schema
 from jobs import common, staged_agent_events, staged_contacts, staged_desktop_activity
-from teamlens import schema
 
 KEY = b"ingest-properties-test-key-0123456789"
 DAY = dt.date(2026, 10, 5)
@@ -52,9 +52,9 @@ _roster_cache: dict[str, Any] = {}
 def roster_map(spark):
     if "map" not in _roster_cache:
         agents = [
-            common.RosterAgent(ANNA, "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
-            common.RosterAgent(BERT, "bert", "pc-bert", "Team Sued", "Lisbon", "Europe/Lisbon"),
-            common.RosterAgent(CLEO, "cleo", "pc-cleo", "Team East", "New York", "America/New_York"),
+            roster.RosterAgent(ANNA, "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
+            roster.RosterAgent(BERT, "bert", "pc-bert", "Team Sued", "Lisbon", "Europe/Lisbon"),
+            roster.RosterAgent(CLEO, "cleo", "pc-cleo", "Team East", "New York", "America/New_York"),
         ]
         _roster_cache["map"] = common.roster_frame(spark, agents).cache()
     return _roster_cache["map"]

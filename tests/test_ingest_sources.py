@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation.settings import Settings, load_settings
 from jobs import common, staged_contacts
-from teamlens.settings import Settings, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "ingest-sources-test-key-0123456789abcdef"
@@ -84,13 +84,13 @@ def ingested(spark, tmp_path_factory, policy):
 
 
 def staged(settings: Settings) -> list[dict[str, Any]]:
-    root = settings.staged / "contacts"
+    root = settings.lake.staged / "contacts"
     sql = f"SELECT * FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true) ORDER BY source, contact_id"
     return duckdb.sql(sql).df().to_dict("records")
 
 
 def report_of(settings: Settings, table: str, day: dt.date) -> dict[str, Any]:
-    return json.loads((settings.reports / "ingest" / table / f"day={day}.json").read_text())
+    return json.loads((settings.lake.reports / "ingest" / table / f"day={day}.json").read_text())
 
 
 def report(settings: Settings, day: dt.date) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def test_queue_log_agent_lines_become_agent_events(spark, ingested, policy):
 
 def test_quarantine_per_table_and_source_names_file_and_record(ingested):
     settings, _ = ingested
-    folder = settings.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}"
+    folder = settings.lake.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}"
     sql = f"SELECT source_file, source_line, reason FROM read_parquet('{folder}/*.parquet') ORDER BY source_line"
     got = [(Path(f).name, line, reason) for f, line, reason in duckdb.sql(sql).fetchall()]
     assert got == [("firehose-0001.json", 2, "agent not in roster"), ("firehose-0001.json", 3, "malformed JSON")]
@@ -176,7 +176,7 @@ def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, policy)
     staged_contacts.run(spark, settings, [DAY], policy)
     lineage = ("source_file", "source_line")  # may point to either identical copy
     before = [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)]
-    export = settings.landing / "flat_calls" / "acd_csv" / f"day={DAY}"
+    export = settings.lake.landing / "flat_calls" / "acd_csv" / f"day={DAY}"
     shutil.copy(export / "calls.csv", export / "calls-redelivered.csv")
     summary = staged_contacts.run(spark, settings, [DAY], policy)
     assert [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)] == before
@@ -189,14 +189,14 @@ def test_roster_identifier_columns_are_optional_and_unique(tmp_path):
     roster.parent.mkdir(parents=True)
     roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY})
-    agents = common.read_roster(settings)
+    agents = roster.read_roster(settings)
     assert [a.all_identifiers() for a in agents] == [
         {"employee_id": "e1", "genesys_user_id": "abc"},
         {"employee_id": "e2"},
     ]
     roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
-    with pytest.raises(common.RosterError, match="line 3: duplicate genesys_user_id"):
-        common.read_roster(settings)
+    with pytest.raises(roster.RosterError, match="line 3: duplicate genesys_user_id"):
+        roster.read_roster(settings)
 
 
 def test_split_json_document_shapes():

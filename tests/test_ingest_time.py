@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from foundation import lake, schema
+from foundation.settings import Settings, load_settings
 from jobs import common, staged_contacts
-from teamlens import schema
-from teamlens.settings import Settings, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "ingest-time-test-key-0123456789abcdef"
@@ -157,7 +157,7 @@ def make_landing(root: Path) -> Settings:
 
 
 def land(settings: Settings, source: str, day: dt.date, name: str, lines: list[str]) -> Path:
-    folder = settings.landing / source / f"day={day.isoformat()}"
+    folder = settings.lake.landing / source / f"day={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -179,7 +179,7 @@ def assert_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> No
 
 
 def report(settings: Settings, day: dt.date) -> dict[str, Any]:
-    return json.loads(common.report_path(settings, schema.CONTACTS, day).read_text(encoding="utf-8"))
+    return json.loads(settings.lake.ingest_report(schema.CONTACTS, day).read_text(encoding="utf-8"))
 
 
 # --- day assignment on DST days ---------------------------------------------------------------
@@ -267,7 +267,7 @@ def test_a_contact_two_site_local_days_from_its_landing_day_is_quarantined(spark
     """Local 10-27 00:30 landed in day=2026-10-25: the check uses the site-local day (two days off),
     not the UTC day (2026-10-26, one day off), so it is quarantined, not staged."""
     settings, files, _ = dst_run
-    folder = common.quarantine_root(settings, schema.CONTACTS, "connect_ctr") / f"day={AUTUMN}"
+    folder = settings.lake.ingest_quarantine_root(schema.CONTACTS, "connect_ctr") / f"day={AUTUMN}"
     quarantined = spark.read.parquet(str(folder)).collect()
     assert [(r["source_file"], r["source_line"], r["reason"]) for r in quarantined] == [
         (uri(files["autumn-misfiled"]), 1, "InitiationTimestamp more than a day from the landing day")
@@ -302,7 +302,7 @@ def partition_files(root: Path) -> dict[str, tuple[bytes, int, int]]:
 
 def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tmp_path):
     settings = make_landing(tmp_path)
-    export = settings.landing / "flat_calls" / "acd_csv"
+    export = settings.lake.landing / "flat_calls" / "acd_csv"
     shutil.copytree(FIXTURES / "flat_calls" / "acd_csv", export)  # mapping.yaml and day=D1/calls.csv
     (export / f"day={D2}").mkdir()
     (export / f"day={D2}" / "calls.csv").write_text(FLAT_D2, encoding="utf-8")
@@ -310,7 +310,7 @@ def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tm
     d2_file = land(settings, "connect_ctr", D2, "ctr-0001.jsonl", [ctr("c-2", "2026-10-06T08:00:00Z")])
 
     staged_contacts.run(spark, settings, [D1, D2], policy)
-    d2_root = common.partition_dir(common.staged_root(settings, schema.CONTACTS), D2)
+    d2_root = lake.partition(settings.lake.table_root(schema.CONTACTS), D2)
     d2_before = partition_files(d2_root)
     d2_rows_before = staged_rows(spark, settings, D2)
     assert [(r["source"], r["contact_id"]) for r in d2_rows_before] == [
@@ -320,7 +320,7 @@ def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tm
     assert_rows(d2_rows_before[:1], [expected_ctr_row("c-2", "2026-10-06T08:00:00Z", D2, d2_file, 1)])
     flat_d1_before = [r for r in staged_rows(spark, settings, D1) if r["source"] == "flat_calls/acd_csv"]
     assert [r["contact_id"] for r in flat_d1_before] == ["C-1001", "C-1002", "C-1003"]
-    d2_report_before = common.report_path(settings, schema.CONTACTS, D2).read_bytes()
+    d2_report_before = settings.lake.ingest_report(schema.CONTACTS, D2).read_bytes()
 
     # A late file for D1: one contact never seen, and a stale redelivery of c-1 (a duplicate).
     late_file = land(
@@ -362,4 +362,4 @@ def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tm
     # D2 was not part of the rerun: its partition files, rows and report are untouched.
     assert partition_files(d2_root) == d2_before
     assert staged_rows(spark, settings, D2) == d2_rows_before
-    assert common.report_path(settings, schema.CONTACTS, D2).read_bytes() == d2_report_before
+    assert settings.lake.ingest_report(schema.CONTACTS, D2).read_bytes() == d2_report_before

@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from foundation import schema
+from foundation.settings import Settings, load_settings
 from jobs import (
     agent_day,
     common,
@@ -26,8 +28,6 @@ from jobs import (
     staged_roster,
     staged_schedules,
 )
-from teamlens import schema
-from teamlens.settings import Settings, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
 SAMPLE = FIXTURES / "amazon_connect_agent_events_samples.jsonl"  # copy of shared/samples/amazon_connect/
@@ -68,7 +68,7 @@ def make_settings(root: Path, max_bad_row_share: str = "1") -> Settings:
 
 
 def report(settings: Settings, table: str, day: dt.date = DAY) -> dict[str, Any]:
-    return json.loads((settings.reports / "ingest" / table / f"day={day}.json").read_text())
+    return json.loads((settings.lake.reports / "ingest" / table / f"day={day}.json").read_text())
 
 
 def rows(folder: Path) -> list[dict[str, Any]]:
@@ -122,7 +122,7 @@ def test_quarantine_names_file_line_and_reason(pipeline):
     found = {
         source: sorted(
             (Path(r["source_file"]).name, r["source_line"], r["reason"])
-            for r in rows(settings.quarantine / table / "ingest" / source / f"day={DAY}")
+            for r in rows(settings.lake.quarantine / table / "ingest" / source / f"day={DAY}")
         )
         for table, source in (
             ("contacts", "connect_ctr"),
@@ -161,7 +161,7 @@ def test_staged_contacts(pipeline):
             r["abandoned"],
             r["source_line"],
         )
-        for r in rows(settings.staged / "contacts" / f"day={DAY}")
+        for r in rows(settings.lake.staged / "contacts" / f"day={DAY}")
     )
     assert got == [
         ("c-1", ANNA, 300, False, False, 5),  # the later LastUpdateTimestamp (line 5) wins over line 1
@@ -174,7 +174,10 @@ def test_staged_contacts(pipeline):
 def test_staged_files_hold_no_personal_strings(pipeline):
     settings, _ = pipeline
     files = [
-        p for zone in (settings.staged, settings.metrics, settings.reports) for p in zone.rglob("*") if p.is_file()
+        p
+        for zone in (settings.lake.staged, settings.lake.metrics, settings.lake.reports)
+        for p in zone.rglob("*")
+        if p.is_file()
     ]
     assert len([p for p in files if p.suffix == ".parquet"]) >= 5
     for path in files:
@@ -183,7 +186,7 @@ def test_staged_files_hold_no_personal_strings(pipeline):
             assert text.lower().encode() not in data, f"{text!r} in {path}"
         assert KEY.encode() not in data
     for table in (*schema.STAGED_TABLES.values(), schema.AGENT_DAY):
-        root = settings.staged if table.zone == "staged" else settings.metrics
+        root = settings.lake.staged if table.zone == "staged" else settings.lake.metrics
         part = pq.read_table(root / table.name / f"day={DAY}")  # decompressed values, not just bytes
         assert part.column_names == [c for c in table.column_names if c != "day"]
         values = " ".join(str(v) for col in part.to_pydict().values() for v in col).lower()
@@ -193,7 +196,7 @@ def test_staged_files_hold_no_personal_strings(pipeline):
 
 def test_desktop_quarantine_keeps_no_titles_or_urls(pipeline):
     settings, _ = pipeline
-    quarantined = rows(settings.quarantine / "desktop_activity" / "ingest" / "activitywatch" / f"day={DAY}")
+    quarantined = rows(settings.lake.quarantine / "desktop_activity" / "ingest" / "activitywatch" / f"day={DAY}")
     by_line = {(Path(r["source_file"]).name, r["source_line"]): r["raw_record"] for r in quarantined}
     assert json.loads(by_line[("pc-anna-7001.json", 3)]) == {
         "timestamp": "yesterday",
@@ -208,7 +211,9 @@ def test_desktop_quarantine_keeps_no_titles_or_urls(pipeline):
 
 def test_staged_roster(pipeline):
     settings, _ = pipeline
-    got = sorted((r["agent_pseudonym"], r["team"], r["site"]) for r in rows(settings.staged / "roster" / f"day={DAY}"))
+    got = sorted(
+        (r["agent_pseudonym"], r["team"], r["site"]) for r in rows(settings.lake.staged / "roster" / f"day={DAY}")
+    )
     assert got == sorted([(ANNA, "Team Nord", "Berlin"), (BERT, "Team Sued", "Lisbon"), (CORA, "Team Nord", "Berlin")])
 
 
@@ -246,7 +251,7 @@ def test_queue_day_metrics(pipeline):
     settings, summaries = pipeline
     # Support: c-1 answered after 20 s (the latest delivery), c-2 after 5 s, c-3 abandoned after
     # 45 s; c-8 has no queue. Within the 20 s threshold: c-1 and c-2.
-    assert rows(settings.metrics / "queue_day" / f"day={DAY}") == [
+    assert rows(settings.lake.metrics / "queue_day" / f"day={DAY}") == [
         {
             "queue": "Support",
             "offered": 3,
@@ -274,27 +279,27 @@ def test_duckdb_reference_agrees_with_spark(pipeline):
 def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):
     settings = make_settings(tmp_path / "data")
     day2 = DAY + dt.timedelta(days=1)
-    ctr = settings.landing / "connect_ctr"
+    ctr = settings.lake.landing / "connect_ctr"
     lines = (ctr / f"day={DAY}" / "ctr-0001.jsonl").read_text().splitlines()
     (ctr / f"day={day2}").mkdir()
     (ctr / f"day={day2}" / "ctr-0001.jsonl").write_text(lines[1] + "\n")  # c-2 again, on the next day
     staged_contacts.run(spark, settings, [DAY, day2])
-    other = settings.staged / "contacts" / f"day={day2}"
+    other = settings.lake.staged / "contacts" / f"day={day2}"
     before = {p.name: p.read_bytes() for p in other.iterdir()}
     assert [r["contact_id"] for r in rows(other)] == ["c-2"]
 
     (ctr / f"day={DAY}" / "ctr-0001.jsonl").write_text(lines[9] + "\n")  # only c-8 now
     summary = staged_contacts.run(spark, settings, [DAY])
-    assert [r["contact_id"] for r in rows(settings.staged / "contacts" / f"day={DAY}")] == ["c-8"]
-    assert rows(settings.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}") == []
+    assert [r["contact_id"] for r in rows(settings.lake.staged / "contacts" / f"day={DAY}")] == ["c-8"]
+    assert rows(settings.lake.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}") == []
     assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (1, 1, 0, 0)
 
     shutil.rmtree(ctr / f"day={DAY}")  # the day has no records any more: its partition is emptied
     staged_contacts.run(spark, settings, [DAY])
-    assert rows(settings.staged / "contacts" / f"day={DAY}") == []
+    assert rows(settings.lake.staged / "contacts" / f"day={DAY}") == []
     assert report(settings, "contacts")["read"] == 0
     assert {p.name: p.read_bytes() for p in other.iterdir()} == before
-    assert not [p for p in (settings.staged / "contacts").iterdir() if p.name.startswith("_")]
+    assert not [p for p in (settings.lake.staged / "contacts").iterdir() if p.name.startswith("_")]
 
 
 def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_path):
@@ -302,7 +307,7 @@ def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_pat
     as malformed; with the default bad-row limit the run fails loudly, after writing everything."""
     settings = make_settings(tmp_path / "data", max_bad_row_share="0.05")
     sample_day = dt.date(2019, 5, 25)
-    folder = settings.landing / "connect_agent_events" / f"day={sample_day}"
+    folder = settings.lake.landing / "connect_agent_events" / f"day={sample_day}"
     folder.mkdir(parents=True)
     shutil.copy(SAMPLE, folder / "sample.jsonl")
     with pytest.raises(common.BadRowShareError, match="3 of 3"):
@@ -310,7 +315,9 @@ def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_pat
     got = report(settings, "agent_events", sample_day)
     assert (got["read"], got["staged"], got["quarantined"], got["duplicates"]) == (3, 0, 3, 0)
     assert got["quarantine_reasons"] == {"agent not in roster": 3}
-    quarantined = rows(settings.quarantine / "agent_events" / "ingest" / "connect_agent_events" / f"day={sample_day}")
+    quarantined = rows(
+        settings.lake.quarantine / "agent_events" / "ingest" / "connect_agent_events" / f"day={sample_day}"
+    )
     assert sorted(r["source_line"] for r in quarantined) == [1, 2, 3]
     assert [json.loads(r["raw_record"])["EventType"] for r in sorted(quarantined, key=lambda r: r["source_line"])] == [
         "STATE_CHANGE",

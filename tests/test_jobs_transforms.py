@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from foundation import roster, schema
 from jobs import agent_day, common, staged_agent_events, staged_contacts, staged_desktop_activity, staged_roster
-from teamlens import schema
 
 KEY = b"transform-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)
@@ -36,8 +36,8 @@ def ts(hh: int, mm: int = 0, ss: int = 0, us: int = 0, day: int = 5) -> dt.datet
 @pytest.fixture(scope="module")
 def roster_map(spark):
     agents = [
-        common.RosterAgent(ANNA, "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
-        common.RosterAgent(BERT, "bert", None, "Team Sued", "Lisbon", "Europe/Lisbon"),
+        roster.RosterAgent(ANNA, "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
+        roster.RosterAgent(BERT, "bert", None, "Team Sued", "Lisbon", "Europe/Lisbon"),
     ]
     return common.roster_frame(spark, agents)
 
@@ -68,7 +68,7 @@ def quarantine_frame(spark, rows: list[tuple[Any, ...]]):
 
 
 def test_pseudonym_is_hmac_sha256_of_the_employee_id(tmp_path):
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     (tmp_path / "landing" / "roster").mkdir(parents=True)
     (tmp_path / "landing" / "roster" / "roster.csv").write_text(
@@ -77,25 +77,25 @@ def test_pseudonym_is_hmac_sha256_of_the_employee_id(tmp_path):
         "E-2,Bert B,bert,,Team Sued,Lisbon,Europe/Lisbon\n"
     )
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY.decode()})
-    agents = common.read_roster(settings)
+    agents = roster.read_roster(settings)
     assert [a.agent_pseudonym for a in agents] == [ANNA, BERT]
     assert [a.desktop_host for a in agents] == ["pc-anna", None]  # host names compare case-insensitively
     assert "E-1" not in repr(agents) and "Anna A" not in repr(agents)
 
 
 def test_roster_refuses_duplicate_user_names_and_bad_time_zones(tmp_path):
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY.decode()})
     path = tmp_path / "landing" / "roster" / "roster.csv"
     path.parent.mkdir(parents=True)
     header = "employee_id,display_name,connect_username,desktop_host,team,site,site_timezone\n"
     path.write_text(header + "E-1,A,anna,,T,S,Europe/Berlin\nE-2,B,anna,,T,S,Europe/Berlin\n")
-    with pytest.raises(common.RosterError, match="line 3: duplicate connect_username"):
-        common.read_roster(settings)
+    with pytest.raises(roster.RosterError, match="line 3: duplicate connect_username"):
+        roster.read_roster(settings)
     path.write_text(header + "E-1,A,anna,,T,S,Mars/Olympus\n")
-    with pytest.raises(common.RosterError, match="line 2: unknown site_timezone"):
-        common.read_roster(settings)
+    with pytest.raises(roster.RosterError, match="line 2: unknown site_timezone"):
+        roster.read_roster(settings)
 
 
 def test_roster_snapshot(spark, roster_map):

@@ -13,8 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation.exact import canonical_json, fraction_decimal, fraction_text
+from foundation.policy import Policy
 from privacy.accountant import publish_release
-from privacy.exact import canonical_json, fraction_decimal, fraction_text
 from privacy.ledger import (
     AUDIT_SQL,
     GENESIS_HASH,
@@ -25,9 +26,8 @@ from privacy.ledger import (
     rho_to_epsilon_opendp,
     verify_ledger,
 )
-from privacy.policy import Policy
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from tests.helpers import make_test_policy
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import connect, transaction
 
 T0 = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)

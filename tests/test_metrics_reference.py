@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from foundation import schema
+from foundation.settings import load_settings
 from jobs import agent_day, metrics_duckdb, queue_day
-from teamlens import schema
-from teamlens.settings import load_settings
 from teamlens.synth.staged import write_staged
 
 START = dt.date(2026, 10, 5)
@@ -16,7 +16,7 @@ START = dt.date(2026, 10, 5)
 def test_spark_and_duckdb_agree_on_a_synthetic_center(spark, tmp_path):
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": "k" * 32})
     days = [START, START + dt.timedelta(days=1)]
-    write_staged(settings.staged, agents=12, days=len(days), start=START)
+    write_staged(settings.lake.staged, agents=12, days=len(days), start=START)
     agent_day.run(spark, settings, days)
     queue_day.run(spark, settings, days)
     reference = metrics_duckdb.compute(settings, days)
@@ -40,8 +40,8 @@ def test_spark_and_duckdb_agree_on_adversarial_desktop_events(spark, tmp_path):
     import pyarrow.parquet as pq
 
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": "k" * 32})
-    write_staged(settings.staged, agents=6, days=1, start=START)
-    folder = settings.staged / "desktop_activity" / f"day={START}"
+    write_staged(settings.lake.staged, agents=6, days=1, start=START)
+    folder = settings.lake.staged / "desktop_activity" / f"day={START}"
     synthetic = pq.read_table(next(folder.glob("*.parquet")))
     agents = sorted(set(synthetic.column("agent_pseudonym").to_pylist()))
     rng = np.random.default_rng(2026)  # test data only

@@ -23,6 +23,8 @@ import polars as pl
 import pytest
 import yaml
 
+from foundation.policy import Policy, PolicyError, load_policy, parse_policy
+from foundation.settings import REPO_ROOT, Settings
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
 from privacy.ledger import rho_to_epsilon, verify_ledger
@@ -34,12 +36,10 @@ from privacy.planner import (
     predict_accuracy,
     ratio_relative_half_width,
 )
-from privacy.policy import Policy, PolicyError, load_policy, parse_policy
-from privacy.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 from privacy.release import decide_groups, expected_noise_scale, half_width
 from teamlens import cli
-from teamlens.settings import REPO_ROOT, Settings
 from tests.helpers import make_test_policy, policy_document
+from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 
 MONDAY = dt.date(2026, 3, 9)
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
@@ -205,7 +205,7 @@ def test_the_shipped_policy_passes_its_own_limit_on_the_demo_roster() -> None:
     """teamlens demo's center: 200 agents, 14 teams (13 or 14 agents), 2 sites, a pilot team of 6."""
     from teamlens.generator import build_roster
 
-    policy = load_policy(REPO_ROOT / "privacy" / "policy.yaml")
+    policy = load_policy(REPO_ROOT / "foundation" / "policy.yaml")
     assert policy.max_relative_half_width == Fraction(2)
     agents, _ = build_roster(7, 200, 14, 2, 6)
     roster = pl.DataFrame(
@@ -338,13 +338,13 @@ def test_release_windows_decides_from_the_roster_and_never_draws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pipeline's path: the roster snapshot decides before OpenDP is ever called."""
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     settings: Settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path / "data"), "TEAMLENS_PSEUDONYM_KEY": KEY})
     roster = roster_frame().with_columns(pl.lit("Europe/Berlin").alias("site_timezone"))
     days = [MONDAY + dt.timedelta(days=i) for i in range(7)]
-    (settings.staged / "roster" / f"day={MONDAY}").mkdir(parents=True)
-    roster.write_parquet(settings.staged / "roster" / f"day={MONDAY}" / "part-0.parquet")
+    (settings.lake.staged / "roster" / f"day={MONDAY}").mkdir(parents=True)
+    roster.write_parquet(settings.lake.staged / "roster" / f"day={MONDAY}" / "part-0.parquet")
     for day in days:
         release_module.metrics_marker(settings, day).parent.mkdir(parents=True, exist_ok=True)
         release_module.metrics_marker(settings, day).write_text("{}")
@@ -358,8 +358,8 @@ def test_release_windows_decides_from_the_roster_and_never_draws(
     [out] = release_module.release_windows(settings, policy, MONDAY, MONDAY + dt.timedelta(days=7))
     assert isinstance(out, ReleaseOutcome)
     assert out.status == "refused" and "too imprecise" in out.message
-    assert counts(settings.warehouse_path)["budget_spend"] == 0
-    assert [e["reason"] for e in refusals(settings.warehouse_path)] == ["accuracy"]
+    assert counts(settings.lake.warehouse_path)["budget_spend"] == 0
+    assert [e["reason"] for e in refusals(settings.lake.warehouse_path)] == ["accuracy"]
 
 
 def test_stored_release_is_returned_as_stored(tmp_path: Path) -> None:
@@ -466,10 +466,13 @@ def test_plan_command_exits_1_when_a_release_would_be_refused(
 
 def test_plan_prefers_the_latest_staged_roster_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_center(tmp_path, monkeypatch, policy_doc())
-    from teamlens.settings import load_settings
+    from foundation.settings import load_settings
 
     settings = load_settings()
-    older, newer = settings.staged / "roster" / "day=2026-03-01", settings.staged / "roster" / "day=2026-03-02"
+    older, newer = (
+        settings.lake.staged / "roster" / "day=2026-03-01",
+        settings.lake.staged / "roster" / "day=2026-03-02",
+    )
     for folder, frame in ((older, roster_frame()), (newer, roster_frame().head(12))):
         folder.mkdir(parents=True)
         frame.with_columns(pl.lit("Europe/Berlin").alias("site_timezone")).write_parquet(folder / "part-0.parquet")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from privacy.policy import PolicyError, load_policy, parse_policy, periods_touched, window_of
-from teamlens.settings import REPO_ROOT
+from foundation.policy import PolicyError, load_policy, parse_policy, periods_touched, window_of
+from foundation.settings import REPO_ROOT
 
-POLICY_FILE = REPO_ROOT / "privacy" / "policy.yaml"
+POLICY_FILE = REPO_ROOT / "foundation" / "policy.yaml"
 
 
 def _doc() -> dict:

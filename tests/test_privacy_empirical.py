@@ -55,7 +55,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from privacy.policy import ReleaseSpec
+from foundation.policy import ReleaseSpec
 from privacy.release import CalibratedRelease, calibrate, expected_noise_scale
 from tests.helpers import make_test_policy
 from tests.test_pure_dp import SITE_DAY, pure_policy

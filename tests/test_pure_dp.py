@@ -14,12 +14,11 @@ from typing import Any
 import polars as pl
 import pytest
 
+from foundation.policy import Policy, PolicyError, parse_policy
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
 from privacy.ledger import verify_ledger
 from privacy.planner import budget_per_period, plan_json, plan_policy, predict_accuracy
-from privacy.policy import Policy, PolicyError, parse_policy
-from privacy.records import ReleaseKey
 from privacy.release import (
     MECHANISM_PURE,
     NoiseScaleMismatch,
@@ -33,6 +32,7 @@ from privacy.release import (
 )
 from tests.helpers import interval_coverage, make_test_policy
 from tests.test_accountant import FakeDraw, rows
+from warehouse.records import ReleaseKey
 
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
 

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 import yaml
 
-from privacy.policy import Policy, parse_policy
+from foundation.policy import Policy, parse_policy
+from foundation.settings import REPO_ROOT
 from privacy.release import (
     agent_window_totals,
     calibrate,
@@ -18,7 +19,6 @@ from privacy.release import (
     expected_noise_scale,
     published_values,
 )
-from teamlens.settings import REPO_ROOT
 from tests.helpers import interval_coverage
 
 D1, D2 = dt.date(2026, 10, 5), dt.date(2026, 10, 6)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from foundation.settings import REPO_ROOT, Settings
 from privacy import retention
 from privacy.ledger import verify_ledger
 from privacy.retention import Partition, apply_retention, expired_partitions, is_expired
 from teamlens import cli, pipeline
-from teamlens.settings import REPO_ROOT, Settings
 from tests.test_dags import HEAVY
 from warehouse.store import connect
 
@@ -114,7 +114,7 @@ def surviving(root: Path) -> set[str]:
 
 
 def ledger(settings: Settings) -> list[tuple[int, str, str | None, dict[str, Any]]]:
-    con = connect(settings.warehouse_path, read_only=True)
+    con = connect(settings.lake.warehouse_path, read_only=True)
     try:
         rows = con.execute("SELECT seq, entry_type, release_id, payload FROM ledger ORDER BY seq").fetchall()
     finally:
@@ -152,7 +152,7 @@ def test_retention_is_not_in_the_daily_dag_nor_the_demo(dagbag) -> None:
 def test_parsing_the_retention_dag_imports_no_engine() -> None:
     code = (
         "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        f"mods = {HEAVY!r} + ('privacy.retention', 'privacy.policy'); "
+        f"mods = {HEAVY!r} + ('privacy.retention', 'foundation.policy'); "
         "print('HEAVY=' + ','.join(m for m in mods if m in sys.modules))"
     )
     out = subprocess.run(
@@ -191,10 +191,10 @@ def test_retention_task_passes_as_of_and_dry_run(dagbag, settings, monkeypatch) 
     fn = dagbag.dags["teamlens_retention"].get_task("apply_retention").python_callable
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": True}})
     dry = fn("2026-11-23")
-    assert dry["dry_run"] is True and dry["partitions"] == 11 and not settings.warehouse_path.exists()
+    assert dry["dry_run"] is True and dry["partitions"] == 11 and not settings.lake.warehouse_path.exists()
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": False}})
     assert fn("2026-11-23")["deleted"] == 11
-    assert verify_ledger(settings.warehouse_path).ok
+    assert verify_ledger(settings.lake.warehouse_path).ok
 
 
 # --- the rule and the plan -----------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_dry_run_deletes_and_records_nothing(settings, policy) -> None:
     assert result["zones"] == EXPECTED_ZONES
     assert result["deleted"] == 0 and result["entry_hash"] is None and result["partitions"] == 11
     assert surviving(root) == before
-    assert not settings.warehouse_path.exists()
+    assert not settings.lake.warehouse_path.exists()
 
 
 def test_apply_deletes_exactly_the_expired_and_records_one_entry(settings, policy) -> None:
@@ -282,7 +282,7 @@ def test_apply_deletes_exactly_the_expired_and_records_one_entry(settings, polic
     }
     text = json.dumps(payload)
     assert "laptop" not in text and ".json" not in text and ".parquet" not in text
-    verification = verify_ledger(settings.warehouse_path)
+    verification = verify_ledger(settings.lake.warehouse_path)
     assert verification.ok, verification.message
     assert verification.entries == 2 and verification.head_hash == result["entry_hash"]
 
@@ -297,7 +297,7 @@ def test_rerun_with_nothing_due_appends_nothing(settings, policy) -> None:
     later = apply_retention(settings, policy, AS_OF + dt.timedelta(days=1), "ops")
     assert later["zones"]["landing"]["days"] == ["2026-11-09"]
     assert [t for _, t, _, _ in ledger(settings)] == ["policy_approved", "retention_deletion", "retention_deletion"]
-    assert verify_ledger(settings.warehouse_path).ok
+    assert verify_ledger(settings.lake.warehouse_path).ok
 
 
 def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(settings, policy, monkeypatch) -> None:
@@ -329,7 +329,7 @@ def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(setti
     assert not [p for p in root.rglob(".*") if "warehouse" not in p.parts]
     assert apply_retention(settings, policy, AS_OF, "ops")["entry_hash"] is None
     assert [t for _, t, _, _ in ledger(settings)] == ["policy_approved", "retention_deletion", "retention_deletion"]
-    assert verify_ledger(settings.warehouse_path).ok
+    assert verify_ledger(settings.lake.warehouse_path).ok
 
 
 # --- symlinks ------------------------------------------------------------------------------
@@ -378,7 +378,7 @@ def test_a_zone_folder_linked_out_of_the_root_is_refused(settings, policy, tmp_p
 def test_pipeline_step_returns_counts_without_paths(settings) -> None:
     build_root(settings)
     dry = pipeline.apply_retention("2026-11-23", settings=settings, dry_run=True)
-    assert dry["dry_run"] is True and dry["deleted"] == 0 and not settings.warehouse_path.exists()
+    assert dry["dry_run"] is True and dry["deleted"] == 0 and not settings.lake.warehouse_path.exists()
     done = pipeline.apply_retention("2026-11-23", settings=settings)
     assert done["deleted"] == 11 and done["entry_hash"]
     assert done["zones"]["landing"]["days"] == ["2026-10-01", "2026-11-01", "2026-11-08"]
@@ -394,7 +394,7 @@ def test_cli_retention(settings, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "landing: would delete 3 day(s) 2026-10-01 .. 2026-11-08" in out
     assert "landing/flat_calls/acme: 1 day(s)" in out
-    assert not settings.warehouse_path.exists()
+    assert not settings.lake.warehouse_path.exists()
     assert cli.main(["retention", "--as-of", "2026-11-23"]) == 0
     out = capsys.readouterr().out
     assert "metrics: deleted 1 day(s) 2026-08-24" in out and "Recorded in the privacy ledger" in out

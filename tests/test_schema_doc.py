@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teamlens import schema
+from foundation import schema
 from teamlens.schema_doc import DOC_PATH, METRICS_DOC_PATH, render, render_metrics
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from teamlens.settings import AIRFLOW_KEY_CONNECTION, MissingSecretError, load_settings
+from foundation.settings import AIRFLOW_KEY_CONNECTION, MissingSecretError, load_settings
 
 CONN_ENV = f"AIRFLOW_CONN_{AIRFLOW_KEY_CONNECTION.upper()}"
 

@@ -10,8 +10,8 @@ import json
 
 import duckdb
 
+from foundation.settings import load_settings
 from jobs import staged_desktop_activity
-from teamlens.settings import load_settings
 
 KEY = "desktop-jsonl-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)
@@ -69,7 +69,7 @@ def test_desktop_jsonl_events(spark, tmp_path, policy):
     staged_desktop_activity.run(spark, settings, [DAY], policy)
 
     anna = hmac.new(KEY.encode(), b"E1", hashlib.sha256).hexdigest()
-    root = settings.staged / "desktop_activity"
+    root = settings.lake.staged / "desktop_activity"
     got = duckdb.sql(
         f"SELECT source, agent_pseudonym, bucket, start_ts, duration_seconds, app_category, afk, source_line "
         f"FROM read_parquet('{root}/*/*.parquet') ORDER BY source_line"
@@ -94,7 +94,7 @@ def test_desktop_jsonl_events(spark, tmp_path, policy):
         ("desktop_events", anna, "browser", dt.datetime(2026, 10, 5, 7, 5, tzinfo=UTC), 30.0, "web", None, 4),
         ("desktop_events", anna, "browser", dt.datetime(2026, 10, 5, 7, 6, tzinfo=UTC), 20.0, "crm", None, 5),
     ]
-    report = json.loads((settings.reports / "ingest" / "desktop_activity" / f"day={DAY}.json").read_text())
+    report = json.loads((settings.lake.reports / "ingest" / "desktop_activity" / f"day={DAY}.json").read_text())
     section = report["sources"]["desktop_events"]
     assert (section["read"], section["staged"], section["quarantined"], section["duplicates"]) == (11, 5, 5, 1)
     assert section["quarantine_reasons"] == {
@@ -108,7 +108,7 @@ def test_desktop_jsonl_events(spark, tmp_path, policy):
     staged_text = json.dumps(duckdb.sql(f"SELECT * FROM read_parquet('{root}/*/*.parquet')").fetchall(), default=str)
     for secret in ("Jane Customer", "crm.example.com", "Salesforce", "Notepad", "pc-anna", "secret", "+4930555"):
         assert secret.lower() not in staged_text.lower(), secret
-    quarantine = settings.quarantine / "desktop_activity" / "ingest" / "desktop_events" / f"day={DAY}"
+    quarantine = settings.lake.quarantine / "desktop_activity" / "ingest" / "desktop_events" / f"day={DAY}"
     raw = duckdb.sql(f"SELECT raw_record FROM read_parquet('{quarantine}/*.parquet') ORDER BY source_line").fetchall()
     assert [json.loads(r) if r else r for (r,) in raw] == [
         None,  # not JSON: the landing file keeps it, the quarantine does not

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from foundation import schema
 from jobs.flat_mapping import FlatMapping, MappingError, load_mapping, mapping_from_dict
 from jobs.source_flat import (
     PARSED_COLUMNS,
@@ -24,7 +25,6 @@ from jobs.source_flat import (
     rows_as_dicts,
 )
 from jobs.sources import SourceContext
-from teamlens import schema
 from teamlens.synth.flat import synth_flat_calls
 
 FIXTURES = Path(__file__).parent / "fixtures" / "flat_calls"

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from foundation import schema
 from jobs.source_genesys import CONVERSATIONS, SOURCES, parse_conversations
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, SourceContext
-from teamlens import schema
 
 FIXTURES = Path(__file__).parent / "fixtures" / "genesys"
 GOOD = FIXTURES / "good" / "day=2026-10-05"

@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from foundation import schema
+from foundation.settings import load_settings
 from jobs import source_schedules, staged_schedules
 from jobs.source_schedules import HeaderError
-from teamlens import schema
-from teamlens.settings import load_settings
 
 KEY = "schedules-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)  # Berlin, CEST (UTC+2)
@@ -125,7 +125,7 @@ def _settings(root: Path, landing_files: dict[str, str]):
 
 
 def _staged(settings) -> list[tuple]:
-    root = settings.staged / "schedules"
+    root = settings.lake.staged / "schedules"
     rows = duckdb.sql(
         f"SELECT day, source, agent_pseudonym, activity, epoch_us(start_ts), epoch_us(end_ts), source_line "
         f"FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true) ORDER BY day, source_line"
@@ -138,11 +138,11 @@ def _staged(settings) -> list[tuple]:
 
 
 def _report(settings, day: dt.date) -> dict:
-    return json.loads((settings.reports / "ingest" / "schedules" / f"day={day}.json").read_text())
+    return json.loads((settings.lake.reports / "ingest" / "schedules" / f"day={day}.json").read_text())
 
 
 def _quarantine(settings, day: dt.date) -> list[tuple]:
-    folder = settings.quarantine / "schedules" / "ingest" / "schedules" / f"day={day}"
+    folder = settings.lake.quarantine / "schedules" / "ingest" / "schedules" / f"day={day}"
     return duckdb.sql(
         f"SELECT source_line, reason, raw_record FROM read_parquet('{folder}/*.parquet') ORDER BY source_line"
     ).fetchall()
@@ -215,7 +215,7 @@ def test_day_rule_uses_the_site_time_zone(ingested):
 
 def test_day_without_a_file_gets_an_empty_partition(ingested):
     settings, _ = ingested
-    folder = settings.staged / "schedules" / f"day={EMPTY_DAY}"
+    folder = settings.lake.staged / "schedules" / f"day={EMPTY_DAY}"
     assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchall() == [(0,)]
     section = _report(settings, EMPTY_DAY)["sources"]["schedules"]
     assert (section["read"], section["staged"], section["files"]) == (0, 0, 0)
@@ -223,8 +223,8 @@ def test_day_without_a_file_gets_an_empty_partition(ingested):
 
 def test_activity_names_and_other_columns_never_reach_staged_or_quarantine(ingested):
     settings, _ = ingested
-    staged = settings.staged / "schedules"
-    quarantine = settings.quarantine / "schedules"
+    staged = settings.lake.staged / "schedules"
+    quarantine = settings.lake.quarantine / "schedules"
     text = json.dumps(
         [
             duckdb.sql(f"SELECT * FROM read_parquet('{staged}/*/*.parquet')").fetchall(),
@@ -260,15 +260,15 @@ def test_header_without_a_required_column_fails_the_run(spark, policy, tmp_path)
     )
     with pytest.raises(HeaderError, match=r"day=2026-10-05/bad\.csv: the header lacks column\(s\) end_utc"):
         staged_schedules.run(spark, settings, [DAY], policy)
-    assert not (settings.staged / "schedules").exists()
-    assert not (settings.reports / "ingest" / "schedules").exists()
+    assert not (settings.lake.staged / "schedules").exists()
+    assert not (settings.lake.reports / "ingest" / "schedules").exists()
 
 
 def test_no_schedules_folder_gives_empty_partitions(spark, policy, tmp_path):
     settings = _settings(tmp_path, {})
     summary = staged_schedules.run(spark, settings, [DAY], policy)
     assert (summary["read"], summary["staged"]) == (0, 0)
-    assert (settings.staged / "schedules" / f"day={DAY}").is_dir()
+    assert (settings.lake.staged / "schedules" / f"day={DAY}").is_dir()
     assert _report(settings, DAY)["sources"]["schedules"]["files"] == 0
 
 

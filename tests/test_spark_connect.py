@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from teamlens import pipeline, spark_connect
-from teamlens.settings import REPO_ROOT, Settings, load_settings
+from foundation import spark_connect
+from foundation.settings import REPO_ROOT, Settings, load_settings
+from teamlens import pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
 KEY = "pipeline-test-key-0123456789abcdef"
@@ -51,7 +52,7 @@ def test_without_a_running_server_the_session_is_classic(tmp_path, monkeypatch) 
 
 
 def test_server_command_uses_the_shared_conf(tmp_path) -> None:
-    from teamlens.spark import spark_conf
+    from foundation.spark import spark_conf
 
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_SPARK_CONNECT_PORT": "15077"})
     cmd = spark_connect.server_command(settings)
@@ -69,7 +70,7 @@ def test_a_remote_session_never_runs_next_to_a_classic_one(tmp_path, monkeypatch
     """pyspark switches its functions to Connect process-wide: refuse instead of mixing."""
     from pyspark.core.context import SparkContext
 
-    from teamlens import spark
+    from foundation import spark
 
     monkeypatch.setattr(SparkContext, "_active_spark_context", object())
     with pytest.raises(RuntimeError, match="classic SparkSession is running"):
@@ -91,8 +92,8 @@ def client_checks(settings: Settings) -> dict[str, Any]:
     """Through spark_session(settings): a tiny query and one small real job (in this process)."""
     from pyspark.sql import functions as F
 
+    from foundation.spark import release_remote_sessions, spark_session
     from jobs import staged_roster
-    from teamlens.spark import release_remote_sessions, spark_session
 
     spark = spark_session(settings)
     again = spark_session(settings)
@@ -138,7 +139,7 @@ def test_round_trip_through_a_per_run_server(connect_server: Settings) -> None:
     from pyspark.core.context import SparkContext
     from pyspark.sql.connect.session import SparkSession as RemoteSparkSession
 
-    from teamlens.spark import spark_session
+    from foundation.spark import spark_session
 
     settings = connect_server
     port = settings.spark_connect_port
@@ -165,7 +166,7 @@ def test_round_trip_through_a_per_run_server(connect_server: Settings) -> None:
             spark_session(settings)
         code = (
             "import json, sys; from tests.test_spark_connect import client_checks; "
-            "from teamlens.settings import load_settings; "
+            "from foundation.settings import load_settings; "
             "print('RESULT=' + json.dumps(client_checks(load_settings()), default=str))"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMLENS_")}
@@ -185,7 +186,7 @@ def test_round_trip_through_a_per_run_server(connect_server: Settings) -> None:
     assert got["same_session"] is True
     assert got["sum"] == 45
     assert got["roster"]["staged"] == 3, got["roster"]  # the three agents of the fixture roster
-    assert any((settings.staged / "roster").glob(f"day={DAY}/*.parquet"))
+    assert any((settings.lake.staged / "roster").glob(f"day={DAY}/*.parquet"))
 
     # A wrong token is refused.
     wrong = RemoteSparkSession.builder.remote(f"sc://localhost:{port}/;token=wrong-{token[:4]}x").create()

@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from foundation.policy import Policy
 from privacy.accountant import publish_release
-from privacy.policy import Policy
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from tests.helpers import make_test_policy
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import PUBLISHED_COLUMNS, connect, read_published
 
 PUBLISHED_TABLES = ("published_aggregates", "release_groups", "suppressed_groups", "releases", "budget_spend")

@@ -52,8 +52,8 @@ from typing import Any
 
 import duckdb
 
-from privacy.exact import canonical_json, fraction_decimal, fraction_text
-from privacy.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+from foundation.exact import canonical_json, fraction_decimal, fraction_text
+from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 
 LOCK_RETRY_SECONDS = 30.0
 

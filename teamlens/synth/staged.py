@@ -2,7 +2,7 @@
 metrics benchmark: a center of N agents over D days with realistic shapes per agent-day
 (about 40 contacts, 12 agent events, 150 desktop events), without paying for ingestion.
 
-The rows follow the canonical schema (teamlens.schema) exactly, so the Spark job and the DuckDB
+The rows follow the canonical schema (foundation.schema) exactly, so the Spark job and the DuckDB
 reference read them as they read real staged data. Deterministic for a seed.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from teamlens import schema
+from foundation import schema
 
 if TYPE_CHECKING:
     import pyarrow as pa

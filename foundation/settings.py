@@ -3,7 +3,7 @@
 Variables (all optional except the key outside demo mode):
 - TEAMLENS_DATA_ROOT      root of the zones (default: ./var/data in the repository)
 - TEAMLENS_SPARK_MASTER   Spark master URL (default: local[2]); a cluster URL scales out
-- TEAMLENS_POLICY         the privacy policy file (default: privacy/policy.yaml)
+- TEAMLENS_POLICY         the privacy policy file (default: foundation/policy.yaml)
 - TEAMLENS_PSEUDONYM_KEY  secret key for the keyed pseudonyms (at least 32 characters)
 - TEAMLENS_PSEUDONYM_KEY_FILE  or a file that holds it
 - TEAMLENS_DEMO=1         demo mode: a missing key is generated once in
@@ -14,7 +14,7 @@ Variables (all optional except the key outside demo mode):
 - TEAMLENS_SERVICE_LEVEL_SECONDS  the threshold X of the queues' service level (default: 20)
 - TEAMLENS_SPARK_CONNECT  off (default): every Spark task builds its own session; per_run: the DAG's
                           setup task starts one local Spark Connect server that the run's Spark
-                          tasks share, and its teardown task stops it (teamlens.spark_connect)
+                          tasks share, and its teardown task stops it (foundation.spark_connect)
 - TEAMLENS_SPARK_CONNECT_PORT  the loopback port of that server (default: 15002)
 """
 
@@ -26,6 +26,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from foundation.lake import Lake
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIN_KEY_LENGTH = 32
@@ -69,30 +71,9 @@ class Settings:
     spark_connect_port: int = 15002
 
     @property
-    def landing(self) -> Path:
-        return self.data_root / "landing"
-
-    @property
-    def staged(self) -> Path:
-        return self.data_root / "staged"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.data_root / "quarantine"
-
-    @property
-    def metrics(self) -> Path:
-        return self.data_root / "metrics"
-
-    @property
-    def reports(self) -> Path:
-        """Run reports: reconciliation counts and validation summaries, no raw values."""
-        return self.data_root / "reports"
-
-    @property
-    def warehouse_path(self) -> Path:
-        """The DuckDB file with published aggregates and the privacy ledger."""
-        return self.data_root / "warehouse" / "warehouse.duckdb"
+    def lake(self) -> Lake:
+        """Every path under the data root (foundation.lake)."""
+        return Lake(self.data_root)
 
     def pseudonym_key(self) -> bytes:
         """The pseudonymisation key; fails with a how-to message when it is missing."""
@@ -133,7 +114,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_root=Path(env.get("TEAMLENS_DATA_ROOT") or REPO_ROOT / "var" / "data").resolve(),
         spark_master=env.get("TEAMLENS_SPARK_MASTER") or "local[2]",
-        policy_path=Path(env.get("TEAMLENS_POLICY") or REPO_ROOT / "privacy" / "policy.yaml").resolve(),
+        policy_path=Path(env.get("TEAMLENS_POLICY") or REPO_ROOT / "foundation" / "policy.yaml").resolve(),
         demo=env.get("TEAMLENS_DEMO", "") in ("1", "true", "yes"),
         run_by=env.get("TEAMLENS_RUN_BY") or _os_user(),
         pseudonym_key_value=env.get("TEAMLENS_PSEUDONYM_KEY") or None,

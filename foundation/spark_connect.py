@@ -3,7 +3,7 @@
 Every Airflow task is a process of its own; without a shared server each Spark task builds its own
 local SparkSession (a cold JVM each). With per_run the DAG's setup task starts the Spark Connect
 server that the pip pyspark bundles, the run's Spark tasks connect to it as thin clients
-(teamlens.spark.spark_session), and the teardown task stops it, also when tasks failed.
+(foundation.spark.spark_session), and the teardown task stops it, also when tasks failed.
 
 The server's files live in <data root>/run/spark-connect/ (mode 0700): its pid file, its logs and
 the run's random token (0600). The server listens on 127.0.0.1 only and accepts only clients that
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from teamlens.settings import Settings
+from foundation.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def spark_home() -> Path:
 
 
 def _server_env(settings: Settings, token: str | None = None) -> dict[str, str]:
-    from teamlens.spark import local_spark_env
+    from foundation.spark import local_spark_env
 
     env = dict(os.environ)
     # This process may be a Connect client: the server must start as a plain driver.
@@ -83,8 +83,8 @@ def _server_env(settings: Settings, token: str | None = None) -> dict[str, str]:
 
 
 def server_command(settings: Settings) -> list[str]:
-    """start-connect-server.sh with the project's Spark configuration (teamlens.spark.spark_conf)."""
-    from teamlens.spark import spark_conf
+    """start-connect-server.sh with the project's Spark configuration (foundation.spark.spark_conf)."""
+    from foundation.spark import spark_conf
 
     conf = spark_conf(settings)
     cmd = [
@@ -241,7 +241,7 @@ def start_server(settings: Settings, timeout_s: float = READY_TIMEOUT_S) -> dict
 def stop_server(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, Any]:
     """Stop this run's server (a no-op when none runs) and wait until its process is gone.
     Closes this process's client sessions first and removes the token."""
-    from teamlens.spark import release_remote_sessions
+    from foundation.spark import release_remote_sessions
 
     release_remote_sessions()
     port = settings.spark_connect_port

@@ -3,7 +3,7 @@
 Two kinds of session:
 - classic (the default): a local or cluster SparkSession in this process, built from spark_conf();
 - Spark Connect: when TEAMLENS_SPARK_CONNECT=per_run and the DAG run's server is up (its setup task
-  started it, teamlens.spark_connect), a thin client of that server, which was started with the
+  started it, foundation.spark_connect), a thin client of that server, which was started with the
   same spark_conf(). Connect sessions have no sparkContext and take no static confs.
 """
 
@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
-from teamlens.settings import Settings, load_settings
+from foundation.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -70,7 +70,7 @@ def spark_session(settings: Settings | None = None, app_name: str = "teamlens", 
     """
     settings = settings or load_settings()
     if not classic and settings.spark_connect == "per_run":
-        from teamlens import spark_connect
+        from foundation import spark_connect
 
         url = spark_connect.remote_url(settings)
         if url is not None and spark_connect.is_running(settings):

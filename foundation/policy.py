@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from teamlens import schema
+from foundation import schema
 
 WindowKind = Literal["day", "week", "month"]
 GroupKind = Literal["team", "site"]

@@ -1,0 +1,102 @@
+"""The roster and the pseudonyms: who is an agent, in which team and site, and under which pseudonym.
+
+Pure Python on purpose: the pseudonymisation key never enters Spark. Every identifier column of the
+roster is matched case-insensitively; none of them reaches the staged zone.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from foundation.settings import Settings
+
+ROSTER_COLUMNS = ("employee_id", "team", "site", "site_timezone")  # required; the rest are optional
+# Roster columns that are never an agent identifier (names are not unique, groups are not agents).
+NOT_IDENTIFIERS = ("display_name", "team", "site", "site_timezone")
+
+
+class RosterError(ValueError):
+    """The landing roster cannot be used; the message names the line and the field."""
+
+
+@dataclass(frozen=True)
+class RosterAgent:
+    """One roster agent as the jobs may see it: no name; identifiers only to match records to the agent."""
+
+    agent_pseudonym: str
+    connect_username: str | None
+    desktop_host: str | None  # lower case: host names are case-insensitive
+    team: str
+    site: str
+    site_timezone: str
+    # Every identifier column of the roster (employee_id, connect_username, desktop_host,
+    # asterisk_agent, genesys_user_id, or any column a flat export's mapping names), trimmed and
+    # lower case: the values sources are matched against; they never reach the staged zone.
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+
+    def all_identifiers(self) -> dict[str, str]:
+        named = {"connect_username": self.connect_username, "desktop_host": self.desktop_host}
+        return {**{k: v.strip().lower() for k, v in named.items() if v}, **self.identifiers}
+
+
+def pseudonym(key: bytes, employee_id: str) -> str:
+    """HMAC-SHA256(key, employee_id) in hex: one agent, one pseudonym across sources."""
+    return hmac.new(key, employee_id.encode(), hashlib.sha256).hexdigest()
+
+
+def roster_path(settings: Settings) -> Path:
+    return settings.landing / "roster" / "roster.csv"
+
+
+def read_roster(settings: Settings) -> list[RosterAgent]:
+    """The landing roster, pseudonymised in Python; a bad roster is an error naming the line.
+
+    Required columns: employee_id, team, site, site_timezone. Every other column except
+    display_name is an agent identifier that some source matches (see docs/landing.md). Duplicate
+    identifiers (compared case-insensitively) are refused: they would join one record to two agents.
+    """
+    path = roster_path(settings)
+    if not path.is_file():
+        raise FileNotFoundError(f"no roster at {path}: records cannot be pseudonymised without it")
+    key = settings.pseudonym_key()
+    agents: list[RosterAgent] = []
+    seen: dict[str, set[str]] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in ROSTER_COLUMNS if c not in header]
+        if missing:
+            raise RosterError(f"{path}: missing column(s) {', '.join(missing)}")
+        id_columns = [c for c in header if c and c not in NOT_IDENTIFIERS]
+        for line, row in enumerate(reader, start=2):
+            values = {(c or "").strip(): (v or "").strip() for c, v in row.items() if isinstance(v, str | None)}
+            for required in ROSTER_COLUMNS:
+                if not values.get(required):
+                    raise RosterError(f"{path} line {line}: empty {required}")
+            try:
+                ZoneInfo(values["site_timezone"])
+            except (ZoneInfoNotFoundError, ValueError):
+                raise RosterError(f"{path} line {line}: unknown site_timezone {values['site_timezone']!r}") from None
+            identifiers = {c: values[c].lower() for c in id_columns if values.get(c)}
+            for column, value in identifiers.items():
+                if value in seen.setdefault(column, set()):
+                    raise RosterError(f"{path} line {line}: duplicate {column} (one record would match two agents)")
+                seen[column].add(value)
+            agents.append(
+                RosterAgent(
+                    agent_pseudonym=pseudonym(key, values["employee_id"]),
+                    connect_username=values.get("connect_username") or None,
+                    desktop_host=(values.get("desktop_host") or "").lower() or None,
+                    team=values["team"],
+                    site=values["site"],
+                    site_timezone=values["site_timezone"],
+                    identifiers=identifiers,
+                )
+            )
+    return agents
