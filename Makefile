@@ -41,7 +41,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy teamlens jobs expectations privacy warehouse dags
+	$(BIN)/mypy foundation teamlens jobs expectations privacy warehouse dags
 
 format: setup
 	$(BIN)/ruff format .

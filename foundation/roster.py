@@ -51,7 +51,7 @@ def pseudonym(key: bytes, employee_id: str) -> str:
 
 
 def roster_path(settings: Settings) -> Path:
-    return settings.landing / "roster" / "roster.csv"
+    return settings.lake.roster_file
 
 
 def read_roster(settings: Settings) -> list[RosterAgent]:

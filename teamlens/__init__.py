@@ -1,6 +1,6 @@
-"""teamlens: engagement metrics for contact centers that see teams, never individuals.
+"""teamlens, the application: the command line, the pipeline steps the DAGs call, the report,
+the benchmarks, the docs generator and the demo center generator.
 
-The shared core: the canonical schema, the settings, the command line and the synthetic
-data generator. Pipeline steps live in the sibling packages jobs/, expectations/, privacy/
-and warehouse/; Airflow DAGs in dags/ only orchestrate them.
+It composes the parts below it (jobs/, expectations/, privacy/, warehouse/ on foundation/);
+nothing below imports it, and the DAGs in dags/ import only it. docs/architecture.md draws the layers.
 """
