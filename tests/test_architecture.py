@@ -1,4 +1,4 @@
-"""The layers hold: each package imports only the packages below it, modules stay readable.
+"""The layers hold: each package imports only the packages below it, modules stay readable (docs/architecture.md).
 
     dags -> teamlens (application) -> jobs, expectations, privacy -> warehouse -> foundation
 
