@@ -16,7 +16,8 @@ of the JVM (Spark, local mode) and of this Python process (DuckDB runs in it), r
 run.
 
 Release (teamlens.bench_release, no Spark): seconds per differentially private release and the
-median relative error against the exact values, for the standard workload of issue 5.
+median relative error against the exact values, for the standard release workload (200 agents
+in 20 teams of 10, two sites, 30 days; see teamlens.bench_release).
 
 The last line printed is one JSON object for tools that collect benchmark results:
 ingest_events_per_s, metrics_events, metrics_spark_events_per_s, metrics_duckdb_events_per_s,

@@ -1,6 +1,6 @@
 """`make bench --only release`: seconds per DP release and relative error against the exact values.
 
-The standard workload (issue 5): 200 agents in 20 teams of 10 (two sites of 100), 30 days from
+The standard release workload: 200 agents in 20 teams of 10 (two sites of 100), 30 days from
 START, about 40 calls per agent-day. The agent-day rows are synthetic (a seeded numpy generator:
 test data, not noise) with the columns of foundation.schema.AGENT_DAY that the releases read
 (day, agent_pseudonym, team, site, contacts_handled, handle_seconds). The noise is OpenDP's,

@@ -1,4 +1,4 @@
-"""The layers hold: each package imports only the packages below it, modules stay readable.
+"""The layers hold: each package imports only the packages below it, modules stay readable (docs/architecture.md).
 
     dags -> teamlens (application) -> jobs, expectations, privacy -> warehouse -> foundation
 
@@ -76,13 +76,23 @@ def test_no_test_module_imports_another():
 
 
 def test_code_cites_only_documents_in_the_repository():
-    """A module that points the reader to a document points to one that exists."""
+    """A module that points the reader to a document points to one that exists in docs/.
+
+    Code never cites an issue tracker's number ("issue" followed by a number): the reader of the
+    repository cannot follow it; the reason belongs in a docstring or in docs/.
+    """
     import re
 
     cited = re.compile(r"\b([\w-]+\.md)\b")
+    issue = re.compile(r"\bissues?\s*#?\d+", re.IGNORECASE)
+    this_module = Path(__file__).resolve()
     missing = []
     for path in _modules(*PACKAGES, "tests"):
-        for name in sorted(set(cited.findall(path.read_text(encoding="utf-8")))):
+        text = path.read_text(encoding="utf-8")
+        for name in sorted(set(cited.findall(text))):
             if name.lower() != "readme.md" and not (REPO_ROOT / "docs" / name).is_file():
                 missing.append(f"{path.relative_to(REPO_ROOT)} cites {name}")
+        if path.resolve() != this_module:
+            for number in sorted(set(issue.findall(text))):
+                missing.append(f"{path.relative_to(REPO_ROOT)} cites {number!r}")
     assert missing == []
