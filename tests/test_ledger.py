@@ -22,10 +22,9 @@ from privacy.ledger import (
     append_entry,
     canonical_entry,
     ensure_policy_recorded,
-    rho_to_epsilon,
-    rho_to_epsilon_opendp,
     verify_ledger,
 )
+from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
 from tests.helpers import make_test_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import connect, transaction
