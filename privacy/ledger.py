@@ -42,8 +42,9 @@ the release vs the cap, run_by, and published_values_sha256: SHA-256 of the
 canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_scale, status]
 ordered by group_value then statistic (floats as Python writes them), so that a changed
 published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
-version and sha256, reason, the periods over the cap, the budget state (requested rho, cap, and
-per period the spent rho and what it would have become), the message and run_by. Payload of a
+version and sha256, reason, the periods over the cap, the budget state in the policy's unit (requested,
+cap, and per period the spent budget and what it would have become, keys named by the unit:
+requested_rho or requested_epsilon, ...), the message and run_by. Payload of a
 'retention_deletion' entry (release_id NULL, one entry per retention run that deleted something,
 written before the deletion): as_of, policy version and sha256, run_by, the boundary rule, and
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
@@ -479,7 +480,8 @@ AUDIT_SQL: dict[str, str] = {
                json_extract_string(payload, '$.policy_sha256')       AS policy_sha256,
                json_extract_string(payload, '$.budget_cap_rho')      AS budget_cap_rho,
                json_extract_string(payload, '$.report_delta')        AS report_delta,
-               json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size
+               json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size,
+               json_extract_string(payload, '$.budget_cap_epsilon')  AS budget_cap_epsilon
         FROM ledger
         WHERE entry_type = 'policy_approved'
         ORDER BY seq
