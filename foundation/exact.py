@@ -1,10 +1,11 @@
 """Exact encodings shared by the ledger, the accountant and the warehouse.
 
-Budgets are `Fraction`s. In text they are written as an exact decimal string when the fraction
-has one ("0.1", "1", "0.125") and as "p/q" otherwise ("1/3"); `Fraction(text)` reads both back
-exactly. The DECIMAL(38,18) copies in the warehouse are for convenient SQL only: when a value
-needs more than 18 decimal places it is rounded UP there (so SQL sums over-state spend, never
-under-state it); the text column is the authoritative value.
+Budget amounts are `Fraction`s (foundation.budget.Budget pairs one with its unit). In text they
+are written as an exact decimal string when the fraction has one ("0.1", "1", "0.125") and as
+"p/q" otherwise ("1/3"); `Fraction(text)` reads both back exactly. The DECIMAL(38,18) copies in
+the warehouse are for convenient SQL only: when a value needs more than 18 decimal places it is
+rounded UP there (so SQL sums over-state spend, never under-state it); the text column is the
+authoritative value.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The budget accountant: budget check before noise, idempotent releases, one transaction.
 
-Accounting is per agent and per accounting period (calendar month), in zCDP rho, with exact
-Fractions. It is conservative: every agent is assumed to be in every release (each agent is
-in exactly one group of a release, so one release costs every agent its full rho), and a
-release whose window touches two months is charged in full to both. The spend of a period is
-the exact sum of the rho texts in `budget_spend`, whatever policy version they were spent
-under; the cap is the current policy's.
+Accounting is per agent and per accounting period (calendar month), in the policy's budget unit
+(zCDP rho, or epsilon under pure DP), with exact budgets (foundation.budget.Budget). It is
+conservative: every agent is assumed to be in every release (each agent is in exactly one group
+of a release, so one release costs every agent its full budget), and a release whose window
+touches two months is charged in full to both. The spend of a period is the exact sum of the
+amounts in `budget_spend`, whatever policy version they were spent under; the cap is the
+current policy's (docs/privacy.md, Budgets).
 
 `publish_release`:
 1. If the release id (name, window, policy hash) is stored, return the stored values: no noise
@@ -14,7 +15,7 @@ under; the cap is the current policy's.
    relative 95% half-width at typical values (privacy.planner, from the roster group sizes that
    `groups` returns) exceeds it for its smallest published group, refuse before any noise is
    drawn or budget spent and record a 'refusal' ledger entry (reason 'accuracy').
-3. If spent + rho would exceed the cap in any period touched, refuse before any noise is drawn
+3. If spent + budget would exceed the cap in any period touched, refuse before any noise is drawn
    and record a 'refusal' ledger entry (reason 'budget'). A repeated refusal of the same key on
    the same facts (the same spend of its periods; the same accuracy prediction) is not recorded
    again (a retrying scheduler would otherwise fill the ledger); a refusal on changed facts is.
@@ -25,8 +26,8 @@ under; the cap is the current policy's.
    published and costs nothing.
 
 Pure DP (policy `privacy_model: pure`): the same, in epsilon instead of rho. Pure DP composes
-by adding epsilons, so a period's spend is the exact sum of the epsilon texts, compared with
-budget_cap_epsilon; the warehouse's rho columns of such a release hold its epsilon, and its
+by adding epsilons, so a period's spend is the exact sum of the epsilons, compared with
+budget_cap_epsilon; the warehouse's budget columns name their unit (`budget_unit`), and the
 ledger entry names the model and the unit (`privacy_model`, `budget_unit`). Spend recorded in
 one unit counts against a policy in the other as follows: an epsilon-DP release is
 (epsilon^2 / 2)-zCDP (Bun and Steinke 2016, Prop. 1.4), so under a zCDP policy it counts as that
@@ -43,22 +44,22 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from foundation.exact import fraction_text, jsonable, parse_fraction, utc_text
+from foundation.budget import Budget, BudgetUnit, sum_budgets
+from foundation.exact import fraction_text, jsonable, utc_text
 from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
-from privacy.ledger import (
+from privacy.ledger import append_entry, ensure_policy_recorded, release_entry_payload, values_digest
+from privacy.mechanisms import (
     EPSILON_CONVERSION_OPENDP,
-    append_entry,
-    ensure_policy_recorded,
+    budget_cap,
+    release_budget,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
-    spent_fraction,
-    values_digest,
+    zcdp_equivalent,
 )
 from privacy.planner import AccuracyPlan, predict_accuracy
 from warehouse import store
@@ -70,31 +71,34 @@ def _utc_now() -> dt.datetime:
 
 
 @dataclass(frozen=True)
-class _Budget:
+class PeriodBudgets:
     """The budget state of the periods a release touches, in the policy's unit (rho or epsilon).
 
     A period in `unbounded` holds spend that has no bound in this unit (zCDP spend under a pure
     DP policy): it is over the cap whatever its numbers say.
     """
 
-    spent: dict[str, Fraction]
-    requested: Fraction
-    cap: Fraction
-    unit: str = "rho"
+    spent: dict[str, Budget]
+    requested: Budget
+    cap: Budget
     unbounded: tuple[str, ...] = ()
+
+    @property
+    def unit(self) -> BudgetUnit:
+        return self.cap.unit
 
     @property
     def over(self) -> list[str]:
         return [p for p, s in self.spent.items() if s + self.requested > self.cap or p in self.unbounded]
 
     def state(self) -> dict[str, Any]:
+        """The state as refusal entries record it, keys named by the unit (requested_rho, spent_epsilon, ...)."""
         u = self.unit
         out: dict[str, Any] = {
-            f"requested_{u}": fraction_text(self.requested),
-            f"cap_{u}": fraction_text(self.cap),
+            f"requested_{u}": self.requested.text,
+            f"cap_{u}": self.cap.text,
             "periods": {
-                p: {f"spent_{u}": fraction_text(s), f"would_be_{u}": fraction_text(s + self.requested)}
-                for p, s in self.spent.items()
+                p: {f"spent_{u}": s.text, f"would_be_{u}": (s + self.requested).text} for p, s in self.spent.items()
             },
         }
         if self.unbounded:
@@ -153,9 +157,8 @@ def publish_release(
     noisy = draw()
     _check_noisy(noisy, policy)
     drawn = predict_accuracy(spec, policy, noisy.groups) if limited else None
-    # before the lock: imports OpenDP; pure DP: the epsilon itself
-    pure = spec.privacy_model == "pure"
-    epsilon = float(spec.budget) if pure else rho_to_epsilon_opendp(spec.rho, policy.report_delta)
+    if spec.privacy_model == "zcdp":  # before the lock: imports OpenDP and caches the entry's epsilon
+        rho_to_epsilon_opendp(spec.rho, policy.report_delta)
 
     con = store.connect(path)
     try:
@@ -181,7 +184,6 @@ def publish_release(
                             noisy,
                             periods,
                             budget,
-                            epsilon,
                             now(),
                             correction_of=correction_of,
                             inputs_as_of=inputs_as_of,
@@ -192,14 +194,11 @@ def publish_release(
             return _refuse_accuracy(con, key, spec, policy, run_by, periods, imprecise, now())
         if refused is not None:
             return _refuse(con, key, spec, policy, run_by, refused, now())
-        after = ", ".join(
-            f"{p} {fraction_text(s + spec.budget)} of {fraction_text(policy.budget_cap)}"
-            for p, s in budget.spent.items()
-        )
+        after = ", ".join(f"{p} {(s + budget.requested).text} of {budget.cap.text}" for p, s in budget.spent.items())
         return ReleaseOutcome(
             key=key,
             status="released",
-            rho=spec.budget,
+            budget=budget.requested,
             periods=tuple(periods),
             values=store.read_values(con, key.release_id),
             groups=store.read_groups(con, key.release_id),
@@ -211,7 +210,7 @@ def publish_release(
                     if correction_of
                     else ""
                 )
-                + f": {spec.budget_unit} {fraction_text(spec.budget)} charged to {', '.join(periods)}; "
+                + f": {budget.requested} charged to {', '.join(periods)}; "
                 f"spent after this release: {after}"
             ),
         )
@@ -223,69 +222,67 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
     """Per period with spend: spent rho (exact text and float), cap, remaining, epsilon at report_delta.
 
     epsilon uses OpenDP's conversion (named in `epsilon_conversion`); `epsilon_bun_steinke` is
-    the simpler, looser formula of the design page, for comparison.
+    the simpler, looser formula (docs/privacy.md, Converting rho to epsilon), for comparison.
+    Under a zCDP policy, epsilon-DP spend counts as its rho (epsilon^2 / 2).
     """
     path = Path(path)
     if not path.exists():
         return []
     con = store.connect(path, read_only=True)
     try:
-        if not store.has_table(con, "budget_spend"):
-            return []
-        if policy.privacy_model == "pure":
-            periods = [r[0] for r in con.execute("SELECT DISTINCT period FROM budget_spend ORDER BY 1").fetchall()]
-            return _pure_summary(_spend_with_units(con, periods), policy)
-        rows = con.execute("SELECT period, rho_exact FROM budget_spend ORDER BY period, release_id").fetchall()
+        rows = store.spend_rows(con)
     finally:
         con.close()
-    by_period: dict[str, list[str]] = {}
-    for period, text in rows:
-        by_period.setdefault(period, []).append(text)
-    cap, delta = policy.budget_cap_rho, policy.report_delta
+    if policy.privacy_model == "pure":
+        return _pure_summary(rows, policy)
+    by_period: dict[str, list[Budget]] = {}
+    for period, _, spent in rows:
+        by_period.setdefault(period, []).append(zcdp_equivalent(spent))
+    cap, delta = budget_cap(policy), policy.report_delta
     out = []
-    for period, texts in by_period.items():
-        spent = spent_fraction(texts)
+    for period, budgets in by_period.items():
+        spent = sum_budgets(budgets, "rho")
         remaining = cap - spent
         out.append(
             {
                 "period": period,
-                "releases": len(texts),
-                "spent_rho": fraction_text(spent),
-                "spent_rho_float": float(spent),
-                "cap_rho": fraction_text(cap),
-                "cap_rho_float": float(cap),
-                "remaining_rho": fraction_text(remaining),
-                "remaining_rho_float": float(remaining),
+                "releases": len(budgets),
+                "spent_rho": spent.text,
+                "spent_rho_float": float(spent.amount),
+                "cap_rho": cap.text,
+                "cap_rho_float": float(cap.amount),
+                "remaining_rho": remaining.text,
+                "remaining_rho_float": float(remaining.amount),
                 "within_cap": spent <= cap,
                 "delta": fraction_text(delta),
-                "epsilon": rho_to_epsilon_opendp(spent, delta),
+                "epsilon": rho_to_epsilon_opendp(spent.amount, delta),
                 "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
-                "epsilon_bun_steinke": rho_to_epsilon(spent, delta),
+                "epsilon_bun_steinke": rho_to_epsilon(spent.amount, delta),
             }
         )
     return out
 
 
-def _pure_summary(rows: list[tuple[str, str, str]], policy: Policy) -> list[dict[str, Any]]:
+def _pure_summary(rows: list[tuple[str, str, Budget]], policy: Policy) -> list[dict[str, Any]]:
     """budget_summary under pure DP: epsilon spent per period (a period with rho spend has no epsilon bound)."""
-    cap = policy.budget_cap
-    by_period: dict[str, list[tuple[str, str]]] = {}
-    for period, text, unit in rows:
-        by_period.setdefault(period, []).append((text, unit))
+    cap = budget_cap(policy)
+    by_period: dict[str, list[Budget]] = {}
+    for period, _, spent in rows:
+        by_period.setdefault(period, []).append(spent)
     out = []
-    for period, items in by_period.items():
-        bounded = all(unit == "epsilon" for _, unit in items)
-        spent = sum((parse_fraction(t) for t, unit in items if unit == "epsilon"), Fraction(0))
+    for period, budgets in by_period.items():
+        bounded = all(b.unit == "epsilon" for b in budgets)
+        spent = sum_budgets([b for b in budgets if b.unit == "epsilon"], "epsilon")
         out.append(
             {
                 "period": period,
-                "releases": len(items),
+                "releases": len(budgets),
                 "budget_unit": "epsilon",
-                "spent_epsilon": fraction_text(spent) if bounded else None,
-                "spent_epsilon_float": float(spent) if bounded else None,
-                "cap_epsilon": fraction_text(cap),
-                "cap_epsilon_float": float(cap),
-                "remaining_epsilon": fraction_text(cap - spent) if bounded else None,
+                "spent_epsilon": spent.text if bounded else None,
+                "spent_epsilon_float": float(spent.amount) if bounded else None,
+                "cap_epsilon": cap.text,
+                "cap_epsilon_float": float(cap.amount),
+                "remaining_epsilon": (cap - spent).text if bounded else None,
                 "within_cap": bounded and spent <= cap,
                 "delta": "0",
                 "note": None if bounded else "the period holds zCDP (rho) spend, which has no pure DP bound",
@@ -339,41 +336,21 @@ def _check_noisy(noisy: NoisyRelease, policy: Policy) -> None:
             )
 
 
-def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], spec: ReleaseSpec, policy: Policy) -> _Budget:
-    """The spend of the periods in the policy's unit, from budget_spend and the units in the ledger."""
-    if spec.budget_unit != policy.budget_unit:
-        raise ValueError(f"release {spec.name!r} is budgeted in {spec.budget_unit}, the policy in {policy.budget_unit}")
-    rows = _spend_with_units(con, periods)
-    spent = {p: Fraction(0) for p in periods}
+def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], spec: ReleaseSpec, policy: Policy) -> PeriodBudgets:
+    """The spend of the periods in the policy's unit, from budget_spend (units as the rows or the ledger name them)."""
+    requested, cap = release_budget(spec), budget_cap(policy)
+    if requested.unit != cap.unit:
+        raise ValueError(f"release {spec.name!r} is budgeted in {requested.unit}, the policy in {cap.unit}")
+    spent = {p: Budget.zero(cap.unit) for p in periods}
     unbounded: list[str] = []
-    for period, text, unit in rows:
-        amount = parse_fraction(text)
-        if unit == policy.budget_unit:
+    for period, _, amount in store.spend_rows(con, periods) if periods else []:
+        if amount.unit == cap.unit:
             spent[period] += amount
-        elif unit == "epsilon":  # pure DP spend under a zCDP policy: epsilon-DP implies (epsilon^2/2)-zCDP
-            spent[period] += amount * amount / 2
+        elif amount.unit == "epsilon":  # pure DP spend under a zCDP policy: epsilon-DP implies (epsilon^2/2)-zCDP
+            spent[period] += zcdp_equivalent(amount)
         elif period not in unbounded:  # zCDP spend under a pure DP policy: no epsilon bound
             unbounded.append(period)
-    return _Budget(spent, spec.budget, policy.budget_cap, policy.budget_unit, tuple(unbounded))
-
-
-def _spend_with_units(con: duckdb.DuckDBPyConnection, periods: list[str]) -> list[tuple[str, str, str]]:
-    """(period, amount text, unit) of every spend of the periods; the unit from the release's ledger entry.
-
-    Entries written before pure DP existed name no unit: they are rho.
-    """
-    if not periods:
-        return []
-    texts = store.spent_by_period(con, periods)
-    if all(not t for t in texts.values()):
-        return []
-    rows = con.execute(
-        "SELECT b.period, b.rho_exact, coalesce(json_extract_string(l.payload, '$.budget_unit'), 'rho') "
-        "FROM budget_spend b LEFT JOIN ledger l ON l.entry_type = 'release' AND l.release_id = b.release_id "
-        "WHERE list_contains(?, b.period) ORDER BY b.period, b.release_id",
-        [periods],
-    ).fetchall()
-    return [(str(p), str(t), str(u)) for p, t, u in rows]
+    return PeriodBudgets(spent, requested, cap, tuple(unbounded))
 
 
 def _recomputed_since(latest: dict[str, Any], inputs_as_of: dt.datetime | None) -> dt.datetime | None:
@@ -403,7 +380,7 @@ def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey, late: str = "") -> 
     return ReleaseOutcome(
         key=key,
         status="stored",
-        rho=Fraction(row["rho_exact"]),
+        budget=store.stored_budget(row),
         periods=tuple(row["periods"]),
         values=store.read_values(con, key.release_id),
         groups=store.read_groups(con, key.release_id),
@@ -420,16 +397,15 @@ def _refuse(
     spec: ReleaseSpec,
     policy: Policy,
     run_by: str,
-    budget: _Budget,
+    budget: PeriodBudgets,
     recorded_at: dt.datetime,
 ) -> ReleaseOutcome:
     """Record the refusal (unless the same key was refused under the same spend) and say why."""
-    u = budget.unit
     reasons = "; ".join(
         f"period {p}: it holds zCDP (rho) spend, which has no pure DP (epsilon) bound"
         if p in budget.unbounded
-        else f"period {p}: spent {u} {fraction_text(budget.spent[p])} + requested {fraction_text(budget.requested)} "
-        f"= {fraction_text(budget.spent[p] + budget.requested)} > cap {fraction_text(budget.cap)}"
+        else f"period {p}: spent {budget.spent[p]} + requested {budget.requested.text} "
+        f"= {(budget.spent[p] + budget.requested).text} > cap {budget.cap.text}"
         for p in budget.over
     )
     message = (
@@ -472,7 +448,13 @@ def _refuse_accuracy(
 def _refused(key: ReleaseKey, spec: ReleaseSpec, periods: list[str], message: str) -> ReleaseOutcome:
     """The outcome of a refused release: nothing published, nothing spent."""
     return ReleaseOutcome(
-        key=key, status="refused", rho=spec.budget, periods=tuple(periods), values=(), groups=(), message=message
+        key=key,
+        status="refused",
+        budget=release_budget(spec),
+        periods=tuple(periods),
+        values=(),
+        groups=(),
+        message=message,
     )
 
 
@@ -523,8 +505,7 @@ def _write(
     run_by: str,
     noisy: NoisyRelease,
     periods: list[str],
-    budget: _Budget,
-    epsilon: float,
+    budget: PeriodBudgets,
     released_at: dt.datetime,
     correction_of: str | None = None,
     inputs_as_of: dt.datetime | None = None,
@@ -538,72 +519,25 @@ def _write(
         purpose=spec.purpose,
         group_by=spec.group_by,
         policy_version=policy.version,
-        rho=spec.budget,  # epsilon under pure DP (the ledger entry names the unit)
+        budget=budget.requested,
         periods=periods,
-        cap_rho=policy.budget_cap,
+        cap=budget.cap,
         noisy=noisy,
         released_at=released_at,
         run_by=run_by,
-        budget_unit=spec.budget_unit,
         correction_of=correction_of,
         inputs_as_of=inputs_as_of,
     )
-    groups = sorted(noisy.groups, key=lambda g: g.group_value)
-    payload = {
-        "release_id": key.release_id,
-        "release_name": key.release_name,
-        "purpose": spec.purpose,
-        "window_start": key.window_start,
-        "window_end": key.window_end,
-        "policy_version": policy.version,
-        "policy_sha256": policy.sha256,
-        "group_by": spec.group_by,
-        "groups": [g.ledger_form() for g in groups],
-        "suppressed_groups": [g.group_value for g in groups if g.status == "suppressed_small_group"],
-        "merged_groups": {g.group_value: g.merged_into for g in groups if g.merged_into is not None},
-        "correction": key.correction,
-        "correction_of": correction_of,
-        "inputs_as_of": None if inputs_as_of is None else utc_text(inputs_as_of),
-        "mechanism": noisy.mechanism,
-        "parameters": noisy.parameters,
-        "privacy_model": spec.privacy_model,
-        "budget_unit": spec.budget_unit,
-        "rho": spec.rho,
-        "delta": policy.report_delta,
-        "epsilon": epsilon,
-        "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
-        "epsilon_bun_steinke": None if spec.privacy_model == "pure" else rho_to_epsilon(spec.rho, policy.report_delta),
-        "periods": periods,
-        "spend_after": {
-            p: {
-                "spent_rho": s + spec.rho,
-                "cap_rho": policy.budget_cap_rho,
-                "remaining_rho": policy.budget_cap_rho - s - spec.rho,
-            }
-            for p, s in budget.spent.items()
-        },
-        "published_values_sha256": values_digest(store.read_values(con, key.release_id)),
-        "run_by": run_by,
-    }
-    if spec.privacy_model == "pure":
-        payload |= _pure_payload(spec, policy, budget)
+    payload = release_entry_payload(
+        key,
+        spec,
+        policy,
+        run_by,
+        noisy,
+        periods,
+        budget.spent,
+        values_digest(store.read_values(con, key.release_id)),
+        correction_of=correction_of,
+        inputs_as_of=inputs_as_of,
+    )
     append_entry(con, "release", payload, key.release_id, released_at)
-
-
-def _pure_payload(spec: ReleaseSpec, policy: Policy, budget: _Budget) -> dict[str, Any]:
-    """The budget keys of a pure DP release entry: epsilon instead of rho (no delta, no conversion)."""
-    eps, cap = spec.budget, policy.budget_cap
-    return {
-        "privacy_model": "pure",
-        "budget_unit": "epsilon",
-        "rho": None,
-        "epsilon": eps,
-        "delta": Fraction(0),
-        "epsilon_conversion": None,
-        "epsilon_bun_steinke": None,
-        "rho_equivalent": spec.rho,  # epsilon^2 / 2: the zCDP cost of an epsilon-DP release
-        "spend_after": {
-            p: {"spent_epsilon": s + eps, "cap_epsilon": cap, "remaining_epsilon": cap - s - eps}
-            for p, s in budget.spent.items()
-        },
-    }

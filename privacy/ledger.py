@@ -30,17 +30,21 @@ A rewrite of the whole chain from some entry onward cannot be detected from the 
 write down the head hash (`verify_ledger(...).head_hash`, or the last entry_hash) outside the
 file, for example in the works council's minutes, and compare later.
 
-Exact numbers in payloads: budgets (rho, caps, delta) are strings with the exact decimal value
-("0.1") or "p/q" when the fraction has no finite decimal. Epsilon values are floats (reporting
-only). Payload of a 'release' entry: release id, name, purpose, window, policy version and
-sha256, group_by, group decisions with roster sizes, suppressed groups, mechanism, parameters,
-rho, epsilon at the policy's delta (both conversions, see `rho_to_epsilon*`), periods, spend
-per period after the release vs the cap, run_by, and published_values_sha256: SHA-256 of the
+Exact numbers in payloads: budgets (rho or epsilon, caps, delta) are strings with the exact
+decimal value ("0.1") or "p/q" when the fraction has no finite decimal. Converted epsilons are
+floats (reporting only). Payload of a 'release' entry: release id, name, purpose, window, policy
+version and sha256, group_by, group decisions with roster sizes, suppressed groups, mechanism,
+parameters, the privacy model with budget_unit and budget_amount (entries written before
+budget_amount name the amount `rho`, or `epsilon` under pure DP: `entry_budget` reads both),
+rho under zCDP and epsilon at the policy's delta (both conversions, see
+privacy.mechanisms.rho_to_epsilon*), under pure DP the epsilon, periods, spend per period after
+the release vs the cap, run_by, and published_values_sha256: SHA-256 of the
 canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_scale, status]
 ordered by group_value then statistic (floats as Python writes them), so that a changed
 published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
-version and sha256, reason, the periods over the cap, the budget state (requested rho, cap, and
-per period the spent rho and what it would have become), the message and run_by. Payload of a
+version and sha256, reason, the periods over the cap, the budget state in the policy's unit (requested,
+cap, and per period the spent budget and what it would have become, keys named by the unit:
+requested_rho or requested_epsilon, ...), the message and run_by. Payload of a
 'retention_deletion' entry (release_id NULL, one entry per retention run that deleted something,
 written before the deletion): as_of, policy version and sha256, run_by, the boundary rule, and
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
@@ -55,10 +59,8 @@ recorded before it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -67,17 +69,22 @@ from typing import Any
 
 import duckdb
 
-from foundation.exact import canonical_json, fraction_text, parse_fraction, utc_text
-from foundation.policy import Policy
+from foundation.budget import Budget
+from foundation.exact import canonical_json, fraction_text, utc_text
+from foundation.policy import Policy, ReleaseSpec
+from privacy.mechanisms import (
+    EPSILON_CONVERSION_OPENDP,
+    budget_cap,
+    release_budget,
+    rho_to_epsilon,
+    rho_to_epsilon_opendp,
+    zcdp_equivalent,
+)
 from warehouse import store
-from warehouse.records import PublishedValue
+from warehouse.records import NoisyRelease, PublishedValue, ReleaseKey
 
 GENESIS_HASH = "0" * 64
 ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion")
-EPSILON_CONVERSION_OPENDP = (
-    "OpenDP 0.16 make_zCDP_to_approxDP + make_fix_delta (Canonne, Kamath & Steinke 2020, tight for zCDP)"
-)
-EPSILON_CONVERSION_BUN_STEINKE = "Bun & Steinke 2016 Prop. 1.3: epsilon = rho + 2 sqrt(rho ln(1/delta))"
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
 
@@ -214,42 +221,69 @@ def values_digest(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> 
     return hashlib.sha256(canonical_json(rows).encode("ascii")).hexdigest()
 
 
-def rho_to_epsilon(rho: Fraction, delta: Fraction) -> float:
-    """(epsilon, delta)-DP implied by rho-zCDP, Bun & Steinke 2016 Prop. 1.3 (simple, looser)."""
-    r = float(rho)
-    return r + 2.0 * math.sqrt(r * math.log(1.0 / float(delta)))
-
-
-@functools.lru_cache(maxsize=1024)
-def rho_to_epsilon_opendp(rho: Fraction, delta: Fraction) -> float:
-    """The tighter conversion OpenDP uses (make_zCDP_to_approxDP, CKS20), at a fixed delta.
-
-    OpenDP converts a measurement, not a number: we build a Gaussian mechanism whose privacy
-    map gives at least `rho` (scale nudged down until it does, so the epsilon is never
-    under-stated) and read its epsilon at `delta`. Enables OpenDP's "contrib" feature.
-    """
-    rho, delta = Fraction(rho), Fraction(delta)
-    if rho < 0 or not 0 < delta < 1:
-        raise ValueError(f"need rho >= 0 and 0 < delta < 1, got rho={rho}, delta={delta}")
-    if rho == 0:
-        return 0.0
-    import opendp.prelude as dp
-
-    dp.enable_features("contrib")
-    rho_f = float(rho)
-    if Fraction(rho_f) < rho:
-        rho_f = math.nextafter(rho_f, math.inf)
-    delta_f = float(delta)
-    if Fraction(delta_f) > delta:
-        delta_f = math.nextafter(delta_f, 0.0)
-    domain, metric = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
-    scale = 1.0 / math.sqrt(2.0 * rho_f)
-    meas = dp.m.make_gaussian(domain, metric, scale=scale)
-    while meas.map(1.0) < rho_f:
-        scale = math.nextafter(scale, 0.0)
-        meas = dp.m.make_gaussian(domain, metric, scale=scale)
-    epsilon, _ = dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(meas), delta_f).map(1.0)
-    return float(epsilon)
+def release_entry_payload(
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    noisy: NoisyRelease,
+    periods: list[str],
+    spent_before: dict[str, Budget],
+    values_sha256: str,
+    correction_of: str | None = None,
+    inputs_as_of: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """What a 'release' entry records (module docstring); spent_before: each period's spend before it."""
+    budget, cap = release_budget(spec), budget_cap(policy)
+    groups = sorted(noisy.groups, key=lambda g: g.group_value)
+    payload: dict[str, Any] = {
+        "release_id": key.release_id,
+        "release_name": key.release_name,
+        "purpose": spec.purpose,
+        "window_start": key.window_start,
+        "window_end": key.window_end,
+        "policy_version": policy.version,
+        "policy_sha256": policy.sha256,
+        "group_by": spec.group_by,
+        "groups": [g.ledger_form() for g in groups],
+        "suppressed_groups": [g.group_value for g in groups if g.status == "suppressed_small_group"],
+        "merged_groups": {g.group_value: g.merged_into for g in groups if g.merged_into is not None},
+        "correction": key.correction,
+        "correction_of": correction_of,
+        "inputs_as_of": None if inputs_as_of is None else utc_text(inputs_as_of),
+        "mechanism": noisy.mechanism,
+        "parameters": noisy.parameters,
+        "privacy_model": spec.privacy_model,
+        "budget_unit": budget.unit,
+        "budget_amount": budget.text,
+        "periods": periods,
+        "published_values_sha256": values_sha256,
+        "run_by": run_by,
+    }
+    after = {p: (spent + budget, cap - spent - budget) for p, spent in spent_before.items()}
+    if budget.unit == "epsilon":  # pure DP: no delta, no conversion; rho_equivalent is epsilon^2 / 2
+        return payload | {
+            "rho": None,
+            "epsilon": budget.amount,
+            "delta": Fraction(0),
+            "epsilon_conversion": None,
+            "epsilon_bun_steinke": None,
+            "rho_equivalent": zcdp_equivalent(budget).amount,
+            "spend_after": {
+                p: {"spent_epsilon": s.amount, "cap_epsilon": cap.amount, "remaining_epsilon": r.amount}
+                for p, (s, r) in after.items()
+            },
+        }
+    return payload | {
+        "rho": budget.amount,
+        "delta": policy.report_delta,
+        "epsilon": rho_to_epsilon_opendp(budget.amount, policy.report_delta),
+        "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
+        "epsilon_bun_steinke": rho_to_epsilon(budget.amount, policy.report_delta),
+        "spend_after": {
+            p: {"spent_rho": s.amount, "cap_rho": cap.amount, "remaining_rho": r.amount} for p, (s, r) in after.items()
+        },
+    }
 
 
 # --- verification --------------------------------------------------------------------------
@@ -336,11 +370,13 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
             return seq, f"entry seq {seq}: release {release_id} is in the ledger but missing from the releases table"
         row = store.read_release(con, release_id)
         assert row is not None
-        budget_key = "epsilon" if payload.get("budget_unit") == "epsilon" else "rho"  # pure DP: epsilon
-        if row["rho_exact"] != payload.get(budget_key) or list(row["periods"]) != payload.get("periods"):
-            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (rho or periods)"
-        if "budget_unit" in row and (  # a warehouse not yet migrated has neither column
-            row["budget_unit"] != budget_key or row["correction"] != payload.get("correction", 0)
+        unit, amount = entry_budget(payload)
+        if row["budget_amount_exact"] != amount or list(row["periods"]) != payload.get("periods"):
+            return seq, (
+                f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (budget or periods)"
+            )
+        if "budget_unit" in row and (  # a warehouse written before units and corrections has neither column
+            row["budget_unit"] != unit or row["correction"] != payload.get("correction", 0)
         ):
             return seq, (
                 f"entry seq {seq}: releases row of {release_id} differs from its ledger entry "
@@ -348,16 +384,14 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
             )
         if "budget_unit" in row and row["correction_of"] != payload.get("correction_of"):
             return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (correction_of)"
-        spend = con.execute(
-            "SELECT period, rho_exact FROM budget_spend WHERE release_id = ? ORDER BY period", [release_id]
-        ).fetchall()
-        if sorted(spend) != sorted((p, payload.get(budget_key)) for p in payload.get("periods", [])):
+        spend = store.release_spend(con, release_id)
+        if sorted(spend) != sorted((p, amount) for p in payload.get("periods", [])):
             return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
         if store.has_column(con, "budget_spend", "budget_unit"):
             units = con.execute(
                 "SELECT DISTINCT budget_unit FROM budget_spend WHERE release_id = ?", [release_id]
             ).fetchall()
-            if any(u != budget_key for (u,) in units):
+            if any(u != unit for (u,) in units):
                 return seq, f"entry seq {seq}: budget_spend rows of {release_id} name another unit than its entry"
         groups = [g.ledger_form() for g in store.read_groups(con, release_id)]
         if groups != payload.get("groups"):
@@ -374,9 +408,17 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
     return None
 
 
-def spent_fraction(texts: list[str]) -> Fraction:
-    """Exact sum of rho texts."""
-    return sum((parse_fraction(t) for t in texts), Fraction(0))
+def entry_budget(payload: dict[str, Any]) -> tuple[str, str | None]:
+    """(unit, exact amount text) a release entry records.
+
+    Entries name it `budget_unit` + `budget_amount`; entries written before that name the amount
+    by its unit (`rho`, or `epsilon` under pure DP), and entries written before pure DP name no
+    unit (rho).
+    """
+    unit = "epsilon" if payload.get("budget_unit") == "epsilon" else "rho"
+    if "budget_amount" in payload:
+        return unit, payload["budget_amount"]
+    return unit, payload.get(unit)
 
 
 # --- queries a works council expert can run with plain duckdb ------------------------------
@@ -386,17 +428,17 @@ AUDIT_SQL: dict[str, str] = {
         SELECT period,
                budget_unit,                 -- rho (zCDP) or epsilon (pure DP): never add the two
                count(*)                     AS releases,
-               sum(rho)                     AS spent,
-               min(cap_rho)                 AS cap,
-               min(cap_rho) - sum(rho)      AS remaining,
-               sum(rho) <= min(cap_rho)     AS within_cap
+               sum(spent)                   AS spent,
+               min(cap)                     AS cap,
+               min(cap) - sum(spent)        AS remaining,
+               sum(spent) <= min(cap)       AS within_cap
         FROM budget_spend
         GROUP BY period, budget_unit
         ORDER BY period, budget_unit
     """,
     "releases": """
         SELECT release_id, release_name, group_by, window_start, window_end, policy_version, budget_unit,
-               rho_exact AS budget_exact, periods, mechanism, released_at, run_by, status,
+               budget_amount_exact, periods, mechanism, released_at, run_by, status,
                correction, correction_of
         FROM releases
         ORDER BY released_at, release_id
@@ -438,7 +480,8 @@ AUDIT_SQL: dict[str, str] = {
                json_extract_string(payload, '$.policy_sha256')       AS policy_sha256,
                json_extract_string(payload, '$.budget_cap_rho')      AS budget_cap_rho,
                json_extract_string(payload, '$.report_delta')        AS report_delta,
-               json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size
+               json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size,
+               json_extract_string(payload, '$.budget_cap_epsilon')  AS budget_cap_epsilon
         FROM ledger
         WHERE entry_type = 'policy_approved'
         ORDER BY seq

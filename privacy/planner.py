@@ -1,12 +1,12 @@
 """The accuracy planner: how precise each permitted release will be, and what it costs, before any noise.
 
 For each release of the policy and each group of a roster, it predicts from public facts only
-(the policy and the roster's group sizes; never the metric data, see privacy-design.md, "What
-may decide what"):
+(the policy and the roster's group sizes; never the metric data, see docs/privacy.md, Mechanisms
+and scales):
 
-- the Gaussian noise scale of each noisy sum: `release.expected_noise_scale`, the same analytic
+- the Gaussian noise scale of each noisy sum: `mechanisms.expected_noise_scale`, the same analytic
   sigma = bound / sqrt(2 rho / sums) that the release pins OpenDP's calibration to;
-- the 95% half-width of each sum: `release.half_width(sigma, 0.05)`, the half-width the published
+- the 95% half-width of each sum: `mechanisms.half_width(sigma, 0.05)`, the half-width the published
   interval will have (OpenDP's discrete Gaussian accuracy, about ceil(1.959964 sigma + 1/2));
 - the relative half-width at typical values: half-width / (typical per agent x agents in the
   group). The typical value per agent per window is the one the release declares in the policy
@@ -17,13 +17,13 @@ may decide what"):
   sum for each part, its wider side lies (r_S + r_N) / (1 - r_N) above S/N, and when r_N >= 1 the
   ratio would be published as too noisy (infinite relative half-width).
 
-Groups below the policy's minimum group size (roster sizes, exactly as `release.decide_groups`
+Groups below the policy's minimum group size (roster sizes, exactly as `groups.decide_groups`
 decides) are shown as suppressed. A release's predicted relative half-width is the largest over
 the statistics of its published groups (the smallest group's, as all groups share one sigma);
 when it exceeds the policy's `max_relative_half_width` (or the release's own) the accountant
 refuses the release before any noise is drawn or budget spent (privacy.accountant).
 
-Budget per accounting period (calendar month): the release's rho times the most windows that
+Budget per accounting period (calendar month): the release's budget times the most windows that
 can touch one month (31 days, 6 ISO weeks, 1 month; a window spanning two months is charged in
 full to both), as (epsilon, delta) at the policy's report_delta with OpenDP's conversion (as the
 ledger reports it) and Bun and Steinke's formula for comparison; the total over all releases is
@@ -32,27 +32,31 @@ compared with budget_cap_rho.
 Under the policy's `privacy_model: pure` the noise is (discrete) Laplace with scale
 b = bound * sums / epsilon, half-widths come from OpenDP's discrete Laplace accuracy, budgets are
 epsilon (pure DP composes by adding epsilons) and the total per period is compared with
-budget_cap_epsilon; the BudgetPlan's rho fields then hold epsilon (its `unit` says which).
+budget_cap_epsilon. Every budget of a plan is a `Budget`, so it names its unit.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
+from foundation import lake, schema
+from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text
 from foundation.policy import Policy, ReleaseSpec, WindowKind
-from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp
-from privacy.release import (
+from privacy.groups import decide_groups
+from privacy.mechanisms import (
     ALPHA_RATIO_PART,
     ALPHA_SUM,
     NOISE_DISTRIBUTION,
-    decide_groups,
+    budget_cap,
     expected_noise_scale,
     half_width,
+    release_budget,
+    rho_to_epsilon,
+    rho_to_epsilon_opendp,
 )
 from warehouse.records import GroupDecision
 
@@ -150,19 +154,19 @@ class AccuracyPlan:
 
 @dataclass(frozen=True)
 class BudgetPlan:
-    """What one release costs per accounting period in the worst month.
+    """What one release costs per accounting period in the worst month, in its unit (rho or epsilon)."""
 
-    The rho fields are in the policy's budget unit: zCDP rho, or epsilon under pure DP (`unit`).
-    """
-
-    rho: Fraction  # per window
-    rho_per_sum: Fraction
+    per_window: Budget
+    per_sum: Budget
     windows_per_period: int
-    rho_per_period: Fraction
+    per_period: Budget
     delta: Fraction
     epsilon: float  # OpenDP's conversion, as the ledger reports (pure DP: the epsilon per period itself)
     epsilon_bun_steinke: float
-    unit: str = "rho"
+
+    @property
+    def unit(self) -> BudgetUnit:
+        return self.per_window.unit
 
 
 @dataclass(frozen=True)
@@ -179,17 +183,20 @@ class PolicyPlan:
     """The plan of the policy's releases for one roster, with the total spend per period."""
 
     releases: tuple[ReleasePlan, ...]
-    total_rho_per_period: Fraction  # all releases of the policy, shown or not
-    cap: Fraction
+    total_per_period: Budget  # all releases of the policy, shown or not
+    cap: Budget
     delta: Fraction
     epsilon_total: float
     epsilon_total_bun_steinke: float
     roster_source: str
-    unit: str = "rho"  # of total_rho_per_period and cap: zCDP rho, or epsilon under pure DP
+
+    @property
+    def unit(self) -> BudgetUnit:
+        return self.cap.unit
 
     @property
     def within_cap(self) -> bool:
-        return self.total_rho_per_period <= self.cap
+        return self.total_per_period <= self.cap
 
     @property
     def ok(self) -> bool:
@@ -240,32 +247,28 @@ def ratio_relative_half_width(r_s: float, r_n: float) -> float:
 
 
 def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
-    """The release's rho in the worst month: rho per window x the most windows touching one month.
+    """The release's budget in the worst month: budget per window x the most windows touching one month.
 
-    Under pure DP the same in epsilon (pure DP composes by adding epsilons; delta 0).
+    Under pure DP the budget is epsilon (pure DP composes by adding epsilons; delta 0).
     """
     windows = WINDOWS_PER_PERIOD[spec.window]
-    if spec.privacy_model == "pure":
-        per_period = spec.budget * windows
-        return BudgetPlan(
-            rho=spec.budget,
-            rho_per_sum=spec.budget / len(spec.sums),
-            windows_per_period=windows,
-            rho_per_period=per_period,
-            delta=Fraction(0),
-            epsilon=float(per_period),
-            epsilon_bun_steinke=float(per_period),
-            unit="epsilon",
-        )
-    per_period = spec.rho * windows
+    per_window = release_budget(spec)
+    per_period = per_window * windows
+    if per_window.unit == "epsilon":
+        delta = Fraction(0)
+        epsilon = bun_steinke = float(per_period.amount)
+    else:
+        delta = policy.report_delta
+        epsilon = rho_to_epsilon_opendp(per_period.amount, delta)
+        bun_steinke = rho_to_epsilon(per_period.amount, delta)
     return BudgetPlan(
-        rho=spec.rho,
-        rho_per_sum=spec.rho / len(spec.sums),
+        per_window=per_window,
+        per_sum=per_window / len(spec.sums),
         windows_per_period=windows,
-        rho_per_period=per_period,
-        delta=policy.report_delta,
-        epsilon=rho_to_epsilon_opendp(per_period, policy.report_delta),
-        epsilon_bun_steinke=rho_to_epsilon(per_period, policy.report_delta),
+        per_period=per_period,
+        delta=delta,
+        epsilon=epsilon,
+        epsilon_bun_steinke=bun_steinke,
     )
 
 
@@ -284,25 +287,16 @@ def plan_policy(
         )
         for spec in specs
     )
-    total = sum((budget_per_period(s, policy).rho_per_period for s in policy.releases), Fraction(0))
-    if policy.privacy_model == "pure":
-        return PolicyPlan(
-            releases=releases,
-            total_rho_per_period=total,
-            cap=policy.budget_cap,
-            delta=Fraction(0),
-            epsilon_total=float(total),
-            epsilon_total_bun_steinke=float(total),
-            roster_source=roster_source,
-            unit="epsilon",
-        )
+    cap = budget_cap(policy)
+    total = sum_budgets([budget_per_period(s, policy).per_period for s in policy.releases], cap.unit)
+    pure = cap.unit == "epsilon"
     return PolicyPlan(
         releases=releases,
-        total_rho_per_period=total,
-        cap=policy.budget_cap_rho,
-        delta=policy.report_delta,
-        epsilon_total=rho_to_epsilon_opendp(total, policy.report_delta),
-        epsilon_total_bun_steinke=rho_to_epsilon(total, policy.report_delta),
+        total_per_period=total,
+        cap=cap,
+        delta=Fraction(0) if pure else policy.report_delta,
+        epsilon_total=float(total.amount) if pure else rho_to_epsilon_opendp(total.amount, policy.report_delta),
+        epsilon_total_bun_steinke=float(total.amount) if pure else rho_to_epsilon(total.amount, policy.report_delta),
         roster_source=roster_source,
     )
 
@@ -373,14 +367,14 @@ def format_plan(plan: PolicyPlan) -> str:
             lines.append("  " + "  ".join(cells).rstrip())
         if b.unit == "epsilon":
             lines.append(
-                f"  budget (pure DP, Laplace): epsilon {fraction_text(b.rho)} per {rp.window} "
-                f"({fraction_text(b.rho_per_sum)} per sum) x {b.windows_per_period} {rp.window}(s) touching one "
-                f"month = epsilon {fraction_text(b.rho_per_period)} per month (delta 0)"
+                f"  budget (pure DP, Laplace): {b.per_window} per {rp.window} "
+                f"({b.per_sum.text} per sum) x {b.windows_per_period} {rp.window}(s) touching one "
+                f"month = {b.per_period} per month (delta 0)"
             )
         else:
             lines.append(
-                f"  budget: rho {fraction_text(b.rho)} per {rp.window} ({fraction_text(b.rho_per_sum)} per sum) x "
-                f"{b.windows_per_period} {rp.window}(s) touching one month = rho {fraction_text(b.rho_per_period)} "
+                f"  budget: {b.per_window} per {rp.window} ({b.per_sum.text} per sum) x "
+                f"{b.windows_per_period} {rp.window}(s) touching one month = {b.per_period} "
                 f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
                 f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
             )
@@ -390,13 +384,13 @@ def format_plan(plan: PolicyPlan) -> str:
     cap_verdict = "within the cap" if plan.within_cap else "OVER THE CAP: some releases would be refused for budget"
     if plan.unit == "epsilon":
         lines.append(
-            f"All releases of the policy in the worst month (pure DP): epsilon "
-            f"{fraction_text(plan.total_rho_per_period)} of the cap {fraction_text(plan.cap)}: {cap_verdict}"
+            f"All releases of the policy in the worst month (pure DP): {plan.total_per_period} "
+            f"of the cap {plan.cap.text}: {cap_verdict}"
         )
         return "\n".join(lines)
     lines.append(
-        f"All releases of the policy in the worst month: rho {fraction_text(plan.total_rho_per_period)} of the cap "
-        f"{fraction_text(plan.cap)}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
+        f"All releases of the policy in the worst month: {plan.total_per_period} of the cap "
+        f"{plan.cap.text}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
         f"{float(plan.delta):g} (OpenDP; Bun-Steinke {plan.epsilon_total_bun_steinke:.3g})"
     )
     return "\n".join(lines)
@@ -405,23 +399,11 @@ def format_plan(plan: PolicyPlan) -> str:
 def plan_json(plan: PolicyPlan) -> dict[str, Any]:
     """The plan as plain JSON: budgets as exact text, an infinite relative half-width as null (too_noisy).
 
-    Under pure DP the budget keys say epsilon instead of rho (budget_unit says which).
+    Budget keys are named by the unit (rho_per_window, or epsilon_per_window under pure DP); under
+    pure DP `budget_unit` says so.
     """
-    if plan.unit == "epsilon":
-        out = _plan_json(plan)
-        out["budget_unit"] = "epsilon"
-        out["total_epsilon_per_period"] = out.pop("total_rho_per_period")
-        out["cap_epsilon"] = out.pop("cap_rho")
-        for release in out["releases"]:
-            release["budget_unit"] = "epsilon"
-            for key in ("per_window", "per_sum", "per_period"):
-                release[f"epsilon_{key}"] = release.pop(f"rho_{key}")
-        return out
-    return _plan_json(plan)
-
-
-def _plan_json(plan: PolicyPlan) -> dict[str, Any]:
-    return {
+    u = plan.unit
+    out: dict[str, Any] = {
         "roster_source": plan.roster_source,
         "ok": plan.ok,
         "releases": [
@@ -432,10 +414,10 @@ def _plan_json(plan: PolicyPlan) -> dict[str, Any]:
                 "limit": None if rp.accuracy.limit is None else fraction_text(rp.accuracy.limit),
                 "refused": rp.accuracy.refused,
                 "reason": rp.accuracy.reason(),
-                "rho_per_window": fraction_text(rp.budget.rho),
-                "rho_per_sum": fraction_text(rp.budget.rho_per_sum),
+                f"{u}_per_window": rp.budget.per_window.text,
+                f"{u}_per_sum": rp.budget.per_sum.text,
                 "windows_per_period": rp.budget.windows_per_period,
-                "rho_per_period": fraction_text(rp.budget.rho_per_period),
+                f"{u}_per_period": rp.budget.per_period.text,
                 "epsilon": rp.budget.epsilon,
                 "epsilon_bun_steinke": rp.budget.epsilon_bun_steinke,
                 "delta": fraction_text(rp.budget.delta),
@@ -456,12 +438,17 @@ def _plan_json(plan: PolicyPlan) -> dict[str, Any]:
             }
             for rp in plan.releases
         ],
-        "total_rho_per_period": fraction_text(plan.total_rho_per_period),
-        "cap_rho": fraction_text(plan.cap),
+        f"total_{u}_per_period": plan.total_per_period.text,
+        f"cap_{u}": plan.cap.text,
         "within_cap": plan.within_cap,
         "epsilon_total": plan.epsilon_total,
         "epsilon_total_bun_steinke": plan.epsilon_total_bun_steinke,
     }
+    if u == "epsilon":
+        out["budget_unit"] = "epsilon"
+        for release in out["releases"]:
+            release["budget_unit"] = "epsilon"
+    return out
 
 
 # --- the current roster (reads files; the predictions above are pure) ----------------------------
@@ -470,20 +457,19 @@ def _plan_json(plan: PolicyPlan) -> dict[str, Any]:
 def current_roster(settings: Settings) -> tuple[pl.DataFrame, str]:
     """The roster the next releases will use: the latest staged snapshot, else the landing roster.
 
-    The staged snapshot (staged/roster/day=D) is what `release.decide_groups` is given for a
+    The staged snapshot (staged/roster/day=D) is what `groups.decide_groups` is given for a
     window starting on D; before the first run only the landing roster exists (read and checked
     by foundation.roster.read_roster, which needs the pseudonymisation key). Group sizes are all the
     planner takes from it.
     """
     import polars as pl
 
-    from privacy.release import read_partitions
-
-    root = settings.lake.staged / "roster"
-    days = sorted(p.name.removeprefix("day=") for p in root.glob("day=*") if any(p.glob("*.parquet")))
+    root = settings.lake.table_root(schema.ROSTER)
+    days = [d for d in lake.partition_days(root) if lake.data_files(lake.partition(root, d))]
     if days:
-        day = dt.date.fromisoformat(days[-1])
-        return read_partitions(root, [day]), f"{root}/day={day.isoformat()} (latest staged snapshot)"
+        folder = lake.partition(root, days[-1])
+        snapshot = pl.read_parquet(lake.data_files(folder)).with_columns(pl.lit(days[-1]).alias("day"))
+        return snapshot, f"{folder} (latest staged snapshot)"
     from foundation.roster import read_roster, roster_path
 
     agents = read_roster(settings)

@@ -19,7 +19,7 @@ check, draw, one DuckDB transaction with the ledger entry): seconds per release 
 of that call. The first release of the process pays OpenDP's import and the first calibration
 (`release_first_seconds`), the first of each other spec its calibration (`first_seconds` per
 release in `release_details`); `release_seconds` is the median over all later (warm) releases. Each
-release spec's measurement is calibrated once per process (privacy.release._measurement is
+release spec's measurement is calibrated once per process (privacy.mechanisms.calibrated_measurement is
 cached on public facts: spec, bounds and group keys; the noise is drawn fresh every time).
 
 Relative error, per release: the median over groups and windows of |noisy - exact| / exact, for
@@ -35,7 +35,6 @@ import hashlib
 import statistics
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from foundation import schema
+from foundation.budget import Budget
 from foundation.policy import Policy, ReleaseSpec, parse_policy
 from warehouse.records import ReleaseKey, ReleaseOutcome
 
@@ -192,7 +192,8 @@ def _release_once(
     import functools
 
     from privacy.accountant import publish_release
-    from privacy.release import agent_window_totals, decide_groups, draw_noisy_release
+    from privacy.groups import decide_groups
+    from privacy.release import agent_window_totals, draw_noisy_release
 
     def draw() -> Any:
         rows = agent_day.filter((pl.col("day") >= start) & (pl.col("day") < end))
@@ -223,6 +224,7 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
         errors: dict[str, dict[str, list[float]]] = {}
         too_noisy: dict[str, list[bool]] = {}
         first: dict[str, float] = {}
+        outcome_budget: dict[str, Budget] = {}
         for key, (policy_name, release_name) in SCENARIOS.items():
             policy = policies[policy_name]
             spec = policy.release(release_name)
@@ -230,6 +232,7 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
             seconds[key], errors[key], too_noisy[key] = [], {"count": [], "mean": []}, []
             for start, end in _windows(spec):
                 outcome, took = _release_once(warehouse, policy, spec, agent_day, roster, start, end)
+                outcome_budget[key] = outcome.budget
                 if outcome.status != "released":
                     raise RuntimeError(f"bench release {key} {start} was {outcome.status}: {outcome.message}")
                 if key not in first:
@@ -258,7 +261,7 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
         rel[mean_key] = round(statistics.median(errors[key]["mean"]), 4)
         details[key] = {
             "model": spec.privacy_model,
-            "budget": f"{spec.budget_unit} {_text(spec.budget)} per release",
+            "budget": f"{outcome_budget[key]} per release",
             "releases": len(_windows(spec)),
             "groups_per_release": len(errors[key]["count"]) // max(1, len(_windows(spec))),
             "first_seconds": round(first[key], 3),
@@ -276,12 +279,6 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
     }
     _print_table(out)
     return out
-
-
-def _text(value: Fraction) -> str:
-    from foundation.exact import fraction_text
-
-    return fraction_text(value)
 
 
 def _print_table(out: dict[str, Any]) -> None:

@@ -36,10 +36,10 @@ def format_value(row: dict[str, Any]) -> str:
 
 
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
-    from foundation.exact import fraction_text
     from foundation.policy import load_policy
     from privacy.accountant import budget_summary
     from privacy.ledger import verify_ledger
+    from privacy.mechanisms import budget_cap
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
     policy = load_policy(settings.policy_path)
@@ -132,15 +132,16 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
-    unit = "zCDP rho" if policy.privacy_model == "zcdp" else "pure DP epsilon"
+    cap = budget_cap(policy)
+    model = "zCDP" if cap.unit == "rho" else "pure DP"
     print(
-        f"Privacy budget per agent ({unit} per calendar month; cap {fraction_text(policy.budget_cap)} "
+        f"Privacy budget per agent ({model} {cap.unit} per calendar month; cap {cap.text} "
         f"under policy version {policy.version}):"
     )
     summary = budget_summary(settings.lake.warehouse_path, policy) if settings.lake.warehouse_path.exists() else []
     if not summary:
         print("  nothing spent yet")
-    if policy.privacy_model == "pure":
+    if cap.unit == "epsilon":
         for period in summary:
             spent = period["spent_epsilon"] if period["spent_epsilon"] is not None else "unbounded (zCDP spend)"
             print(

@@ -10,26 +10,17 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation.budget import Budget
 from foundation.policy import Policy
 from privacy import accountant
 from privacy.accountant import budget_summary, publish_release
-from privacy.ledger import rho_to_epsilon, rho_to_epsilon_opendp, verify_ledger
-from tests.helpers import make_test_policy
+from privacy.ledger import verify_ledger
+from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
+from tests.helpers import TEAM_WEEK, FakeDraw, make_test_policy, noisy_release, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 
 TABLES = ("releases", "published_aggregates", "release_groups", "budget_spend", "ledger")
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
-
-
-TEAM_WEEK: dict[str, Any] = {
-    "name": "team_week",
-    "purpose": "weekly",
-    "group_by": "team",
-    "window": "week",
-    "rho": "0.25",
-    "sums": {"contacts_handled": 400, "handle_seconds": 144000},
-    "ratios": {"aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": 3600}},
-}
 
 
 def make_policy(cap: str = "1.0", day_rho: str = "0.1") -> Policy:
@@ -47,38 +38,6 @@ def make_policy(cap: str = "1.0", day_rho: str = "0.1") -> Policy:
         ],
         cap=cap,
     )
-
-
-def noisy_release() -> NoisyRelease:
-    return NoisyRelease(
-        values=(
-            PublishedValue("team-a", "contacts_handled", 812.25, 790.5, 834.0, 11.1, "published"),
-            PublishedValue("team-a", "aht_seconds", 301.5, 280.0, 325.75, None, "published"),
-            PublishedValue("team-b", "contacts_handled", None, None, None, 11.1, "too_noisy"),
-        ),
-        groups=(
-            GroupDecision("team-b", 15, "released"),
-            GroupDecision("team-a", 12, "released"),
-            GroupDecision("team-c", 4, "suppressed_small_group"),
-        ),
-        mechanism="gaussian (zCDP), test double",
-        parameters={"bounds": {"contacts_handled": 400}, "rho_per_sum": Fraction(1, 8), "scales": [11.1, 2.5]},
-    )
-
-
-class FakeDraw:
-    """A draw that returns a fixed release and counts its calls."""
-
-    def __init__(self, release: NoisyRelease | None = None, error: Exception | None = None) -> None:
-        self.calls = 0
-        self.release = release or noisy_release()
-        self.error = error
-
-    def __call__(self) -> NoisyRelease:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return self.release
 
 
 def day_key(policy: Policy, day: dt.date) -> ReleaseKey:
@@ -106,14 +65,6 @@ def counts(path: Path) -> dict[str, int]:
         con.close()
 
 
-def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def wh(tmp_path: Path) -> Path:
     return tmp_path / "warehouse" / "warehouse.duckdb"
@@ -125,7 +76,7 @@ def test_first_publish_stores_rows_and_spends(wh: Path) -> None:
     key = week_key(policy, dt.date(2026, 3, 9))
     out = publish(wh, policy, key, draw)
     assert out.status == "released" and draw.calls == 1
-    assert out.rho == Fraction(1, 4) and out.periods == ("2026-03",)
+    assert out.budget == Budget("rho", Fraction(1, 4)) and out.periods == ("2026-03",)
     assert {(v.group_value, v.statistic) for v in out.values} == {
         ("team-a", "contacts_handled"),
         ("team-a", "aht_seconds"),
@@ -133,7 +84,7 @@ def test_first_publish_stores_rows_and_spends(wh: Path) -> None:
     }
     assert [g.group_value for g in out.groups] == ["team-a", "team-b", "team-c"]
     assert counts(wh) == {"releases": 1, "published_aggregates": 3, "release_groups": 3, "budget_spend": 1, "ledger": 2}
-    assert rows(wh, "SELECT period, rho_exact, rho FROM budget_spend") == [("2026-03", "0.25", Fraction(1, 4))]
+    assert rows(wh, "SELECT period, spent_exact, spent FROM budget_spend") == [("2026-03", "0.25", Fraction(1, 4))]
     assert rows(wh, "SELECT entry_type FROM ledger ORDER BY seq") == [("policy_approved",), ("release",)]
     assert rows(wh, "SELECT group_value, roster_size, reason FROM suppressed_groups") == [
         ("team-c", 4, "suppressed_small_group")
@@ -153,10 +104,10 @@ def test_rerun_returns_stored_values_without_drawing_or_spending(wh: Path) -> No
     other = FakeDraw(NoisyRelease((), (GroupDecision("team-a", 12, "released"),), "other", {}))
     second = publish(wh, policy, key, other)
     assert second.status == "stored"
-    assert (second.values, second.groups, second.rho, second.periods) == (
+    assert (second.values, second.groups, second.budget, second.periods) == (
         first.values,
         first.groups,
-        first.rho,
+        first.budget,
         first.periods,
     )
     assert draw.calls == 1 and other.calls == 0
@@ -175,7 +126,7 @@ def test_spend_exactly_up_to_the_cap_is_allowed_one_more_is_refused(wh: Path) ->
 
     refused = publish(wh, policy, day_key(policy, dt.date(2026, 3, 11)), draw)
     assert refused.status == "refused" and draw.calls == 10
-    assert refused.values == () and refused.rho == Fraction(1, 10)
+    assert refused.values == () and refused.budget == Budget("rho", Fraction(1, 10))
     for part in ("2026-03", "spent rho 1", "requested 0.1", "cap 1"):
         assert part in refused.message
     assert counts(wh)["releases"] == 10 and counts(wh)["budget_spend"] == 10
@@ -205,7 +156,7 @@ def test_window_spanning_two_months_charges_both(wh: Path) -> None:
     key = week_key(policy, dt.date(2026, 3, 30))  # Monday 30 March to Sunday 5 April
     out = publish(wh, policy, key, FakeDraw())
     assert out.periods == ("2026-03", "2026-04")
-    assert rows(wh, "SELECT period, rho_exact FROM budget_spend ORDER BY period") == [
+    assert rows(wh, "SELECT period, spent_exact FROM budget_spend ORDER BY period") == [
         ("2026-03", "0.25"),
         ("2026-04", "0.25"),
     ]

@@ -21,16 +21,16 @@ import duckdb
 import polars as pl
 import pytest
 
+from foundation.exact import canonical_json
 from foundation.policy import Policy, PolicyError
 from privacy import release as release_module
-from privacy.accountant import publish_release
-from privacy.ledger import AUDIT_SQL, verify_ledger
-from privacy.release import assign_merged_groups, decide_groups, draw_noisy_release
-from tests.helpers import make_test_policy
-from tests.test_accountant import TEAM_WEEK, FakeDraw, rows
-from tests.test_pure_dp import pure_policy
+from privacy.accountant import budget_summary, publish_release
+from privacy.groups import assign_merged_groups, decide_groups
+from privacy.ledger import AUDIT_SQL, canonical_entry, entry_hash, verify_ledger
+from privacy.release import draw_noisy_release
+from tests.helpers import TEAM_WEEK, FakeDraw, make_test_policy, pure_policy, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
-from warehouse.store import read_published
+from warehouse.store import BUDGET_COLUMN_RENAMES, has_column, read_published
 
 MONDAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 9, 6, 0, tzinfo=dt.UTC)
@@ -198,7 +198,7 @@ def test_late_data_is_released_once_as_a_marked_correction_that_costs_budget(tmp
     assert corrected.status == "released" and late.calls == 1
     assert corrected.key.correction == 1 and corrected.key.release_id != original.key.release_id
     assert f"correction 1, superseding {original.key.release_id}" in corrected.message
-    assert rows(wh, "SELECT period, rho_exact, budget_unit FROM budget_spend ORDER BY release_id") == sorted(
+    assert rows(wh, "SELECT period, spent_exact, budget_unit FROM budget_spend ORDER BY release_id") == sorted(
         [("2026-03", "0.25", "rho"), ("2026-03", "0.25", "rho")]
     )
     assert rows(wh, "SELECT correction, correction_of, inputs_as_of FROM releases ORDER BY correction") == [
@@ -364,8 +364,8 @@ def test_units_are_recorded_and_an_older_warehouse_is_migrated(tmp_path: Path) -
     key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), policy.sha256)
     draw = FakeDraw()
     publish_release(wh, key, policy.release("site_day"), policy, "tester", draw, now=lambda: NOW)
-    assert rows(wh, "SELECT budget_unit, rho_exact FROM releases") == [("epsilon", "1")]
-    assert rows(wh, "SELECT budget_unit, rho_exact FROM budget_spend") == [("epsilon", "1")]
+    assert rows(wh, "SELECT budget_unit, budget_amount_exact FROM releases") == [("epsilon", "1")]
+    assert rows(wh, "SELECT budget_unit, spent_exact FROM budget_spend") == [("epsilon", "1")]
 
     downgrade(wh)
     assert verify_ledger(wh).ok  # read-only: an old warehouse verifies as it is
@@ -382,4 +382,73 @@ def test_units_are_recorded_and_an_older_warehouse_is_migrated(tmp_path: Path) -
     spend = con.execute(AUDIT_SQL["spend_per_period"]).fetchall()
     con.close()
     assert spend == [("2026-04", "epsilon", 2, Fraction(2), Fraction(10), Fraction(8), True)]
+    assert verify_ledger(wh).ok
+
+
+def downgrade_budget_names(path: Path) -> None:
+    """Turn a warehouse back into the layout written before unit-neutral budget names.
+
+    The budget columns are named rho again (rho_exact, cap_rho, ...), and the ledger's release
+    entries lose budget_amount: the chain is rehashed, as such a ledger was written.
+    """
+    con = duckdb.connect(str(path))
+    for table, renames in BUDGET_COLUMN_RENAMES.items():
+        for old, new in renames:
+            con.execute(f"ALTER TABLE {table} RENAME COLUMN {new} TO {old}")
+    prev = "0" * 64
+    entries = con.execute("SELECT seq, entry_type, recorded_at, release_id, payload FROM ledger ORDER BY seq")
+    for seq, entry_type, recorded_at, release_id, payload in entries.fetchall():
+        doc = json.loads(payload)
+        doc.pop("budget_amount", None)
+        text = canonical_json(doc)
+        digest = entry_hash(prev, canonical_entry(seq, entry_type, recorded_at, release_id, text))
+        con.execute(
+            "UPDATE ledger SET payload = ?, prev_hash = ?, entry_hash = ? WHERE seq = ?", [text, prev, digest, seq]
+        )
+        prev = digest
+    con.close()
+
+
+def test_a_warehouse_with_rho_named_budget_columns_verifies_and_is_migrated(tmp_path: Path) -> None:
+    """Before the rename, the rho columns held epsilon under pure DP and entries named the amount by its unit."""
+    wh = tmp_path / "warehouse.duckdb"
+    zcdp, pure = correcting_policy(cap="1.0"), pure_policy(cap="10", epsilon="1")
+    day = MONDAY + dt.timedelta(days=1)
+    pure_key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), pure.sha256)
+    assert publish_release(wh, pure_key, pure.release("site_day"), pure, "t", FakeDraw(), now=lambda: NOW).status == (
+        "released"
+    )
+    assert publish_at(wh, zcdp, FakeDraw(fixed_release(100.0)), T1).status == "released"
+    downgrade(wh)
+    downgrade_budget_names(wh)
+    assert rows(wh, "SELECT release_name, rho_exact FROM releases ORDER BY 1") == [
+        ("site_day", "1"),
+        ("team_week", "0.25"),
+    ]
+    assert all("budget_amount" not in p for (p,) in rows(wh, "SELECT payload FROM ledger"))
+
+    assert verify_ledger(wh).ok  # read-only: the old names are read as they are
+    assert budget_summary(wh, zcdp)[0]["spent_rho"] == "0.75"  # rho 0.25 + epsilon 1 as rho 1/2
+    assert budget_summary(wh, pure)[0]["spent_epsilon"] is None  # the period holds rho spend
+
+    recomputed = NOW + dt.timedelta(hours=1)  # after the release (the downgrade dropped its inputs_as_of)
+    out = publish_at(wh, zcdp, FakeDraw(fixed_release(120.0)), recomputed)  # a correction: the connection migrates
+    assert out.status == "released" and out.key.correction == 1
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        assert not has_column(con, "releases", "rho_exact") and not has_column(con, "budget_spend", "cap_rho")
+    finally:
+        con.close()
+    assert rows(wh, "SELECT budget_unit, budget_amount_exact FROM releases ORDER BY released_at, release_name") == [
+        ("epsilon", "1"),
+        ("rho", "0.25"),
+        ("rho", "0.25"),
+    ]
+    assert rows(wh, "SELECT budget_unit, spent_exact, cap_exact FROM budget_spend ORDER BY budget_unit DESC") == [
+        ("rho", "0.25", "1"),
+        ("rho", "0.25", "1"),
+        ("epsilon", "1", "10"),
+    ]
+    [(payload,)] = rows(wh, f"SELECT payload FROM ledger WHERE release_id = '{out.key.release_id}'")
+    assert json.loads(payload)["budget_amount"] == "0.25"  # new entries name the amount without its unit
     assert verify_ledger(wh).ok

@@ -97,7 +97,7 @@ def _warehouse_snapshot(path: Path) -> dict[str, list[tuple]]:
                 "SELECT release_id, group_value, statistic, value, ci_low, ci_high "
                 "FROM published_aggregates ORDER BY ALL"
             ).fetchall(),
-            "spend": con.execute("SELECT period, release_id, rho_exact FROM budget_spend ORDER BY ALL").fetchall(),
+            "spend": con.execute("SELECT period, release_id, spent_exact FROM budget_spend ORDER BY ALL").fetchall(),
             "ledger": con.execute("SELECT seq, entry_hash FROM ledger ORDER BY seq").fetchall(),
         }
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation.budget import Budget, BudgetUnitMismatch
 from foundation.exact import canonical_json, fraction_decimal, fraction_text
 from foundation.policy import Policy
 from privacy.accountant import publish_release
@@ -22,10 +23,9 @@ from privacy.ledger import (
     append_entry,
     canonical_entry,
     ensure_policy_recorded,
-    rho_to_epsilon,
-    rho_to_epsilon_opendp,
     verify_ledger,
 )
+from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
 from tests.helpers import make_test_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import connect, transaction
@@ -277,6 +277,18 @@ def test_exact_encodings() -> None:
         canonical_json({"x": float("nan")})
     np = pytest.importorskip("numpy")
     assert canonical_json({"f": np.float64(1.5), "i": np.int64(3)}) == '{"f":1.5,"i":3}'
+
+
+def test_budgets_carry_their_unit() -> None:
+    rho, epsilon = Budget("rho", Fraction(1, 10)), Budget("epsilon", Fraction(1, 2))
+    assert rho + rho == Budget("rho", Fraction(1, 5)) and str(rho * 3) == "rho 0.3" and (epsilon / 3).text == "1/6"
+    assert rho < Budget("rho", Fraction(1, 5)) and rho != Budget("epsilon", Fraction(1, 10))
+    with pytest.raises(BudgetUnitMismatch):
+        rho + epsilon
+    with pytest.raises(BudgetUnitMismatch):
+        rho <= epsilon  # noqa: B015
+    with pytest.raises(ValueError, match="unknown budget unit"):
+        Budget.parse("delta", "0.1")
 
 
 def test_rho_to_epsilon_conversions() -> None:

@@ -23,11 +23,14 @@ import polars as pl
 import pytest
 import yaml
 
+from foundation.budget import Budget
 from foundation.policy import Policy, PolicyError, load_policy, parse_policy
 from foundation.settings import REPO_ROOT, Settings
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
-from privacy.ledger import rho_to_epsilon, verify_ledger
+from privacy.groups import decide_groups
+from privacy.ledger import verify_ledger
+from privacy.mechanisms import expected_noise_scale, half_width, rho_to_epsilon
 from privacy.planner import (
     WINDOWS_PER_PERIOD,
     budget_per_period,
@@ -36,7 +39,6 @@ from privacy.planner import (
     predict_accuracy,
     ratio_relative_half_width,
 )
-from privacy.release import decide_groups, expected_noise_scale, half_width
 from teamlens import cli
 from tests.helpers import make_test_policy, policy_document
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
@@ -178,21 +180,21 @@ def test_budget_per_period_by_hand() -> None:
     policy = make_policy(cap="10")
     assert WINDOWS_PER_PERIOD == {"day": 31, "week": 6, "month": 1}
     week = budget_per_period(policy.release("team_week"), policy)
-    assert (week.rho, week.rho_per_sum, week.windows_per_period, week.rho_per_period) == (
-        Fraction(1),
-        Fraction(1, 2),
+    assert (week.per_window, week.per_sum, week.windows_per_period, week.per_period) == (
+        Budget("rho", Fraction(1)),
+        Budget("rho", Fraction(1, 2)),
         6,
-        Fraction(6),
+        Budget("rho", Fraction(6)),
     )
     # Bun-Steinke: 6 + 2 sqrt(6 ln 1e9) = 6 + 2 sqrt(124.3396) = 28.30154
     assert week.epsilon_bun_steinke == pytest.approx(28.30154, abs=1e-5)
     assert week.epsilon_bun_steinke == rho_to_epsilon(Fraction(6), Fraction(1, 10**9))
     assert 6 < week.epsilon < week.epsilon_bun_steinke  # OpenDP's conversion is tighter
     day = budget_per_period(policy.release("site_day"), policy)
-    assert (day.windows_per_period, day.rho_per_period) == (31, Fraction(31, 100))
+    assert (day.windows_per_period, day.per_period) == (31, Budget("rho", Fraction(31, 100)))
 
     plan = plan_policy(policy, roster_frame(), roster_source="hand-made")
-    assert plan.total_rho_per_period == Fraction(631, 100) and plan.within_cap and plan.ok
+    assert plan.total_per_period == Budget("rho", Fraction(631, 100)) and plan.within_cap and plan.ok
     assert not plan_policy(make_policy(cap="6.3"), roster_frame()).within_cap  # 6.31 > 6.3
     # site_day: sigma 80 / sqrt(0.02) = 565.69; half-width ceil(1108.72 + 0.5) = 1110; S1 has 15 agents
     site = rows_of(plan.releases[1].accuracy)
@@ -214,7 +216,7 @@ def test_the_shipped_policy_passes_its_own_limit_on_the_demo_roster() -> None:
         orient="row",
     )
     plan = plan_policy(policy, roster)
-    assert plan.ok and plan.total_rho_per_period == Fraction(98, 100)
+    assert plan.ok and plan.total_per_period == Budget("rho", Fraction(98, 100))
     team = plan.releases[0].accuracy
     assert team.worst is not None and team.worst.roster_size == 13 and team.worst.statistic == "aht_seconds"
     assert team.worst.relative_half_width == pytest.approx(1.905, abs=1e-3)

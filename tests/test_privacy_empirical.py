@@ -56,9 +56,8 @@ import polars as pl
 import pytest
 
 from foundation.policy import ReleaseSpec
-from privacy.release import CalibratedRelease, calibrate, expected_noise_scale
-from tests.helpers import make_test_policy
-from tests.test_pure_dp import SITE_DAY, pure_policy
+from privacy.mechanisms import CalibratedRelease, calibrate, expected_noise_scale
+from tests.helpers import SITE_DAY, make_test_policy, pure_policy
 
 GROUPS = 10_000  # public groups: independent draws per call of the measurement
 DRAWS = 10  # calls of the measurement per side: GROUPS * DRAWS = 100,000 outputs per sum per side

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -14,59 +13,27 @@ from typing import Any
 import polars as pl
 import pytest
 
+from foundation.budget import Budget
 from foundation.policy import Policy, PolicyError, parse_policy
-from privacy import release as release_module
+from privacy import mechanisms
 from privacy.accountant import budget_summary, publish_release
+from privacy.groups import decide_groups
 from privacy.ledger import verify_ledger
-from privacy.planner import budget_per_period, plan_json, plan_policy, predict_accuracy
-from privacy.release import (
+from privacy.mechanisms import (
     MECHANISM_PURE,
     NoiseScaleMismatch,
     analytic_laplace_scale,
     calibrate,
-    decide_groups,
-    draw_noisy_release,
     expected_noise_scale,
     half_width,
     published_values,
 )
-from tests.helpers import interval_coverage, make_test_policy
-from tests.test_accountant import FakeDraw, rows
+from privacy.planner import budget_per_period, plan_json, plan_policy, predict_accuracy
+from privacy.release import draw_noisy_release
+from tests.helpers import SITE_DAY, FakeDraw, interval_coverage, make_test_policy, pure_doc, pure_policy, rows
 from warehouse.records import ReleaseKey
 
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
-
-SITE_DAY: dict[str, Any] = {
-    "name": "site_day",
-    "purpose": "daily workload per site",
-    "group_by": "site",
-    "window": "day",
-    "epsilon": "1",
-    "sums": {"contacts_handled": 60, "handle_seconds": 23400},
-    "ratios": {"aht_seconds": {"numerator": "handle_seconds", "denominator": "contacts_handled", "max": 3600}},
-}
-
-
-def pure_doc(cap: str = "10", epsilon: str = "1") -> dict[str, Any]:
-    """A pure DP policy document (no report_delta: pure DP has delta 0)."""
-    return {
-        "policy_version": 1,
-        "privacy_model": "pure",
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "budget_cap_epsilon": cap,
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
-        "releases": [{**SITE_DAY, "epsilon": epsilon}],
-    }
-
-
-def pure_policy(cap: str = "10", epsilon: str = "1") -> Policy:
-    doc = pure_doc(cap, epsilon)
-    return parse_policy(doc, sha256=hashlib.sha256(repr(doc).encode()).hexdigest())
-
 
 # --- policy ------------------------------------------------------------------------------------
 
@@ -147,13 +114,13 @@ def test_laplace_scale_is_bound_times_sums_over_epsilon(epsilon: str, contacts: 
 
 def test_laplace_scale_mismatch_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = pure_policy(epsilon="0.5").release("site_day")
-    release_module._measurement.cache_clear()
-    monkeypatch.setattr(release_module, "analytic_laplace_scale", lambda bound, eps, parts: bound * parts / eps / 2)
+    mechanisms.calibrated_measurement.cache_clear()
+    monkeypatch.setattr(mechanisms, "analytic_laplace_scale", lambda bound, eps, parts: bound * parts / eps / 2)
     try:
         with pytest.raises(NoiseScaleMismatch, match="analytic sensitivity implies"):
             calibrate(_totals(), ["S1"], spec)
     finally:
-        release_module._measurement.cache_clear()
+        mechanisms.calibrated_measurement.cache_clear()
 
 
 def test_laplace_half_width_is_opendp_discrete_laplace_accuracy() -> None:
@@ -167,7 +134,7 @@ def test_laplace_half_width_is_opendp_discrete_laplace_accuracy() -> None:
         assert summary[metric]["distribution"] == "Integer Laplace"
         assert half_width(scale, 0.05, "discrete_laplace") == pytest.approx(summary[metric]["accuracy"], rel=1e-12)
         assert half_width(scale, 0.05, "discrete_laplace") == dp.discrete_laplacian_scale_to_accuracy(scale, 0.05)
-        # about b ln(20) = 3.0 b (privacy-design.md)
+        # about b ln(20) = 3.0 b (docs/privacy.md, Intervals)
         assert half_width(scale, 0.05, "discrete_laplace") == pytest.approx(scale * math.log(20), rel=0.01)
     with pytest.raises(ValueError, match="unknown noise distribution"):
         half_width(1.0, 0.05, "cauchy")
@@ -211,15 +178,15 @@ def test_planner_predicts_laplace_scales_and_sums_epsilon() -> None:
     assert contacts.half_width == half_width(120.0, 0.05, "discrete_laplace")
     assert contacts.relative_half_width == pytest.approx(contacts.half_width / (30 * 50))
     budget = budget_per_period(spec, policy)
-    assert (budget.unit, budget.rho, budget.rho_per_sum, budget.rho_per_period) == (
+    assert (budget.unit, budget.per_window, budget.per_sum, budget.per_period) == (
         "epsilon",
-        Fraction(1),
-        Fraction(1, 2),
-        Fraction(31),
+        Budget("epsilon", Fraction(1)),
+        Budget("epsilon", Fraction(1, 2)),
+        Budget("epsilon", Fraction(31)),
     )
     assert budget.delta == 0 and budget.epsilon == 31.0
     whole = plan_policy(policy, roster)
-    assert whole.unit == "epsilon" and whole.total_rho_per_period == 31 and whole.within_cap
+    assert whole.unit == "epsilon" and whole.total_per_period == Budget("epsilon", Fraction(31)) and whole.within_cap
     doc = plan_json(whole)
     assert doc["budget_unit"] == "epsilon" and doc["total_epsilon_per_period"] == "31" and doc["cap_epsilon"] == "31"
     assert doc["releases"][0]["epsilon_per_window"] == "1" and "rho_per_window" not in doc["releases"][0]
@@ -255,7 +222,7 @@ def test_pure_ledger_entry_records_model_and_unit(tmp_path: Path) -> None:
     wh = tmp_path / "warehouse.duckdb"
     policy = pure_policy(cap="2", epsilon="0.5")
     out = _publish(wh, policy, dt.date(2026, 3, 31), FakeDraw())
-    assert out.status == "released" and out.rho == Fraction(1, 2)
+    assert out.status == "released" and out.budget == Budget("epsilon", Fraction(1, 2))
     assert "epsilon 0.5 charged to 2026-03" in out.message
     [(payload,)] = rows(wh, "SELECT payload FROM ledger WHERE entry_type = 'release'")
     entry = json.loads(payload)
@@ -267,7 +234,7 @@ def test_pure_ledger_entry_records_model_and_unit(tmp_path: Path) -> None:
     approved = json.loads(policy_payload)
     assert approved["privacy_model"] == "pure" and approved["budget_cap_epsilon"] == "2"
     assert approved["releases"][0]["epsilon"] == "0.5"
-    assert rows(wh, "SELECT period, rho_exact FROM budget_spend") == [("2026-03", "0.5")]
+    assert rows(wh, "SELECT period, spent_exact FROM budget_spend") == [("2026-03", "0.5")]
     assert verify_ledger(wh).ok
 
 

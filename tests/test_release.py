@@ -11,14 +11,9 @@ import yaml
 
 from foundation.policy import Policy, parse_policy
 from foundation.settings import REPO_ROOT
-from privacy.release import (
-    agent_window_totals,
-    calibrate,
-    decide_groups,
-    draw_noisy_release,
-    expected_noise_scale,
-    published_values,
-)
+from privacy.groups import decide_groups
+from privacy.mechanisms import calibrate, expected_noise_scale, published_values
+from privacy.release import agent_window_totals, draw_noisy_release
 from tests.helpers import interval_coverage
 
 D1, D2 = dt.date(2026, 10, 5), dt.date(2026, 10, 6)

@@ -6,8 +6,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
+
+from foundation.budget import Budget
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class NoisyRelease:
     values: tuple[PublishedValue, ...]
     groups: tuple[GroupDecision, ...]
     mechanism: str  # e.g. "gaussian (zCDP), OpenDP 0.16 integer Gaussian"
-    parameters: dict[str, object]  # bounds, per-sum rho, noise scales: recorded in the ledger
+    parameters: dict[str, object]  # bounds, per-sum budget, noise scales: recorded in the ledger
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class ReleaseOutcome:
 
     key: ReleaseKey
     status: Literal["released", "stored", "refused"]
-    rho: Fraction  # the release's budget in its unit (rho, or epsilon under pure DP)
+    budget: Budget  # what the release costs each agent per period: rho, or epsilon under pure DP
     periods: tuple[str, ...]
     values: tuple[PublishedValue, ...]
     groups: tuple[GroupDecision, ...]

@@ -52,177 +52,12 @@ from typing import Any
 
 import duckdb
 
-from foundation.exact import canonical_json, fraction_decimal, fraction_text
+from foundation.budget import Budget
+from foundation.exact import canonical_json, fraction_decimal
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+from warehouse.tables import COLUMN_COMMENTS, PUBLISHED_COLUMNS, SCHEMA_DDL, TABLE_COMMENTS, VIEWS_DDL
 
 LOCK_RETRY_SECONDS = 30.0
-
-SCHEMA_DDL = """
-CREATE TABLE IF NOT EXISTS releases (
-    release_id      VARCHAR PRIMARY KEY,
-    release_name    VARCHAR NOT NULL,
-    purpose         VARCHAR NOT NULL,
-    group_by        VARCHAR NOT NULL,
-    window_start    DATE NOT NULL,
-    window_end      DATE NOT NULL,
-    policy_sha256   VARCHAR NOT NULL,
-    policy_version  INTEGER NOT NULL,
-    rho             DECIMAL(38, 18) NOT NULL,
-    rho_exact       VARCHAR NOT NULL,
-    periods         VARCHAR[] NOT NULL,
-    mechanism       VARCHAR NOT NULL,
-    parameters      JSON NOT NULL,
-    released_at     TIMESTAMPTZ NOT NULL,
-    run_by          VARCHAR NOT NULL,
-    status          VARCHAR NOT NULL,
-    budget_unit     VARCHAR NOT NULL DEFAULT 'rho',
-    correction      INTEGER NOT NULL DEFAULT 0,
-    correction_of   VARCHAR,
-    inputs_as_of    TIMESTAMPTZ
-);
-CREATE TABLE IF NOT EXISTS published_aggregates (
-    release_id         VARCHAR NOT NULL,
-    release_name       VARCHAR NOT NULL,
-    group_by           VARCHAR NOT NULL,
-    group_value        VARCHAR NOT NULL,
-    window_start       DATE NOT NULL,
-    window_end         DATE NOT NULL,
-    statistic          VARCHAR NOT NULL,
-    value              DOUBLE,
-    ci_low             DOUBLE,
-    ci_high            DOUBLE,
-    noise_scale        DOUBLE,
-    roster_group_size  INTEGER NOT NULL,
-    status             VARCHAR NOT NULL CHECK (status IN ('published', 'too_noisy')),
-    PRIMARY KEY (release_id, group_value, statistic)
-);
-CREATE TABLE IF NOT EXISTS release_groups (
-    release_id    VARCHAR NOT NULL,
-    release_name  VARCHAR NOT NULL,
-    group_by      VARCHAR NOT NULL,
-    group_value   VARCHAR NOT NULL,
-    window_start  DATE NOT NULL,
-    window_end    DATE NOT NULL,
-    roster_size   INTEGER NOT NULL,
-    status        VARCHAR NOT NULL CHECK (status IN ('released', 'suppressed_small_group', 'merged_into_parent')),
-    merged_into   VARCHAR,
-    PRIMARY KEY (release_id, group_value)
-);
-
-CREATE TABLE IF NOT EXISTS budget_spend (
-    period         VARCHAR NOT NULL,
-    release_id     VARCHAR NOT NULL,
-    rho            DECIMAL(38, 18) NOT NULL,
-    rho_exact      VARCHAR NOT NULL,
-    cap_rho        DECIMAL(38, 18) NOT NULL,
-    cap_rho_exact  VARCHAR NOT NULL,
-    policy_sha256  VARCHAR NOT NULL,
-    spent_at       TIMESTAMPTZ NOT NULL,
-    budget_unit    VARCHAR NOT NULL DEFAULT 'rho',
-    PRIMARY KEY (period, release_id)
-);
-CREATE TABLE IF NOT EXISTS ledger (
-    seq          BIGINT PRIMARY KEY,
-    entry_type   VARCHAR NOT NULL,
-    recorded_at  VARCHAR NOT NULL,
-    release_id   VARCHAR,
-    payload      VARCHAR NOT NULL,
-    prev_hash    VARCHAR NOT NULL,
-    entry_hash   VARCHAR NOT NULL
-);
-"""
-
-# Views, (re)created after every schema change.
-VIEWS_DDL = """
-CREATE OR REPLACE VIEW suppressed_groups AS
-    SELECT release_id, release_name, group_value, roster_size, status AS reason
-    FROM release_groups WHERE status = 'suppressed_small_group';
-CREATE OR REPLACE VIEW merged_groups AS
-    SELECT release_id, release_name, window_start, window_end, group_value, roster_size, merged_into
-    FROM release_groups WHERE status = 'merged_into_parent';
-CREATE OR REPLACE VIEW current_aggregates AS
-    SELECT p.*, r.correction
-    FROM published_aggregates p JOIN releases r USING (release_id)
-    WHERE NOT EXISTS (SELECT 1 FROM releases c WHERE c.correction_of = p.release_id);
-"""
-
-_TABLE_COMMENTS = {
-    "releases": "One row per release: what was released, when, by whom, under which policy and budget.",
-    "published_aggregates": (
-        "What managers read. One row per release x group x statistic; noisy values with 95% intervals. "
-        "No agent identifier, never a per-agent row."
-    ),
-    "release_groups": "One row per release x roster group: released, or suppressed because the roster group is small.",
-    "budget_spend": "One row per release x accounting period (calendar month): the zCDP rho it spent.",
-    "ledger": (
-        "Append-only hash chain of policy approvals, releases, refusals and retention deletions; "
-        "see AUDIT_SQL in privacy/ledger.py."
-    ),
-}
-
-_COLUMN_COMMENTS = {
-    "releases": {
-        "release_id": "First 20 hex characters of sha256(release_name|window_start|window_end|policy_sha256).",
-        "window_end": "Exclusive: the day after the window's last day.",
-        "rho": "zCDP budget spent by this release per agent (rounded up at 18 places; rho_exact is authoritative).",
-        "rho_exact": "The exact rho as a decimal string, or p/q.",
-        "periods": "Accounting periods (YYYY-MM) the window touches; the release is charged to each.",
-        "parameters": "Mechanism parameters: clipping bounds, rho per sum, noise scales.",
-        "budget_unit": "rho (zCDP, the default) or epsilon (pure DP): the unit of rho and rho_exact.",
-        "correction": "0 for a window's first release; k for its k-th correction (late data).",
-        "correction_of": "The release this correction supersedes; NULL for a first release.",
-        "inputs_as_of": "When the latest of the window's agent-day metrics were computed before this release.",
-    },
-    "published_aggregates": {
-        "release_id": "The release these figures come from.",
-        "release_name": "The release as named in the privacy policy, e.g. team_week_contacts_aht.",
-        "group_by": "team or site.",
-        "group_value": "The team or site.",
-        "window_start": "First day of the window (inclusive).",
-        "window_end": "Day after the last day of the window (exclusive).",
-        "statistic": "What was measured, e.g. contacts_handled, handle_seconds, aht_seconds.",
-        "value": "The published value with random noise added to protect individual agents; NULL when too_noisy.",
-        "ci_low": "Lower end of the 95% interval: the true value lies in [ci_low, ci_high] with at least 95% chance.",
-        "ci_high": "Upper end of the 95% interval.",
-        "noise_scale": "Standard deviation of the noise added to a sum; NULL for ratios of two noisy sums.",
-        "roster_group_size": "Agents in the group's roster (public), not the number who were active.",
-        "status": "published, or too_noisy when the noise is too large to print a number.",
-    },
-    "release_groups": {
-        "roster_size": "Agents in the roster group (public); groups below the policy minimum are suppressed.",
-        "status": "released, suppressed_small_group, or merged_into_parent (pooled with its parent's small groups).",
-        "merged_into": "The pooled group a merged group's agents count in, e.g. 'Berlin: small teams merged'.",
-    },
-    "budget_spend": {
-        "period": "Accounting period, calendar month YYYY-MM.",
-        "rho": "rho charged to this period (rounded up at 18 places; rho_exact is authoritative).",
-        "cap_rho": "The policy's cap per agent per period when this spend was recorded.",
-        "budget_unit": "rho (zCDP) or epsilon (pure DP): the unit of rho, rho_exact, cap_rho and cap_rho_exact.",
-    },
-    "ledger": {
-        "seq": "1, 2, 3, ... without gaps.",
-        "recorded_at": "UTC time as text YYYY-MM-DDTHH:MM:SS.ffffffZ (hashed exactly as stored).",
-        "payload": "Canonical JSON text (sorted keys, no spaces, ASCII).",
-        "prev_hash": "entry_hash of the previous entry; 64 zeros for the first entry.",
-        "entry_hash": "sha256 hex of prev_hash || canonical entry; recipe in privacy/ledger.py.",
-    },
-}
-
-PUBLISHED_COLUMNS = (
-    "release_id",
-    "release_name",
-    "group_by",
-    "group_value",
-    "window_start",
-    "window_end",
-    "statistic",
-    "value",
-    "ci_low",
-    "ci_high",
-    "noise_scale",
-    "roster_group_size",
-    "status",
-)
 
 
 def connect(
@@ -273,8 +108,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if has_table(con, "ledger"):
+        renamed = has_column(con, "releases", "rho_exact")
+        if renamed:
+            _migrate_budget_columns(con)
         if not has_column(con, "release_groups", "merged_into"):
             _migrate_units_corrections_merges(con)
+        elif renamed:
+            with transaction(con):
+                _comment(con)
         return
     with transaction(con):
         con.execute(SCHEMA_DDL)
@@ -283,9 +124,9 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _comment(con: duckdb.DuckDBPyConnection) -> None:
-    for table, comment in _TABLE_COMMENTS.items():
+    for table, comment in TABLE_COMMENTS.items():
         con.execute(f"COMMENT ON TABLE {table} IS {_sql_text(comment)}")
-    for table, columns in _COLUMN_COMMENTS.items():
+    for table, columns in COLUMN_COMMENTS.items():
         for column, comment in columns.items():
             con.execute(f"COMMENT ON COLUMN {table}.{column} IS {_sql_text(comment)}")
 
@@ -319,6 +160,30 @@ def _migrate_units_corrections_merges(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DROP TABLE release_groups_before_merges")
         con.execute(VIEWS_DDL)
         _comment(con)
+
+
+# The budget columns before they were named for any unit (they held epsilon under pure DP).
+BUDGET_COLUMN_RENAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "releases": (("rho", "budget_amount"), ("rho_exact", "budget_amount_exact")),
+    "budget_spend": (
+        ("rho", "spent"),
+        ("rho_exact", "spent_exact"),
+        ("cap_rho", "cap"),
+        ("cap_rho_exact", "cap_exact"),
+    ),
+}
+
+
+def _migrate_budget_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Rename the budget columns of a warehouse written when they were called rho (whatever their unit).
+
+    Values are not touched; the ledger keeps its entries (its cross-check reads either layout).
+    """
+    with transaction(con):
+        for table, renames in BUDGET_COLUMN_RENAMES.items():
+            for old, new in renames:
+                if has_column(con, table, old):
+                    con.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
 
 
 def has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
@@ -380,18 +245,40 @@ def release_exists(con: duckdb.DuckDBPyConnection, release_id: str) -> bool:
     return bool(row and row[0])
 
 
-def spent_by_period(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict[str, list[str]]:
-    """The exact rho texts charged so far to each of the periods (summed by the caller as Fractions)."""
-    out: dict[str, list[str]] = {p: [] for p in periods}
-    if not periods:
-        return out
+def _spent_column(con: duckdb.DuckDBPyConnection) -> str:
+    """The exact spend column of budget_spend: spent_exact, or rho_exact in a warehouse not yet migrated."""
+    return "rho_exact" if has_column(con, "budget_spend", "rho_exact") else "spent_exact"
+
+
+def spend_rows(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None) -> list[tuple[str, str, Budget]]:
+    """(period, release id, budget) of every spend (of the periods, when given), by period then release.
+
+    The unit comes from the row's budget_unit, or (a warehouse written before units) from the
+    release's ledger entry, where entries that name no unit are rho.
+    """
+    if not has_table(con, "budget_spend"):
+        return []
+    unit = (
+        "b.budget_unit"
+        if has_column(con, "budget_spend", "budget_unit")
+        else "coalesce((SELECT json_extract_string(l.payload, '$.budget_unit') FROM ledger l "
+        "WHERE l.entry_type = 'release' AND l.release_id = b.release_id), 'rho')"
+    )
+    sql = f"SELECT b.period, b.release_id, b.{_spent_column(con)}, {unit} FROM budget_spend b"
+    params: list[Any] = []
+    if periods is not None:
+        sql += " WHERE list_contains(?, b.period)"
+        params.append(periods)
+    rows = con.execute(sql + " ORDER BY b.period, b.release_id", params).fetchall()
+    return [(str(p), str(r), Budget.parse(str(u), str(t))) for p, r, t, u in rows]
+
+
+def release_spend(con: duckdb.DuckDBPyConnection, release_id: str) -> list[tuple[str, str]]:
+    """(period, exact amount text) of each spend row of one release, by period (either column layout)."""
     rows = con.execute(
-        "SELECT period, rho_exact FROM budget_spend WHERE list_contains(?, period) ORDER BY period, release_id",
-        [periods],
+        f"SELECT period, {_spent_column(con)} FROM budget_spend WHERE release_id = ? ORDER BY period", [release_id]
     ).fetchall()
-    for period, rho_exact in rows:
-        out[period].append(rho_exact)
-    return out
+    return [(str(p), str(t)) for p, t in rows]
 
 
 def insert_release(
@@ -401,25 +288,26 @@ def insert_release(
     purpose: str,
     group_by: str,
     policy_version: int,
-    rho: Any,
+    budget: Budget,
     periods: list[str],
-    cap_rho: Any,
+    cap: Budget,
     noisy: NoisyRelease,
     released_at: dt.datetime,
     run_by: str,
-    budget_unit: str = "rho",
     correction_of: str | None = None,
     inputs_as_of: dt.datetime | None = None,
 ) -> None:
     """Insert the release, its groups, its values and its spend rows (caller holds the transaction).
 
-    rho and cap_rho are in budget_unit (epsilon under pure DP).
+    budget: what the release costs each period it touches; cap: the policy's cap, in the same unit.
     """
+    if budget.unit != cap.unit:
+        raise ValueError(f"the release costs {budget} but the cap is {cap}: one unit only")
     rid = key.release_id
     con.execute(
         "INSERT INTO releases (release_id, release_name, purpose, group_by, window_start, window_end, "
-        "policy_sha256, policy_version, rho, rho_exact, periods, mechanism, parameters, released_at, run_by, "
-        "status, budget_unit, correction, correction_of, inputs_as_of) VALUES "
+        "policy_sha256, policy_version, budget_amount, budget_amount_exact, periods, mechanism, parameters, "
+        "released_at, run_by, status, budget_unit, correction, correction_of, inputs_as_of) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?)",
         [
             rid,
@@ -430,14 +318,14 @@ def insert_release(
             key.window_end,
             key.policy_sha256,
             policy_version,
-            str(fraction_decimal(rho)),
-            fraction_text(rho),
+            str(fraction_decimal(budget.amount)),
+            budget.text,
             periods,
             noisy.mechanism,
             canonical_json(noisy.parameters),
             released_at,
             run_by,
-            budget_unit,
+            budget.unit,
             key.correction,
             correction_of,
             inputs_as_of,
@@ -473,19 +361,19 @@ def insert_release(
             ],
         )
     con.executemany(
-        "INSERT INTO budget_spend (period, release_id, rho, rho_exact, cap_rho, cap_rho_exact, policy_sha256, "
+        "INSERT INTO budget_spend (period, release_id, spent, spent_exact, cap, cap_exact, policy_sha256, "
         "spent_at, budget_unit) VALUES (?, ?, CAST(? AS DECIMAL(38, 18)), ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?)",
         [
             [
                 period,
                 rid,
-                str(fraction_decimal(rho)),
-                fraction_text(rho),
-                str(fraction_decimal(cap_rho)),
-                fraction_text(cap_rho),
+                str(fraction_decimal(budget.amount)),
+                budget.text,
+                str(fraction_decimal(cap.amount)),
+                cap.text,
                 key.policy_sha256,
                 released_at,
-                budget_unit,
+                budget.unit,
             ]
             for period in periods
         ],
@@ -519,9 +407,20 @@ def published_windows(path: Path) -> set[tuple[str, dt.date, dt.date, str]]:
 
 
 def read_release(con: duckdb.DuckDBPyConnection, release_id: str) -> dict[str, Any] | None:
-    """The releases row of a release, or None."""
+    """The releases row of a release, or None; a row not yet migrated has its budget columns renamed."""
     rows = fetch_dicts(con, "SELECT * FROM releases WHERE release_id = ?", [release_id])
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    for old, new in BUDGET_COLUMN_RENAMES["releases"]:
+        if old in row:
+            row[new] = row.pop(old)
+    return row
+
+
+def stored_budget(row: dict[str, Any]) -> Budget:
+    """The budget a releases row spent (a row written before budget units is rho)."""
+    return Budget.parse(str(row.get("budget_unit") or "rho"), str(row["budget_amount_exact"]))
 
 
 def read_values(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[PublishedValue, ...]:

@@ -1,0 +1,317 @@
+"""The noise mathematics: scales, intervals, rho/epsilon conversions and OpenDP's calibration.
+
+Nothing here reads files or the warehouse: every function takes public facts (the release spec,
+the released group keys, the budget) and returns numbers or an OpenDP measurement.
+
+- zCDP (the default): OpenDP's integer Gaussian, sigma = bound / sqrt(2 rho_part) with
+  rho_part = rho / number of sums (docs/privacy.md, Mechanisms and scales).
+- pure DP (policy `privacy_model: pure`): OpenDP's discrete Laplace, b = bound / eps_part =
+  bound * sums / epsilon.
+- Intervals: 95% for sums; a ratio S/N combines two 97.5% intervals by the union bound
+  (docs/privacy.md, Intervals).
+- Converting rho to epsilon at a delta: Bun and Steinke's formula and OpenDP's tighter one
+  (docs/privacy.md, Converting rho to epsilon).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+
+from foundation.budget import Budget
+from foundation.policy import Policy, ReleaseSpec
+from warehouse.records import PublishedValue
+
+# An upper bound on the agents in one group, required by OpenDP for overflow checks only.
+MAX_AGENTS_PER_GROUP = 100_000
+# 95% intervals for sums; ratios combine two 97.5% intervals (union bound).
+ALPHA_SUM = 0.05
+ALPHA_RATIO_PART = 0.025
+
+# The noise distribution of each privacy model on integer sums, as OpenDP draws it.
+NOISE_DISTRIBUTION: dict[str, str] = {"zcdp": "discrete_gaussian", "pure": "discrete_laplace"}
+MECHANISM = "Gaussian (zCDP), OpenDP 0.16 integer Gaussian, agent-level, public group keys from the roster"
+MECHANISM_PURE = "Laplace (pure DP), OpenDP 0.16 integer Laplace, agent-level, public group keys from the roster"
+MECHANISMS: dict[str, str] = {"zcdp": MECHANISM, "pure": MECHANISM_PURE}
+
+EPSILON_CONVERSION_OPENDP = (
+    "OpenDP 0.16 make_zCDP_to_approxDP + make_fix_delta (Canonne, Kamath & Steinke 2020, tight for zCDP)"
+)
+EPSILON_CONVERSION_BUN_STEINKE = "Bun & Steinke 2016 Prop. 1.3: epsilon = rho + 2 sqrt(rho ln(1/delta))"
+
+
+class NoiseScaleMismatch(RuntimeError):
+    """OpenDP calibrated a different noise scale than the analytic sensitivity implies."""
+
+
+# --- budgets of the policy -------------------------------------------------------------------
+
+
+def release_budget(spec: ReleaseSpec) -> Budget:
+    """What one window of the release costs each agent, in its unit (rho, or epsilon under pure DP)."""
+    return Budget(spec.budget_unit, spec.budget)
+
+
+def budget_cap(policy: Policy) -> Budget:
+    """The policy's cap per agent per accounting period, in its unit."""
+    return Budget(policy.budget_unit, policy.budget_cap)
+
+
+def zcdp_equivalent(budget: Budget) -> Budget:
+    """The rho a budget costs under zCDP: rho itself, or epsilon^2 / 2 for an epsilon-DP spend.
+
+    An epsilon-DP release is (epsilon^2 / 2)-zCDP (Bun and Steinke 2016, Prop. 1.4).
+    """
+    if budget.unit == "rho":
+        return budget
+    return Budget("rho", budget.amount * budget.amount / 2)
+
+
+# --- scales ----------------------------------------------------------------------------------
+
+
+def analytic_sigma(bound: int, rho: Fraction, parts: int) -> float:
+    """Gaussian sigma of one of `parts` sums sharing rho: sensitivity (the bound) / sqrt(2 rho / parts)."""
+    return bound / math.sqrt(2 * float(rho) / parts)
+
+
+def analytic_laplace_scale(bound: int, epsilon: Fraction, parts: int) -> float:
+    """Laplace scale of one of `parts` sums sharing epsilon: L1 sensitivity (the bound) / (epsilon / parts)."""
+    return float(bound * parts / Fraction(epsilon))
+
+
+def analytic_scale(bound: int, budget: Budget, parts: int) -> float:
+    """The noise scale of one of `parts` sums sharing the budget: Gaussian sigma (rho) or Laplace b (epsilon)."""
+    if budget.unit == "epsilon":
+        return analytic_laplace_scale(bound, budget.amount, parts)
+    return analytic_sigma(bound, budget.amount, parts)
+
+
+def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
+    """The analytic noise scale of one sum of the release: Gaussian sigma (zcdp) or Laplace b (pure)."""
+    return analytic_scale(spec.sums[metric], release_budget(spec), len(spec.sums))
+
+
+# --- intervals -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def half_width(scale: float, alpha: float, distribution: str = "discrete_gaussian") -> float:
+    """Half-width of the (1 - alpha) interval of OpenDP's integer noise of this scale.
+
+    discrete_gaussian (zcdp): about ceil(z * scale + 1/2) with z the normal quantile (1.959964 for
+    alpha 0.05). discrete_laplace (pure): about scale * ln(1 / alpha) (3.0 scale at 95%). The
+    noise is integer-valued. The published intervals and the accuracy planner both use it.
+    """
+    import opendp.prelude as dp
+
+    if distribution == "discrete_laplace":
+        return float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
+    if distribution != "discrete_gaussian":
+        raise ValueError(f"unknown noise distribution {distribution!r}")
+    return float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
+
+
+def sum_value(
+    group_value: str, metric: str, noisy: float, scale: float, distribution: str = "discrete_gaussian"
+) -> PublishedValue:
+    """A noisy sum, clamped at 0 (post-processing), with its 95% interval."""
+    half = half_width(scale, ALPHA_SUM, distribution)
+    return PublishedValue(
+        group_value=group_value,
+        statistic=metric,
+        value=max(0.0, noisy),
+        ci_low=max(0.0, noisy - half),
+        ci_high=max(0.0, noisy + half),
+        noise_scale=scale,
+        status="published",
+    )
+
+
+def ratio_value(
+    group_value: str,
+    name: str,
+    numerator: float,
+    numerator_scale: float,
+    denominator: float,
+    denominator_scale: float,
+    maximum: float,
+    distribution: str = "discrete_gaussian",
+) -> PublishedValue:
+    """S/N from noisy sums with a union-bound 95% interval; too noisy when N's interval reaches 0."""
+    a_s = half_width(numerator_scale, ALPHA_RATIO_PART, distribution)
+    a_n = half_width(denominator_scale, ALPHA_RATIO_PART, distribution)
+    if denominator - a_n <= 0:
+        return PublishedValue(group_value, name, None, None, None, None, "too_noisy")
+
+    def clamp(x: float) -> float:
+        return min(maximum, max(0.0, x))
+
+    return PublishedValue(
+        group_value=group_value,
+        statistic=name,
+        value=clamp(numerator / denominator),
+        ci_low=clamp((numerator - a_s) / (denominator + a_n)),
+        ci_high=clamp((numerator + a_s) / (denominator - a_n)),
+        noise_scale=None,
+        status="published",
+    )
+
+
+def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, float]) -> tuple[PublishedValue, ...]:
+    """Post-processing of the noisy sums: clamped values, 95% intervals, ratios (costs no budget)."""
+    values: list[PublishedValue] = []
+    distribution = NOISE_DISTRIBUTION[spec.privacy_model]
+    for row in noisy.sort(spec.group_by).iter_rows(named=True):
+        key = str(row[spec.group_by])
+        for metric in spec.sums:
+            values.append(sum_value(key, metric, float(row[metric]), scales[metric], distribution))
+        for ratio in spec.ratios:
+            values.append(
+                ratio_value(
+                    key,
+                    ratio.name,
+                    float(row[ratio.numerator]),
+                    scales[ratio.numerator],
+                    float(row[ratio.denominator]),
+                    scales[ratio.denominator],
+                    ratio.max,
+                    distribution,
+                )
+            )
+    return tuple(values)
+
+
+# --- converting rho to epsilon ---------------------------------------------------------------
+
+
+def rho_to_epsilon(rho: Fraction, delta: Fraction) -> float:
+    """(epsilon, delta)-DP implied by rho-zCDP, Bun & Steinke 2016 Prop. 1.3 (simple, looser)."""
+    r = float(rho)
+    return r + 2.0 * math.sqrt(r * math.log(1.0 / float(delta)))
+
+
+@functools.lru_cache(maxsize=1024)
+def rho_to_epsilon_opendp(rho: Fraction, delta: Fraction) -> float:
+    """The tighter conversion OpenDP uses (make_zCDP_to_approxDP, CKS20), at a fixed delta.
+
+    OpenDP converts a measurement, not a number: we build a Gaussian mechanism whose privacy
+    map gives at least `rho` (scale nudged down until it does, so the epsilon is never
+    under-stated) and read its epsilon at `delta`. Enables OpenDP's "contrib" feature.
+    """
+    rho, delta = Fraction(rho), Fraction(delta)
+    if rho < 0 or not 0 < delta < 1:
+        raise ValueError(f"need rho >= 0 and 0 < delta < 1, got rho={rho}, delta={delta}")
+    if rho == 0:
+        return 0.0
+    import opendp.prelude as dp
+
+    dp.enable_features("contrib")
+    rho_f = float(rho)
+    if Fraction(rho_f) < rho:
+        rho_f = math.nextafter(rho_f, math.inf)
+    delta_f = float(delta)
+    if Fraction(delta_f) > delta:
+        delta_f = math.nextafter(delta_f, 0.0)
+    domain, metric = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
+    scale = 1.0 / math.sqrt(2.0 * rho_f)
+    meas = dp.m.make_gaussian(domain, metric, scale=scale)
+    while meas.map(1.0) < rho_f:
+        scale = math.nextafter(scale, 0.0)
+        meas = dp.m.make_gaussian(domain, metric, scale=scale)
+    epsilon, _ = dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(meas), delta_f).map(1.0)
+    return float(epsilon)
+
+
+# --- the OpenDP measurement ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibratedRelease:
+    """An OpenDP measurement for one release, calibrated once, with its checked noise scales."""
+
+    measurement: Any  # opendp.mod.Measurement
+    data: pl.LazyFrame
+    scales: dict[str, float]
+
+
+def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> CalibratedRelease:
+    """The measurement for the released groups, with the window's data to apply it to.
+
+    The measurement depends only on public facts (the spec and the released group keys), so it
+    is calibrated once per process and reused for every window with the same groups.
+    """
+    group = spec.group_by
+    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
+    measurement, scales = calibrated_measurement(
+        spec.name,
+        release_budget(spec),
+        tuple(spec.sums.items()),
+        group,
+        tuple(released),
+        tuple(data.collect_schema().items()),
+    )
+    return CalibratedRelease(measurement=measurement, data=data, scales=dict(scales))
+
+
+@functools.lru_cache(maxsize=64)
+def calibrated_measurement(
+    name: str,
+    budget: Budget,
+    sums: tuple[tuple[str, int], ...],
+    group: str,
+    released: tuple[str, ...],
+    data_schema: tuple[tuple[str, pl.DataType], ...],
+) -> tuple[Any, tuple[tuple[str, float], ...]]:
+    """Build the measurement and pin its noise scales to the analytic ones.
+
+    The budget's unit chooses the model: rho (zCDP, Gaussian) or epsilon (pure DP, Laplace).
+    OpenDP computes the sensitivity itself; if it ever differs from bound / sqrt(2 rho_part)
+    (zcdp) or bound / eps_part (pure) (a silent sensitivity blow-up, see docs/library-notes.md,
+    OpenDP), nothing is published.
+    """
+    import opendp.prelude as dp
+    from opendp.accuracy import summarize_polars_measurement
+
+    dp.enable_features("contrib")
+    amount = float(budget.amount)
+    context = dp.Context.compositor(
+        data=pl.LazyFrame(schema=dict(data_schema)),  # the schema only: the measurement takes any window's data
+        privacy_unit=dp.unit_of(contributions=1),
+        privacy_loss=dp.loss_of(epsilon=amount) if budget.unit == "epsilon" else dp.loss_of(rho=amount),
+        split_evenly_over=1,
+        margins=[dp.polars.Margin(by=[group], invariant="keys", max_length=MAX_AGENTS_PER_GROUP)],
+    )
+    query = (
+        context.query()
+        .group_by(group)
+        .agg(*[pl.col(m).dp.sum((0, bound)) for m, bound in sums])  # type: ignore[attr-defined]
+        .with_keys(pl.LazyFrame({group: list(released)}))
+    )
+    measurement = query.resolve()
+    scales: dict[str, float] = {}
+    bounds = dict(sums)
+    for row in summarize_polars_measurement(measurement, ALPHA_SUM).iter_rows(named=True):
+        metric, scale = row["column"], float(row["scale"])
+        expected = (
+            analytic_laplace_scale(bounds[metric], budget.amount, len(sums))
+            if budget.unit == "epsilon"
+            else analytic_sigma(bounds[metric], budget.amount, len(sums))
+        )
+        if not math.isclose(scale, expected, rel_tol=1e-6):
+            raise NoiseScaleMismatch(
+                f"{name}: OpenDP noise scale for {metric} is {scale}, the analytic sensitivity implies "
+                f"{expected}; refusing to publish"
+            )
+        scales[metric] = scale
+    if set(scales) != set(bounds):
+        raise NoiseScaleMismatch(f"{name}: OpenDP released {sorted(scales)}, expected {sorted(bounds)}")
+    spent = measurement.map(1)  # one agent = one row (unit_of(contributions=1))
+    if spent > amount * (1 + 1e-9):
+        raise NoiseScaleMismatch(f"{name}: the measurement spends {budget.unit}={spent}, more than {budget}")
+    return measurement, tuple(scales.items())
