@@ -159,6 +159,12 @@ class Lake:
         """Run reports: reconciliation counts and validation summaries, no raw values."""
         return self.root / "reports"
 
+    def zone(self, name: str) -> Path:
+        """The top folder of one of ZONES."""
+        if name not in ZONES:
+            raise ValueError(f"unknown zone {name!r}; expected one of {', '.join(ZONES)}")
+        return self.root / name
+
     @property
     def warehouse_path(self) -> Path:
         """The DuckDB file with published aggregates and the privacy ledger."""

@@ -44,3 +44,10 @@ def interval_coverage(calibrated: Any, spec: Any, truth: dict[str, float], draws
             if v.ci_low is not None and v.ci_high is not None and v.ci_low <= truth[v.statistic] <= v.ci_high:
                 covered[v.statistic] += 1
     return {k: n / draws for k, n in covered.items()}
+
+
+# Engines a DAG file must not import at parse time (the scheduler parses DAGs often).
+HEAVY = ("pyspark", "great_expectations", "opendp", "duckdb", "polars")
+
+# The pseudonymisation key of the test settings (not a secret).
+TEST_KEY = "test-key-not-secret-0123456789abcdef"
