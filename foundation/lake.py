@@ -8,7 +8,7 @@ partition only through `swap_in`, a single file only through `replace_file_atomi
 through `write_json_atomic`. Names are recognised only here: `partition_day`, `hidden_day` and
 `day_file_day` turn a folder or file name back into its day.
 
-Layout under the data root:
+Layout under the data root (docs/architecture.md explains the layers around it):
 
     landing/<source>/day=D/...                   raw files as delivered (restricted)
     landing/flat_calls/<export>/day=D/...        a flat call export, beside its mapping.yaml
