@@ -4,16 +4,19 @@
 table's suite (expectations.suites.suite_for) in an ephemeral Great Expectations context, and
 - fails the partition on a table-level failure (columns, or a column of the wrong type):
   SchemaValidationError, nothing is written;
-- moves the rows that fail row-level expectations to
-  quarantine/<table>/day=<day>/validation.parquet and rewrites the staged partition without
-  them, atomically (a complete new folder is swapped in by rename; an interrupted swap is
+- moves the rows that fail row-level expectations to the table's validation quarantine file
+  (Lake.validation_quarantine_file) and rewrites the staged partition without them through
+  foundation.lake.swap_in (a complete new folder is swapped in by rename; an interrupted swap is
   finished on the next run);
-- writes a counts-only report to reports/validation/<table>/day=<day>.json (GX results hold raw
-  values; they never leave this process), reconciled with the ingest job's report when present;
-- fails loudly when the counts do not reconcile (ReconciliationError) or when the quarantined
-  share exceeds settings.max_bad_row_share (BadRowRateError), always after quarantining.
+- writes a counts-only report (Lake.validation_report; GX results hold raw values, they never
+  leave this process), reconciled with the ingest job's report (Lake.ingest_report) when present;
+- fails loudly when the counts do not reconcile (foundation.errors.ReconciliationError) or when
+  the quarantined share exceeds settings.max_bad_row_share (BadRowRateError), always after
+  quarantining.
 
-Idempotency. The validated partition carries a marker file (`_teamlens_validation.json`; Spark,
+Every path comes from settings.lake; files are replaced only through foundation.lake.
+
+Idempotency. The validated partition carries a marker file (lake.VALIDATION_MARKER; Spark,
 DuckDB and Polars globs skip it) with the SHA-256 of its data files, a fingerprint of the suite,
 and the cumulative counts. On a rerun:
 - same files, same suite: nothing is validated or written again; the stored counts are reported
@@ -33,7 +36,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +52,13 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations.suites import file_columns, suite_for
+from foundation import lake
+from foundation.errors import ReconciliationError
 from foundation.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table, arrow_type
 from foundation.settings import Settings
 
-MARKER = "_teamlens_validation.json"
+MARKER = lake.VALIDATION_MARKER
 DATA_FILE = "part-00000-validated.snappy.parquet"
-QUARANTINE_FILE = "validation.parquet"
 _MARKER_VERSION = 1
 _STAGED = tuple(STAGED_TABLES.values())
 
@@ -70,10 +73,6 @@ class SchemaValidationError(ValidationFailure):
 
 class BadRowRateError(ValidationFailure):
     """Too large a share of the partition's rows was quarantined (raised after quarantining)."""
-
-
-class ReconciliationError(ValidationFailure):
-    """Rows read by ingestion are not all accounted for as passed, quarantined or duplicate."""
 
 
 def arrow_schema(columns: Iterable[Column]) -> pa.Schema:
@@ -92,30 +91,12 @@ def staged_file_schema(table: Table) -> pa.Schema:
 QUARANTINE_SCHEMA = arrow_schema(QUARANTINE_COLUMNS)
 
 
-def partition_dir(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.lake.staged / table.name / f"day={day}"
-
-
-def quarantine_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.lake.quarantine / table.name / f"day={day}" / QUARANTINE_FILE
-
-
-def report_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.lake.reports / "validation" / table.name / f"day={day}.json"
-
-
-def ingest_report_path(settings: Settings, table: Table, day: dt.date) -> Path:
-    return settings.lake.reports / "ingest" / table.name / f"day={day}.json"
+def _where(table: Table, day: dt.date) -> str:
+    """`<table> day=D`: how messages name a partition (never a value of a record)."""
+    return f"{table.name} {lake.partition_name(day)}"
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-def _data_files(folder: Path) -> list[Path]:
-    """The partition's Parquet data files; Spark's _SUCCESS, .crc and hidden files are skipped."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.parquet") if p.is_file() and not p.name.startswith(("_", ".")))
 
 
 def _sha256(path: Path) -> str:
@@ -157,14 +138,14 @@ def _canonical_types(part: pa.Table, table: Table, day: dt.date, file: Path) -> 
         if col is not None and target is not None and array.type != target:
             if not _same_kind(array.type, col.dtype):
                 raise SchemaValidationError(
-                    f"{table.name} day={day}: column {name!r} in {file.name} has type {array.type}, "
+                    f"{_where(table, day)}: column {name!r} in {file.name} has type {array.type}, "
                     f"the schema declares {col.dtype}"
                 )
             try:
                 array = array.cast(target, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 raise SchemaValidationError(
-                    f"{table.name} day={day}: column {name!r} in {file.name} cannot be stored as {col.dtype} "
+                    f"{_where(table, day)}: column {name!r} in {file.name} cannot be stored as {col.dtype} "
                     f"({array.type} -> {target}) without loss"
                 ) from None
         arrays.append(array)
@@ -180,7 +161,7 @@ def _read_partition(files: Sequence[Path], table: Table, day: dt.date) -> tuple[
     for f, part in zip(files, parts, strict=True):
         if set(part.column_names) != set(first):
             raise SchemaValidationError(
-                f"{table.name} day={day}: the partition's files disagree on columns "
+                f"{_where(table, day)}: the partition's files disagree on columns "
                 f"({files[0].name}: {sorted(first)}; {f.name}: {sorted(part.column_names)})"
             )
     declared_order = [c for c in file_columns(table) if c in first] + [c for c in first if c not in table.column_names]
@@ -297,50 +278,15 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _rewrite_partition(folder: Path, good: pa.Table, marker: dict[str, Any]) -> None:
+    """Replace the partition by one data file and the marker, through lake.swap_in."""
 
+    def build(new: Path) -> None:
+        new.mkdir(parents=True)
+        _write_parquet(good, new / DATA_FILE)
+        lake.write_json_atomic(new / MARKER, {**marker, "files": {DATA_FILE: _sha256(new / DATA_FILE)}})
 
-def _swap_paths(folder: Path) -> tuple[Path, Path]:
-    """Hidden siblings used by the swap: Spark skips names that start with a dot."""
-    return folder.with_name(f".{folder.name}.validating"), folder.with_name(f".{folder.name}.replaced")
-
-
-def _recover_swap(folder: Path) -> None:
-    """Finish or undo a swap a crash interrupted.
-
-    The old folder is renamed away only after the new one is complete, so a leftover old
-    folder with no partition means the new folder is ready to move in.
-    """
-    new, old = _swap_paths(folder)
-    if old.exists():
-        if not folder.exists():
-            os.replace(new if new.exists() else old, folder)
-        if old.exists():
-            shutil.rmtree(old)
-    if new.exists():
-        shutil.rmtree(new)
-
-
-def _swap_in(folder: Path, good: pa.Table, marker: dict[str, Any]) -> None:
-    """Replace the partition by one data file and the marker: build beside it, then rename."""
-    new, old = _swap_paths(folder)
-    if new.exists():
-        shutil.rmtree(new)
-    new.mkdir(parents=True)
-    _write_parquet(good, new / DATA_FILE)
-    marker = {**marker, "files": {DATA_FILE: _sha256(new / DATA_FILE)}}
-    _write_json_atomic(new / MARKER, marker)
-    os.replace(folder, old)
-    os.replace(new, folder)
-    shutil.rmtree(old)
+    lake.swap_in(folder, build)
 
 
 def _json_value(value: Any) -> Any:
@@ -378,12 +324,9 @@ def _quarantine_rows(
 
 def _write_quarantine(path: Path, rows: pa.Table, keep_existing: bool) -> None:
     """Write the quarantine file atomically; with keep_existing the earlier rows stay in it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if keep_existing and path.exists():
         rows = pa.concat_tables([pq.read_table(path).cast(QUARANTINE_SCHEMA), rows])
-    tmp = path.with_name(f".{path.name}.tmp")
-    _write_parquet(rows, tmp)
-    os.replace(tmp, path)
+    lake.replace_file_atomic(path, lambda tmp: _write_parquet(rows, tmp))
 
 
 # --- the step ------------------------------------------------------------------------------
@@ -418,17 +361,17 @@ def _validate(
         if o.table_level and not o.success:
             expected, observed = set(file_columns(table)), set(data.column_names)
             raise SchemaValidationError(
-                f"{table.name} day={day}: staged columns do not match the schema "
+                f"{_where(table, day)}: staged columns do not match the schema "
                 f"({o.expectation} failed); missing: {sorted(expected - observed) or 'none'}, "
                 f"unexpected: {sorted(observed - expected) or 'none'}. The partition was not validated."
             )
     for o in outcomes:
         if o.error:
             raise ValidationFailure(
-                f"{table.name} day={day}: {o.expectation} on {', '.join(o.columns)} could not be evaluated: {o.error}"
+                f"{_where(table, day)}: {o.expectation} on {', '.join(o.columns)} could not be evaluated: {o.error}"
             )
         if o.unexpected_count and len(o.rows) != o.unexpected_count:
-            raise ValidationFailure(f"{table.name} day={day}: {o.expectation} did not return the failing rows")
+            raise ValidationFailure(f"{_where(table, day)}: {o.expectation} did not return the failing rows")
 
     reasons: dict[int, list[str]] = {}
     for o in outcomes:
@@ -446,7 +389,7 @@ def _validate(
         "failures": _merge_failures(previous["failures"] if previous else [], outcomes),
     }
     marker = {"version": _MARKER_VERSION, "suite": fingerprint, "summary": summary}
-    qpath = quarantine_path(settings, table, day)
+    qpath = settings.lake.validation_quarantine_file(table, day)
     if bad:
         positions = np.asarray(bad, dtype=np.int64)
         names = [
@@ -457,12 +400,12 @@ def _validate(
         keep = np.ones(data.num_rows, dtype=bool)
         keep[positions] = False
         good = data.filter(pa.array(keep)).cast(staged_file_schema(table))
-        _swap_in(folder, good, marker)
+        _rewrite_partition(folder, good, marker)
     else:
         if previous is None and qpath.exists():
             qpath.unlink()  # it described rows of a partition the ingest job has since replaced
         if files:
-            _write_json_atomic(folder / MARKER, {**marker, "files": hashes})
+            lake.write_json_atomic(folder / MARKER, {**marker, "files": hashes})
     return summary
 
 
@@ -478,24 +421,24 @@ def _reconcile(settings: Settings, table: Table, day: dt.date, summary: dict[str
     """Write the counts-only report; check it against the ingest report, then the bad-row share."""
     report: dict[str, Any] = {**summary, "ingest": None, "reconciled": None}
     accounted = 0
-    ingest_path = ingest_report_path(settings, table, day)
+    ingest_path = settings.lake.ingest_report(table, day)
     if ingest_path.is_file():
         raw = json.loads(ingest_path.read_text())
         try:
             ingest = {k: int(raw[k]) for k in ("read", "staged", "quarantined", "duplicates")}
         except (KeyError, TypeError, ValueError) as exc:
             raise ReconciliationError(
-                f"{table.name} day={day}: unreadable ingest report {ingest_path}: {exc!r}"
+                f"{_where(table, day)}: unreadable ingest report {ingest_path}: {exc!r}"
             ) from None
         accounted = summary["rows_passed"] + ingest["quarantined"] + summary["rows_quarantined"] + ingest["duplicates"]
         report["ingest"] = ingest
         report["reconciled"] = ingest["read"] == accounted
-    _write_json_atomic(report_path(settings, table, day), report)
+    lake.write_json_atomic(settings.lake.validation_report(table, day), report)
 
     if report["reconciled"] is False:
         ingest = report["ingest"]
         raise ReconciliationError(
-            f"{table.name} day={day}: ingestion read {ingest['read']} rows but "
+            f"{_where(table, day)}: ingestion read {ingest['read']} rows but "
             f"{summary['rows_passed']} passed + {ingest['quarantined']} quarantined at ingest + "
             f"{summary['rows_quarantined']} quarantined by validation + {ingest['duplicates']} duplicates "
             f"= {accounted}; {ingest['read'] - accounted:+d} rows unaccounted for"
@@ -503,9 +446,9 @@ def _reconcile(settings: Settings, table: Table, day: dt.date, summary: dict[str
     rows_in, quarantined = summary["rows_in"], summary["rows_quarantined"]
     if rows_in and quarantined / rows_in > settings.max_bad_row_share:
         raise BadRowRateError(
-            f"{table.name} day={day}: {quarantined} of {rows_in} rows ({quarantined / rows_in:.1%}) failed "
+            f"{_where(table, day)}: {quarantined} of {rows_in} rows ({quarantined / rows_in:.1%}) failed "
             f"validation, above the limit of {settings.max_bad_row_share:.1%} (TEAMLENS_MAX_BAD_ROW_SHARE). "
-            f"They are in {quarantine_path(settings, table, day)}; the staged partition holds the "
+            f"They are in {settings.lake.validation_quarantine_file(table, day)}; the staged partition holds the "
             f"{summary['rows_passed']} rows that passed."
         )
     return report
@@ -518,10 +461,10 @@ def validate_partition(settings: Settings, table: Table, day: dt.date) -> dict[s
     expectation and column, counts only), ingest (its counts, or None), reconciled (None when
     there is no ingest report) and already_validated. An empty or missing partition is 0 rows.
     """
-    folder = partition_dir(settings, table, day)
-    _recover_swap(folder)
+    folder = settings.lake.table_partition(table, day)
+    lake.recover(folder)
     suite = suite_for(table)
-    files = _data_files(folder)
+    files = lake.data_files(folder)
     hashes = {f.name: _sha256(f) for f in files}
     marker = _read_marker(folder)
     fingerprint = _suite_fingerprint(suite)
@@ -538,15 +481,15 @@ def validate_partition(settings: Settings, table: Table, day: dt.date) -> dict[s
 def validate_day(settings: Settings, day: dt.date, tables: Iterable[Table] = _STAGED) -> list[dict[str, Any]]:
     """Validate every staged table's partition for `day` (the DAG task).
 
-    Every table is validated even when one fails; then the failure is raised (an ExceptionGroup
-    when several tables failed).
+    Every table is validated even when one fails (ValidationFailure or ReconciliationError); then
+    the failure is raised (an ExceptionGroup when several tables failed).
     """
     reports: list[dict[str, Any]] = []
-    errors: list[ValidationFailure] = []
+    errors: list[Exception] = []
     for table in tables:
         try:
             reports.append(validate_partition(settings, table, day))
-        except ValidationFailure as exc:
+        except (ValidationFailure, ReconciliationError) as exc:
             errors.append(exc)
     if len(errors) == 1:
         raise errors[0]

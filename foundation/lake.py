@@ -1,30 +1,43 @@
 """The lake layout: every zone, partition, hidden swap name, completion marker and report path.
 
 This module is the project's I/O manager for files. Jobs, validation, the privacy layer,
-retention and the command line take every path from a `Lake`, so the layout is written down
-once; readers of any engine (Spark, DuckDB, Polars, pyarrow) list partitions through
-`Lake.partition` / `existing_partitions`, and writers replace a partition only through
-`swap_in` and write JSON only through `write_json_atomic`.
+retention and the command line take every path from a `Lake` (`settings.lake`), so the layout is
+written down once; readers of any engine (Spark, DuckDB, Polars, pyarrow) find partitions through
+`partition` / `partition_paths` / `existing_partitions` / `partition_days`, and writers replace a
+partition only through `swap_in`, a single file only through `replace_file_atomic` and JSON only
+through `write_json_atomic`. Names are recognised only here: `partition_day`, `hidden_day` and
+`day_file_day` turn a folder or file name back into its day.
 
-Layout under the data root (docs/architecture.md draws it):
+Layout under the data root (docs/architecture.md explains the layers around it):
 
-    landing/<source>/day=D/...                 raw files as delivered (restricted)
-    landing/roster/roster.csv                  the roster (restricted)
-    staged/<table>/day=D/*.parquet             canonical rows; `day` is in the folder name
-    quarantine/<table>/ingest/<source>/day=D/  records refused at ingest, with the reason
+    landing/<source>/day=D/...                   raw files as delivered (restricted)
+    landing/flat_calls/<export>/day=D/...        a flat call export, beside its mapping.yaml
+    landing/roster/roster.csv                    the roster (restricted; never a day partition)
+    landing/.teamlens-demo-center.json           what `teamlens demo` generated (its parameters)
+    staged/<table>/day=D/*.parquet               canonical rows; `day` is in the folder name
+    staged/<table>/day=D/_teamlens_validation.json  validation's idempotency marker
+    quarantine/<table>/ingest/<source>/day=D/    records refused at ingest, with the reason
     quarantine/<table>/day=D/validation.parquet  rows refused by validation
-    metrics/<table>/day=D/*.parquet            agent_day, queue_day (restricted, never published)
-    reports/ingest/<table>/day=D.json          reconciliation counts, never a value of a record
-    reports/validation/<table>/day=D.json      validation summary, counts only
-    reports/metrics/agent_day/day=D.json       the day's metrics completion marker
-    warehouse/warehouse.duckdb                 published aggregates and the privacy ledger
-    run/spark-connect/                         the per-run Spark Connect server's state
+    metrics/<table>/day=D/*.parquet              agent_day, queue_day (restricted, never published)
+    reports/ingest/<table>/day=D.json            reconciliation counts, never a value of a record
+    reports/validation/<table>/day=D.json        validation summary, counts only
+    reports/metrics/agent_day/day=D.json         the day's metrics completion marker
+    warehouse/warehouse.duckdb                   published aggregates and the privacy ledger
+    run/spark-connect/                           the per-run Spark Connect server's state
 
-Hidden names (a leading dot; readers skip them): a partition is built in `.tmp-day=D-<id>`, the
-partition it replaces is renamed to `.old-day=D-<id>` (the same id) and removed after the swap;
-retention renames an expired partition to `.retention-day=D-<id>` before removing it. A JSON file
-is written as `.<name>.<id>.tmp` and renamed over the target. `hidden_day` recognises all of them,
-so retention deletes a day's leftovers with the day.
+`ZONES` are the data's top folders (run/ holds process state only); `RECORD_ZONES` are those that
+hold records by day, the zones the policy's retention periods apply to (the metrics zone with its
+markers under reports/metrics). A table's
+zone (staged or metrics) is the one its schema declares (`Lake.table_root`).
+
+Hidden names (a leading dot; every reader skips them): a partition is built in `.tmp-day=D-<id>`,
+the partition it replaces is renamed to `.old-day=D-<id>` (the same 8-hex-digit id) and removed
+after the swap; retention renames an expired partition to `.retention-day=D-<id>` before removing
+it. A data root written before this module may still hold validation's former swap names
+`.day=D.validating` (the new folder) and `.day=D.replaced` (the old one); `hidden_day` recognises
+them too, so retention deletes them with their day, and `recover` finishes such a swap as it
+finishes its own. A single file (JSON or Parquet) is written as
+`.<name>.<id>.tmp` beside its target and renamed over it.
 """
 
 from __future__ import annotations
@@ -43,16 +56,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from foundation.schema import Table
 
-# Zones in the order data flows through them; retention walks them in this order.
+# Zones in the order data flows through them.
 ZONES = ("landing", "staged", "quarantine", "metrics", "reports", "warehouse")
+# The zones that hold records in day partitions: retention periods apply to them, in this order.
+RECORD_ZONES = ("landing", "staged", "quarantine", "metrics")
 PARTITION_PREFIX = "day="
 # Kinds of hidden sibling a partition can leave behind: being built, being replaced, being deleted.
 SWAP_KINDS = ("tmp", "old", "retention")
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _PARTITION = re.compile(rf"^day=({_DATE})$")
 _HIDDEN = re.compile(rf"^\.(?:{'|'.join(SWAP_KINDS)})-day=({_DATE})-[0-9a-f]{{8,32}}$")
+# Validation's swap names before it used `swap_in`; only an older data root can hold them.
+_LEGACY_HIDDEN = re.compile(rf"^\.day=({_DATE})\.(?:validating|replaced)$")
 _DAY_FILE = re.compile(rf"^day=({_DATE})\.json$")
 METRICS_MARKER_TABLE = "agent_day"
+# Written by validation into the staged partition it checked; a leading "_" keeps readers off it.
+VALIDATION_MARKER = "_teamlens_validation.json"
 
 
 def partition_name(day: dt.date) -> str:
@@ -60,22 +79,35 @@ def partition_name(day: dt.date) -> str:
     return f"{PARTITION_PREFIX}{day.isoformat()}"
 
 
+def _day(pattern: re.Pattern[str], name: str) -> dt.date | None:
+    """The date the pattern's group holds in name, or None (no match, or no such date)."""
+    match = pattern.match(name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:  # day=2026-02-30: a folder name, not a day
+        return None
+
+
 def partition_day(name: str) -> dt.date | None:
-    """The day of a partition folder name, or None for any other name."""
-    match = _PARTITION.match(name)
-    return dt.date.fromisoformat(match.group(1)) if match else None
+    """The day of a partition folder name (`day=D`), or None for any other name."""
+    return _day(_PARTITION, name)
 
 
 def hidden_day(name: str) -> dt.date | None:
-    """The day of a hidden swap leftover (`.tmp-day=D-<id>`, `.old-...`, `.retention-...`), or None."""
-    match = _HIDDEN.match(name)
-    return dt.date.fromisoformat(match.group(1)) if match else None
+    """The day of a hidden swap leftover, or None.
+
+    Recognises `.tmp-day=D-<id>`, `.old-day=D-<id>` and `.retention-day=D-<id>`, and the legacy
+    names `.day=D.validating` and `.day=D.replaced` that validation used before `swap_in` (a data
+    root written then may still hold them).
+    """
+    return _day(_HIDDEN, name) or _day(_LEGACY_HIDDEN, name)
 
 
 def day_file_day(name: str) -> dt.date | None:
     """The day of a per-day JSON file name (`day=D.json`: reports and markers), or None."""
-    match = _DAY_FILE.match(name)
-    return dt.date.fromisoformat(match.group(1)) if match else None
+    return _day(_DAY_FILE, name)
 
 
 def hidden_sibling(target: Path, kind: str, swap_id: str) -> Path:
@@ -126,6 +158,12 @@ class Lake:
     def reports(self) -> Path:
         """Run reports: reconciliation counts and validation summaries, no raw values."""
         return self.root / "reports"
+
+    def zone(self, name: str) -> Path:
+        """The top folder of one of ZONES."""
+        if name not in ZONES:
+            raise ValueError(f"unknown zone {name!r}; expected one of {', '.join(ZONES)}")
+        return self.root / name
 
     @property
     def warehouse_path(self) -> Path:
@@ -221,9 +259,13 @@ def swap_in(target: Path, build: Callable[[Path], None]) -> Path:
     swap_id = new_swap_id()
     tmp = hidden_sibling(target, "tmp", swap_id)
     old = hidden_sibling(target, "old", swap_id)
-    build(tmp)
-    if not tmp.is_dir():
-        raise RuntimeError(f"the build of {target} wrote no folder")
+    try:
+        build(tmp)
+        if not tmp.is_dir():
+            raise RuntimeError(f"the build of {target} wrote no folder")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # the partition is untouched: nothing half-built stays
+        raise
     if target.exists():
         os.replace(target, old)
     os.replace(tmp, target)
@@ -232,19 +274,30 @@ def swap_in(target: Path, build: Callable[[Path], None]) -> Path:
 
 
 def recover(target: Path) -> None:
-    """Finish or undo an interrupted swap of `target`, then remove its other hidden leftovers."""
+    """Finish or undo an interrupted swap of `target`, then remove its other hidden leftovers.
+
+    The old folder is renamed away only once the new one is complete, so a missing target with an
+    old sibling means the new sibling of the same swap is ready to move in (else the old one goes
+    back). Validation's legacy pair `.day=D.validating` / `.day=D.replaced` is treated alike.
+    """
     parent = target.parent
     if not parent.is_dir():
         return
     prefix = {kind: f".{kind}-{target.name}-" for kind in ("tmp", "old")}
-    olds = sorted(parent.glob(f"{prefix['old']}*"))
-    if not target.exists() and olds:
-        old = olds[-1]
-        complete = hidden_sibling(target, "tmp", old.name.removeprefix(prefix["old"]))
-        os.replace(complete if complete.is_dir() else old, target)
-    for kind in ("tmp", "old"):
-        for leftover in parent.glob(f"{prefix[kind]}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+    swaps = [
+        (hidden_sibling(target, "tmp", old.name.removeprefix(prefix["old"])), old)
+        for old in sorted(parent.glob(f"{prefix['old']}*"), reverse=True)
+    ]
+    legacy = (parent / f".{target.name}.validating", parent / f".{target.name}.replaced")
+    swaps.append(legacy)
+    if not target.exists():
+        for complete, old in swaps:
+            if old.is_dir():
+                os.replace(complete if complete.is_dir() else old, target)
+                break
+    leftovers = [*parent.glob(f"{prefix['tmp']}*"), *parent.glob(f"{prefix['old']}*"), *legacy]
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
@@ -259,7 +312,11 @@ def replace_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Write a file through `write(tmp)` to a hidden temporary name beside `path`, then rename it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{new_swap_id()}.tmp")
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

@@ -5,10 +5,11 @@ local SparkSession (a cold JVM each). With per_run the DAG's setup task starts t
 server that the pip pyspark bundles, the run's Spark tasks connect to it as thin clients
 (foundation.spark.spark_session), and the teardown task stops it, also when tasks failed.
 
-The server's files live in <data root>/run/spark-connect/ (mode 0700): its pid file, its logs and
-the run's random token (0600). The server listens on 127.0.0.1 only and accepts only clients that
-present the token; the token is passed to the server in its environment (not on its command line,
-so `ps` does not show it) and is never logged nor returned (XCom).
+The server's files live in settings.lake.spark_connect_dir, <data root>/run/spark-connect/
+(mode 0700): its pid file, its logs and the run's random token (0600). The server listens on
+127.0.0.1 only and accepts only clients that present the token; the token is passed to the server
+in its environment (not on its command line, so `ps` does not show it) and is never logged nor
+returned (XCom).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ STOP_TIMEOUT_S = 60.0
 
 
 def run_dir(settings: Settings) -> Path:
-    return settings.data_root / "run" / "spark-connect"
+    """The server's folder: settings.lake.spark_connect_dir."""
+    return settings.lake.spark_connect_dir
 
 
 def token_file(settings: Settings) -> Path:

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from foundation import schema
+from foundation import lake, schema
 from foundation.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 
 
 def _files(settings: Settings, table: schema.Table, days: Sequence[dt.date]) -> list[str]:
-    root = (settings.lake.staged if table.zone == "staged" else settings.lake.metrics) / table.name
-    missing = [d for d in days if not (root / f"day={d.isoformat()}").is_dir()]
+    """Globs of the table's partitions of `days` (lake layout); a missing day fails the read."""
+    root = settings.lake.table_root(table)
+    folders = lake.partition_paths(root, days)
+    missing = [d for d, folder in zip(days, folders, strict=True) if not folder.is_dir()]
     if missing:
         raise FileNotFoundError(f"{table.name} has no partition for {', '.join(map(str, missing))} ({root})")
-    return [str(root / f"day={d.isoformat()}" / "*.parquet") for d in days]
+    return [str(folder / "*.parquet") for folder in folders]
 
 
 def _relation(con: duckdb.DuckDBPyConnection, name: str, files: list[str], table: schema.Table) -> None:

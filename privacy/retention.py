@@ -1,15 +1,18 @@
 """Retention: delete day partitions older than the policy's periods, each deletion in the ledger.
 
 What is deleted (all partitions are folders named day=YYYY-MM-DD, found at any depth up to
-MAX_DEPTH below the zone's folder, so every source, export and table layout is covered):
+MAX_DEPTH below the zone's folder, so every source, export and table layout is covered; the zones
+and the names come from foundation.lake: lake.RECORD_ZONES, lake.partition_day, lake.hidden_day,
+lake.day_file_day):
 - landing/<source>/day=D/ and landing/flat_calls/<export>/day=D/   (policy retention_days.landing)
 - staged/<table>/day=D/                                              (retention_days.staged)
 - quarantine/<table>/ingest/<source>/day=D/ and the validation quarantine
   quarantine/<table>/day=D/                                          (retention_days.quarantine)
 - metrics/<table>/day=D/ (agent_day, queue_day) and the completion markers
   reports/metrics/<table>/day=D.json of those days                  (retention_days.metrics)
-Hidden leftovers of an interrupted write or swap of an expired day (.tmp-day=D-*, .old-day=D-*,
-.day=D.validating, .day=D.replaced, and this module's own .retention-day=D-*) go with their day.
+Hidden leftovers of an interrupted write or swap of an expired day (lake.hidden_day: .tmp-day=D-*,
+.old-day=D-*, this module's own .retention-day=D-*, and validation's legacy .day=D.validating and
+.day=D.replaced) go with their day.
 A zone without a retention period in the policy is kept.
 
 What is never deleted: files that are not day partitions (landing/roster/roster.csv, the flat
@@ -25,8 +28,8 @@ day 2026-11-09 (14 days old) is kept and 2026-11-08 (15 days old) is deleted. `o
 
 Order and crash safety. `apply_retention` plans, then records ONE 'retention_deletion' ledger
 entry for the run (committed before anything is deleted), then deletes: each partition is first
-renamed to a hidden .retention-day=D-<run> sibling (readers see the whole partition or none of
-it), then removed. The completion markers of the metrics zone go before the metrics folders, so a
+renamed to a hidden .retention-day=D-<run> sibling (lake.hidden_sibling; readers see the whole
+partition or none of it), then removed. The completion markers of the metrics zone go before the metrics folders, so a
 crash never leaves a day marked complete whose metrics are gone. A crash after the entry leaves
 recorded data undeleted, never deleted data unrecorded; the rerun plans again, finds what is left
 (renamed leftovers included) and records it in a new entry before deleting it. An entry therefore
@@ -55,25 +58,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from foundation import lake
 from foundation.policy import Policy
 from foundation.settings import Settings
 
-ZONES = ("landing", "staged", "quarantine", "metrics")
+ZONES = lake.RECORD_ZONES
 MAX_DEPTH = 6  # landing/flat_calls/<export>/day=D and quarantine/<table>/ingest/<source>/day=D are the deepest
 RULE = "a day partition is kept while as_of - day <= retention_days and deleted once as_of - day > retention_days"
-_DATE = r"(\d{4}-\d{2}-\d{2})"
-_FOLDER_NAME = re.compile(
-    rf"^(?:\.(?:tmp-|old-|retention-)?)?day={_DATE}(?:-[0-9a-f]{{4,32}}|\.validating|\.replaced)?$"
-)
-_MARKER_NAME = re.compile(rf"^day={_DATE}\.json$")
 
 
 @dataclass(frozen=True)
@@ -110,14 +107,9 @@ def is_expired(day: dt.date, as_of: dt.date, retention_days: int) -> bool:
     return (as_of - day).days > retention_days
 
 
-def _day_of(name: str, pattern: re.Pattern[str]) -> dt.date | None:
-    match = pattern.match(name)
-    if not match:
-        return None
-    try:
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
+def _folder_day(name: str) -> dt.date | None:
+    """The day of a partition folder or of a hidden leftover of one, or None."""
+    return lake.partition_day(name) or lake.hidden_day(name)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -125,7 +117,12 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _scan(
-    folder: Path, root: Path, depth: int, pattern: re.Pattern[str], want_dirs: bool, refused: list[str]
+    folder: Path,
+    root: Path,
+    depth: int,
+    day_of: Callable[[str], dt.date | None],
+    want_dirs: bool,
+    refused: list[str],
 ) -> list[tuple[Path, dt.date]]:
     """Day entries below folder (not descending into them), never following a symlink."""
     found: list[tuple[Path, dt.date]] = []
@@ -136,27 +133,27 @@ def _scan(
     for entry in entries:
         path = Path(entry.path)
         if entry.is_symlink():  # a linked folder or day entry leading out of the root hides partitions
-            hides = entry.is_dir() or _day_of(entry.name, pattern) is not None
+            hides = entry.is_dir() or day_of(entry.name) is not None
             if hides and not _inside(Path(os.path.realpath(path)), root):
                 refused.append(path.relative_to(root).as_posix())
             continue
         if entry.is_dir(follow_symlinks=False):
-            day = _day_of(entry.name, pattern) if want_dirs else None
+            day = day_of(entry.name) if want_dirs else None
             if day is not None:
                 found.append((path, day))
             elif depth < MAX_DEPTH:
-                found.extend(_scan(path, root, depth + 1, pattern, want_dirs, refused))
+                found.extend(_scan(path, root, depth + 1, day_of, want_dirs, refused))
         elif not want_dirs and entry.is_file(follow_symlinks=False):
-            day = _day_of(entry.name, pattern)
+            day = day_of(entry.name)
             if day is not None:
                 found.append((path, day))
     return found
 
 
-def _zone_root(root: Path, relative: str, refused: list[str]) -> Path | None:
-    """The zone's folder when it exists and is reached without a symlink leaving the root."""
+def _zone_root(root: Path, folder: Path, refused: list[str]) -> Path | None:
+    """The folder (a zone's, under root) when it exists and is reached without a symlink leaving the root."""
     path = root
-    for part in Path(relative).parts:
+    for part in folder.relative_to(root).parts:
         path = path / part
         if path.is_symlink():
             if not _inside(Path(os.path.realpath(path)), root):
@@ -168,6 +165,7 @@ def _zone_root(root: Path, relative: str, refused: list[str]) -> Path | None:
 def plan_retention(settings: Settings, policy: Policy, as_of: dt.date) -> RetentionPlan:
     """The expired partitions (markers first, then folders, each sorted by path) and the refused symlinks."""
     root = Path(os.path.realpath(settings.data_root))
+    paths = lake.Lake(root)
     refused: list[str] = []
     markers: list[Partition] = []
     folders: list[Partition] = []
@@ -175,15 +173,15 @@ def plan_retention(settings: Settings, policy: Policy, as_of: dt.date) -> Retent
         days = policy.retention_days.get(zone)
         if days is None:
             continue
-        zone_root = _zone_root(root, zone, refused)
+        zone_root = _zone_root(root, paths.zone(zone), refused)
         if zone_root is not None:
-            for path, day in _scan(zone_root, root, 1, _FOLDER_NAME, True, refused):
+            for path, day in _scan(zone_root, root, 1, _folder_day, True, refused):
                 if is_expired(day, as_of, days):
                     folders.append(Partition(zone, path.relative_to(root).as_posix(), day))
         if zone == "metrics":
-            marker_root = _zone_root(root, "reports/metrics", refused)
+            marker_root = _zone_root(root, paths.metrics_markers, refused)
             if marker_root is not None:
-                for path, day in _scan(marker_root, root, 1, _MARKER_NAME, False, refused):
+                for path, day in _scan(marker_root, root, 1, lake.day_file_day, False, refused):
                     if is_expired(day, as_of, days):
                         markers.append(Partition(zone, path.relative_to(root).as_posix(), day, "marker"))
     return RetentionPlan(
@@ -255,8 +253,9 @@ def _delete(root: Path, partition: Partition, run: str) -> bool:
     if partition.kind == "marker":
         path.unlink()
         return True
-    trash = parent / f".retention-day={partition.day.isoformat()}-{run}"
-    if path.name != trash.name:
+    # named after the day, not the entry: a leftover (.old-day=D-<id>) becomes .retention-day=D-<run>
+    trash = lake.hidden_sibling(lake.partition(parent, partition.day), "retention", run)
+    if path != trash:
         os.replace(path, trash)
     shutil.rmtree(trash)
     return True
@@ -311,7 +310,7 @@ def apply_retention(
     finally:
         con.close()
 
-    run = uuid.uuid4().hex[:8]
+    run = lake.new_swap_id()
     for partition in plan.partitions:  # markers first: a day is never marked complete without its metrics
         result["deleted"] += _delete(root, partition, run)
     return result

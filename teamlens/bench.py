@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from foundation import lake
 from foundation.settings import Settings, load_settings
 
 BENCH_KEY = "benchmark-only-key-not-a-secret-0123456789"
@@ -121,7 +122,7 @@ def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int
         ids = [r[identity] for r in roster]
         span = [START + dt.timedelta(days=i) for i in range(days)]
         for seed, day in enumerate(span):
-            write(settings.lake.landing / folder / f"day={day}", day, ids, calls, seed)
+            write(lake.partition(settings.lake.landing / folder, day), day, ids, calls, seed)
         out[name] = _timed(spark, settings, span, staged_contacts.run)
     return out
 

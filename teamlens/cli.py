@@ -21,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from foundation import lake
 from foundation.settings import REPO_ROOT, Settings, load_settings
 
 DAG_ID = "teamlens_daily"
@@ -93,7 +94,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     os.environ.setdefault("TEAMLENS_DEMO", "1")
     settings = load_settings()
-    marker = settings.lake.landing / ".teamlens-demo-center.json"
+    marker = settings.lake.demo_center_marker
     params = {k: str(getattr(args, k)) for k in ("agents", "teams", "sites", "days", "start", "seed")}
     if marker.exists() and json.loads(marker.read_text()) == params:
         print(f"The landing zone already holds this demo center ({settings.lake.landing}); not generating it again.")
@@ -165,9 +166,16 @@ def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     sample = Path(args.sample) if args.sample else None
     if sample is None:
-        found = sorted(p for p in mapping_path.parent.glob("day=*/*") if p.suffix in (".csv", ".tsv", ".txt"))
+        days = lake.partition_days(mapping_path.parent)
+        found = [
+            p
+            for folder in lake.partition_paths(mapping_path.parent, days)
+            for p in sorted(folder.iterdir())
+            if p.suffix in (".csv", ".tsv", ".txt")
+        ]
         if not found:
-            print(f"mapping ok; no sample: put an export under {mapping_path.parent}/day=YYYY-MM-DD/ or pass one")
+            where = mapping_path.parent / f"{lake.PARTITION_PREFIX}YYYY-MM-DD"
+            print(f"mapping ok; no sample: put an export under {where}/ or pass one")
             return 0
         sample = found[0]
     try:

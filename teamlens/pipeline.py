@@ -33,10 +33,8 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or load_settings()
     settings.pseudonym_key()
     policy = load_policy(settings.policy_path)
-    if not (settings.lake.landing / "roster" / "roster.csv").exists():
-        raise FileNotFoundError(
-            f"no roster at {settings.lake.landing / 'roster' / 'roster.csv'}; nothing can be ingested"
-        )
+    if not settings.lake.roster_file.exists():
+        raise FileNotFoundError(f"no roster at {settings.lake.roster_file}; nothing can be ingested")
     from jobs.source_flat import flat_sources
 
     exports = flat_sources(settings.lake.landing)  # a broken mapping file fails the run here, naming it

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.helpers import TEST_KEY
+
 # Before anything imports airflow: never create ~/airflow, never load the examples.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
@@ -23,8 +25,6 @@ os.environ.setdefault("TEAMLENS_SPARK_DRIVER_MEMORY", "2g")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-TEST_KEY = "test-key-not-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")

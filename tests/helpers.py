@@ -135,3 +135,10 @@ def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+# Engines a DAG file must not import at parse time (the scheduler parses DAGs often).
+HEAVY = ("pyspark", "great_expectations", "opendp", "duckdb", "polars")
+
+# The pseudonymisation key of the test settings (not a secret).
+TEST_KEY = "test-key-not-secret-0123456789abcdef"

@@ -9,8 +9,7 @@ import pytest
 
 from foundation.settings import REPO_ROOT
 from teamlens import pipeline
-
-HEAVY = ("pyspark", "great_expectations", "opendp", "duckdb", "polars")
+from tests.helpers import HEAVY
 
 
 @pytest.fixture(scope="module")

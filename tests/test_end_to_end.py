@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import REPO_ROOT
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 
 START = dt.date(2026, 10, 5)  # a Monday: one whole week
 DAYS = 7

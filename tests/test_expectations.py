@@ -17,16 +17,13 @@ from expectations.validate import (
     DATA_FILE,
     MARKER,
     BadRowRateError,
-    ReconciliationError,
     SchemaValidationError,
-    ingest_report_path,
-    partition_dir,
-    quarantine_path,
-    report_path,
     staged_file_schema,
     validate_day,
     validate_partition,
 )
+from foundation import lake
+from foundation.errors import ReconciliationError
 from foundation.schema import AGENT_EVENTS, CONTACTS, DESKTOP_ACTIVITY, QUARANTINE_COLUMNS, ROSTER
 
 DAY = dt.date(2024, 5, 2)
@@ -63,7 +60,7 @@ def _contact(i: int, **overrides: Any) -> dict[str, Any]:
 
 def _write_partition(settings, table, rows: list[dict[str, Any]], schema: pa.Schema | None = None) -> Path:
     """A staged partition as Spark leaves it: a part file, _SUCCESS and a .crc file."""
-    folder = partition_dir(settings, table, DAY)
+    folder = settings.lake.table_partition(table, DAY)
     folder.mkdir(parents=True, exist_ok=True)
     data = pa.Table.from_pylist(rows, schema=schema or staged_file_schema(table))
     pq.write_table(data, folder / "part-00000-abc.snappy.parquet")
@@ -73,14 +70,14 @@ def _write_partition(settings, table, rows: list[dict[str, Any]], schema: pa.Sch
 
 
 def _ingest_report(settings, table, read: int, staged: int, quarantined: int = 0, duplicates: int = 0) -> None:
-    path = ingest_report_path(settings, table, DAY)
+    path = settings.lake.ingest_report(table, DAY)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"table": table.name, "day": str(DAY), "read": read, "staged": staged}
     path.write_text(json.dumps({**payload, "quarantined": quarantined, "duplicates": duplicates}))
 
 
 def _staged(settings, table) -> pa.Table:
-    folder = partition_dir(settings, table, DAY)
+    folder = settings.lake.table_partition(table, DAY)
     return pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("*.parquet"))])
 
 
@@ -145,7 +142,7 @@ def test_clean_partition_passes_unchanged(settings):
     assert report["failures"] == [] and report["reconciled"] is None
     after = _contents(folder)
     assert {k: v for k, v in after.items() if k != MARKER} == before
-    assert not quarantine_path(settings, CONTACTS, DAY).exists()
+    assert not settings.lake.validation_quarantine_file(CONTACTS, DAY).exists()
 
 
 def test_bad_rows_are_quarantined_and_partition_rewritten(settings):
@@ -156,7 +153,7 @@ def test_bad_rows_are_quarantined_and_partition_rewritten(settings):
     report = validate_partition(settings, CONTACTS, DAY)
     assert (report["rows_in"], report["rows_passed"], report["rows_quarantined"]) == (40, 38, 2)
 
-    quarantine = pq.read_table(quarantine_path(settings, CONTACTS, DAY))
+    quarantine = pq.read_table(settings.lake.validation_quarantine_file(CONTACTS, DAY))
     assert quarantine.column_names == [c.name for c in QUARANTINE_COLUMNS]
     records = {r["source_line"]: r for r in quarantine.to_pylist()}
     assert set(records) == {4, 8}
@@ -170,9 +167,9 @@ def test_bad_rows_are_quarantined_and_partition_rewritten(settings):
     assert json.loads(records[4]["raw_record"])["talk_seconds"] == BAD_TALK
     assert json.loads(records[8]["raw_record"])["contact_id"] == "c-7"
 
-    folder = partition_dir(settings, CONTACTS, DAY)
+    folder = settings.lake.table_partition(CONTACTS, DAY)
     assert sorted(p.name for p in folder.iterdir()) == sorted([DATA_FILE, MARKER])
-    assert not list(folder.parent.glob(".day=*"))  # no swap leftovers
+    assert not list(folder.parent.glob(".*"))  # no swap leftovers
     staged = pq.read_table(folder / DATA_FILE)
     assert staged.schema.equals(staged_file_schema(CONTACTS))
     assert staged.schema.field("initiation_ts").type == pa.timestamp("us", tz="UTC")
@@ -189,7 +186,7 @@ def test_row_without_lineage_points_at_the_staged_file(settings):
     rows.append({"agent_pseudonym": None, "team": "t", "site": "s", "site_timezone": "UTC"})
     _write_partition(settings, ROSTER, rows)
     validate_partition(settings, ROSTER, DAY)
-    (record,) = pq.read_table(quarantine_path(settings, ROSTER, DAY)).to_pylist()
+    (record,) = pq.read_table(settings.lake.validation_quarantine_file(ROSTER, DAY)).to_pylist()
     assert record["source_file"] == f"roster/day={DAY}/part-00000-abc.snappy.parquet"
     assert record["source_line"] is None
     assert "not_be_null failed on column agent_pseudonym" in record["reason"]
@@ -204,7 +201,8 @@ def test_duplicate_keys_and_reversed_timestamps_fail(settings):
     report = validate_partition(settings, CONTACTS, DAY)
     assert report["rows_quarantined"] == 3
     reasons = {
-        r["source_line"]: r["reason"] for r in pq.read_table(quarantine_path(settings, CONTACTS, DAY)).to_pylist()
+        r["source_line"]: r["reason"]
+        for r in pq.read_table(settings.lake.validation_quarantine_file(CONTACTS, DAY)).to_pylist()
     }
     assert (
         reasons[1]
@@ -224,7 +222,7 @@ def test_missing_column_raises_schema_error(settings):
     with pytest.raises(SchemaValidationError, match=r"contacts day=2024-05-02.*missing: \['queue'\]"):
         validate_partition(settings, CONTACTS, DAY)
     assert _contents(folder) == before
-    assert not quarantine_path(settings, CONTACTS, DAY).exists()
+    assert not settings.lake.validation_quarantine_file(CONTACTS, DAY).exists()
 
 
 def test_wrong_column_type_raises_schema_error(settings):
@@ -241,7 +239,7 @@ def test_bad_row_share_above_limit_raises_after_quarantining(settings):
     _write_partition(settings, CONTACTS, rows)
     with pytest.raises(BadRowRateError, match=r"contacts day=2024-05-02: 1 of 10 rows .*above the limit of 5\.0%"):
         validate_partition(settings, CONTACTS, DAY)
-    assert pq.read_metadata(quarantine_path(settings, CONTACTS, DAY)).num_rows == 1
+    assert pq.read_metadata(settings.lake.validation_quarantine_file(CONTACTS, DAY)).num_rows == 1
     assert _staged(settings, CONTACTS).num_rows == 9
     with pytest.raises(BadRowRateError):  # a rerun keeps failing: the stored counts are checked again
         validate_partition(settings, CONTACTS, DAY)
@@ -258,7 +256,7 @@ def test_reconciliation(settings):
     assert report["failures"] == [
         {"expectation": "expect_column_values_to_be_between", "column": "talk_seconds", "unexpected_count": 1}
     ]
-    text = report_path(settings, CONTACTS, DAY).read_text()
+    text = settings.lake.validation_report(CONTACTS, DAY).read_text()
     assert json.loads(text) == report
     assert str(BAD_TALK)[1:] not in text and "c-2" not in text and "ctr-1" not in text  # counts only
 
@@ -268,7 +266,7 @@ def test_reconciliation_mismatch_raises(settings):
     _ingest_report(settings, CONTACTS, read=6, staged=4, quarantined=1)
     with pytest.raises(ReconciliationError, match=r"read 6 rows .* \+1 rows unaccounted"):
         validate_partition(settings, CONTACTS, DAY)
-    assert json.loads(report_path(settings, CONTACTS, DAY).read_text())["reconciled"] is False
+    assert json.loads(settings.lake.validation_report(CONTACTS, DAY).read_text())["reconciled"] is False
 
 
 def test_report_holds_no_raw_values(settings):
@@ -276,9 +274,11 @@ def test_report_holds_no_raw_values(settings):
     rows[4] = _contact(4, channel="FAX")
     _write_partition(settings, CONTACTS, rows)
     validate_partition(settings, CONTACTS, DAY)
-    text = report_path(settings, CONTACTS, DAY).read_text()
+    text = settings.lake.validation_report(CONTACTS, DAY).read_text()
     assert "FAX" not in text and "c-4" not in text
-    assert "FAX" in pq.read_table(quarantine_path(settings, CONTACTS, DAY)).column("raw_record")[0].as_py()
+    assert (
+        "FAX" in pq.read_table(settings.lake.validation_quarantine_file(CONTACTS, DAY)).column("raw_record")[0].as_py()
+    )
 
 
 def test_second_run_is_a_no_op(settings):
@@ -287,7 +287,10 @@ def test_second_run_is_a_no_op(settings):
     _write_partition(settings, CONTACTS, rows)
     _ingest_report(settings, CONTACTS, read=30, staged=30)
     first = validate_partition(settings, CONTACTS, DAY)
-    folder, qpath = partition_dir(settings, CONTACTS, DAY), quarantine_path(settings, CONTACTS, DAY)
+    folder, qpath = (
+        settings.lake.table_partition(CONTACTS, DAY),
+        settings.lake.validation_quarantine_file(CONTACTS, DAY),
+    )
     staged_before, quarantine_before = _contents(folder), qpath.read_bytes()
     second = validate_partition(settings, CONTACTS, DAY)
     assert second == {**first, "already_validated": True}
@@ -299,14 +302,14 @@ def test_restaged_partition_replaces_stale_quarantine(settings):
     rows = [_contact(i) for i in range(30)]
     _write_partition(settings, CONTACTS, [*rows[:3], _contact(3, channel="FAX"), *rows[4:]])
     validate_partition(settings, CONTACTS, DAY)
-    assert quarantine_path(settings, CONTACTS, DAY).exists()
-    folder = partition_dir(settings, CONTACTS, DAY)
+    assert settings.lake.validation_quarantine_file(CONTACTS, DAY).exists()
+    folder = settings.lake.table_partition(CONTACTS, DAY)
     for p in folder.iterdir():  # the ingest job overwrites the day: the folder is replaced, marker included
         p.unlink()
     _write_partition(settings, CONTACTS, rows)
     report = validate_partition(settings, CONTACTS, DAY)
     assert (report["rows_in"], report["rows_quarantined"], report["already_validated"]) == (30, 0, False)
-    assert not quarantine_path(settings, CONTACTS, DAY).exists()
+    assert not settings.lake.validation_quarantine_file(CONTACTS, DAY).exists()
 
 
 def test_empty_and_missing_partitions_are_zero_rows(settings):
@@ -322,13 +325,28 @@ def test_interrupted_swap_is_finished(settings):
     folder = _write_partition(settings, CONTACTS, rows)
     validate_partition(settings, CONTACTS, DAY)
     validated = _contents(folder)
-    # A crash between the two renames: the new folder complete, the old one renamed away.
+    # A crash between the two renames of lake.swap_in: the new folder complete, the old one renamed away.
+    folder.rename(lake.hidden_sibling(folder, "tmp", "0123abcd"))
+    _write_partition(settings, CONTACTS, rows).rename(lake.hidden_sibling(folder, "old", "0123abcd"))
+    report = validate_partition(settings, CONTACTS, DAY)
+    assert report["already_validated"] is True
+    assert _contents(folder) == validated
+    assert not list(folder.parent.glob(".*"))
+
+
+def test_interrupted_legacy_swap_is_finished(settings):
+    """A data root written before lake.swap_in may hold validation's former swap names."""
+    rows = [_contact(i) for i in range(30)]
+    rows[0] = _contact(0, channel="FAX")
+    folder = _write_partition(settings, CONTACTS, rows)
+    validate_partition(settings, CONTACTS, DAY)
+    validated = _contents(folder)
     folder.rename(folder.with_name(f".{folder.name}.validating"))
     _write_partition(settings, CONTACTS, rows).rename(folder.with_name(f".{folder.name}.replaced"))
     report = validate_partition(settings, CONTACTS, DAY)
     assert report["already_validated"] is True
     assert _contents(folder) == validated
-    assert not list(folder.parent.glob(".day=*"))
+    assert not list(folder.parent.glob(".*"))
 
 
 def test_validate_day_validates_every_table_then_raises(settings):
@@ -338,7 +356,7 @@ def test_validate_day_validates_every_table_then_raises(settings):
     _write_partition(settings, ROSTER, [roster], schema=schema)
     with pytest.raises(SchemaValidationError, match=r"unexpected: \['employee_id'\]"):
         validate_day(settings, DAY)
-    assert report_path(settings, CONTACTS, DAY).exists()  # the other tables were validated
+    assert settings.lake.validation_report(CONTACTS, DAY).exists()  # the other tables were validated
     assert [r["table"] for r in validate_day(settings, DAY, [CONTACTS, DESKTOP_ACTIVITY])] == [
         "contacts",
         "desktop_activity",
@@ -368,3 +386,15 @@ def test_spark_written_partition_round_trips(settings, spark):
         if i != 1
     )
     assert got == expected
+
+
+def test_validate_day_collects_reconciliation_errors_with_the_others(settings):
+    _write_partition(settings, CONTACTS, [_contact(i) for i in range(4)])
+    _ingest_report(settings, CONTACTS, read=6, staged=4, quarantined=1)
+    schema = staged_file_schema(ROSTER).append(pa.field("employee_id", pa.string()))
+    roster = {"agent_pseudonym": "a", "team": "t", "site": "s", "site_timezone": "UTC", "employee_id": "e1"}
+    _write_partition(settings, ROSTER, [roster], schema=schema)
+    with pytest.raises(ExceptionGroup) as group:
+        validate_day(settings, DAY, [CONTACTS, ROSTER, DESKTOP_ACTIVITY])
+    assert sorted(type(e).__name__ for e in group.value.exceptions) == ["ReconciliationError", "SchemaValidationError"]
+    assert settings.lake.validation_report(DESKTOP_ACTIVITY, DAY).exists()  # validated after both failures

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from foundation import lake
 from foundation.settings import REPO_ROOT, Settings
 from privacy import retention
 from privacy.ledger import verify_ledger
 from privacy.retention import Partition, apply_retention, expired_partitions, is_expired
 from teamlens import cli, pipeline
-from tests.test_dags import HEAVY
+from tests.helpers import HEAVY
 from warehouse.store import connect
 
 AS_OF = dt.date(2026, 11, 23)
@@ -309,7 +310,8 @@ def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(setti
         calls["n"] += 1
         if calls["n"] == 4:
             # the crash hits after the rename, before the removal: a hidden leftover remains
-            os.replace(root_ / partition.path, root_ / partition.parent / f".retention-day={partition.day}-{run}")
+            trash = lake.hidden_sibling(lake.partition(root_ / partition.parent, partition.day), "retention", run)
+            os.replace(root_ / partition.path, trash)
             raise KeyboardInterrupt("power cut")
         return real_delete(root_, partition, run)
 
@@ -401,3 +403,24 @@ def test_cli_retention(settings, monkeypatch, capsys) -> None:
     assert ledger(settings)[-1][3]["run_by"] == "cli-test"
     assert cli.main(["retention", "--as-of", "2026-11-23"]) == 0
     assert "nothing deleted" in capsys.readouterr().out
+
+
+def test_hidden_leftovers_of_every_name_go_with_their_day(settings, policy) -> None:
+    """Swap leftovers (lake.hidden_day), validation's legacy names included, are deleted with their day."""
+    contacts = settings.data_root / "staged/contacts"
+    names = [
+        ".tmp-day=2026-10-01-0123abcd",
+        ".old-day=2026-10-01-0123abcd",
+        ".retention-day=2026-10-01-0123abcd",
+        ".day=2026-10-01.validating",
+        ".day=2026-10-01.replaced",
+        ".day=2026-10-24.validating",  # a kept day: its leftover stays
+        ".new-day=2026-10-01-0123abcd",  # not a name of the lake: never touched
+    ]
+    for name in names:
+        (contacts / name).mkdir(parents=True)
+        (contacts / name / "part-0.parquet").write_bytes(b"x")
+    result = apply_retention(settings, policy, AS_OF, "ops")
+    assert result["partitions"] == result["deleted"] == 5
+    assert result["zones"]["staged"]["partitions"] == {"staged/contacts": ["2026-10-01"]}
+    assert sorted(p.name for p in contacts.iterdir()) == [".day=2026-10-24.validating", ".new-day=2026-10-01-0123abcd"]

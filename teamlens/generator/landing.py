@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from foundation import lake
 from teamlens.generator.agent_states import agent_event_lines
 from teamlens.generator.calls import SiteDay, deliver_ctr_lines
 from teamlens.generator.common import dumps_compact, iso_seconds
@@ -90,7 +91,7 @@ def generate_center(
         if monday not in week_cache:
             week_cache[monday] = days_off(seed, monday, len(roster))
         off = week_cache[monday]
-        part = f"day={day.isoformat()}"
+        part = lake.partition_name(day)
         schedule_rows: list[list[str]] = []
         contacts: list[dict[str, Any]] = []
         events: list[tuple[int, str]] = []

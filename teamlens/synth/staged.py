@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from foundation import schema
+from foundation import lake, schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,7 +71,7 @@ def _write(root: Path, table: schema.Table, day: dt.date, columns: dict[str, Any
     import pyarrow.parquet as pq
 
     arrow_schema = _arrow_schema(table)
-    folder = root / table.name / f"day={day.isoformat()}"
+    folder = lake.partition(root / table.name, day)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = [
         columns[f.name].cast(f.type)
@@ -152,7 +152,7 @@ def _contacts(staged: Path, day: dt.date, rng: np.random.Generator, agents: np.n
             "transferred_out": ~no_agent & (rng.random(n) < 0.05),
             "abandoned": abandoned,
             "last_update_ts": disconnect + acw * 1_000_000,
-            "source_file": np.full(n, f"file:/landing/connect_ctr/day={day}/part-0000.jsonl"),
+            "source_file": np.full(n, f"file:/landing/connect_ctr/{lake.partition_name(day)}/part-0000.jsonl"),
             "source_line": np.arange(1, n + 1),
         },
     )
@@ -182,7 +182,7 @@ def _agent_events(staged: Path, day: dt.date, agents: np.ndarray, shift: np.ndar
             "status_name": names,
             "status_type": types,
             "status_start_ts": ts,
-            "source_file": np.full(n, f"file:/landing/connect_agent_events/day={day}/part-0000.jsonl"),
+            "source_file": np.full(n, f"file:/landing/connect_agent_events/{lake.partition_name(day)}/part-0000.jsonl"),
             "source_line": np.arange(1, n + 1),
         },
     )
@@ -217,7 +217,7 @@ def _desktop(staged: Path, day: dt.date, rng: np.random.Generator, agents: np.nd
             "duration_seconds": np.concatenate([w_duration.ravel(), np.tile(f_len.astype(float), a)]),
             "app_category": np.concatenate([category, np.full(a * afks, None)]),
             "afk": np.concatenate([np.full(a * windows, None), afk]),
-            "source_file": np.full(n, f"file:/landing/activitywatch/day={day}/"),
+            "source_file": np.full(n, f"file:/landing/activitywatch/{lake.partition_name(day)}/"),
             "source_line": np.arange(1, n + 1),
         },
     )
@@ -240,7 +240,7 @@ def _schedules(staged: Path, day: dt.date, agents: np.ndarray, shift: np.ndarray
             "activity": np.array([a for a, _, _ in SCHEDULE])[step],
             "start_ts": start,
             "end_ts": start + np.array([m for _, _, m in SCHEDULE])[step] * 60_000_000,
-            "source_file": np.full(n, f"file:/landing/schedules/day={day}/schedules.csv"),
+            "source_file": np.full(n, f"file:/landing/schedules/{lake.partition_name(day)}/schedules.csv"),
             "source_line": np.arange(2, n + 2),
         },
     )
