@@ -17,12 +17,12 @@ from typing import Any, Literal
 import yaml
 
 from foundation import schema
+from foundation.budget import Budget, BudgetUnit
 
 WindowKind = Literal["day", "week", "month"]
 GroupKind = Literal["team", "site"]
 # zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
 PrivacyModel = Literal["zcdp", "pure"]
-BudgetUnit = Literal["rho", "epsilon"]
 # What happens to a roster group under min_group_size: left out, or pooled with the other small
 # groups of its parent (a team's site); the pool is released only if it is large enough itself.
 SmallGroups = Literal["suppress", "merge_into_parent"]
@@ -73,12 +73,12 @@ class ReleaseSpec:
         return PRIVACY_MODELS[self.privacy_model]
 
     @property
-    def budget(self) -> Fraction:
-        """What one window of this release costs each agent, in its budget unit (rho or epsilon)."""
+    def budget(self) -> Budget:
+        """What one window of this release costs each agent, in its unit (rho, or epsilon under pure DP)."""
         if self.privacy_model == "pure":
             assert self.epsilon is not None
-            return self.epsilon
-        return self.rho
+            return Budget("epsilon", self.epsilon)
+        return Budget("rho", self.rho)
 
     def typical_value(self, metric: str) -> float:
         """Typical window total of one agent for a sum: the declared value, else half the bound."""
@@ -101,7 +101,9 @@ class Policy:
     version: int
     privacy_unit: str
     accounting_period: Literal["month"]
-    budget_cap_rho: Fraction
+    # The cap per agent per accounting period, in the policy's unit (policy key budget_cap_rho or
+    # budget_cap_epsilon, by privacy_model).
+    budget_cap: Budget
     report_delta: Fraction
     min_group_size: int
     group_assignment: Literal["first_day"]
@@ -113,10 +115,8 @@ class Policy:
     desktop_title_keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Refuse a release whose predicted relative 95% half-width (planner) exceeds this; None: no limit.
     max_relative_half_width: Fraction | None = None
-    # "pure": pure DP, Laplace noise, budgets in epsilon (budget_cap_epsilon; budget_cap_rho is then 0
-    # and unused, so that any zCDP-only code path refuses rather than spends).
+    # "pure": pure DP, Laplace noise, budgets in epsilon; "zcdp": Gaussian noise, budgets in rho.
     privacy_model: PrivacyModel = "zcdp"
-    budget_cap_epsilon: Fraction | None = None
     small_groups: SmallGroups = "suppress"
     # How often a published window may be re-released as a correction when its metrics were
     # recomputed after publication (late data); each correction costs the release's budget again.
@@ -130,14 +130,6 @@ class Policy:
         """Corrections a window of this release may get: its own limit, else the policy's."""
         own = spec.max_corrections_per_window
         return own if own is not None else self.max_corrections_per_window
-
-    @property
-    def budget_cap(self) -> Fraction:
-        """The cap per agent per accounting period in the policy's budget unit (rho or epsilon)."""
-        if self.privacy_model == "pure":
-            assert self.budget_cap_epsilon is not None
-            return self.budget_cap_epsilon
-        return self.budget_cap_rho
 
     def relative_limit(self, spec: ReleaseSpec) -> Fraction | None:
         """The accuracy limit that applies to a release: its own, else the policy's, else None."""
@@ -361,7 +353,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         version=int(doc["policy_version"]),
         privacy_unit="agent",
         accounting_period="month",
-        budget_cap_rho=cap if model == "zcdp" else Fraction(0),
+        budget_cap=Budget(PRIVACY_MODELS[model], cap),
         report_delta=delta,
         min_group_size=min_size,
         group_assignment="first_day",
@@ -373,7 +365,6 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         desktop_title_keywords=title_keywords,
         max_relative_half_width=limit,
         privacy_model=model,
-        budget_cap_epsilon=cap if model == "pure" else None,
         small_groups=small_groups,
         max_corrections_per_window=0 if corrections is None else corrections,
     )

@@ -55,8 +55,6 @@ from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
 from privacy.ledger import append_entry, ensure_policy_recorded, release_entry_payload, values_digest
 from privacy.mechanisms import (
     EPSILON_CONVERSION_OPENDP,
-    budget_cap,
-    release_budget,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
     zcdp_equivalent,
@@ -238,7 +236,7 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
     by_period: dict[str, list[Budget]] = {}
     for period, _, spent in rows:
         by_period.setdefault(period, []).append(zcdp_equivalent(spent))
-    cap, delta = budget_cap(policy), policy.report_delta
+    cap, delta = policy.budget_cap, policy.report_delta
     out = []
     for period, budgets in by_period.items():
         spent = sum_budgets(budgets, "rho")
@@ -265,7 +263,7 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
 
 def _pure_summary(rows: list[tuple[str, str, Budget]], policy: Policy) -> list[dict[str, Any]]:
     """budget_summary under pure DP: epsilon spent per period (a period with rho spend has no epsilon bound)."""
-    cap = budget_cap(policy)
+    cap = policy.budget_cap
     by_period: dict[str, list[Budget]] = {}
     for period, _, spent in rows:
         by_period.setdefault(period, []).append(spent)
@@ -338,7 +336,7 @@ def _check_noisy(noisy: NoisyRelease, policy: Policy) -> None:
 
 def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], spec: ReleaseSpec, policy: Policy) -> PeriodBudgets:
     """The spend of the periods in the policy's unit, from budget_spend (units as the rows or the ledger name them)."""
-    requested, cap = release_budget(spec), budget_cap(policy)
+    requested, cap = spec.budget, policy.budget_cap
     if requested.unit != cap.unit:
         raise ValueError(f"release {spec.name!r} is budgeted in {requested.unit}, the policy in {cap.unit}")
     spent = {p: Budget.zero(cap.unit) for p in periods}
@@ -450,7 +448,7 @@ def _refused(key: ReleaseKey, spec: ReleaseSpec, periods: list[str], message: st
     return ReleaseOutcome(
         key=key,
         status="refused",
-        budget=release_budget(spec),
+        budget=spec.budget,
         periods=tuple(periods),
         values=(),
         groups=(),

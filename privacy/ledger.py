@@ -74,8 +74,6 @@ from foundation.exact import canonical_json, fraction_text, utc_text
 from foundation.policy import Policy, ReleaseSpec
 from privacy.mechanisms import (
     EPSILON_CONVERSION_OPENDP,
-    budget_cap,
-    release_budget,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
     zcdp_equivalent,
@@ -148,11 +146,11 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
         out |= {
             "privacy_model": "pure",
             "budget_unit": "epsilon",
-            "budget_cap_epsilon": fraction_text(policy.budget_cap),
+            "budget_cap_epsilon": fraction_text(policy.budget_cap.amount),
             "budget_cap_rho": None,
         }
         for doc, spec in zip(out["releases"], policy.releases, strict=True):
-            doc["epsilon"] = fraction_text(spec.budget)
+            doc["epsilon"] = fraction_text(spec.budget.amount)
             doc["rho"] = None
     return out
 
@@ -163,7 +161,7 @@ def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
         "policy_sha256": policy.sha256,
         "privacy_unit": policy.privacy_unit,
         "accounting_period": policy.accounting_period,
-        "budget_cap_rho": fraction_text(policy.budget_cap_rho),
+        "budget_cap_rho": fraction_text(policy.budget_cap.amount),
         "report_delta": fraction_text(policy.report_delta),
         "min_group_size": policy.min_group_size,
         "group_assignment": policy.group_assignment,
@@ -234,7 +232,7 @@ def release_entry_payload(
     inputs_as_of: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """What a 'release' entry records (module docstring); spent_before: each period's spend before it."""
-    budget, cap = release_budget(spec), budget_cap(policy)
+    budget, cap = spec.budget, policy.budget_cap
     groups = sorted(noisy.groups, key=lambda g: g.group_value)
     payload: dict[str, Any] = {
         "release_id": key.release_id,

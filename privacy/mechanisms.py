@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from foundation.budget import Budget
-from foundation.policy import Policy, ReleaseSpec
+from foundation.policy import ReleaseSpec
 from warehouse.records import PublishedValue
 
 # An upper bound on the agents in one group, required by OpenDP for overflow checks only.
@@ -50,16 +50,6 @@ class NoiseScaleMismatch(RuntimeError):
 
 
 # --- budgets of the policy -------------------------------------------------------------------
-
-
-def release_budget(spec: ReleaseSpec) -> Budget:
-    """What one window of the release costs each agent, in its unit (rho, or epsilon under pure DP)."""
-    return Budget(spec.budget_unit, spec.budget)
-
-
-def budget_cap(policy: Policy) -> Budget:
-    """The policy's cap per agent per accounting period, in its unit."""
-    return Budget(policy.budget_unit, policy.budget_cap)
 
 
 def zcdp_equivalent(budget: Budget) -> Budget:
@@ -94,7 +84,7 @@ def analytic_scale(bound: int, budget: Budget, parts: int) -> float:
 
 def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
     """The analytic noise scale of one sum of the release: Gaussian sigma (zcdp) or Laplace b (pure)."""
-    return analytic_scale(spec.sums[metric], release_budget(spec), len(spec.sums))
+    return analytic_scale(spec.sums[metric], spec.budget, len(spec.sums))
 
 
 # --- intervals -------------------------------------------------------------------------------
@@ -250,7 +240,7 @@ def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> C
     data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
     measurement, scales = calibrated_measurement(
         spec.name,
-        release_budget(spec),
+        spec.budget,
         tuple(spec.sums.items()),
         group,
         tuple(released),

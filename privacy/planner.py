@@ -51,10 +51,8 @@ from privacy.mechanisms import (
     ALPHA_RATIO_PART,
     ALPHA_SUM,
     NOISE_DISTRIBUTION,
-    budget_cap,
     expected_noise_scale,
     half_width,
-    release_budget,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
 )
@@ -252,7 +250,7 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
     Under pure DP the budget is epsilon (pure DP composes by adding epsilons; delta 0).
     """
     windows = WINDOWS_PER_PERIOD[spec.window]
-    per_window = release_budget(spec)
+    per_window = spec.budget
     per_period = per_window * windows
     if per_window.unit == "epsilon":
         delta = Fraction(0)
@@ -287,7 +285,7 @@ def plan_policy(
         )
         for spec in specs
     )
-    cap = budget_cap(policy)
+    cap = policy.budget_cap
     total = sum_budgets([budget_per_period(s, policy).per_period for s in policy.releases], cap.unit)
     pure = cap.unit == "epsilon"
     return PolicyPlan(

@@ -43,7 +43,6 @@ from privacy.mechanisms import (
     NOISE_DISTRIBUTION,
     calibrate,
     published_values,
-    release_budget,
 )
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 from warehouse.store import published_windows
@@ -102,7 +101,7 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
         # OpenDP's privacy unit is one row (unit_of(contributions=1)): a second row of an agent
         # would double its influence without raising the noise.
         raise ValueError(f"{spec.name}: an agent has more than one row in the window totals; nothing drawn")
-    per_sum = release_budget(spec) / len(spec.sums)
+    per_sum = spec.budget / len(spec.sums)
     parameters: dict[str, object] = {
         "bounds": {m: [0, b] for m, b in spec.sums.items()},
         f"{per_sum.unit}_per_sum": str(per_sum.amount),  # Fraction text, e.g. "1/40"

@@ -39,7 +39,6 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     from foundation.policy import load_policy
     from privacy.accountant import budget_summary
     from privacy.ledger import verify_ledger
-    from privacy.mechanisms import budget_cap
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
     policy = load_policy(settings.policy_path)
@@ -132,7 +131,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
-    cap = budget_cap(policy)
+    cap = policy.budget_cap
     model = "zCDP" if cap.unit == "rho" else "pure DP"
     print(
         f"Privacy budget per agent ({model} {cap.unit} per calendar month; cap {cap.text} "

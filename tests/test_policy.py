@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foundation.budget import Budget
 from foundation.policy import PolicyError, load_policy, parse_policy, periods_touched, window_of
 from foundation.settings import REPO_ROOT
 
@@ -23,7 +24,7 @@ def _doc() -> dict:
 def test_shipped_policy_loads_with_exact_budgets() -> None:
     policy = load_policy(POLICY_FILE)
     assert policy.privacy_unit == "agent"
-    assert policy.budget_cap_rho == Fraction(1)
+    assert policy.budget_cap == Budget("rho", Fraction(1))
     assert policy.min_group_size == 10
     assert [r.name for r in policy.releases] == ["team_month_contacts_aht", "site_week_contacts_aht"]
     assert policy.release("site_week_contacts_aht").rho == Fraction(8, 100)
@@ -35,7 +36,7 @@ def test_shipped_policy_fits_the_cap_in_the_worst_month() -> None:
     policy = load_policy(POLICY_FILE)
     worst = policy.release("team_month_contacts_aht").rho + 6 * policy.release("site_week_contacts_aht").rho
     assert worst == Fraction(98, 100)
-    assert worst <= policy.budget_cap_rho
+    assert worst <= policy.budget_cap.amount
 
 
 def test_unlisted_release_is_refused() -> None:

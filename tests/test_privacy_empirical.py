@@ -228,7 +228,7 @@ def zcdp_spec(rho: str = RHO) -> ReleaseSpec:
 @pytest.mark.slow
 def test_pure_dp_log_ratio_on_neighbours_stays_within_epsilon() -> None:
     spec = pure_spec()
-    eps_part = float(spec.budget) / len(spec.sums)
+    eps_part = float(spec.budget.amount) / len(spec.sums)
     on_d, on_d_prime, scales = neighbouring_outputs(spec, DRAWS)
     estimates = {m: pure_loss(on_d[m], on_d_prime[m], scales[m]) for m in spec.sums}
     for metric, est in estimates.items():
@@ -238,13 +238,13 @@ def test_pure_dp_log_ratio_on_neighbours_stays_within_epsilon() -> None:
         # ... and the data prove the agent's effect reaches most of the claim (tails: exactly eps_part).
         assert est.eps_lower >= ATTAINED * eps_part, (metric, est, eps_part)
     # The release's log ratio is the sum of its sums' (independent noise): bounded by epsilon.
-    assert sum(e.eps_lower for e in estimates.values()) <= float(spec.budget)
+    assert sum(e.eps_lower for e in estimates.values()) <= float(spec.budget.amount)
 
 
 @pytest.mark.slow
 def test_zcdp_rho_on_neighbours_stays_within_rho() -> None:
     spec = zcdp_spec()
-    rho_part = float(spec.budget) / len(spec.sums)
+    rho_part = float(spec.budget.amount) / len(spec.sums)
     on_d, on_d_prime, scales = neighbouring_outputs(spec, ZCDP_DRAWS)
     estimates = {m: zcdp_loss(on_d[m], on_d_prime[m], scales[m]) for m in spec.sums}
     for metric, est in estimates.items():
@@ -252,7 +252,7 @@ def test_zcdp_rho_on_neighbours_stays_within_rho() -> None:
         assert est.rho <= rho_part * (1 + RHO_TOLERANCE), (metric, est, rho_part)
         assert est.rho >= rho_part * (1 - RHO_TOLERANCE), (metric, est, rho_part)  # the effect is seen
     total = sum(e.rho for e in estimates.values())
-    assert total <= float(spec.budget) * (1 + RHO_TOLERANCE)
+    assert total <= float(spec.budget.amount) * (1 + RHO_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -260,9 +260,9 @@ def test_zcdp_rho_on_neighbours_stays_within_rho() -> None:
 def test_estimators_detect_a_release_with_half_the_noise(model: str) -> None:
     """Negative control: a release with half the claimed noise scale must fail the claim."""
     claimed = pure_spec() if model == "pure" else zcdp_spec()
-    part = float(claimed.budget) / len(claimed.sums)
+    part = float(claimed.budget.amount) / len(claimed.sums)
     # Half the noise scale: 2x epsilon (Laplace b halves) or 4x rho (sigma halves).
-    leaky = pure_spec(str(2 * claimed.budget)) if model == "pure" else zcdp_spec(str(4 * claimed.budget))
+    leaky = pure_spec(str(2 * claimed.budget.amount)) if model == "pure" else zcdp_spec(str(4 * claimed.budget.amount))
     on_d, on_d_prime, scales = neighbouring_outputs(leaky, CONTROL_DRAWS)
     assert all(scales[m] == pytest.approx(expected_noise_scale(claimed, m) / 2) for m in claimed.sums)
     for metric in claimed.sums:

@@ -42,19 +42,19 @@ def test_pure_policy_parses_epsilon_budgets_exactly() -> None:
     policy = pure_policy(cap="2.5", epsilon="0.1")
     spec = policy.release("site_day")
     assert policy.privacy_model == "pure" and policy.budget_unit == "epsilon"
-    assert policy.budget_cap == Fraction(5, 2) and policy.budget_cap_epsilon == Fraction(5, 2)
-    assert policy.budget_cap_rho == 0  # unused under pure DP: a zCDP-only path would refuse, never spend
+    assert policy.budget_cap == Budget("epsilon", Fraction(5, 2))
+    assert policy.budget_cap.unit == "epsilon"  # a zCDP-only path adding rho to it would raise, never spend
     assert policy.report_delta == 0
     assert spec.privacy_model == "pure" and spec.budget_unit == "epsilon"
-    assert spec.budget == spec.epsilon == Fraction(1, 10)
+    assert spec.budget == Budget("epsilon", spec.epsilon) == Budget("epsilon", Fraction(1, 10))
     assert spec.rho == Fraction(1, 200)  # the zCDP equivalent epsilon^2 / 2, for information
 
 
 def test_default_model_is_zcdp() -> None:
     policy = make_test_policy([{**{k: v for k, v in SITE_DAY.items() if k != "epsilon"}, "rho": "0.1"}])
     assert policy.privacy_model == "zcdp" and policy.budget_unit == "rho"
-    assert policy.budget_cap == policy.budget_cap_rho == 1
-    assert policy.release("site_day").budget == Fraction(1, 10)
+    assert policy.budget_cap == Budget("rho", Fraction(1))
+    assert policy.release("site_day").budget == Budget("rho", Fraction(1, 10))
 
 
 @pytest.mark.parametrize(
