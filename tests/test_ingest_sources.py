@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from foundation import schema
+from foundation import roster, schema
 from foundation.settings import Settings, load_settings
 from jobs import ingest, reading
 
@@ -148,7 +148,6 @@ def test_report_has_a_reconciled_section_per_source(ingested):
 
 
 def test_queue_log_agent_lines_become_agent_events(spark, ingested, policy):
-
     settings, _ = ingested
     summary = ingest.run_table(spark, settings, schema.AGENT_EVENTS, [DAY, NEXT_DAY])
     section = report_of(settings, "agent_events", DAY)["sources"]["asterisk_queue_log"]
@@ -185,16 +184,16 @@ def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, policy)
 
 
 def test_roster_identifier_columns_are_optional_and_unique(tmp_path):
-    roster = tmp_path / "landing" / "roster" / "roster.csv"
-    roster.parent.mkdir(parents=True)
-    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
+    roster_csv = tmp_path / "landing" / "roster" / "roster.csv"
+    roster_csv.parent.mkdir(parents=True)
+    roster_csv.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY})
     agents = roster.read_roster(settings)
     assert [a.all_identifiers() for a in agents] == [
         {"employee_id": "e1", "genesys_user_id": "abc"},
         {"employee_id": "e2"},
     ]
-    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
+    roster_csv.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
     with pytest.raises(roster.RosterError, match="line 3: duplicate genesys_user_id"):
         roster.read_roster(settings)
 
