@@ -189,8 +189,8 @@ def run_table(
     """Ingest a table from every registered source (jobs.registry) that has a landing folder or is
     always ingested: one staged partition per day, replaced; summary of the counts.
 
-    desktop_rules: the policy's desktop category rules (Policy.desktop_rules); the desktop
-    activity sources refuse to run without them.
+    desktop_rules: the desktop category rules (foundation.desktop_rules), which the application
+    builds from the policy; the desktop activity sources refuse to run without them.
     """
     from jobs import registry
 
