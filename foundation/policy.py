@@ -18,6 +18,7 @@ import yaml
 
 from foundation import schema
 from foundation.budget import Budget, BudgetUnit
+from foundation.desktop_rules import DesktopRules
 
 WindowKind = Literal["day", "week", "month"]
 GroupKind = Literal["team", "site"]
@@ -147,62 +148,22 @@ class Policy:
             f"permitted: {', '.join(r.name for r in self.releases)}"
         )
 
-    def desktop_rules(self) -> list[CategoryRule]:
-        """The desktop category rules in the order they are tried; the first that matches decides.
-
-        1. the URL's host is a listed host or a subdomain of one (desktop_url_categories);
-        2. the application name is listed under a category other than web;
-        3. the title contains a listed keyword (desktop_title_keywords), case-insensitive;
-        4. the application is listed under web (browsers).
-        An event no rule matches is 'web' when it is a browser tab, otherwise 'other'. The Spark
-        jobs compile the same list (jobs.desktop_categories), so both cannot disagree.
-        """
-        apps = self.desktop_app_categories
-        return [
-            *(CategoryRule("url_host", h, c) for c, hosts in self.desktop_url_categories.items() for h in hosts),
-            *(CategoryRule("app", a, c) for c, names in apps.items() if c != "web" for a in names),
-            *(CategoryRule("title_keyword", k, c) for c, kws in self.desktop_title_keywords.items() for k in kws),
-            *(CategoryRule("app", a, "web") for a in apps.get("web", ())),
-        ]
+    def desktop_rules(self) -> DesktopRules:
+        """The desktop category rules (foundation.desktop_rules) of the policy's category tables: all
+        a desktop ingest job needs of the policy."""
+        return DesktopRules.from_tables(
+            self.desktop_app_categories, self.desktop_url_categories, self.desktop_title_keywords
+        )
 
     def desktop_category(
         self, app: str | None, title: str | None = None, url: str | None = None, browser: bool = False
     ) -> str:
-        """The policy category of a desktop event; title and URL are only read here, never kept."""
-        app_name = (app or "").strip().lower()
-        title_text = (title or "").lower()
-        host = url_host(url)
-        for rule in self.desktop_rules():
-            if rule.kind == "url_host" and host and (host == rule.needle or host.endswith("." + rule.needle)):
-                return rule.category
-            if rule.kind == "app" and app_name and app_name == rule.needle:
-                return rule.category
-            if rule.kind == "title_keyword" and rule.needle in title_text:
-                return rule.category
-        return "web" if browser else "other"
+        """The policy category of a desktop event (DesktopRules.category)."""
+        return self.desktop_rules().category(app, title, url, browser)
 
     def app_category(self, app: str | None) -> str:
         """Category of an application name alone, 'other' when the policy does not list it."""
         return self.desktop_category(app)
-
-
-@dataclass(frozen=True)
-class CategoryRule:
-    """One line of the policy's desktop category tables: kind, lower-case needle, category."""
-
-    kind: Literal["url_host", "app", "title_keyword"]
-    needle: str
-    category: str
-
-
-# scheme://[user@]host[:port]/... -> host; the jobs use the same pattern in Spark.
-URL_HOST_PATTERN = r"^[a-z][a-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#\[\]@]+)"
-
-
-def url_host(url: str | None) -> str:
-    """The lower-case host of a URL, '' when it has none."""
-    match = re.match(URL_HOST_PATTERN, (url or "").strip().lower())
-    return match.group(1) if match else ""
 
 
 def window_of(kind: WindowKind, day: dt.date) -> tuple[dt.date, dt.date]:

@@ -42,12 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 from foundation import schema
 from foundation.settings import Settings
-from jobs import common
+from jobs import columns, writing
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-
-    from foundation.policy import Policy
 
 TABLE = schema.AGENT_DAY
 _KEY = ["day", "agent_pseudonym"]
@@ -127,7 +125,7 @@ def actual_state(status_type: Column, status_name: Column) -> Column:
     return (
         F.when(status_type == "ROUTABLE", F.lit("work"))
         .when(status_type == "OFFLINE", F.lit("offline"))
-        .otherwise(common.not_ready_category(status_name))
+        .otherwise(columns.not_ready_category(status_name))
     )
 
 
@@ -356,10 +354,10 @@ def transform(
         _ratio(in_adherence, scheduled).alias("adherence"),
         _ratio(worked, scheduled_work).alias("conformance"),
     )
-    return common.conform(out, TABLE)
+    return columns.conform(out, TABLE)
 
 
-def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Policy | None = None) -> dict[str, Any]:
+def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     """Staged roster, contacts, agent_events, desktop_activity, schedules day=D -> metrics/agent_day/day=D,
     all days in one pass.
 
@@ -370,7 +368,7 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
     from pyspark.sql import functions as F
 
     inputs = {
-        t.name: common.read_table_partitions(spark, settings, t, days)
+        t.name: writing.read_table_partitions(spark, settings, t, days)
         for t in (schema.ROSTER, schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY, schema.SCHEDULES)
     }
     out = transform(
@@ -394,7 +392,9 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date], policy: Po
                 "run jobs.staged_roster for those days (nothing was written)"
             )
         root = settings.lake.table_root(TABLE)
-        common.write_day_partitions(out, root, days, {d for d, (n, _) in per_day.items() if n}, drop=TABLE.partition_by)
+        writing.write_day_partitions(
+            out, root, days, {d for d, (n, _) in per_day.items() if n}, drop=TABLE.partition_by
+        )
     finally:
         out.unpersist()
     # Counted on the persisted rows that were written (no second read of the files).

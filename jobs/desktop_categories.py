@@ -1,4 +1,4 @@
-"""The policy's desktop category rules (foundation.policy.Policy.desktop_rules) as one Spark column.
+"""The desktop category rules (foundation.desktop_rules.DesktopRules) as one Spark column.
 
 Titles and URLs are read only inside this expression: the staged row keeps the category.
 """
@@ -7,27 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from foundation.policy import URL_HOST_PATTERN
+from foundation.desktop_rules import URL_HOST_PATTERN, DesktopRules
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
-    from foundation.policy import Policy
 
-
-def category_column(policy: Policy, app: Column, title: Column, url: Column, browser: Column) -> Column:
-    """The category of each event, first matching rule wins, as Policy.desktop_category."""
+def category_column(rules: DesktopRules, app: Column, title: Column, url: Column, browser: Column) -> Column:
+    """The category of each event, first matching rule wins, as DesktopRules.category."""
     from pyspark.sql import functions as F
 
     app_name = F.lower(F.trim(F.coalesce(app, F.lit(""))))
     title_text = F.lower(F.coalesce(title, F.lit("")))
     host = F.regexp_extract(F.lower(F.trim(F.coalesce(url, F.lit("")))), URL_HOST_PATTERN, 1)
     fallback = F.when(F.coalesce(browser, F.lit(False)), F.lit("web")).otherwise(F.lit("other"))
-    rules = policy.desktop_rules()
-    if not rules:
+    if not rules.rules:
         return fallback
     out = None
-    for rule in rules:
+    for rule in rules.rules:
         needle = F.lit(rule.needle)
         if rule.kind == "url_host":
             matches = (host != "") & ((host == needle) | host.endswith("." + rule.needle))

@@ -1,33 +1,67 @@
 """Ingest one canonical table from every landing source that feeds it, in one pass over the run's days.
 
-What is the same for every source lives here: the agent is resolved through the roster (the
+The one ingest path: every source (jobs.registry) only parses its files (jobs.sources contract);
+what is the same for every source lives here: the agent is resolved through the roster (the
 source's identifier column, case-insensitively), the day rule is checked (a record whose time lies
 more than one site-local day from its landing day is quarantined), duplicates are ranked per
 source and key, and all sources' rows are written as the table's day partitions, with a
-quarantine folder per source and one reconciliation report per day (jobs.common.ingest_days).
+quarantine folder per source and one reconciliation report per day (jobs.writing.ingest_days).
+
+Day rule: `day` is the landing partition's day, which the landing contract (docs/landing.md)
+defines as the site-local day the record's work started (a contact's start, an agent's shift).
+Computing the day from the timestamp instead would write rows into other days' partitions, which
+a one-day rerun could then neither replace nor remove.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from foundation import roster, schema
+from foundation.desktop_rules import DesktopRules
 from foundation.settings import Settings
-from jobs import common
+from jobs import columns, reading, writing
 from jobs.sources import Source, SourceContext
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-    from foundation.policy import Policy
+    from pyspark.sql.types import StructType
 
 MISSING_AGENT = "missing agent"
-OUTSIDE_DAY = "record time more than a day from the landing day"
+MISSING_TIME = "missing record time"
+
+
+def outside_day_reason(source: Source) -> str:
+    """The quarantine reason of the day rule, naming the source's record time field."""
+    return f"{source.record_time} more than a day from the landing day"
+
+
+def identities_schema() -> StructType:
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("id_column", T.StringType(), False),
+            T.StructField("identifier", T.StringType(), False),
+            T.StructField("agent_pseudonym", T.StringType(), False),
+            T.StructField("site_timezone", T.StringType(), False),
+        ]
+    )
+
+
+def roster_identities(spark: SparkSession, agents: Sequence[roster.RosterAgent]) -> DataFrame:
+    """The long identity map: (roster column, identifier in lower case) -> pseudonym, site time zone."""
+    rows = [
+        (column, value, a.agent_pseudonym, a.site_timezone)
+        for a in agents
+        for column, value in sorted(a.all_identifiers().items())
+    ]
+    return spark.createDataFrame(rows, identities_schema())
 
 
 def source_options(folder: Path) -> dict[str, Any]:
@@ -48,14 +82,18 @@ def source_files(settings: Settings, source: Source, days: Sequence[dt.date]) ->
     )
     out: dict[dt.date, list[str]] = {}
     for day in wanted:
-        files = [f for suffix in source.suffixes for f in common.landing_files(settings, source.name, day, suffix)]
+        files = [f for suffix in source.suffixes for f in reading.landing_files(settings, source.name, day, suffix)]
         out[day] = sorted(set(files))
     return out
 
 
-def resolve(rows: DataFrame, identities: DataFrame, source: Source, days: Sequence[dt.date]) -> DataFrame:
-    """Parsed rows (jobs.sources contract) -> classified rows of the run's days: canonical columns
-    with day, agent_pseudonym and source, lineage, raw_record, reason and _dup_rank."""
+def resolve(rows: DataFrame, identities: DataFrame, source: Source, day: dt.date | None = None) -> DataFrame:
+    """Parsed rows (jobs.sources contract) -> classified rows: canonical columns with day,
+    agent_pseudonym and source, lineage, raw_record, reason and _dup_rank.
+
+    day: the landing day of every row (the rows of one day's files); None: each row's landing day
+    from the day=YYYY-MM-DD folder in its source_file.
+    """
     from pyspark.sql import functions as F
 
     table = source.table
@@ -65,18 +103,19 @@ def resolve(rows: DataFrame, identities: DataFrame, source: Source, days: Sequen
         F.col("site_timezone").alias("_tz"),
     )
     key = F.lower(F.trim(F.col("agent_key")))
-    day = common.landing_day(F.col("source_file"))
-    in_run = rows.filter(day.isin(list(days)))
-    joined = in_run.join(F.broadcast(ids), key == F.col("_identifier"), "left")
+    joined = rows.join(F.broadcast(ids), key == F.col("_identifier"), "left")
     agent_required = not table.column("agent_pseudonym").nullable
     checks = [
-        (common.blank(F.col("agent_key")) & F.lit(agent_required), MISSING_AGENT),
-        (~common.blank(F.col("agent_key")) & F.col("_pseudonym").isNull(), common.NOT_IN_ROSTER),
-        (F.col("day_ts").isNull(), "missing record time"),
-        (common.outside_day(F.col("day_ts"), F.coalesce(F.col("_tz"), F.lit("UTC")), None), OUTSIDE_DAY),
+        (columns.blank(F.col("agent_key")) & F.lit(agent_required), MISSING_AGENT),
+        (~columns.blank(F.col("agent_key")) & F.col("_pseudonym").isNull(), columns.NOT_IN_ROSTER),
+        (F.col("day_ts").isNull(), MISSING_TIME),
+        (
+            columns.outside_day(F.col("day_ts"), F.coalesce(F.col("_tz"), F.lit("UTC")), day),
+            outside_day_reason(source),
+        ),
     ]
     added = {
-        "day": day,
+        "day": columns.day_value(day),
         "agent_pseudonym": F.col("_pseudonym"),
         "source": F.lit(source.name),
     }
@@ -84,62 +123,82 @@ def resolve(rows: DataFrame, identities: DataFrame, source: Source, days: Sequen
     classified = joined.select(
         *canonical,
         F.col("raw_record").cast("string").alias("raw_record"),
-        F.coalesce(F.col("reason"), common.first_reason(checks)).alias("reason"),
+        F.coalesce(F.col("reason"), columns.first_reason(checks)).alias("reason"),
     )
     order = [F.col(c).desc() if desc else F.col(c).asc() for c, desc in source.order]
     key_columns = [c for c in table.key if c not in ("day",)]
-    return common.ranked(classified, key_columns, [*order, F.col("source_file"), F.col("source_line")])
+    return columns.ranked(classified, key_columns, [*order, F.col("source_file"), F.col("source_line")])
+
+
+def staged_rows(classified: DataFrame, source: Source) -> DataFrame:
+    """The staged rows (the table's columns) of one source's classified rows."""
+    kept = columns.kept_rows(writing.staged_lineage(classified, source.stage_folder_only))
+    return columns.conform(kept, source.table)
+
+
+def quarantined_rows(classified: DataFrame, source: Source) -> DataFrame:
+    """The quarantined records (schema.QUARANTINE_COLUMNS) of one source's classified rows."""
+    return columns.quarantine_rows(classified, source.name)
 
 
 def source_part(
     spark: SparkSession,
     settings: Settings,
-    policy: Policy,
     source: Source,
     days: Sequence[dt.date],
     identities: DataFrame,
-) -> common.SourcePart:
+    desktop_rules: DesktopRules | None = None,
+) -> writing.SourcePart:
     """Parse, resolve and classify one source's records of the run's days."""
     from pyspark.sql import functions as F
 
-    folder = settings.lake.landing / source.name
+    folder = settings.lake.landing_source(source.name)
     files_by_day = source_files(settings, source, days)
     files = [f for fs in files_by_day.values() for f in fs]
     options = source.options if source.options is not None else source_options(folder)
-    ctx = SourceContext(settings=settings, policy=policy, folder=folder, options=options, days=tuple(days))
+    ctx = SourceContext(
+        settings=settings, folder=folder, options=options, days=tuple(days), desktop_rules=desktop_rules
+    )
     parsed = source.parse(spark, files, ctx)
-    classified = resolve(parsed.rows, identities, source, days)
+    in_run = parsed.rows.filter(columns.landing_day(F.col("source_file")).isin(list(days)))
+    classified = resolve(in_run, identities, source)
     extra: dict[dt.date, dict[str, Any]] = {d: {"files": len(files_by_day.get(d, []))} for d in days}
     if parsed.not_ingested is not None:
+        # Every day says what it did not ingest by design, {} when nothing.
+        skipped: dict[dt.date, dict[str, int]] = {d: {} for d in days}
         counts = (
-            parsed.not_ingested.groupBy(common.landing_day(F.col("source_file")).alias("day"), "kind")
+            parsed.not_ingested.groupBy(columns.landing_day(F.col("source_file")).alias("day"), "kind")
             .agg(F.sum("records").alias("n"))
             .collect()
         )
         for r in counts:
-            if r["day"] in extra:
-                extra[r["day"]].setdefault("not_ingested", {})[r["kind"]] = int(r["n"])
-    return common.SourcePart(source.name, classified, extra)
+            if r["day"] in skipped:
+                skipped[r["day"]][r["kind"]] = int(r["n"])
+        for d in days:
+            extra[d]["not_ingested"] = dict(sorted(skipped[d].items()))
+    return writing.SourcePart(source.name, classified, extra, source.stage_folder_only, parsed.persisted)
 
 
 def run_table(
     spark: SparkSession,
     settings: Settings,
-    policy: Policy,
     table: schema.Table,
     days: Sequence[dt.date],
-    legacy: Sequence[Callable[[], common.SourcePart]] = (),
+    desktop_rules: DesktopRules | None = None,
 ) -> dict[str, Any]:
-    """Ingest a table from every registered source with a landing folder (jobs.registry), plus the
-    given built-in parts; one staged partition per day, replaced; summary of the counts."""
+    """Ingest a table from every registered source (jobs.registry) that has a landing folder or is
+    always ingested: one staged partition per day, replaced; summary of the counts.
+
+    desktop_rules: the desktop category rules (foundation.desktop_rules), which the application
+    builds from the policy; the desktop activity sources refuse to run without them.
+    """
     from jobs import registry
 
-    parts = [make() for make in legacy]
+    landing = settings.lake.landing
     sources = [
-        s for s in registry.sources_for(table, settings.lake.landing) if (settings.lake.landing / s.name).is_dir()
+        s for s in registry.sources_for(table, landing) if s.always or settings.lake.landing_source(s.name).is_dir()
     ]
-    if sources:
-        identities = common.roster_identities(spark, roster.read_roster(settings))
-        parts += [source_part(spark, settings, policy, s, days, identities) for s in sources]
-    reports = common.ingest_days(settings, table, days, parts)
-    return common.summarize(table, reports, settings)
+    identities = roster_identities(spark, roster.read_roster(settings))
+    parts = [source_part(spark, settings, s, days, identities, desktop_rules) for s in sources]
+    reports = writing.ingest_days(settings, table, days, parts)
+    return writing.summarize(table, reports, settings)

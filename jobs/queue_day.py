@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from foundation import schema
 from foundation.settings import Settings
-from jobs import common
+from jobs import columns, writing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -52,19 +52,19 @@ def transform(contacts: DataFrame, threshold_seconds: int) -> DataFrame:
         "answer_wait_seconds",
         F.when(F.col("answered") > 0, F.col("answer_wait_seconds") / F.col("answered")).alias("asa_seconds"),
     )
-    return common.conform(out, TABLE)
+    return columns.conform(out, TABLE)
 
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[str, Any]:
     """Staged contacts day=D -> metrics/queue_day/day=D, all days in one pass."""
     from pyspark import StorageLevel
 
-    contacts = common.read_table_partitions(spark, settings, schema.CONTACTS, days)
+    contacts = writing.read_table_partitions(spark, settings, schema.CONTACTS, days)
     out = transform(contacts, settings.service_level_seconds).persist(StorageLevel.MEMORY_AND_DISK)
     root = settings.lake.table_root(TABLE)
     try:
         per_day = {r["day"]: int(r["count"]) for r in out.groupBy("day").count().collect()}
-        common.write_day_partitions(out, root, days, set(per_day), drop=TABLE.partition_by)
+        writing.write_day_partitions(out, root, days, set(per_day), drop=TABLE.partition_by)
     finally:
         out.unpersist()
     days_out = {d.isoformat(): {"queues": per_day.get(d, 0)} for d in days}

@@ -1,10 +1,8 @@
 """Which landing sources feed which canonical table: the one list of adapters.
 
-Flat call exports are found at run time, one per landing/flat_calls/<export>/mapping.yaml, so
-onboarding an export needs only its mapping file. The Amazon Connect and ActivityWatch sources
-are built into their table's job (jobs.staged_contacts, staged_agent_events,
-staged_desktop_activity). The workforce schedules (jobs.source_schedules) are a registered source
-like the others; jobs.staged_schedules runs them.
+Every source, from the Amazon Connect streams to a flat call export, is an adapter (jobs.sources)
+that jobs.ingest runs the same way. Flat call exports are found at run time, one per
+landing/flat_calls/<export>/mapping.yaml, so onboarding an export needs only its mapping file.
 """
 
 from __future__ import annotations
@@ -16,10 +14,19 @@ from jobs.sources import Source
 
 
 def builtin_sources() -> list[Source]:
-    """The adapters of the other systems, in a fixed order."""
-    from jobs import source_asterisk, source_desktop_jsonl, source_genesys, source_schedules
+    """The adapters of the known systems, in a fixed order (the order of a report's sources)."""
+    from jobs import (
+        source_activitywatch,
+        source_asterisk,
+        source_connect,
+        source_desktop_jsonl,
+        source_genesys,
+        source_schedules,
+    )
 
     return [
+        *source_connect.SOURCES,
+        *source_activitywatch.SOURCES,
         *source_asterisk.SOURCES,
         *source_genesys.SOURCES,
         *source_desktop_jsonl.SOURCES,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from foundation import schema
-from jobs import common
+from jobs import columns, reading
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def _seconds_checks(text: Column, label: str) -> list[tuple[Column, str]]:
     """Reasons for an optional integer duration: present but not an integer, negative, absurd."""
     from pyspark.sql import functions as F
 
-    present = ~common.blank(text)
+    present = ~columns.blank(text)
     number = F.trim(text).try_cast("long")
     return [
         (present & ~F.trim(text).rlike(_INT), f"invalid {label}"),
@@ -148,9 +148,9 @@ def _seconds(text: Column) -> Column:
 def _time_checks(ts: Column, text: Column, label: str, required: bool) -> list[tuple[Column, str]]:
     from pyspark.sql import functions as F
 
-    checks = [(~common.blank(text) & ts.isNull(), f"invalid {label}")]
+    checks = [(~columns.blank(text) & ts.isNull(), f"invalid {label}")]
     checks.append((ts.isNotNull() & ((ts < F.lit(_MIN_TS)) | (ts >= F.lit(_MAX_TS))), f"{label} out of range"))
-    return ([(common.blank(text), f"missing {label}")] if required else []) + checks
+    return ([(columns.blank(text), f"missing {label}")] if required else []) + checks
 
 
 def _not_ingested(counts: DataFrame) -> DataFrame:
@@ -182,7 +182,7 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    lines = common.read_json_lines(spark, files)
+    lines = reading.read_json_lines(spark, files)
     value = F.col("value")
     is_csv = F.lower(F.col("source_file")).endswith(".csv")
     parts = F.split(value, r"\|", -1)
@@ -208,7 +208,7 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     )
     text = F.col("time_text")
     epoch = F.when(text.rlike(_EPOCH), F.timestamp_seconds(text.try_cast("decimal(18,6)")))
-    ts = F.coalesce(epoch, F.when(F.col("_csv") & text.rlike(_DATETIME), common.timestamp(text)))
+    ts = F.coalesce(epoch, F.when(F.col("_csv") & text.rlike(_DATETIME), columns.timestamp(text)))
     event, callid = F.col("event"), F.col("callid")
     header = F.col("_csv") & F.lower(F.trim(value)).rlike(r'^"?id"?\s*,') & F.lower(value).contains("event")
     native_shape = (
@@ -219,14 +219,14 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
         (~F.is_valid_utf8(value) | value.contains("\ufffd"), "invalid UTF-8 bytes"),
         *[(~F.col("_csv") & cond, reason) for cond, reason in native_shape],
         (F.col("_csv") & (F.col("_n") != len(QUEUE_LOG_CSV_COLUMNS)), "wrong number of columns"),
-        (common.blank(text), "missing time"),
+        (columns.blank(text), "missing time"),
         (ts.isNull(), "invalid time"),
         ((ts < F.lit(_MIN_TS)) | (ts >= F.lit(_MAX_TS)), "time out of range"),
-        (common.blank(event), "missing event"),
+        (columns.blank(event), "missing event"),
         (~event.rlike(r"^[A-Z_]{1,40}$"), "invalid event name"),
-        (event.isin(*CALL_EVENTS) & (common.blank(callid) | (F.upper(callid) == "NONE")), "missing callid"),
+        (event.isin(*CALL_EVENTS) & (columns.blank(callid) | (F.upper(callid) == "NONE")), "missing callid"),
     ]
-    line_reason = F.when(~header, common.first_reason(checks))
+    line_reason = F.when(~header, columns.first_reason(checks))
     kind = (
         F.when(header, F.lit(KIND_HEADER))
         .when(line_reason.isNotNull(), _null("string"))
@@ -263,7 +263,7 @@ def _call_line_values(lines: DataFrame) -> DataFrame:
         "*",
         F.coalesce(hold, wait).alias("wait_text"),
         call.alias("call_text"),
-        common.first_reason(checks).alias("value_reason"),
+        columns.first_reason(checks).alias("value_reason"),
     )
 
 
@@ -273,13 +273,13 @@ def _parsed_columns(table: schema.Table) -> list[str]:
     return [*own, *PARSED_EXTRA_COLUMNS]
 
 
-def _conform_parsed(df: DataFrame, table: schema.Table, columns: list[str]) -> DataFrame:
+def _conform_parsed(df: DataFrame, table: schema.Table, parsed_columns: list[str]) -> DataFrame:
     """The parsed-rows columns in a fixed order, table columns in their declared types."""
     from pyspark.sql import functions as F
 
     types = {f.name: f.dataType for f in table.spark_schema().fields}
     extra = {"day_ts": "timestamp", "source_line": "long"}
-    return df.select(*[F.col(c).cast(types.get(c) or extra.get(c, "string")).alias(c) for c in columns])
+    return df.select(*[F.col(c).cast(types.get(c) or extra.get(c, "string")).alias(c) for c in parsed_columns])
 
 
 def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceContext) -> Parsed:
@@ -300,7 +300,7 @@ def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceCont
         first(e == "ENTERQUEUE").alias("_enter"),
         first(e == "CONNECT", "agent", "wait_text").alias("_connect"),
         first(e.isin(*END_EVENTS), "event", "wait_text", "call_text").alias("_end"),
-        first(~common.blank(F.col("queue")) & (F.upper(F.col("queue")) != "NONE"), "queue").alias("_queue"),
+        first(~columns.blank(F.col("queue")) & (F.upper(F.col("queue")) != "NONE"), "queue").alias("_queue"),
         F.max(e.isin(*TRANSFERS)).alias("_transferred"),
         first(F.col("value_reason").isNotNull(), "value_reason").alias("_bad"),
         F.array_sort(F.collect_list(F.struct("ts", "source_file", "source_line", "value"))).alias("_lines"),
@@ -323,7 +323,7 @@ def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceCont
         F.col("_transferred").alias("transferred_out"),
         (connect.isNull() & end["event"].isin(*UNANSWERED_ENDS)).alias("abandoned"),
         F.col("_last_ts").alias("last_update_ts"),
-        F.when(connect.isNotNull() & ~common.blank(connect["agent"]), connect["agent"]).alias("agent_key"),
+        F.when(connect.isNotNull() & ~columns.blank(connect["agent"]), connect["agent"]).alias("agent_key"),
         initiation.alias("day_ts"),
         F.col("_bad.value_reason").alias("reason"),
         F.col("_first.source_file").alias("source_file"),
@@ -332,7 +332,7 @@ def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceCont
     )
     bad = lines.filter(F.col("line_reason").isNotNull())
     bad_rows = bad.select(
-        F.when(~common.blank(F.col("callid")), F.col("callid")).alias("contact_id"),
+        F.when(~columns.blank(F.col("callid")), F.col("callid")).alias("contact_id"),
         *[_null("string").alias(c) for c in ("queue", "channel", "initiation_method")],
         *[_null("timestamp").alias(c) for c in ("initiation_ts", "connected_to_agent_ts", "disconnect_ts")],
         *[_null("int").alias(c) for c in ("queue_seconds", "talk_seconds", "hold_seconds", "holds", "acw_seconds")],
@@ -346,9 +346,9 @@ def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceCont
         "source_line",
         F.col("value").alias("raw_record"),
     )
-    columns = _parsed_columns(schema.CONTACTS)
-    rows = _conform_parsed(call_rows, schema.CONTACTS, columns).unionByName(
-        _conform_parsed(bad_rows, schema.CONTACTS, columns)
+    parsed_columns = _parsed_columns(schema.CONTACTS)
+    rows = _conform_parsed(call_rows, schema.CONTACTS, parsed_columns).unionByName(
+        _conform_parsed(bad_rows, schema.CONTACTS, parsed_columns)
     )
     merged = (
         calls.select(F.explode(F.slice("_lines", 2, F.size("_lines"))).alias("_l"))
@@ -377,7 +377,7 @@ def parse_queue_log_agent_events(spark: SparkSession, files: list[str], ctx: Sou
         for name, spec in AGENT_EVENT_MAP.items():
             value = spec[index]
             if value is None:
-                value_col = F.coalesce(F.when(~common.blank(F.col("d1")), F.col("d1")), F.lit("Paused"))
+                value_col = F.coalesce(F.when(~columns.blank(F.col("d1")), F.col("d1")), F.lit("Paused"))
             else:
                 value_col = F.lit(value)
             out = F.when(e == name, value_col) if out is None else out.when(e == name, value_col)
@@ -396,9 +396,9 @@ def parse_queue_log_agent_events(spark: SparkSession, files: list[str], ctx: Sou
         mapped(1).alias("status_name"),
         mapped(2).alias("status_type"),
         F.col("ts").alias("status_start_ts"),
-        F.when(~common.blank(agent) & (F.upper(agent) != "NONE"), agent).alias("agent_key"),
+        F.when(~columns.blank(agent) & (F.upper(agent) != "NONE"), agent).alias("agent_key"),
         F.col("ts").alias("day_ts"),
-        F.when(common.blank(agent) | (F.upper(agent) == "NONE"), F.lit("missing agent")).alias("reason"),
+        F.when(columns.blank(agent) | (F.upper(agent) == "NONE"), F.lit("missing agent")).alias("reason"),
         "source_file",
         "source_line",
         F.col("value").alias("raw_record"),
@@ -439,7 +439,7 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
     from pyspark.sql import functions as F
 
     tz = cdr_time_zone(ctx)
-    lines = common.read_json_lines(spark, files)
+    lines = reading.read_json_lines(spark, files)
     value = F.col("value")
     # Only the allow-listed columns get a type; the others are read as positions and dropped.
     allowed = {"dstchannel", "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec"}
@@ -449,7 +449,7 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
 
     def local_ts(name: str) -> tuple[Column, Column]:
         text = F.trim(r[name])
-        ts = F.when(text.rlike(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"), common.timestamp(text))
+        ts = F.when(text.rlike(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"), columns.timestamp(text))
         return text, (ts if tz is None else F.to_utc_timestamp(ts, tz))
 
     (start_text, start), (answer_text, answer), (end_text, end) = (local_ts(n) for n in ("start", "answer", "end"))
@@ -458,19 +458,19 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
     checks = [
         (~F.is_valid_utf8(value) | value.contains("\ufffd"), "invalid UTF-8 bytes"),
         (_csv_field_count(value) != len(CDR_COLUMNS), "wrong number of columns"),
-        (common.blank(r["uniqueid"]), "missing uniqueid"),
+        (columns.blank(r["uniqueid"]), "missing uniqueid"),
         *_time_checks(start, start_text, "start", required=True),
         *_time_checks(answer, answer_text, "answer", required=False),
         *_time_checks(end, end_text, "end", required=True),
         (end < start, "end before start"),
         *_seconds_checks(r["duration"], "duration"),
         *_seconds_checks(r["billsec"], "billsec"),
-        (common.blank(r["disposition"]) | ~disposition.isin(*CDR_DISPOSITIONS), "unknown disposition"),
+        (columns.blank(r["disposition"]) | ~disposition.isin(*CDR_DISPOSITIONS), "unknown disposition"),
     ]
     queue = F.when(F.lower(F.trim(r["lastapp"])) == "queue", F.trim(F.split(r["lastdata"], r"[,|]").getItem(0)))
     rows = lines.select(
         F.trim(r["uniqueid"]).alias("contact_id"),
-        F.when(~common.blank(queue), queue).alias("queue"),
+        F.when(~columns.blank(queue), queue).alias("queue"),
         F.lit("VOICE").alias("channel"),
         F.lit("INBOUND").alias("initiation_method"),
         start.alias("initiation_ts"),
@@ -484,9 +484,9 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
         F.lit(False).alias("transferred_out"),
         (disposition != "ANSWERED").alias("abandoned"),
         F.coalesce(end, answer, start).alias("last_update_ts"),
-        F.when(~common.blank(dstchannel), F.regexp_replace(dstchannel, r"-[^-/]*$", "")).alias("agent_key"),
+        F.when(~columns.blank(dstchannel), F.regexp_replace(dstchannel, r"-[^-/]*$", "")).alias("agent_key"),
         start.alias("day_ts"),
-        common.first_reason(checks).alias("reason"),
+        columns.first_reason(checks).alias("reason"),
         "source_file",
         "source_line",
         value.alias("raw_record"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from foundation import schema
-from jobs import common
+from jobs import columns, reading
 from jobs.desktop_categories import category_column
 from jobs.sources import Parsed, Source, SourceContext
 
@@ -49,7 +49,7 @@ def event_schema() -> StructType:
             T.StructField("title", s),
             T.StructField("url", s),
             T.StructField("status", s),
-            T.StructField(common.CORRUPT, s),
+            T.StructField(columns.CORRUPT, s),
         ]
     )
 
@@ -58,21 +58,21 @@ def parse_events(spark: SparkSession, files: list[str], ctx: SourceContext) -> P
     """One parsed row per event line (jobs.sources contract)."""
     from pyspark.sql import functions as F
 
-    lines = common.read_json_lines(spark, files)
+    lines = reading.read_json_lines(spark, files)
     e = F.col("_e")
-    parsed = lines.withColumn("_e", common.parse_json(F.col("value"), event_schema()))
+    parsed = lines.withColumn("_e", columns.parse_json(F.col("value"), event_schema()))
     kind = F.lower(F.trim(e["type"]))
-    category = category_column(ctx.policy, e["app"], e["title"], e["url"], kind == "browser")
-    start = common.timestamp(e["timestamp"])
+    category = category_column(ctx.require_desktop_rules(), e["app"], e["title"], e["url"], kind == "browser")
+    start = columns.timestamp(e["timestamp"])
     is_afk = kind == "afk"
     checks = [
-        *common.corrupt_reasons(F.col("value"), e, [("$.duration", e["duration"], "duration")]),
-        (common.blank(e["host"]), "missing host"),
-        *common.timestamp_reasons(e["timestamp"], "timestamp"),
+        *columns.corrupt_reasons(F.col("value"), e, [("$.duration", e["duration"], "duration")]),
+        (columns.blank(e["host"]), "missing host"),
+        *columns.timestamp_reasons(e["timestamp"], "timestamp"),
         (e["duration"].isNull(), "missing duration"),
         (e["duration"] < 0, "negative duration"),
         (e["duration"] > schema.MAX_DAY_SECONDS, "duration longer than a day"),
-        (common.blank(e["type"]), "missing type"),
+        (columns.blank(e["type"]), "missing type"),
         (~kind.isin(*TYPES), f"unknown type ({', '.join(TYPES)})"),
         (is_afk & ~F.coalesce(e["status"].isin(*AFK_STATUSES), F.lit(False)), "invalid status (afk or not-afk)"),
     ]
@@ -84,10 +84,10 @@ def parse_events(spark: SparkSession, files: list[str], ctx: SourceContext) -> P
         F.when(is_afk, e["status"] == "afk").alias("afk"),
         e["host"].alias("agent_key"),
         start.alias("day_ts"),
-        common.first_reason(checks).alias("reason"),
+        columns.first_reason(checks).alias("reason"),
         "source_file",
         "source_line",
-        common.allow_listed_record(F.col("value"), QUARANTINED_PATHS).alias("raw_record"),
+        columns.allow_listed_record(F.col("value"), QUARANTINED_PATHS).alias("raw_record"),
     )
     return Parsed(rows)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from foundation import schema
-from jobs import common
+from jobs import columns, reading
 from jobs.sources import Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def conversation_schema() -> StructType:
             T.StructField("conversationEnd", s),
             T.StructField("originatingDirection", s),
             T.StructField("participants", T.ArrayType(_participant_type())),
-            T.StructField(common.CORRUPT, s),
+            T.StructField(columns.CORRUPT, s),
         ]
     )
 
@@ -117,7 +117,7 @@ def _document_records(text: Column) -> Column:
         )
 
     return (
-        F.when(common.blank(text), one("empty file"))
+        F.when(columns.blank(text), one("empty file"))
         .when(F.ltrim(text).startswith("[") & as_array.isNotNull(), each(as_array))
         .when(
             F.array_contains(keys, "conversations"),
@@ -151,9 +151,9 @@ def read_records(spark: SparkSession, files: list[str]) -> DataFrame:
     lines_files = [f for f in readable if f.endswith(".jsonl")]
     doc_files = [f for f in readable if not f.endswith(".jsonl")]
     pre = F.lit(None).cast("string").alias("_pre")
-    lines = common.read_json_lines(spark, lines_files).select("source_file", "source_line", "value", pre)
+    lines = reading.read_json_lines(spark, lines_files).select("source_file", "source_line", "value", pre)
     docs = (
-        common.read_documents(spark, doc_files)
+        reading.read_documents(spark, doc_files)
         .select("source_file", F.explode(_document_records(F.col("value"))).alias("_d"))
         .select(
             "source_file",
@@ -236,7 +236,7 @@ def _queue_in(segments: Column) -> Column:
     """The first queueId of a segments array."""
     from pyspark.sql import functions as F
 
-    queues = F.filter(F.transform(segments, lambda s: s["queueId"]), lambda q: ~common.blank(q))
+    queues = F.filter(F.transform(segments, lambda s: s["queueId"]), lambda q: ~columns.blank(q))
     return F.try_element_at(queues, F.lit(1))
 
 
@@ -244,19 +244,19 @@ def _first_interact_in(segments: Column) -> Column:
     from pyspark.sql import functions as F
 
     interact = F.filter(segments, lambda s: s["segmentType"] == "interact")
-    return F.array_min(F.transform(interact, lambda s: common.timestamp(s["segmentStart"])))
+    return F.array_min(F.transform(interact, lambda s: columns.timestamp(s["segmentStart"])))
 
 
 def _last_end_in(segments: Column) -> Column:
     from pyspark.sql import functions as F
 
-    return F.array_max(F.transform(segments, lambda s: common.timestamp(s["segmentEnd"])))
+    return F.array_max(F.transform(segments, lambda s: columns.timestamp(s["segmentEnd"])))
 
 
 def _media(p: Column) -> Column:
     from pyspark.sql import functions as F
 
-    media = F.filter(F.transform(p["sessions"], lambda s: s["mediaType"]), lambda m: ~common.blank(m))
+    media = F.filter(F.transform(p["sessions"], lambda s: s["mediaType"]), lambda m: ~columns.blank(m))
     return F.lower(F.trim(F.try_element_at(media, F.lit(1))))
 
 
@@ -289,7 +289,7 @@ def _normalized(p: Column) -> Column:
 
 
 def _bad_timestamp(text: Column) -> Column:
-    return ~common.blank(text) & common.timestamp(text).isNull()
+    return ~columns.blank(text) & columns.timestamp(text).isNull()
 
 
 def parse_conversations(spark: SparkSession, files: list[str], ctx: SourceContext) -> Parsed:
@@ -300,7 +300,7 @@ def parse_conversations(spark: SparkSession, files: list[str], ctx: SourceContex
     r = F.col("_r")
     parsed = (
         read_records(spark, files)
-        .withColumn("_r", common.parse_json(F.col("value"), conversation_schema()))
+        .withColumn("_r", columns.parse_json(F.col("value"), conversation_schema()))
         .withColumn(
             "_ps",
             F.transform(F.coalesce(r["participants"], _empty(_participant_type())), _normalized),
@@ -311,16 +311,16 @@ def parse_conversations(spark: SparkSession, files: list[str], ctx: SourceContex
         "_all_mets", F.flatten(F.transform(ps, lambda p: p["mets"]))
     )
     all_segs, all_mets = F.col("_all_segs"), F.col("_all_mets")
-    start = common.timestamp(r["conversationStart"])
-    emitted = F.array_max(F.transform(all_mets, lambda m: common.timestamp(m["emitDate"])))
-    last_update = F.coalesce(common.timestamp(r["conversationEnd"]), emitted)
+    start = columns.timestamp(r["conversationStart"])
+    emitted = F.array_max(F.transform(all_mets, lambda m: columns.timestamp(m["emitDate"])))
+    last_update = F.coalesce(columns.timestamp(r["conversationEnd"]), emitted)
     checks = [
         (F.col("_pre").isNotNull(), F.col("_pre")),
         (~F.is_valid_utf8(F.col("value")) | F.col("value").contains("\ufffd"), F.lit("invalid UTF-8")),
-        *[(c, F.lit(t)) for c, t in common.corrupt_reasons(F.col("value"), r, [])],
-        (common.blank(r["conversationId"]), F.lit("missing conversationId")),
-        *[(c, F.lit(t)) for c, t in common.timestamp_reasons(r["conversationStart"], "conversationStart")],
-        *[(c, F.lit(t)) for c, t in common.timestamp_reasons(r["conversationEnd"], "conversationEnd", False)],
+        *[(c, F.lit(t)) for c, t in columns.corrupt_reasons(F.col("value"), r, [])],
+        (columns.blank(r["conversationId"]), F.lit("missing conversationId")),
+        *[(c, F.lit(t)) for c, t in columns.timestamp_reasons(r["conversationStart"], "conversationStart")],
+        *[(c, F.lit(t)) for c, t in columns.timestamp_reasons(r["conversationEnd"], "conversationEnd", False)],
         (F.size(ps) == 0, F.lit("missing participants")),
         (F.exists(all_segs, lambda s: _bad_timestamp(s["segmentStart"])), F.lit("invalid segmentStart")),
         (F.exists(all_segs, lambda s: _bad_timestamp(s["segmentEnd"])), F.lit("invalid segmentEnd")),
@@ -333,7 +333,7 @@ def parse_conversations(spark: SparkSession, files: list[str], ctx: SourceContex
     def answering(p: Column) -> Column:
         interacted = F.exists(p["segs"], lambda s: s["segmentType"] == "interact")
         tanswered = F.exists(p["mets"], lambda m: m["name"] == "tAnswered")
-        return (p["purpose"] == "agent") & ~common.blank(p["userId"]) & (tanswered | interacted)
+        return (p["purpose"] == "agent") & ~columns.blank(p["userId"]) & (tanswered | interacted)
 
     # Answering agents in the order they connected (then participant order): later ones are transfers.
     keyed = F.transform(
@@ -412,7 +412,7 @@ def parse_conversations(spark: SparkSession, files: list[str], ctx: SourceContex
         initiation.alias("initiation_method"),
         start.alias("initiation_ts"),
         on_agent(_first_interact_in(segs)).alias("connected_to_agent_ts"),
-        F.coalesce(on_agent(_last_end_in(segs)), common.timestamp(r["conversationEnd"])).alias("disconnect_ts"),
+        F.coalesce(on_agent(_last_end_in(segs)), columns.timestamp(r["conversationEnd"])).alias("disconnect_ts"),
         _seconds(_metric_in(acd["mets"], "tAcd", "tAbandon")).alias("queue_seconds"),
         agent_seconds("tTalkComplete", "tTalk").alias("talk_seconds"),
         agent_seconds("tHeldComplete", "tHeld").alias("hold_seconds"),

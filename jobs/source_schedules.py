@@ -21,6 +21,13 @@ into the header's columns: its file and line point to it in landing).
 Parsing happens in Spark (lines read as text with their numbers, fields split by from_csv); only
 the header lines are read on the driver. The employee_id is matched against the roster's
 employee_id; day_ts is the activity's start.
+
+Grain (schema.SCHEDULES): one row per scheduled activity of one agent: the shift, and each activity
+scheduled inside it. A redelivered activity (same agent, category and start) is kept once, the
+first in file and line order. The landing day is the site-local day the shift starts, so a shift
+that runs past midnight stays in one day with its activities. The source is always ingested: a
+day without a schedules file (or a center without a WFM export at all) gets an empty partition,
+so the metrics see "nothing scheduled" rather than a missing input.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import csv
 from typing import TYPE_CHECKING, Any
 
 from foundation import schema
-from jobs import common
+from jobs import columns, reading
 from jobs.sources import Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -52,7 +59,7 @@ def activity_category(activity: Column) -> Column:
     from pyspark.sql import functions as F
 
     shift = F.lower(F.trim(activity)) == SHIFT
-    return F.when(~common.blank(activity), F.when(shift, F.lit(SHIFT)).otherwise(common.not_ready_category(activity)))
+    return F.when(~columns.blank(activity), F.when(shift, F.lit(SHIFT)).otherwise(columns.not_ready_category(activity)))
 
 
 def csv_field_count(value: Column) -> Column:
@@ -128,7 +135,7 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
     counted as not ingested."""
     from pyspark.sql import functions as F
 
-    lines = common.read_json_lines(spark, files)
+    lines = reading.read_json_lines(spark, files)
     layouts = file_layouts(lines)
     layout = spark.createDataFrame(layouts, layout_schema())
     width = max((row[2] for row in layouts), default=len(COLUMNS))
@@ -143,7 +150,7 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
         return F.trim(F.get(fields, F.col(f"_at_{name}")))
 
     employee, activity, start_text, end_text = (field(c) for c in COLUMNS)
-    start, end = common.timestamp(start_text), common.timestamp(end_text)
+    start, end = columns.timestamp(start_text), columns.timestamp(end_text)
     category = activity_category(activity)
     n = csv_field_count(value)
     quotes = F.length(value) - F.length(F.regexp_replace(value, '"', ""))
@@ -156,10 +163,10 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
         )
     )
     checks = [
-        (common.blank(employee), "missing employee_id"),
-        (common.blank(activity), "missing activity"),
-        *common.timestamp_reasons(start_text, "start_utc"),
-        *common.timestamp_reasons(end_text, "end_utc"),
+        (columns.blank(employee), "missing employee_id"),
+        (columns.blank(activity), "missing activity"),
+        *columns.timestamp_reasons(start_text, "start_utc"),
+        *columns.timestamp_reasons(end_text, "end_utc"),
         (end <= start, "end_utc not after start_utc"),
         (
             F.unix_micros(end) - F.unix_micros(start) > schema.MAX_DAY_SECONDS * 1_000_000,
@@ -180,7 +187,7 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
         end.alias("end_ts"),
         employee.alias("agent_key"),
         start.alias("day_ts"),
-        F.coalesce(shape_reason, common.first_reason(checks)).alias("reason"),
+        F.coalesce(shape_reason, columns.first_reason(checks)).alias("reason"),
         "source_file",
         "source_line",
         F.when(shape_reason.isNull(), kept_record).alias("raw_record"),
@@ -212,6 +219,7 @@ SCHEDULES = Source(
     order=(),  # a redelivered activity (same agent, category and start): the first in file and line order
     field_sources=_field_sources(),
     description="workforce management schedules: shifts and the activities scheduled inside them (CSV)",
+    always=True,
 )
 
 SOURCES = [SCHEDULES]

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from foundation import schema
+from foundation.desktop_rules import DesktopRules
 from foundation.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-    from foundation.policy import Policy
 
 # Columns every parsed-rows frame carries besides the table's own.
 PARSED_EXTRA_COLUMNS = ("agent_key", "day_ts", "reason", "source_file", "source_line", "raw_record")
@@ -44,16 +43,30 @@ PARSED_EXTRA_COLUMNS = ("agent_key", "day_ts", "reason", "source_file", "source_
 ADDED_COLUMNS = ("day", "agent_pseudonym", "source")
 
 
+class MissingDesktopRulesError(ValueError):
+    """A desktop source was run without the policy's desktop category rules."""
+
+
 @dataclass(frozen=True)
 class SourceContext:
-    """What a parse function may use besides the files: the settings, the policy and the source's
-    options (landing/<source>/source.yaml, or a flat export's mapping; empty when there is none)."""
+    """What a parse function may use besides the files: the settings, the source's options
+    (landing/<source>/source.yaml, or a flat export's mapping; empty when there is none) and, for
+    the desktop sources, the policy's desktop category rules (never the whole policy)."""
 
     settings: Settings
-    policy: Policy
     folder: Path
     options: Mapping[str, Any] = field(default_factory=dict)
     days: tuple[dt.date, ...] = ()
+    desktop_rules: DesktopRules | None = None
+
+    def require_desktop_rules(self) -> DesktopRules:
+        """The desktop category rules; refuses to guess categories without them."""
+        if self.desktop_rules is None:
+            raise MissingDesktopRulesError(
+                f"{self.folder.name}: desktop activity needs the policy's desktop category rules "
+                "(desktop_rules=policy.desktop_rules())"
+            )
+        return self.desktop_rules
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,9 @@ class Parsed:
 
     rows: DataFrame
     not_ingested: DataFrame | None = None
+    # Frames the parse persisted because rows and not_ingested both read them; jobs.ingest
+    # unpersists them once the table is written.
+    persisted: tuple[DataFrame, ...] = ()
 
 
 ParseFn = Callable[["SparkSession", list[str], SourceContext], Parsed]
@@ -80,6 +96,11 @@ class Source:
     lookaround_days: landing days on each side also passed to parse (for records that span
     midnight, such as a queue_log call); only rows whose source_file is in a run day are kept.
     field_sources: canonical column -> the source field that feeds it (for docs/canonical-tables.md).
+    record_time: the field day_ts comes from, as the day rule's quarantine reason names it.
+    always: ingested even without a landing folder (a center's standard systems: the table's
+    partitions and reports then say "nothing delivered" rather than nothing at all).
+    stage_folder_only: stage only the landing day folder as source_file, when the file name is
+    personal (an ActivityWatch export is named after its host); the quarantine keeps the path.
     """
 
     name: str
@@ -92,3 +113,6 @@ class Source:
     field_sources: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     options: Mapping[str, Any] | None = None  # None: read landing/<name>/source.yaml when present
+    record_time: str = "record time"
+    always: bool = False
+    stage_folder_only: bool = False

@@ -78,6 +78,15 @@ def _roster(landing: Path, agents: int) -> list[dict[str, str]]:
     return rows
 
 
+def _ingest(table_name: str, desktop_rules: Any = None) -> RunJob:
+    """The ingest job of one canonical table (jobs.ingest.run_table), as _timed runs it."""
+    from foundation import schema
+    from jobs import ingest
+
+    table = schema.ALL_TABLES[table_name]
+    return lambda spark, settings, days: ingest.run_table(spark, settings, table, days, desktop_rules)
+
+
 def _timed(spark: Any, settings: Settings, days: list[dt.date], job: RunJob) -> tuple[int, float]:
     job(spark, settings, days)  # warm-up, not counted
     began = time.perf_counter()
@@ -87,23 +96,23 @@ def _timed(spark: Any, settings: Settings, days: list[dt.date], job: RunJob) -> 
 
 def bench_generated(spark: Any, root: Path, agents: int, days: int) -> dict[str, tuple[int, float]]:
     """Amazon Connect CTRs and agent events, ActivityWatch and the schedules, from the demo generator."""
-    from jobs import staged_agent_events, staged_contacts, staged_desktop_activity, staged_schedules
+    from foundation.policy import load_policy
     from teamlens.generator import generate_center
 
     settings = _settings(root)
+    rules = load_policy(settings.policy_path).desktop_rules()
     generate_center(settings.lake.landing, agents=agents, teams=max(2, agents // 12), sites=2, days=days, start=START)
     span = [START + dt.timedelta(days=i) for i in range(days)]
     return {
-        "connect_ctr": _timed(spark, settings, span, staged_contacts.run),
-        "connect_agent_events": _timed(spark, settings, span, staged_agent_events.run),
-        "activitywatch": _timed(spark, settings, span, staged_desktop_activity.run),
-        "schedules": _timed(spark, settings, span, staged_schedules.run),
+        "connect_ctr": _timed(spark, settings, span, _ingest("contacts")),
+        "connect_agent_events": _timed(spark, settings, span, _ingest("agent_events")),
+        "activitywatch": _timed(spark, settings, span, _ingest("desktop_activity", rules)),
+        "schedules": _timed(spark, settings, span, _ingest("schedules")),
     }
 
 
 def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int) -> dict[str, tuple[int, float]]:
     """The other telephony formats, written by teamlens.synth from one roster."""
-    from jobs import staged_contacts
     from teamlens.synth.asterisk import synth_cdr, synth_queue_log
     from teamlens.synth.flat import synth_flat_calls
     from teamlens.synth.genesys import synth_conversations
@@ -123,7 +132,7 @@ def bench_synthesized(spark: Any, root: Path, agents: int, days: int, calls: int
         span = [START + dt.timedelta(days=i) for i in range(days)]
         for seed, day in enumerate(span):
             write(lake.partition(settings.lake.landing / folder, day), day, ids, calls, seed)
-        out[name] = _timed(spark, settings, span, staged_contacts.run)
+        out[name] = _timed(spark, settings, span, _ingest("contacts"))
     return out
 
 

@@ -70,39 +70,41 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
     in one Spark session."""
-    from foundation.policy import load_policy
+    from foundation import schema
     from foundation.spark import spark_session
-    from jobs import staged_roster, staged_schedules
+    from jobs import ingest, staged_roster
 
     settings = settings or load_settings()
     spark = spark_session(settings)
-    policy = load_policy(settings.policy_path)
     return {
         "roster": staged_roster.run(spark, settings, _dates(days)),
-        "schedules": staged_schedules.run(spark, settings, _dates(days), policy=policy),
+        "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
     }
 
 
 def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    from foundation import schema
     from foundation.spark import spark_session
-    from jobs import staged_agent_events, staged_contacts
+    from jobs import ingest
 
     settings = settings or load_settings()
     spark = spark_session(settings)
     return {
-        "contacts": staged_contacts.run(spark, settings, _dates(days)),
-        "agent_events": staged_agent_events.run(spark, settings, _dates(days)),
+        "contacts": ingest.run_table(spark, settings, schema.CONTACTS, _dates(days)),
+        "agent_events": ingest.run_table(spark, settings, schema.AGENT_EVENTS, _dates(days)),
     }
 
 
 def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
+    """Desktop activity; the jobs get the policy's desktop category rules, not the policy."""
+    from foundation import schema
     from foundation.policy import load_policy
     from foundation.spark import spark_session
-    from jobs import staged_desktop_activity
+    from jobs import ingest
 
     settings = settings or load_settings()
-    policy = load_policy(settings.policy_path)
-    return staged_desktop_activity.run(spark_session(settings), settings, _dates(days), policy=policy)
+    rules = load_policy(settings.policy_path).desktop_rules()
+    return ingest.run_table(spark_session(settings), settings, schema.DESKTOP_ACTIVITY, _dates(days), rules)
 
 
 def validate_staged(days: list[str], settings: Settings | None = None) -> dict[str, Any]:

@@ -18,9 +18,6 @@ from foundation.settings import REPO_ROOT
 DOC_PATH = REPO_ROOT / "docs" / "canonical-tables.md"
 METRICS_DOC_PATH = REPO_ROOT / "docs" / "metrics.md"
 
-# The built-in sources wired into their table's job, with the schema's `source` descriptions.
-BUILT_IN = {"contacts": "connect_ctr", "agent_events": "connect_agent_events", "desktop_activity": "activitywatch"}
-
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
@@ -42,8 +39,7 @@ def render() -> str:
     adapters = registry.builtin_sources()
     for table in schema.ALL_TABLES.values():
         sources = [s for s in adapters if s.table.name == table.name]
-        builtin = BUILT_IN.get(table.name)
-        headers = ["column", "type", "null", "meaning"] + ([builtin] if builtin else []) + [s.name for s in sources]
+        headers = ["column", "type", "null", "meaning"] + [s.name for s in sources]
         lines += [
             f"## {table.name} ({table.zone})",
             "",
@@ -54,8 +50,6 @@ def render() -> str:
         ]
         for c in table.columns:
             row = [f"`{c.name}`", c.dtype, "yes" if c.nullable else "no", _cell(c.description)]
-            if builtin:
-                row.append(_cell(c.source))
             row += [_cell(s.field_sources.get(c.name, "")) for s in sources]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")

@@ -142,3 +142,167 @@ HEAVY = ("pyspark", "great_expectations", "opendp", "duckdb", "polars")
 
 # The pseudonymisation key of the test settings (not a secret).
 TEST_KEY = "test-key-not-secret-0123456789abcdef"
+
+
+# --- jobs tests: hand-made staged frames (test_jobs_transforms.py, test_agent_day_transforms.py) ---
+
+TRANSFORM_FILE = "file:/landing/x.jsonl"
+SOURCE_OF_TABLE = {
+    "contacts": "connect_ctr",
+    "agent_events": "connect_agent_events",
+    "desktop_activity": "activitywatch",
+    "schedules": "schedules",
+}
+
+
+def utc_at(hh: int, mm: int = 0, ss: int = 0, us: int = 0, day: int = 5) -> Any:
+    """An instant of October 2026 in UTC (the jobs tests' landing days)."""
+    import datetime as dt
+
+    return dt.datetime(2026, 10, day, hh, mm, ss, us, tzinfo=dt.UTC)
+
+
+def table_frame(spark: Any, table: Any, *rows: dict[str, Any]) -> Any:
+    """A DataFrame of the table's schema; columns a row leaves out are null, source_file is
+    TRANSFORM_FILE and source the table's usual source."""
+    defaults = (
+        {c: None for c in table.column_names}
+        | ({"source_file": TRANSFORM_FILE} if "source_file" in table.column_names else {})
+        | ({"source": SOURCE_OF_TABLE[table.name]} if "source" in table.column_names else {})
+    )
+    return spark.createDataFrame(
+        [tuple({**defaults, **r}[c] for c in table.column_names) for r in rows], table.spark_schema()
+    )
+
+
+# --- ingest tests: one source's parsed rows through jobs.ingest ---------------------------------
+
+
+def ingest_source_rows(source: Any, rows: Any, identities: Any, day: Any = None) -> tuple[Any, Any]:
+    """(staged, quarantined) frames of a source's parsed rows, resolved and ranked by jobs.ingest.
+
+    day: the landing day of every row; None: each row's day from its source_file folder.
+    """
+    from jobs import ingest
+
+    classified = ingest.resolve(rows, identities, source, day)
+    return ingest.staged_rows(classified, source), ingest.quarantined_rows(classified, source)
+
+
+def collect_dicts(df: Any) -> list[dict[str, Any]]:
+    return [r.asDict() for r in df.collect()]
+
+
+# --- ingest property tests (test_ingest_properties.py, test_ingest_properties_desktop.py) ---------
+# Shared test data, prefixed PROP_ so that no other helper's names collide with them.
+
+PROP_KEY = b"ingest-properties-test-key-0123456789"
+PROP_MARKER = "QZX-MARKER-7F3A"  # put into every free-text field (phone number, names, titles, URLs)
+PROP_UNKNOWN = "zed-unknown"
+PROP_IDENTIFIERS = ("anna", "bert", "cleo", "pc-anna", "pc-bert", "pc-cleo", PROP_UNKNOWN)
+_prop_identities: dict[str, Any] = {}
+
+
+def prop_pseudonym(employee_id: str) -> str:
+    import hmac
+
+    return hmac.new(PROP_KEY, employee_id.encode(), hashlib.sha256).hexdigest()
+
+
+def prop_identities(spark: Any) -> Any:
+    """The property tests' roster (Anna in Berlin, Bert in Lisbon, Cleo in New York) as
+    jobs.ingest's identity map, built once per session."""
+    if "map" not in _prop_identities:
+        from foundation import roster
+        from jobs import ingest
+
+        agents = [
+            roster.RosterAgent(prop_pseudonym("E-1"), "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
+            roster.RosterAgent(prop_pseudonym("E-2"), "bert", "pc-bert", "Team Sued", "Lisbon", "Europe/Lisbon"),
+            roster.RosterAgent(prop_pseudonym("E-3"), "cleo", "pc-cleo", "Team East", "New York", "America/New_York"),
+        ]
+        _prop_identities["map"] = ingest.roster_identities(spark, agents).cache()
+    return _prop_identities["map"]
+
+
+def prop_naive(t: Any) -> Any:
+    """An aware instant as a collected Spark timestamp: naive, in the Python process's local time."""
+    return None if t is None else t.astimezone().replace(tzinfo=None)
+
+
+def prop_iso(t: Any) -> str:
+    return str(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def prop_far_from_day(t: Any, tz: str, day: Any) -> bool:
+    """The day rule: the instant's site-local day lies more than one day from the landing day."""
+    from zoneinfo import ZoneInfo
+
+    return abs((t.astimezone(ZoneInfo(tz)).date() - day).days) > 1
+
+
+def prop_instants(tz: str, day: Any, step: Any = None) -> Any:
+    """Instants from a day and a half before the landing day to two and a half after it, half of
+    them within 90 minutes of the edges of the day rule's window in the given time zone (local
+    midnight starting the day before, and ending the day after, the landing day)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import strategies as st
+
+    step = step or dt.timedelta(seconds=1)
+    midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
+    span = st.integers(int(-36 * 3600 / step.total_seconds()), int(60 * 3600 / step.total_seconds()))
+    anywhere = span.map(lambda k: midnight + k * step)
+    edges = [
+        dt.datetime.combine(day + dt.timedelta(days=d), dt.time(), ZoneInfo(tz)).astimezone(dt.UTC) for d in (-1, 2)
+    ]
+    near = int(5400 / step.total_seconds())
+    edge = st.tuples(st.sampled_from(edges), st.integers(-near, near)).map(lambda e: e[0] + e[1] * step)
+    return st.one_of(anywhere, edge)
+
+
+def prop_garbage() -> Any:
+    """Non-blank text that is (almost always) not a JSON record."""
+    from hypothesis import strategies as st
+
+    return st.text(max_size=30).filter(lambda s: s.strip() != "")
+
+
+def assert_table_constraints(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Staged rows satisfy the declared schema: non-null columns, allowed values, bounds, unique key."""
+    for row in rows:
+        assert set(row) == set(table.column_names)
+        for column in table.columns:
+            value = row[column.name]
+            if not column.nullable:
+                assert value is not None, (column.name, row)
+            if value is None:
+                continue
+            if column.allowed_values is not None:
+                assert value in column.allowed_values, (column.name, value)
+            if column.min_value is not None:
+                assert value >= column.min_value, (column.name, value)
+            if column.max_value is not None:
+                assert value <= column.max_value, (column.name, value)
+    keys = [(*(r[k] for k in table.key), r["day"]) for r in rows]
+    assert len(keys) == len(set(keys)), "staged key not unique"
+
+
+def assert_no_personal_text(rows: list[dict[str, Any]]) -> None:
+    import json
+
+    text = json.dumps(rows, default=str).lower()
+    assert PROP_MARKER.lower() not in text
+    for identifier in PROP_IDENTIFIERS:
+        assert identifier not in text, identifier
+
+
+def assert_accounted(records: list[Any], staged: list[Any], quarantined: list[Any], duplicates: list[Any]) -> None:
+    """Every record read exactly once: staged + quarantined + duplicates == records read.
+
+    Each argument lists record identities (file and position); the duplicates are the valid
+    deliveries that lost to another delivery of the same key, as worked out from the inputs.
+    """
+    assert len(staged) + len(quarantined) + len(duplicates) == len(records)
+    assert sorted(staged + quarantined + duplicates) == sorted(records)

@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from foundation.policy import PolicyError, load_policy, url_host
+from foundation.desktop_rules import url_host
+from foundation.policy import PolicyError, load_policy
 from foundation.settings import REPO_ROOT
 from jobs.desktop_categories import category_column
 from tests.helpers import make_test_policy
@@ -92,6 +93,6 @@ def test_spark_expression_matches_the_policy(spark, events) -> None:
 
     frame = spark.createDataFrame(events, "app string, title string, url string, browser boolean")
     got = frame.select(
-        category_column(POLICY, F.col("app"), F.col("title"), F.col("url"), F.col("browser")).alias("c")
+        category_column(POLICY.desktop_rules(), F.col("app"), F.col("title"), F.col("url"), F.col("browser")).alias("c")
     ).collect()
     assert [r["c"] for r in got] == [POLICY.desktop_category(*e) for e in events]

@@ -1,131 +1,75 @@
-"""Property tests (hypothesis) of the three built-in parsers: Amazon Connect CTR lines
-(jobs.staged_contacts), Connect agent event lines (jobs.staged_agent_events) and ActivityWatch
-bucket documents (jobs.staged_desktop_activity).
+"""Property tests (hypothesis) of the Amazon Connect parsers through the one ingest path: contact
+trace record lines and agent event lines (jobs.source_connect, resolved by jobs.ingest).
 
 Each example is a small random mixture of valid records, records with exactly one fault (a
 missing, wrong-typed or negative field, an unknown agent), non-JSON garbage and repeated
 deliveries, in one in-memory DataFrame. The expected outcome of every record (staged with which
 values, quarantined for which reason, or a duplicate) is worked out in Python from the generated
-values; the properties are checked on the transform and quarantine outputs (both run classify).
+values; the properties are checked on the staged and quarantined outputs (both from one
+classification). The ActivityWatch properties are in test_ingest_properties_desktop.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from foundation import roster, schema
-from jobs import common, staged_agent_events, staged_contacts, staged_desktop_activity
+from foundation import schema
+from jobs import reading, source_connect
+from tests.helpers import PROP_MARKER as MARKER
+from tests.helpers import PROP_UNKNOWN as UNKNOWN
+from tests.helpers import (
+    assert_accounted,
+    assert_no_personal_text,
+    assert_table_constraints,
+    ingest_source_rows,
+    prop_far_from_day,
+    prop_garbage,
+    prop_identities,
+    prop_instants,
+    prop_iso,
+    prop_naive,
+    prop_pseudonym,
+)
+from tests.helpers import collect_dicts as _collect
 
-KEY = b"ingest-properties-test-key-0123456789"
 DAY = dt.date(2026, 10, 5)
-MIDNIGHT = dt.datetime(2026, 10, 5, tzinfo=dt.UTC)
-# Put into every free-text field (phone number, attributes, names, titles, URLs, file names).
-MARKER = "QZX-MARKER-7F3A"
-
-ANNA = hmac.new(KEY, b"E-1", hashlib.sha256).hexdigest()
-BERT = hmac.new(KEY, b"E-2", hashlib.sha256).hexdigest()
-CLEO = hmac.new(KEY, b"E-3", hashlib.sha256).hexdigest()
+ANNA, BERT, CLEO = prop_pseudonym("E-1"), prop_pseudonym("E-2"), prop_pseudonym("E-3")
 TIMEZONES = {ANNA: "Europe/Berlin", BERT: "Europe/Lisbon", CLEO: "America/New_York"}
 # Connect user names as records spell them (matched trimmed and case-insensitively).
 USERS = {"anna": ANNA, " Anna ": ANNA, "BERT": BERT, "cleo": CLEO}
 # ActivityWatch host names as bucket ids and hostname fields spell them.
 HOSTS = {"pc-anna": ANNA, "PC-Anna": ANNA, "pc-bert": BERT, "pc-cleo": CLEO}
-UNKNOWN = "zed-unknown"
-IDENTIFIERS = ("anna", "bert", "cleo", "pc-anna", "pc-bert", "pc-cleo", UNKNOWN)
 
 PROPERTY_SETTINGS = hsettings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-_roster_cache: dict[str, Any] = {}
-
-
-def roster_map(spark):
-    if "map" not in _roster_cache:
-        agents = [
-            roster.RosterAgent(ANNA, "anna", "pc-anna", "Team Nord", "Berlin", "Europe/Berlin"),
-            roster.RosterAgent(BERT, "bert", "pc-bert", "Team Sued", "Lisbon", "Europe/Lisbon"),
-            roster.RosterAgent(CLEO, "cleo", "pc-cleo", "Team East", "New York", "America/New_York"),
-        ]
-        _roster_cache["map"] = common.roster_frame(spark, agents).cache()
-    return _roster_cache["map"]
+_garbage = prop_garbage()
 
 
 def naive(t: dt.datetime | None) -> dt.datetime | None:
-    """An aware instant as a collected Spark timestamp: naive, in the Python process's local time."""
-    return None if t is None else t.astimezone().replace(tzinfo=None)
+    return prop_naive(t)
 
 
 def far_from_day(t: dt.datetime, tz: str) -> bool:
-    """The day rule: the instant's site-local day lies more than one day from the landing day."""
-    return abs((t.astimezone(ZoneInfo(tz)).date() - DAY).days) > 1
+    return prop_far_from_day(t, tz, DAY)
 
 
 def instants(tz: str, step: dt.timedelta = dt.timedelta(seconds=1)) -> st.SearchStrategy[dt.datetime]:
-    """Instants from a day and a half before the landing day to two and a half after it, half of
-    them within 90 minutes of the edges of the day rule's window in the given time zone (local
-    midnight starting the day before, and ending the day after, the landing day)."""
-    span = st.integers(int(-36 * 3600 / step.total_seconds()), int(60 * 3600 / step.total_seconds()))
-    anywhere = span.map(lambda k: MIDNIGHT + k * step)
-    edges = [
-        dt.datetime.combine(DAY + dt.timedelta(days=d), dt.time(), ZoneInfo(tz)).astimezone(dt.UTC) for d in (-1, 2)
-    ]
-    near = int(5400 / step.total_seconds())
-    edge = st.tuples(st.sampled_from(edges), st.integers(-near, near)).map(lambda e: e[0] + e[1] * step)
-    return st.one_of(anywhere, edge)
+    return prop_instants(tz, DAY, step)
+
+
+def iso(t: dt.datetime) -> str:
+    return prop_iso(t)
 
 
 def lines_frame(spark, file: str, lines: list[str]):
-    return spark.createDataFrame([(file, i, v) for i, v in enumerate(lines, start=1)], common.lines_schema())
-
-
-def assert_table_constraints(table: schema.Table, rows: list[dict[str, Any]]) -> None:
-    """Staged rows satisfy the declared schema: non-null columns, allowed values, bounds, unique key."""
-    for row in rows:
-        assert set(row) == set(table.column_names)
-        for column in table.columns:
-            value = row[column.name]
-            if not column.nullable:
-                assert value is not None, (column.name, row)
-            if value is None:
-                continue
-            if column.allowed_values is not None:
-                assert value in column.allowed_values, (column.name, value)
-            if column.min_value is not None:
-                assert value >= column.min_value, (column.name, value)
-            if column.max_value is not None:
-                assert value <= column.max_value, (column.name, value)
-    keys = [(*(r[k] for k in table.key), r["day"]) for r in rows]
-    assert len(keys) == len(set(keys)), "staged key not unique"
-
-
-def assert_no_personal_text(rows: list[dict[str, Any]]) -> None:
-    text = json.dumps(rows, default=str).lower()
-    assert MARKER.lower() not in text
-    for identifier in IDENTIFIERS:
-        assert identifier not in text, identifier
-
-
-def assert_accounted(records: list[Any], staged: list[Any], quarantined: list[Any], duplicates: list[Any]) -> None:
-    """Every record read exactly once: staged + quarantined + duplicates == records read.
-
-    Each argument lists record identities (file and position); the duplicates are the valid
-    deliveries that lost to another delivery of the same key, as worked out from the inputs.
-    """
-    assert len(staged) + len(quarantined) + len(duplicates) == len(records)
-    assert sorted(staged + quarantined + duplicates) == sorted(records)
-
-
-_garbage = st.text(max_size=30).filter(lambda s: s.strip() != "")
+    return spark.createDataFrame([(file, i, v) for i, v in enumerate(lines, start=1)], reading.lines_schema())
 
 
 # --- Connect contact trace records ------------------------------------------------------------
@@ -145,10 +89,6 @@ CTR_FAULTS = (
     "wrong type",
     "negative",
 )
-
-
-def iso(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _seconds = st.integers(min_value=0, max_value=schema.MAX_DAY_SECONDS)
@@ -273,18 +213,14 @@ def mixtures(draw, records: st.SearchStrategy, max_records: int = 8) -> list[tup
     return draw(st.permutations(good + garbage + repeats))
 
 
-def _collect(df) -> list[dict[str, Any]]:
-    return [r.asDict() for r in df.collect()]
-
-
 @PROPERTY_SETTINGS
 @given(mixture=mixtures(ctr_records()), explicit_day=st.booleans())
 def test_ctr_lines_are_each_staged_quarantined_or_duplicate(spark, mixture, explicit_day):
     lines_df = lines_frame(spark, CTR_FILE, [line for line, _, _ in mixture])
     day = DAY if explicit_day else None  # None: the day comes from the landing folder in source_file
-    rmap = roster_map(spark)
-    staged = _collect(staged_contacts.transform(lines_df, rmap, day))
-    quarantined = _collect(staged_contacts.quarantine(lines_df, rmap, day))
+    rmap = prop_identities(spark)
+    staged_df, quarantined_df = ingest_source_rows(source_connect.CTR, source_connect.ctr_rows(lines_df), rmap, day)
+    staged, quarantined = _collect(staged_df), _collect(quarantined_df)
 
     # Quarantined: exactly the faulty records and the garbage, each with its reason.
     expected_reasons = {i: reason for i, (_, _, reason) in enumerate(mixture, start=1) if reason is not None}
@@ -415,9 +351,10 @@ def agent_event_records(draw) -> tuple[str, dict[str, Any] | None, str | None]:
 def test_agent_event_lines_are_each_staged_quarantined_or_duplicate(spark, mixture, explicit_day):
     lines_df = lines_frame(spark, EVENTS_FILE, [line for line, _, _ in mixture])
     day = DAY if explicit_day else None
-    rmap = roster_map(spark)
-    staged = _collect(staged_agent_events.transform(lines_df, rmap, day))
-    quarantined = _collect(staged_agent_events.quarantine(lines_df, rmap, day))
+    rmap = prop_identities(spark)
+    rows = source_connect.agent_event_rows(lines_df)
+    staged_df, quarantined_df = ingest_source_rows(source_connect.AGENT_EVENTS, rows, rmap, day)
+    staged, quarantined = _collect(staged_df), _collect(quarantined_df)
 
     expected_reasons = {i: reason for i, (_, _, reason) in enumerate(mixture, start=1) if reason is not None}
     got_reasons = {r["source_line"]: r["reason"] for r in quarantined}
@@ -446,197 +383,3 @@ def test_agent_event_lines_are_each_staged_quarantined_or_duplicate(spark, mixtu
 
 
 # --- ActivityWatch bucket documents -----------------------------------------------------------
-
-AW_FOLDER = f"file:/landing/activitywatch/day={DAY}/"
-INGESTED_TYPES = {"currentwindow": "window", "afkstatus": "afk", "web.tab.current": "browser"}
-OTHER_TYPES = ("os.hid.input", "app.editor.activity", None)
-EVENT_FAULT_REASONS = {
-    "no timestamp": "missing timestamp",
-    "bad timestamp": "invalid timestamp",
-    "no duration": "missing duration",
-    "negative duration": "negative duration",
-    "string duration": "duration has the wrong type",
-    "not an object": "malformed JSON",
-}
-AFK_FAULT_REASONS = {"no status": "missing data.status", "bad status": "invalid data.status"}
-APPS = ("Salesforce", "Notepad", "Outlook", "chrome", "Softphone", "custom-tool.exe")
-URLS = (
-    f"https://eu1.salesforce.com/case/{MARKER}",
-    f"https://acme.atlassian.net/wiki/{MARKER}",
-    f"https://{MARKER.lower()}.example.org/x",
-    f"not a url {MARKER}",
-)
-TITLES = (f"Case 123 - {MARKER}", f"Confluence: {MARKER}", f"{MARKER} - Notepad", "")
-
-
-@st.composite
-def aw_events(draw, bucket_type: str | None, tz: str) -> tuple[Any, str | None, dict[str, Any]]:
-    """(the event as the document holds it, its own fault's reason or None, its values when it passes)."""
-    bucket = INGESTED_TYPES.get(bucket_type or "")
-    faults = [None] * 5 + list(EVENT_FAULT_REASONS) + (list(AFK_FAULT_REASONS) if bucket == "afk" else [])
-    fault = draw(st.sampled_from(faults)) if bucket else None
-    # Coarse start times so that the same agent, bucket and start repeat (duplicates).
-    start = draw(instants(tz, dt.timedelta(minutes=30)))
-    duration = draw(st.integers(0, 36_000)) / 10
-    if bucket == "afk":
-        data: dict[str, Any] = {"status": draw(st.sampled_from(["afk", "not-afk"]))}
-    elif bucket == "browser":
-        data = {"url": draw(st.sampled_from(URLS)), "title": draw(st.sampled_from(TITLES)), "audible": False}
-    else:
-        data = {"app": draw(st.sampled_from(APPS)), "title": draw(st.sampled_from(TITLES))}
-    stamp = start.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00") if draw(st.booleans()) else iso(start)
-    event: dict[str, Any] = {"id": draw(st.integers(1, 999)), "timestamp": stamp, "duration": duration, "data": data}
-    if fault == "no timestamp":
-        del event["timestamp"]
-    elif fault == "bad timestamp":
-        event["timestamp"] = "at noon"
-    elif fault == "no duration":
-        event["duration"] = None
-    elif fault == "negative duration":
-        event["duration"] = -duration - 0.5
-    elif fault == "string duration":
-        event["duration"] = "93.5s"
-    elif fault == "no status":
-        del data["status"]
-    elif fault == "bad status":
-        data["status"] = draw(st.sampled_from(["gone", "AFK"]))
-    reason = EVENT_FAULT_REASONS.get(fault) or AFK_FAULT_REASONS.get(fault) if fault else None
-    values = {"bucket": bucket, "start": start, "duration": duration, "data": data}
-    if fault == "not an object":
-        return draw(st.sampled_from([f"{MARKER} was here", 5, [event]])), reason, values
-    return event, reason, values
-
-
-@st.composite
-def aw_buckets(draw, index: int) -> tuple[str, dict[str, Any], list[tuple[str | None, dict[str, Any]]]]:
-    bucket_type = draw(st.sampled_from([*INGESTED_TYPES, *OTHER_TYPES]))
-    host = draw(st.sampled_from([*HOSTS, UNKNOWN]))
-    agent = HOSTS.get(host)
-    events = draw(st.lists(aw_events(bucket_type, TIMEZONES[agent] if agent else "UTC"), max_size=4))
-    bucket: dict[str, Any] = {"id": f"b{index}", "client": "aw-watcher", "events": [e for e, _, _ in events]}
-    if bucket_type is not None:
-        bucket["type"] = bucket_type
-    if draw(st.booleans()):
-        bucket["hostname"] = host  # else the bucket id's suffix names the host
-    key = f"aw-watcher-b{index}_{host}"
-    return key, bucket, [(reason, values) for _, reason, values in events]
-
-
-@st.composite
-def aw_documents(draw) -> tuple[str, list[tuple[str, str | None, dict[str, Any] | None]] | None]:
-    """(the document's text, per bucket (type, host, events...) or None when the document is invalid)."""
-    kind = draw(st.sampled_from(["buckets"] * 4 + ["garbage", "wrong type", "no buckets"]))
-    if kind == "garbage":
-        return draw(_garbage), None
-    if kind == "wrong type":
-        return json.dumps({"buckets": [{"type": "currentwindow", "events": [{"data": {"title": MARKER}}]}]}), None
-    if kind == "no buckets":
-        return json.dumps({"export": {"title": MARKER}}), None
-    n = draw(st.integers(0, 4))
-    buckets = [draw(aw_buckets(i)) for i in range(n)]
-    doc = {"buckets": {key: bucket for key, bucket, _ in buckets}}
-    return json.dumps(doc), [(key, bucket, events) for key, bucket, events in buckets]
-
-
-@PROPERTY_SETTINGS
-@given(
-    docs=st.lists(aw_documents(), min_size=1, max_size=4),
-    repeats=st.lists(st.integers(0, 3), max_size=2),
-    explicit_day=st.booleans(),
-)
-def test_activitywatch_events_are_each_staged_quarantined_or_duplicate(spark, policy, docs, repeats, explicit_day):
-    docs = docs + [docs[i] for i in repeats if i < len(docs)]  # a document delivered again, as another file
-    files = [f"{AW_FOLDER}{MARKER}-host-{i:02d}.json" for i in range(len(docs))]
-    rows = [(f, text) for f, (text, _) in zip(files, docs, strict=True)]
-    documents = spark.createDataFrame(rows, "source_file string, value string")
-    day = DAY if explicit_day else None
-    rmap = roster_map(spark)
-    staged = _collect(staged_desktop_activity.transform(documents, rmap, policy, day))
-    quarantined = _collect(staged_desktop_activity.quarantine(documents, rmap, policy, day))
-    skipped = {r["bucket_type"]: r["events"] for r in staged_desktop_activity.not_ingested(documents).collect()}
-
-    # Expected outcome of every record: (file, position) -> reason, or the staged values.
-    reasons: dict[tuple[str, int | None], str | None] = {}
-    passing: list[tuple[str, int, dict[str, Any]]] = []
-    expected_skipped: dict[str, int] = {}
-    for file, (_, buckets) in zip(files, docs, strict=True):
-        if buckets is None:
-            reasons[(file, None)] = "invalid document"
-            continue
-        position = 0
-        for key, bucket, events in buckets:
-            host = bucket.get("hostname") or key.split("_", 1)[1]
-            agent = HOSTS.get(host)
-            for event_reason, values in events:
-                position += 1
-                if values["bucket"] is None:
-                    type_ = bucket.get("type") or "(no type)"
-                    expected_skipped[type_] = expected_skipped.get(type_, 0) + 1
-                    continue
-                reason = event_reason
-                if reason is None and agent is None:
-                    reason = "agent not in roster"
-                if reason is None and far_from_day(values["start"], TIMEZONES[agent]):
-                    reason = "timestamp more than a day from the landing day"
-                reasons[(file, position)] = reason
-                if reason is None:
-                    passing.append((file, position, {**values, "agent": agent}))
-    assert skipped == expected_skipped
-
-    got_reasons = {(r["source_file"], r["source_line"]): r["reason"] for r in quarantined}
-    expected_quarantined = {k: v for k, v in reasons.items() if v is not None}
-    assert set(got_reasons) == set(expected_quarantined)
-    for where, reason in expected_quarantined.items():
-        if reason != "invalid document":
-            assert got_reasons[where] == reason, where
-    assert all((r["day"], r["source"]) == (DAY, "activitywatch") for r in quarantined)
-    # The quarantine keeps no title, URL or whole document: only the allow-listed event fields.
-    assert all(MARKER not in (r["raw_record"] or "") for r in quarantined)
-
-    # Staged: per (agent, bucket, start) the longest event (ties: first file, then first position).
-    winners: dict[tuple[str, str, dt.datetime], tuple[float, str, int, dict[str, Any]]] = {}
-    for file, position, values in passing:
-        key = (values["agent"], values["bucket"], values["start"])
-        candidate = (-values["duration"], file, position, values)
-        if key not in winners or candidate[:3] < winners[key][:3]:
-            winners[key] = candidate
-    expected = []
-    for _, _, position, v in winners.values():
-        data = v["data"]
-        category = None
-        if v["bucket"] in ("window", "browser"):
-            category = policy.desktop_category(
-                data.get("app"), data.get("title"), data.get("url"), v["bucket"] == "browser"
-            )
-        expected.append(
-            {
-                "day": DAY,
-                "source": "activitywatch",
-                "agent_pseudonym": v["agent"],
-                "bucket": v["bucket"],
-                "start_ts": naive(v["start"]),
-                "duration_seconds": v["duration"],
-                "app_category": category,
-                "afk": data["status"] == "afk" if v["bucket"] == "afk" else None,
-                "source_file": AW_FOLDER,
-                "source_line": position,
-            }
-        )
-
-    def order(r: dict[str, Any]) -> tuple[Any, ...]:
-        return r["agent_pseudonym"], r["bucket"], r["start_ts"]
-
-    assert sorted(staged, key=order) == sorted(expected, key=order)
-
-    # Every record once: the events of ingested bucket types plus the invalid documents.
-    kept = {(file, position) for _, file, position, _ in winners.values()}
-    assert_accounted(
-        [(f, p or 0) for f, p in reasons],
-        [(f, p) for f, p in kept],
-        [(f, p or 0) for f, p in got_reasons],
-        [(f, p) for f, p, _ in passing if (f, p) not in kept],
-    )
-    assert len(staged) == len(kept)
-
-    assert_table_constraints(schema.DESKTOP_ACTIVITY, staged)
-    assert_no_personal_text(staged)

@@ -15,8 +15,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from foundation import roster, schema
 from foundation.settings import Settings, load_settings
-from jobs import common, staged_contacts
+from jobs import ingest, reading
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "ingest-sources-test-key-0123456789abcdef"
@@ -79,7 +80,7 @@ def make_settings(root: Path) -> Settings:
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory, policy):
     settings = make_settings(tmp_path_factory.mktemp("ingest-sources"))
-    summary = staged_contacts.run(spark, settings, [DAY, NEXT_DAY], policy)
+    summary = ingest.run_table(spark, settings, schema.CONTACTS, [DAY, NEXT_DAY])
     return settings, summary
 
 
@@ -147,10 +148,8 @@ def test_report_has_a_reconciled_section_per_source(ingested):
 
 
 def test_queue_log_agent_lines_become_agent_events(spark, ingested, policy):
-    from jobs import staged_agent_events
-
     settings, _ = ingested
-    summary = staged_agent_events.run(spark, settings, [DAY, NEXT_DAY], policy)
+    summary = ingest.run_table(spark, settings, schema.AGENT_EVENTS, [DAY, NEXT_DAY])
     section = report_of(settings, "agent_events", DAY)["sources"]["asterisk_queue_log"]
     assert section["reconciled"] is True and section["staged"] > 0
     assert summary["staged"] == summary["read"] - summary["quarantined"] - summary["duplicates"]
@@ -173,38 +172,38 @@ def test_personal_strings_never_reach_staged(ingested):
 
 def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, policy):
     settings = make_settings(tmp_path)
-    staged_contacts.run(spark, settings, [DAY], policy)
+    ingest.run_table(spark, settings, schema.CONTACTS, [DAY])
     lineage = ("source_file", "source_line")  # may point to either identical copy
     before = [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)]
     export = settings.lake.landing / "flat_calls" / "acd_csv" / f"day={DAY}"
     shutil.copy(export / "calls.csv", export / "calls-redelivered.csv")
-    summary = staged_contacts.run(spark, settings, [DAY], policy)
+    summary = ingest.run_table(spark, settings, schema.CONTACTS, [DAY])
     assert [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)] == before
     assert report(settings, DAY)["sources"]["flat_calls/acd_csv"]["duplicates"] == 3
     assert summary["duplicates"] == 3
 
 
 def test_roster_identifier_columns_are_optional_and_unique(tmp_path):
-    roster = tmp_path / "landing" / "roster" / "roster.csv"
-    roster.parent.mkdir(parents=True)
-    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
+    roster_csv = tmp_path / "landing" / "roster" / "roster.csv"
+    roster_csv.parent.mkdir(parents=True)
+    roster_csv.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,ABC\nE2,T,S,UTC,\n")
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY})
     agents = roster.read_roster(settings)
     assert [a.all_identifiers() for a in agents] == [
         {"employee_id": "e1", "genesys_user_id": "abc"},
         {"employee_id": "e2"},
     ]
-    roster.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
+    roster_csv.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
     with pytest.raises(roster.RosterError, match="line 3: duplicate genesys_user_id"):
         roster.read_roster(settings)
 
 
 def test_split_json_document_shapes():
-    assert common.split_json_document('[{"a": 1}, {"a": 2}]') == ['{"a": 1}', '{"a": 2}']
-    assert common.split_json_document('{"a": 1}\n{"a": 2}') == ['{"a": 1}', '{"a": 2}']
-    assert common.split_json_document('{"a": 1}{"a": 2}{"a"') == ['{"a": 1}', '{"a": 2}', '{"a"']
-    assert common.split_json_document("") == []
-    assert common.split_json_document(None) == []
+    assert reading.split_json_document('[{"a": 1}, {"a": 2}]') == ['{"a": 1}', '{"a": 2}']
+    assert reading.split_json_document('{"a": 1}\n{"a": 2}') == ['{"a": 1}', '{"a": 2}']
+    assert reading.split_json_document('{"a": 1}{"a": 2}{"a"') == ['{"a": 1}', '{"a": 2}', '{"a"']
+    assert reading.split_json_document("") == []
+    assert reading.split_json_document(None) == []
 
 
 def test_check_mapping_command_previews_a_sample(spark, capsys):

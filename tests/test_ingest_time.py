@@ -1,7 +1,7 @@
 """Day assignment on daylight saving time days, and a late-record rerun, through the real contacts
-job (jobs.staged_contacts.run) over a temporary landing zone.
+job (jobs.ingest.run_table) over a temporary landing zone.
 
-The day rule (jobs.ingest, jobs.staged_contacts, docs/landing.md): a record's `day` is its landing
+The day rule (jobs.ingest, docs/landing.md): a record's `day` is its landing
 partition's day (day=D folder), which the landing contract defines as the site-local day the
 contact started. The job does not recompute the day from the timestamp; it only checks it: a
 contact whose InitiationTimestamp, in the agent's site time zone, lies more than one calendar day
@@ -24,7 +24,7 @@ import pytest
 
 from foundation import lake, schema
 from foundation.settings import Settings, load_settings
-from jobs import common, staged_contacts
+from jobs import ingest, writing
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "ingest-time-test-key-0123456789abcdef"
@@ -166,7 +166,7 @@ def land(settings: Settings, source: str, day: dt.date, name: str, lines: list[s
 
 def staged_rows(spark, settings: Settings, day: dt.date) -> list[dict[str, Any]]:
     """The staged contacts partition of one day, as dicts sorted by source and contact id."""
-    rows = [r.asDict() for r in common.read_table_partitions(spark, settings, schema.CONTACTS, [day]).collect()]
+    rows = [r.asDict() for r in writing.read_table_partitions(spark, settings, schema.CONTACTS, [day]).collect()]
     return sorted(rows, key=lambda r: (r["source"], r["contact_id"]))
 
 
@@ -223,7 +223,7 @@ def dst_run(spark, policy, tmp_path_factory):
         "autumn-misfiled": land(settings, "connect_ctr", AUTUMN, "misfiled.jsonl", [ctr("a-plus2", plus2)]),
     }
     days = [SPRING, SPRING + dt.timedelta(days=1), AUTUMN, AUTUMN + dt.timedelta(days=1)]
-    summary = staged_contacts.run(spark, settings, days, policy)
+    summary = ingest.run_table(spark, settings, schema.CONTACTS, days)
     return settings, files, summary
 
 
@@ -309,7 +309,7 @@ def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tm
     d1_file = land(settings, "connect_ctr", D1, "ctr-0001.jsonl", [ctr("c-1", "2026-10-05T08:00:00Z")])
     d2_file = land(settings, "connect_ctr", D2, "ctr-0001.jsonl", [ctr("c-2", "2026-10-06T08:00:00Z")])
 
-    staged_contacts.run(spark, settings, [D1, D2], policy)
+    ingest.run_table(spark, settings, schema.CONTACTS, [D1, D2])
     d2_root = lake.partition(settings.lake.table_root(schema.CONTACTS), D2)
     d2_before = partition_files(d2_root)
     d2_rows_before = staged_rows(spark, settings, D2)
@@ -330,7 +330,7 @@ def test_late_ctr_file_rerun_of_one_day_replaces_only_that_day(spark, policy, tm
         "ctr-0002-late.jsonl",
         [ctr("c-late", "2026-10-05T21:15:00Z", talk=400), ctr("c-1", "2026-10-05T08:00:00Z", last_after=250)],
     )
-    summary = staged_contacts.run(spark, settings, [D1], policy)
+    summary = ingest.run_table(spark, settings, schema.CONTACTS, [D1])
 
     d1_rows = staged_rows(spark, settings, D1)
     assert_rows(

@@ -17,17 +17,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from foundation import schema
 from foundation.settings import Settings, load_settings
-from jobs import (
-    agent_day,
-    common,
-    metrics_duckdb,
-    queue_day,
-    staged_agent_events,
-    staged_contacts,
-    staged_desktop_activity,
-    staged_roster,
-    staged_schedules,
-)
+from jobs import agent_day, ingest, metrics_duckdb, queue_day, staged_roster, writing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
 SAMPLE = FIXTURES / "amazon_connect_agent_events_samples.jsonl"  # copy of shared/samples/amazon_connect/
@@ -82,10 +72,10 @@ def pipeline(spark, tmp_path_factory, policy):
     settings = make_settings(tmp_path_factory.mktemp("jobs-pipeline"))
     summaries = {
         "roster": staged_roster.run(spark, settings, [DAY]),
-        "contacts": staged_contacts.run(spark, settings, [DAY]),
-        "agent_events": staged_agent_events.run(spark, settings, [DAY]),
-        "desktop_activity": staged_desktop_activity.run(spark, settings, [DAY], policy=policy),
-        "schedules": staged_schedules.run(spark, settings, [DAY]),
+        "contacts": ingest.run_table(spark, settings, schema.CONTACTS, [DAY]),
+        "agent_events": ingest.run_table(spark, settings, schema.AGENT_EVENTS, [DAY]),
+        "desktop_activity": ingest.run_table(spark, settings, schema.DESKTOP_ACTIVITY, [DAY], policy.desktop_rules()),
+        "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, [DAY]),
     }
     summaries["agent_day"] = agent_day.run(spark, settings, [DAY])
     summaries["queue_day"] = queue_day.run(spark, settings, [DAY])
@@ -244,7 +234,7 @@ def test_agent_day_metrics(pipeline, spark):
         schema.AGENT_DAY.spark_schema(),
     )
     # fmt: on
-    assertDataFrameEqual(common.read_table_partitions(spark, settings, schema.AGENT_DAY, [DAY]), expected)
+    assertDataFrameEqual(writing.read_table_partitions(spark, settings, schema.AGENT_DAY, [DAY]), expected)
 
 
 def test_queue_day_metrics(pipeline):
@@ -283,19 +273,19 @@ def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):
     lines = (ctr / f"day={DAY}" / "ctr-0001.jsonl").read_text().splitlines()
     (ctr / f"day={day2}").mkdir()
     (ctr / f"day={day2}" / "ctr-0001.jsonl").write_text(lines[1] + "\n")  # c-2 again, on the next day
-    staged_contacts.run(spark, settings, [DAY, day2])
+    ingest.run_table(spark, settings, schema.CONTACTS, [DAY, day2])
     other = settings.lake.staged / "contacts" / f"day={day2}"
     before = {p.name: p.read_bytes() for p in other.iterdir()}
     assert [r["contact_id"] for r in rows(other)] == ["c-2"]
 
     (ctr / f"day={DAY}" / "ctr-0001.jsonl").write_text(lines[9] + "\n")  # only c-8 now
-    summary = staged_contacts.run(spark, settings, [DAY])
+    summary = ingest.run_table(spark, settings, schema.CONTACTS, [DAY])
     assert [r["contact_id"] for r in rows(settings.lake.staged / "contacts" / f"day={DAY}")] == ["c-8"]
     assert rows(settings.lake.quarantine / "contacts" / "ingest" / "connect_ctr" / f"day={DAY}") == []
     assert (summary["read"], summary["staged"], summary["quarantined"], summary["duplicates"]) == (1, 1, 0, 0)
 
     shutil.rmtree(ctr / f"day={DAY}")  # the day has no records any more: its partition is emptied
-    staged_contacts.run(spark, settings, [DAY])
+    ingest.run_table(spark, settings, schema.CONTACTS, [DAY])
     assert rows(settings.lake.staged / "contacts" / f"day={DAY}") == []
     assert report(settings, "contacts")["read"] == 0
     assert {p.name: p.read_bytes() for p in other.iterdir()} == before
@@ -310,8 +300,8 @@ def test_shared_amazon_connect_sample_parses_and_is_accounted_for(spark, tmp_pat
     folder = settings.lake.landing / "connect_agent_events" / f"day={sample_day}"
     folder.mkdir(parents=True)
     shutil.copy(SAMPLE, folder / "sample.jsonl")
-    with pytest.raises(common.BadRowShareError, match="3 of 3"):
-        staged_agent_events.run(spark, settings, [sample_day])
+    with pytest.raises(writing.BadRowShareError, match="3 of 3"):
+        ingest.run_table(spark, settings, schema.AGENT_EVENTS, [sample_day])
     got = report(settings, "agent_events", sample_day)
     assert (got["read"], got["staged"], got["quarantined"], got["duplicates"]) == (3, 0, 3, 0)
     assert got["quarantine_reasons"] == {"agent not in roster": 3}

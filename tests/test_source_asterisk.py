@@ -43,7 +43,7 @@ CUSTOMER_DATA = (
 @pytest.fixture
 def ctx(settings, policy):
     def make(**options: Any) -> SourceContext:
-        return SourceContext(settings=settings, policy=policy, folder=settings.lake.landing, options=options)
+        return SourceContext(settings=settings, folder=settings.lake.landing, options=options)
 
     return make
 

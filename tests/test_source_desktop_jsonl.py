@@ -10,8 +10,9 @@ import json
 
 import duckdb
 
+from foundation import schema
 from foundation.settings import load_settings
-from jobs import staged_desktop_activity
+from jobs import ingest
 
 KEY = "desktop-jsonl-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)
@@ -66,7 +67,7 @@ def test_desktop_jsonl_events(spark, tmp_path, policy):
         {"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY, "TEAMLENS_MAX_BAD_ROW_SHARE": "1"}
     )
 
-    staged_desktop_activity.run(spark, settings, [DAY], policy)
+    ingest.run_table(spark, settings, schema.DESKTOP_ACTIVITY, [DAY], policy.desktop_rules())
 
     anna = hmac.new(KEY.encode(), b"E1", hashlib.sha256).hexdigest()
     root = settings.lake.staged / "desktop_activity"

@@ -45,7 +45,7 @@ def utc(text: str) -> dt.datetime:
 
 
 def ctx(settings: Any, policy: Any, folder: Path, options: Any = None) -> SourceContext:
-    return SourceContext(settings=settings, policy=policy, folder=folder, options=options or {})
+    return SourceContext(settings=settings, folder=folder, options=options or {})
 
 
 def call(contact_id: str, line: int, agent: str | None, queue: str, start: str, connected: str | None,

@@ -39,7 +39,7 @@ def _parse(spark, settings, policy, folder: Path) -> tuple[list[dict[str, Any]],
     """Rows (as dicts, sorted by file, line, contact) and not_ingested of a fixture folder (parsed once)."""
     key = str(folder)
     if key not in _cache:
-        ctx = SourceContext(settings=settings, policy=policy, folder=folder)
+        ctx = SourceContext(settings=settings, folder=folder)
         files = sorted(str(p) for p in folder.iterdir() if p.is_file())
         parsed = parse_conversations(spark, files, ctx)
         rows = [r.asDict() for r in parsed.rows.collect()]
@@ -290,7 +290,7 @@ def test_generated_conversations_parse_to_expected_seconds(spark, settings, poli
         else:
             path = folder / "conversations.jsonl"
             path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        parsed = parse_conversations(spark, [str(path)], SourceContext(settings=settings, policy=policy, folder=folder))
+        parsed = parse_conversations(spark, [str(path)], SourceContext(settings=settings, folder=folder))
         rows = {r["source_line"]: r.asDict() for r in parsed.rows.collect()}
         assert parsed.not_ingested is not None
         skipped = sum(r["records"] for r in parsed.not_ingested.collect())
@@ -322,7 +322,7 @@ def test_synth_conversations_parse_cleanly(spark, settings, policy, tmp_path, n)
     written = synth_conversations(folder, dt.date(2026, 10, 5), ["u-1", "u-2", "u-3"], n, seed=7)
     assert written == n
     files = sorted(str(p) for p in folder.iterdir())
-    parsed = parse_conversations(spark, files, SourceContext(settings=settings, policy=policy, folder=folder))
+    parsed = parse_conversations(spark, files, SourceContext(settings=settings, folder=folder))
     rows = parsed.rows.select("source_file", "source_line", "reason").collect()
     assert parsed.not_ingested is not None
     skipped = sum(r["records"] for r in parsed.not_ingested.collect())

@@ -15,7 +15,7 @@ import pytest
 
 from foundation import schema
 from foundation.settings import load_settings
-from jobs import source_schedules, staged_schedules
+from jobs import ingest, source_schedules
 from jobs.source_schedules import HeaderError
 
 KEY = "schedules-test-key-0123456789abcdef"
@@ -159,7 +159,7 @@ def ingested(spark, policy, tmp_path_factory):
             f"schedules/day={NY_DAY}/schedules.csv": "\n".join(NY_LINES) + "\n",
         },
     )
-    summary = staged_schedules.run(spark, settings, [DAY, DAY2, EMPTY_DAY, NY_DAY], policy)
+    summary = ingest.run_table(spark, settings, schema.SCHEDULES, [DAY, DAY2, EMPTY_DAY, NY_DAY])
     return settings, summary
 
 
@@ -259,14 +259,14 @@ def test_header_without_a_required_column_fails_the_run(spark, policy, tmp_path)
         },
     )
     with pytest.raises(HeaderError, match=r"day=2026-10-05/bad\.csv: the header lacks column\(s\) end_utc"):
-        staged_schedules.run(spark, settings, [DAY], policy)
+        ingest.run_table(spark, settings, schema.SCHEDULES, [DAY])
     assert not (settings.lake.staged / "schedules").exists()
     assert not (settings.lake.reports / "ingest" / "schedules").exists()
 
 
 def test_no_schedules_folder_gives_empty_partitions(spark, policy, tmp_path):
     settings = _settings(tmp_path, {})
-    summary = staged_schedules.run(spark, settings, [DAY], policy)
+    summary = ingest.run_table(spark, settings, schema.SCHEDULES, [DAY])
     assert (summary["read"], summary["staged"]) == (0, 0)
     assert (settings.lake.staged / "schedules" / f"day={DAY}").is_dir()
     assert _report(settings, DAY)["sources"]["schedules"]["files"] == 0

@@ -1,10 +1,10 @@
-"""Small pure helpers of the Spark jobs."""
+"""Small pure helpers of the Spark jobs: reading landing files (jobs.reading)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.common import scan_paths
+from jobs.reading import scan_paths
 
 
 def test_scan_paths_uses_folders_only_when_every_file_is_wanted(tmp_path: Path) -> None:
