@@ -44,11 +44,6 @@ def fraction_text(value: Fraction) -> str:
     return f"{sign}{digits[:-places]}.{digits[-places:]}"
 
 
-def parse_fraction(text: str) -> Fraction:
-    """Inverse of `fraction_text`."""
-    return Fraction(text)
-
-
 def fraction_decimal(value: Fraction) -> Decimal:
     """The value for a DECIMAL(38,18) column: exact when possible, else rounded up (conservative)."""
     scaled = math.ceil(Fraction(value) * 10**DECIMAL_PLACES)

@@ -3,7 +3,7 @@
 This module is the project's I/O manager for files. Jobs, validation, the privacy layer,
 retention and the command line take every path from a `Lake` (`settings.lake`), so the layout is
 written down once; readers of any engine (Spark, DuckDB, Polars, pyarrow) find partitions through
-`partition` / `partition_paths` / `existing_partitions` / `partition_days`, and writers replace a
+`partition` / `partition_paths` / `partition_days`, and writers replace a
 partition only through `swap_in`, a single file only through `replace_file_atomic` and JSON only
 through `write_json_atomic`. Names are recognised only here: `partition_day`, `hidden_day` and
 `day_file_day` turn a folder or file name back into its day.
@@ -48,7 +48,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,11 +231,6 @@ class Lake:
 def partition(root: Path, day: dt.date) -> Path:
     """root/day=D."""
     return root / partition_name(day)
-
-
-def existing_partitions(root: Path, days: Iterable[dt.date]) -> list[Path]:
-    """The partitions of `days` under root that exist, in the order of `days`."""
-    return [p for p in (partition(root, d) for d in days) if p.is_dir()]
 
 
 def partition_days(root: Path) -> list[dt.date]:

@@ -24,7 +24,6 @@ import yaml
 MAPPING_VERSION = 1
 REQUIRED_COLUMNS = ("call_id", "agent", "queue_start", "service_start", "service_exit", "outcome")
 OPTIONAL_COLUMNS = ("queue", "date", "queue_exit", "channel")
-TIME_COLUMNS = ("queue_start", "queue_exit", "service_start", "service_exit")
 # Codecs whose line break is the byte 0x0A (lines are split before decoding).
 ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1", "iso8859-15": "iso8859-15", "cp1252": "cp1252"}
 _TOP_KEYS = {

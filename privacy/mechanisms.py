@@ -42,7 +42,6 @@ MECHANISMS: dict[str, str] = {"zcdp": MECHANISM, "pure": MECHANISM_PURE}
 EPSILON_CONVERSION_OPENDP = (
     "OpenDP 0.16 make_zCDP_to_approxDP + make_fix_delta (Canonne, Kamath & Steinke 2020, tight for zCDP)"
 )
-EPSILON_CONVERSION_BUN_STEINKE = "Bun & Steinke 2016 Prop. 1.3: epsilon = rho + 2 sqrt(rho ln(1/delta))"
 
 
 class NoiseScaleMismatch(RuntimeError):

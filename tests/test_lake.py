@@ -69,10 +69,6 @@ def test_partitions_on_disk(tmp_path: Path) -> None:
     (tmp_path / "day=2026-02-30").mkdir()
     (tmp_path / "day=2026-11-09.json").write_text("{}")
     assert lake.partition_days(tmp_path) == [days[0], days[2]]
-    assert lake.existing_partitions(tmp_path, reversed(days)) == [
-        tmp_path / f"day={days[2]}",
-        tmp_path / f"day={days[0]}",
-    ]
     assert lake.partition_paths(tmp_path, days[:2]) == [tmp_path / f"day={days[0]}", tmp_path / f"day={days[1]}"]
     assert lake.partition_days(tmp_path / "missing") == []
 

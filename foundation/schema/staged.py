@@ -29,7 +29,7 @@ INITIATION_METHODS = (
 )
 AGENT_EVENT_TYPES = ("LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT")
 # Amazon Connect agent status types; the agent event stream may omit Type, then the name decides
-# (see jobs.staged_agent_events).
+# (see jobs.source_connect).
 STATUS_TYPES = ("ROUTABLE", "CUSTOM", "OFFLINE")
 DESKTOP_BUCKETS = ("window", "afk", "browser")
 # Categories the policy maps applications, URL hosts and title keywords to; titles and URLs
