@@ -64,12 +64,18 @@ PARTITION_PREFIX = "day="
 # Kinds of hidden sibling a partition can leave behind: being built, being replaced, being deleted.
 SWAP_KINDS = ("tmp", "old", "retention")
 _DATE = r"\d{4}-\d{2}-\d{2}"
+# The day of a partition anywhere in a path (Spark reads a record's landing day from its file path).
+PARTITION_DAY_IN_PATH = rf"day=({_DATE})"
 _PARTITION = re.compile(rf"^day=({_DATE})$")
-_HIDDEN = re.compile(rf"^\.(?:{'|'.join(SWAP_KINDS)})-day=({_DATE})-[0-9a-f]{{8,32}}$")
+# Hidden leftovers: `.tmp-day=D-<id>` as written now; a shorter id or none, and a bare `.day=D`,
+# as interrupted writes of earlier versions could leave them.
+_HIDDEN = re.compile(rf"^\.(?:(?:{'|'.join(SWAP_KINDS)})-)?day=({_DATE})(?:-[0-9a-f]{{4,32}})?$")
 # Validation's swap names before it used `swap_in`; only an older data root can hold them.
 _LEGACY_HIDDEN = re.compile(rf"^\.day=({_DATE})\.(?:validating|replaced)$")
 _DAY_FILE = re.compile(rf"^day=({_DATE})\.json$")
 METRICS_MARKER_TABLE = "agent_day"
+# Where the roster lies inside a landing zone (generators write it there without a Lake).
+ROSTER_IN_LANDING = Path("roster") / "roster.csv"
 # Written by validation into the staged partition it checked; a leading "_" keeps readers off it.
 VALIDATION_MARKER = "_teamlens_validation.json"
 
@@ -99,8 +105,9 @@ def hidden_day(name: str) -> dt.date | None:
     """The day of a hidden swap leftover, or None.
 
     Recognises `.tmp-day=D-<id>`, `.old-day=D-<id>` and `.retention-day=D-<id>`, and the legacy
-    names `.day=D.validating` and `.day=D.replaced` that validation used before `swap_in` (a data
-    root written then may still hold them).
+    names an older data root may still hold: `.day=D.validating` and `.day=D.replaced` (validation
+    before `swap_in`), and a shorter id (4 hex digits), no id or no kind (`.day=D`) from
+    interrupted writes of earlier versions.
     """
     return _day(_HIDDEN, name) or _day(_LEGACY_HIDDEN, name)
 
@@ -179,7 +186,7 @@ class Lake:
 
     @property
     def roster_file(self) -> Path:
-        return self.landing / "roster" / "roster.csv"
+        return self.landing / ROSTER_IN_LANDING
 
     @property
     def demo_center_marker(self) -> Path:
@@ -296,10 +303,17 @@ def recover(target: Path) -> None:
 
 
 def write_json_atomic(path: Path, doc: Any, indent: int | None = 2) -> None:
-    """Write `doc` as JSON (keys sorted) to a hidden temporary file beside `path`, then rename it."""
+    """Write `doc` as JSON (keys sorted) to a hidden temporary file beside `path`, then rename it.
+
+    The file is flushed to disk before the rename, so a crash leaves the old file or the complete
+    new one, never an empty marker that would stop every rerun.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{new_swap_id()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=indent, sort_keys=True) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, indent=indent, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

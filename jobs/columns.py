@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from foundation import schema
+from foundation import lake, schema
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -112,7 +112,7 @@ def landing_day(source_file: Column) -> Column:
     """The landing partition's day, from a file path such as .../day=2026-10-05/part.jsonl."""
     from pyspark.sql import functions as F
 
-    return F.to_date(F.regexp_extract(source_file, r"day=(\d{4}-\d{2}-\d{2})", 1))
+    return F.to_date(F.regexp_extract(source_file, lake.PARTITION_DAY_IN_PATH, 1))
 
 
 def day_value(day: dt.date | None) -> Column:

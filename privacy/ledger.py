@@ -161,7 +161,7 @@ def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
         "policy_sha256": policy.sha256,
         "privacy_unit": policy.privacy_unit,
         "accounting_period": policy.accounting_period,
-        "budget_cap_rho": fraction_text(policy.budget_cap.amount),
+        "budget_cap_rho": fraction_text(policy.budget_cap.amount) if policy.budget_cap.unit == "rho" else None,
         "report_delta": fraction_text(policy.report_delta),
         "min_group_size": policy.min_group_size,
         "group_assignment": policy.group_assignment,

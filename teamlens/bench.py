@@ -71,7 +71,7 @@ def _roster(landing: Path, agents: int) -> list[dict[str, str]]:
         }
         for i in range(agents)
     ]
-    path = landing / "roster" / "roster.csv"
+    path = landing / lake.ROSTER_IN_LANDING
     path.parent.mkdir(parents=True, exist_ok=True)
     header = list(rows[0])
     path.write_text(",".join(header) + "\n" + "".join(",".join(r[c] for c in header) + "\n" for r in rows))

@@ -100,7 +100,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"The landing zone already holds this demo center ({settings.lake.landing}); not generating it again.")
     else:
         cmd_generate(args, settings)
-        marker.write_text(json.dumps(params, sort_keys=True) + "\n")
+        lake.write_json_atomic(marker, params, indent=None)
     last_day = args.start + dt.timedelta(days=args.days - 1)
     rc = run_dag(settings, args.start, last_day)
     if rc != 0:
@@ -129,7 +129,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
     for name in ("landing", "staged", "quarantine", "metrics", "reports"):
-        print(f"{name:>10}: {getattr(settings, name)}")
+        print(f"{name:>10}: {settings.lake.zone(name)}")
     print(f"{'warehouse':>10}: {settings.lake.warehouse_path}")
     print(f"{'policy':>10}: {settings.policy_path}")
     return 0

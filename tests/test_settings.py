@@ -35,3 +35,20 @@ def test_a_short_key_from_the_connection_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv(CONN_ENV, json.dumps({"conn_type": "generic", "password": "short"}))
     with pytest.raises(MissingSecretError, match="5 characters"):
         load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path)}).pseudonym_key()
+
+
+def test_paths_command_prints_every_zone_from_the_lake(monkeypatch, tmp_path, capsys):
+    from teamlens import cli
+
+    monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(tmp_path))
+    assert cli.main(["paths"]) == 0
+    lines = dict(line.strip().split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines == {
+        "landing": str(tmp_path / "landing"),
+        "staged": str(tmp_path / "staged"),
+        "quarantine": str(tmp_path / "quarantine"),
+        "metrics": str(tmp_path / "metrics"),
+        "reports": str(tmp_path / "reports"),
+        "warehouse": str(tmp_path / "warehouse" / "warehouse.duckdb"),
+        "policy": str(load_settings().policy_path),
+    }

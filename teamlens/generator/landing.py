@@ -57,7 +57,7 @@ def generate_center(
     landing = Path(landing)
     roster, team_list = build_roster(seed, agents, teams, sites, tiny_team_size)
     _write_csv(
-        landing / "roster" / "roster.csv",
+        landing / lake.ROSTER_IN_LANDING,
         ["employee_id", "display_name", "connect_username", "desktop_host", "team", "site", "site_timezone"],
         [
             [a.employee_id, a.display_name, a.username, a.host, a.team.name, a.site.name, a.site.timezone]
