@@ -19,6 +19,7 @@ import yaml
 from foundation import schema
 from foundation.budget import Budget, BudgetUnit
 from foundation.desktop_rules import DesktopRules
+from foundation.exact import canonical_json
 
 WindowKind = Literal["day", "week", "month"]
 GroupKind = Literal["team", "site"]
@@ -249,10 +250,20 @@ def load_policy(path: Path) -> Policy:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):
         raise PolicyError(f"{path}: expected a mapping at the top level")
-    return parse_policy(doc, sha256=hashlib.sha256(raw_bytes).hexdigest(), where=str(path))
+    return parse_policy(doc, where=str(path))
 
 
-def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Policy:
+def policy_identity(doc: dict[str, Any]) -> str:
+    """The policy's identity: sha256 of its parsed content as canonical JSON.
+
+    Comments, key order, quoting and layout of the file do not change it; any changed value does.
+    Releases, approvals and the ledger name a policy by it.
+    """
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+
+
+def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "policy") -> Policy:
+    """Check a policy document; `sha256` defaults to its identity (policy_identity)."""
     _no_unknown(doc, _TOP_KEYS, where)
     model = doc.get("privacy_model", "zcdp")
     if model not in _BUDGET_KEYS:
@@ -321,7 +332,7 @@ def parse_policy(doc: dict[str, Any], sha256: str, where: str = "policy") -> Pol
         retention_days=dict(retention),
         desktop_app_categories=categories,
         releases=releases,
-        sha256=sha256,
+        sha256=sha256 if sha256 is not None else policy_identity(doc),
         desktop_url_categories=url_categories,
         desktop_title_keywords=title_keywords,
         max_relative_half_width=limit,

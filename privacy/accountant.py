@@ -133,7 +133,7 @@ def publish_release(
     try:
         latest = store.latest_release(con, key)
         if latest is not None:
-            stored_key = key.corrected(int(latest["correction"]))
+            stored_key = ReleaseKey.of_stored(latest)
             recomputed = _recomputed_since(latest, inputs_as_of)
             if recomputed is None:
                 return _stored(con, stored_key)
@@ -163,7 +163,7 @@ def publish_release(
         with store.transaction(con):
             refused = None
             imprecise = None
-            if store.release_exists(con, key.release_id):  # stored by someone else meanwhile
+            if store.window_release_exists(con, key):  # stored by someone else meanwhile
                 stored = True
             else:
                 stored = False
@@ -187,7 +187,9 @@ def publish_release(
                             inputs_as_of=inputs_as_of,
                         )
         if stored:
-            return _stored(con, key)
+            latest = store.latest_release(con, key)
+            assert latest is not None
+            return _stored(con, ReleaseKey.of_stored(latest))
         if imprecise is not None:
             return _refuse_accuracy(con, key, spec, policy, run_by, periods, imprecise, now())
         if refused is not None:

@@ -13,7 +13,12 @@ from foundation.budget import Budget
 
 @dataclass(frozen=True)
 class ReleaseKey:
-    """Identifies a release: running the same key again returns the stored result."""
+    """Identifies a release: (release name, window) and the correction number.
+
+    A window is released once; whatever releases it again (late data) is its next correction.
+    The policy it was released under is recorded beside it but is not part of its identity, so
+    a changed policy never re-releases a published window by itself.
+    """
 
     release_name: str
     window_start: dt.date
@@ -21,17 +26,34 @@ class ReleaseKey:
     policy_sha256: str
     # 0: the window's first release; k > 0: its k-th correction (late data, if the policy allows it)
     correction: int = 0
+    # The id a stored release was written under: releases stored before the policy left the
+    # identity carry ids that also hashed the policy, and keep them.
+    stored_id: str | None = dataclasses.field(default=None, compare=False)
 
     @property
     def release_id(self) -> str:
-        text = f"{self.release_name}|{self.window_start}|{self.window_end}|{self.policy_sha256}"
+        if self.stored_id is not None:
+            return self.stored_id
+        text = f"{self.release_name}|{self.window_start}|{self.window_end}"
         if self.correction:
             text += f"|correction={self.correction}"
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
+    @classmethod
+    def of_stored(cls, row: dict[str, object]) -> ReleaseKey:
+        """The key of a stored releases row, with the id it was stored under."""
+        return cls(
+            release_name=str(row["release_name"]),
+            window_start=row["window_start"],  # type: ignore[arg-type]
+            window_end=row["window_end"],  # type: ignore[arg-type]
+            policy_sha256=str(row["policy_sha256"]),
+            correction=int(row["correction"]),  # type: ignore[call-overload]
+            stored_id=str(row["release_id"]),
+        )
+
     def corrected(self, correction: int) -> ReleaseKey:
         """The key of this window's `correction`-th correction."""
-        return dataclasses.replace(self, correction=correction)
+        return dataclasses.replace(self, correction=correction, stored_id=None)
 
 
 GroupStatus = Literal["released", "suppressed_small_group", "merged_into_parent"]

@@ -240,11 +240,6 @@ def read_published(path: Path, release_name: str | None = None, *, current: bool
 # --- used by privacy/accountant.py inside its transaction -------------------------------------
 
 
-def release_exists(con: duckdb.DuckDBPyConnection, release_id: str) -> bool:
-    row = con.execute("SELECT count(*) FROM releases WHERE release_id = ?", [release_id]).fetchone()
-    return bool(row and row[0])
-
-
 def _spent_column(con: duckdb.DuckDBPyConnection) -> str:
     """The exact spend column of budget_spend: spent_exact, or rho_exact in a warehouse not yet migrated."""
     return "rho_exact" if has_column(con, "budget_spend", "rho_exact") else "spent_exact"
@@ -381,18 +376,32 @@ def insert_release(
 
 
 def latest_release(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> dict[str, Any] | None:
-    """The newest release of the key's window under its policy (the original or its last correction), or None."""
+    """The newest release of the key's window (the original or its last correction) under any policy, or None.
+
+    Of two releases with the same correction number (a warehouse written when a changed policy
+    re-released windows) the later one is the newest.
+    """
     rows = fetch_dicts(
         con,
-        "SELECT * FROM releases WHERE release_name = ? AND window_start = ? AND window_end = ? AND policy_sha256 = ? "
-        "ORDER BY correction DESC LIMIT 1",
-        [key.release_name, key.window_start, key.window_end, key.policy_sha256],
+        "SELECT * FROM releases WHERE release_name = ? AND window_start = ? AND window_end = ? "
+        "ORDER BY correction DESC, released_at DESC LIMIT 1",
+        [key.release_name, key.window_start, key.window_end],
     )
     return rows[0] if rows else None
 
 
-def published_windows(path: Path) -> set[tuple[str, dt.date, dt.date, str]]:
-    """(release name, window start, window end, policy sha256) of every window released so far (read-only)."""
+def window_release_exists(con: duckdb.DuckDBPyConnection, key: ReleaseKey) -> bool:
+    """Whether the key's window already has a release with the key's correction number (any policy)."""
+    row = con.execute(
+        "SELECT count(*) FROM releases WHERE release_name = ? AND window_start = ? AND window_end = ? "
+        "AND correction = ?",
+        [key.release_name, key.window_start, key.window_end, key.correction],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def published_windows(path: Path) -> set[tuple[str, dt.date, dt.date]]:
+    """(release name, window start, window end) of every window released so far (read-only)."""
     path = Path(path)
     if not path.exists():
         return set()
@@ -400,8 +409,8 @@ def published_windows(path: Path) -> set[tuple[str, dt.date, dt.date, str]]:
     try:
         if not has_table(con, "releases"):
             return set()
-        rows = con.execute("SELECT DISTINCT release_name, window_start, window_end, policy_sha256 FROM releases")
-        return {(str(n), s, e, str(h)) for n, s, e, h in rows.fetchall()}
+        rows = con.execute("SELECT DISTINCT release_name, window_start, window_end FROM releases")
+        return {(str(n), s, e) for n, s, e in rows.fetchall()}
     finally:
         con.close()
 

@@ -91,7 +91,11 @@ CREATE OR REPLACE VIEW merged_groups AS
 CREATE OR REPLACE VIEW current_aggregates AS
     SELECT p.*, r.correction
     FROM published_aggregates p JOIN releases r USING (release_id)
-    WHERE NOT EXISTS (SELECT 1 FROM releases c WHERE c.correction_of = p.release_id);
+    WHERE r.release_id = (
+        SELECT c.release_id FROM releases c
+        WHERE c.release_name = r.release_name AND c.window_start = r.window_start AND c.window_end = r.window_end
+        ORDER BY c.correction DESC, c.released_at DESC, c.release_id DESC LIMIT 1
+    );
 """
 
 TABLE_COMMENTS = {
@@ -113,7 +117,10 @@ TABLE_COMMENTS = {
 
 COLUMN_COMMENTS = {
     "releases": {
-        "release_id": "First 20 hex characters of sha256(release_name|window_start|window_end|policy_sha256).",
+        "release_id": (
+            "First 20 hex characters of sha256(release_name|window_start|window_end), with |correction=k for a "
+            "correction; releases stored before the policy left the identity also hashed |policy_sha256."
+        ),
         "window_end": "Exclusive: the day after the window's last day.",
         "budget_amount": (
             "Budget spent by this release per agent, in budget_unit (rounded up at 18 places; "
