@@ -306,3 +306,43 @@ def assert_accounted(records: list[Any], staged: list[Any], quarantined: list[An
     """
     assert len(staged) + len(quarantined) + len(duplicates) == len(records)
     assert sorted(staged + quarantined + duplicates) == sorted(records)
+
+
+# --- the publishing path on a hand-made lake (test_publish_path.py) -------------------------------
+
+
+def write_table_partition(settings: Any, table: Any, day: Any, frame: Any) -> Path:
+    """Write one day's partition of a canonical table as the jobs leave it: one Parquet file in
+    <zone>/<table>/day=D, swapped in whole (foundation.lake.swap_in), with the schema's Arrow types
+    and without the day column (the folder names the day). Columns the frame leaves out are 0
+    when the schema declares them non-null numbers, else null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from foundation import lake, schema
+
+    arrays = []
+    fields = [pa.field(c.name, schema.arrow_type(c.dtype), c.nullable) for c in table.columns if c.name != "day"]
+    for field, column in zip(fields, (c for c in table.columns if c.name != "day"), strict=True):
+        if column.name in frame.columns:
+            values = frame[column.name].to_list()
+        elif not column.nullable and column.dtype in ("int", "long", "double"):
+            values = [0] * frame.height
+        else:
+            values = [None] * frame.height
+        arrays.append(pa.array(values, type=field.type))
+    data = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def build(folder: Path) -> None:
+        folder.mkdir()
+        pq.write_table(data, folder / "part-00000.parquet")
+
+    return lake.swap_in(lake.partition(settings.lake.table_root(table), day), build)
+
+
+def write_policy_file(path: Path, releases: list[dict[str, Any]], **overrides: Any) -> Path:
+    """A policy YAML file (as foundation/policy.yaml is written) with the given releases."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(policy_document(releases, **overrides), sort_keys=False))
+    return path
