@@ -291,7 +291,9 @@ def test_the_ingest_reports_carry_the_fingerprint_and_the_marker_collects_it(spa
 
     key = "key-continuity-spark-key-0123456789"
     shutil.copytree(JOBS_LANDING, tmp_path / "landing")
-    settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": key})
+    settings = load_settings(
+        {"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": key, "TEAMLENS_MAX_BAD_ROW_SHARE": "1"}
+    )  # the fixture quarantines some records on purpose
     staged_roster.run(spark, settings, [JOBS_DAY])
     ingest.run_table(spark, settings, schema.CONTACTS, [JOBS_DAY])
     fingerprint = expected_fingerprint(key.encode())
