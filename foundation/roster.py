@@ -2,6 +2,10 @@
 
 Pure Python on purpose: the pseudonymisation key never enters Spark. Every identifier column of the
 roster is matched case-insensitively; none of them reaches the staged zone.
+
+The key's fingerprint (a keyed hash of a constant, never the key) is stored with every processed
+day, so that a release window whose days were pseudonymised under two keys is refused
+(docs/privacy.md, Key continuity).
 """
 
 from __future__ import annotations
@@ -50,12 +54,46 @@ def pseudonym(key: bytes, employee_id: str) -> str:
     return hmac.new(key, employee_id.encode(), hashlib.sha256).hexdigest()
 
 
+# The constant the fingerprint hashes; a new version of the fingerprint needs a new constant.
+FINGERPRINT_MESSAGE = b"teamlens key fingerprint v1"
+FINGERPRINT_LENGTH = 16  # hex characters (64 bits): tells keys apart, reveals nothing of them
+
+
+def key_fingerprint_of(key: bytes) -> str:
+    """HMAC-SHA256(key, a constant), its first 16 hex characters: names the key without revealing it.
+
+    Two days with the same fingerprint were pseudonymised under the same key; with different
+    fingerprints, one person has two pseudonyms across them.
+    """
+    return hmac.new(key, FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def key_fingerprint(settings: Settings) -> str:
+    """The fingerprint of the settings' pseudonymisation key (key_fingerprint_of)."""
+    return key_fingerprint_of(settings.pseudonym_key())
+
+
+@dataclass(frozen=True)
+class KeyedRoster:
+    """The pseudonymised roster and the fingerprint of the key its pseudonyms were made with."""
+
+    agents: list[RosterAgent]
+    key_fingerprint: str
+
+
 def roster_path(settings: Settings) -> Path:
     return settings.lake.roster_file
 
 
 def read_roster(settings: Settings) -> list[RosterAgent]:
-    """The landing roster, pseudonymised in Python; a bad roster is an error naming the line.
+    """The landing roster, pseudonymised in Python (read_keyed_roster without the fingerprint)."""
+    return read_keyed_roster(settings).agents
+
+
+def read_keyed_roster(settings: Settings) -> KeyedRoster:
+    """The landing roster, pseudonymised in Python, with the key's fingerprint (the key is read once).
+
+    A bad roster is an error naming the line.
 
     Required columns: employee_id, team, site, site_timezone. Every other column except
     display_name is an agent identifier that some source matches (see docs/landing.md). Duplicate
@@ -99,4 +137,4 @@ def read_roster(settings: Settings) -> list[RosterAgent]:
                     identifiers=identifiers,
                 )
             )
-    return agents
+    return KeyedRoster(agents, key_fingerprint_of(key))

@@ -198,7 +198,8 @@ def run_table(
     sources = [
         s for s in registry.sources_for(table, landing) if s.always or settings.lake.landing_source(s.name).is_dir()
     ]
-    identities = roster_identities(spark, roster.read_roster(settings))
+    keyed = roster.read_keyed_roster(settings)
+    identities = roster_identities(spark, keyed.agents)
     parts = [source_part(spark, settings, s, days, identities, desktop_rules) for s in sources]
-    reports = writing.ingest_days(settings, table, days, parts)
+    reports = writing.ingest_days(settings, table, days, parts, key_fingerprint=keyed.key_fingerprint)
     return writing.summarize(table, reports, settings)

@@ -56,10 +56,14 @@ def transform(roster_map: DataFrame, day: dt.date) -> DataFrame:
 
 
 def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[str, Any]:
-    """Write staged/roster/day=D for each day and reports/ingest/roster/day=D.json, in one pass."""
+    """Write staged/roster/day=D for each day and reports/ingest/roster/day=D.json, in one pass.
+
+    Each report carries the pseudonymisation key's fingerprint (foundation.roster.key_fingerprint_of).
+    """
     from pyspark.sql import types as T
 
-    agents = roster.read_roster(settings)
+    keyed = roster.read_keyed_roster(settings)
+    agents = keyed.agents
     roster_map = roster_frame(spark, agents)
     day_frame = spark.createDataFrame([(d,) for d in days], T.StructType([T.StructField("day", T.DateType(), False)]))
     snapshots = columns.conform(roster_map.crossJoin(day_frame), TABLE)
@@ -77,6 +81,7 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[st
             "quarantined": 0,
             "duplicates": 0,
             "reconciled": staged.get(day, 0) == len(agents),
+            "key_fingerprint": keyed.key_fingerprint,
         }
         lake.write_json_atomic(settings.lake.ingest_report(TABLE, day), report)
         reports.append(report)

@@ -6,7 +6,8 @@ Layout (foundation.lake):
   Hive style), as expectations.suites expects;
 - quarantine/<table>/ingest/<source>/day=D/*.parquet: schema.QUARANTINE_COLUMNS (`day` in the
   folder name, as for staged);
-- reports/ingest/<table>/day=D.json: counts only, never a value of a record.
+- reports/ingest/<table>/day=D.json: counts only, never a value of a record, and the fingerprint of
+  the pseudonymisation key the day's agents were resolved with (foundation.roster.key_fingerprint_of).
 """
 
 from __future__ import annotations
@@ -123,10 +124,18 @@ def count_by_day_and(
 
 
 def ingest_days(
-    settings: Settings, table: schema.Table, days: Sequence[dt.date], parts: Sequence[SourcePart]
+    settings: Settings,
+    table: schema.Table,
+    days: Sequence[dt.date],
+    parts: Sequence[SourcePart],
+    *,
+    key_fingerprint: str,
 ) -> list[dict[str, Any]]:
     """Write several days' staged partitions (all sources together) and quarantine partitions (one
     folder per source), then one reconciliation report per day with a section per source.
+
+    key_fingerprint: the fingerprint of the key of the roster the parts were resolved with; every
+    report records it (the release refuses a window whose days name two keys).
 
     A record is read once and ends staged, quarantined or as a duplicate; staged and quarantined
     counts come from the written files, so the check covers the writes too. Raises
@@ -213,6 +222,7 @@ def ingest_days(
             "quarantine_reasons": dict(sorted(reasons.items())),
             "sources": sections,
             "reconciled": all(sec["reconciled"] for sec in sections.values()),
+            "key_fingerprint": key_fingerprint,
         }
         lake.write_json_atomic(settings.lake.ingest_report(table, day), report)
         reports.append(report)

@@ -11,6 +11,10 @@ current policy's (docs/privacy.md, Budgets).
 `publish_release`:
 1. If the release id (name, window, policy hash) is stored, return the stored values: no noise
    is drawn and nothing is spent. A retry must never draw fresh noise.
+1b. If the window's days were pseudonymised under more than one key (their key fingerprints
+   differ), one person would be two agents in it: refuse before any noise is drawn or budget
+   spent and record a 'refusal' ledger entry (reason 'key_continuity'; docs/privacy.md, Key
+   continuity). A released window records its key's fingerprint.
 2. If the policy sets an accuracy limit (max_relative_half_width) and the release's predicted
    relative 95% half-width at typical values (privacy.planner, from the roster group sizes that
    `groups` returns) exceeds it for its smallest published group, refuse before any noise is
@@ -42,7 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +118,7 @@ def publish_release(
     now: Callable[[], dt.datetime] = _utc_now,
     groups: Callable[[], tuple[GroupDecision, ...]] | None = None,
     inputs_as_of: dt.datetime | None = None,
+    key_fingerprints: Mapping[str, Sequence[dt.date]] | None = None,
 ) -> ReleaseOutcome:
     """Release once: stored result if the key exists, refusal if too imprecise or over budget, else draw and commit.
 
@@ -124,8 +129,11 @@ def publish_release(
     inputs of the window's stored release (late data was loaded and the days recomputed), the
     window is released again as a correction if the policy allows one more (costing budget
     like any release); otherwise the stored values stand and the outcome says so.
+    key_fingerprints: the fingerprints of the pseudonymisation keys the window's days were
+    processed under, each with its days; more than one is refused (unknown: not checked).
     """
     _check_inputs(key, spec, policy)
+    fingerprints = dict(key_fingerprints or {})
     periods = periods_touched(key.window_start, key.window_end)
     limited = policy.relative_limit(spec) is not None
     correction_of: str | None = None
@@ -142,6 +150,8 @@ def publish_release(
                 return _stored(con, stored_key, late=_late_note(recomputed, stored_key.correction, allowed))
             correction_of = str(latest["release_id"])
             key = key.corrected(stored_key.correction + 1)
+        if len(fingerprints) > 1:
+            return _refuse_key_continuity(con, key, spec, policy, run_by, periods, fingerprints, now())
         if limited and groups is not None:
             accuracy = predict_accuracy(spec, policy, groups())
             if accuracy.refused:
@@ -185,6 +195,7 @@ def publish_release(
                             now(),
                             correction_of=correction_of,
                             inputs_as_of=inputs_as_of,
+                            key_fingerprint=next(iter(fingerprints), None),
                         )
         if stored:
             latest = store.latest_release(con, key)
@@ -445,6 +456,31 @@ def _refuse_accuracy(
     return _refused(key, spec, periods, message)
 
 
+def _refuse_key_continuity(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    periods: list[str],
+    fingerprints: Mapping[str, Sequence[dt.date]],
+    recorded_at: dt.datetime,
+) -> ReleaseOutcome:
+    """Record a key continuity refusal (unless recorded on the same fingerprints) and say how to fix it."""
+    keys = "; ".join(
+        f"key {fp} on {len(days)} day(s), {min(days)} to {max(days)}" for fp, days in sorted(fingerprints.items())
+    )
+    message = (
+        f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: the window's "
+        f"days were processed under different pseudonymisation keys ({keys}), so one person would count as two "
+        "agents. Re-run the window's days under the current key, or rotate the key at an accounting-period "
+        "(calendar month) boundary (docs/privacy.md, Key continuity); no budget spent"
+    )
+    state = {fp: sorted(d.isoformat() for d in days) for fp, days in sorted(fingerprints.items())}
+    _record_refusal(con, key, policy, run_by, recorded_at, "key_continuity", state, {}, message)
+    return _refused(key, spec, periods, message)
+
+
 def _refused(key: ReleaseKey, spec: ReleaseSpec, periods: list[str], message: str) -> ReleaseOutcome:
     """The outcome of a refused release: nothing published, nothing spent."""
     return ReleaseOutcome(
@@ -509,6 +545,7 @@ def _write(
     released_at: dt.datetime,
     correction_of: str | None = None,
     inputs_as_of: dt.datetime | None = None,
+    key_fingerprint: str | None = None,
 ) -> None:
     """All rows of one release and its ledger entry (inside the caller's transaction)."""
     utc_text(released_at)  # fail fast on a naive clock
@@ -527,6 +564,7 @@ def _write(
         run_by=run_by,
         correction_of=correction_of,
         inputs_as_of=inputs_as_of,
+        key_fingerprint=key_fingerprint,
     )
     payload = release_entry_payload(
         key,
@@ -539,5 +577,6 @@ def _write(
         values_digest(store.read_values(con, key.release_id)),
         correction_of=correction_of,
         inputs_as_of=inputs_as_of,
+        key_fingerprint=key_fingerprint,
     )
     append_entry(con, "release", payload, key.release_id, released_at)

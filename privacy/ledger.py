@@ -38,13 +38,18 @@ parameters, the privacy model with budget_unit and budget_amount (entries writte
 budget_amount name the amount `rho`, or `epsilon` under pure DP: `entry_budget` reads both),
 rho under zCDP and epsilon at the policy's delta (both conversions, see
 privacy.mechanisms.rho_to_epsilon*), under pure DP the epsilon, periods, spend per period after
-the release vs the cap, run_by, and published_values_sha256: SHA-256 of the
+the release vs the cap, run_by, key_fingerprint (the fingerprint of the pseudonymisation key the
+window's days were processed under, foundation.roster.key_fingerprint_of; null when the days'
+markers name none; entries written before it have no such field), and published_values_sha256:
+SHA-256 of the
 canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_scale, status]
 ordered by group_value then statistic (floats as Python writes them), so that a changed
 published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
 version and sha256, reason, the periods over the cap, the budget state in the policy's unit (requested,
 cap, and per period the spent budget and what it would have become, keys named by the unit:
-requested_rho or requested_epsilon, ...), the message and run_by. Payload of a
+requested_rho or requested_epsilon, ...), the message and run_by. A refusal for reason
+'key_continuity' (the window's days name two or more pseudonymisation keys) holds, under the key
+`key_continuity`, each key fingerprint with the days processed under it. Payload of a
 'retention_deletion' entry (release_id NULL, one entry per retention run that deleted something,
 written before the deletion): as_of, policy version and sha256, run_by, the boundary rule, and
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
@@ -230,6 +235,7 @@ def release_entry_payload(
     values_sha256: str,
     correction_of: str | None = None,
     inputs_as_of: dt.datetime | None = None,
+    key_fingerprint: str | None = None,
 ) -> dict[str, Any]:
     """What a 'release' entry records (module docstring); spent_before: each period's spend before it."""
     budget, cap = spec.budget, policy.budget_cap
@@ -249,6 +255,7 @@ def release_entry_payload(
         "correction": key.correction,
         "correction_of": correction_of,
         "inputs_as_of": None if inputs_as_of is None else utc_text(inputs_as_of),
+        "key_fingerprint": key_fingerprint,
         "mechanism": noisy.mechanism,
         "parameters": noisy.parameters,
         "privacy_model": spec.privacy_model,
@@ -382,6 +389,13 @@ def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int |
             )
         if "budget_unit" in row and row["correction_of"] != payload.get("correction_of"):
             return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (correction_of)"
+        # Entries and warehouses written before key fingerprints have none to compare.
+        if (
+            "key_fingerprint" in row
+            and "key_fingerprint" in payload
+            and row["key_fingerprint"] != payload["key_fingerprint"]
+        ):
+            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (key_fingerprint)"
         spend = store.release_spend(con, release_id)
         if sorted(spend) != sorted((p, amount) for p in payload.get("periods", [])):
             return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
@@ -437,7 +451,7 @@ AUDIT_SQL: dict[str, str] = {
     "releases": """
         SELECT release_id, release_name, group_by, window_start, window_end, policy_version, budget_unit,
                budget_amount_exact, periods, mechanism, released_at, run_by, status,
-               correction, correction_of
+               correction, correction_of, key_fingerprint
         FROM releases
         ORDER BY released_at, release_id
     """,

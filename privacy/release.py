@@ -15,8 +15,9 @@ One release (the arithmetic is in docs/privacy.md):
    noisy sums with a conservative union-bound interval, clamped to their meaningful range,
    or marked too noisy when the denominator's interval reaches zero (docs/privacy.md, Intervals).
 
-Every draw goes through the accountant (privacy.accountant.publish_release): budget check,
-idempotency, one transaction with the ledger. Nothing here decides from the private data what
+Every draw goes through the accountant (privacy.accountant.publish_release): key continuity
+(the window's days must name one pseudonymisation key; docs/privacy.md, Key continuity), budget
+check, idempotency, one transaction with the ledger. Nothing here decides from the private data what
 to release: only the roster and the policy do.
 """
 
@@ -173,6 +174,7 @@ def release_windows(
                     draw=functools.partial(_draw_from_zones, settings, policy, spec, days),
                     groups=functools.partial(_groups_from_zones, settings, policy, spec, days),
                     inputs_as_of=metrics_computed_at(settings, days),
+                    key_fingerprints=window_key_fingerprints(settings, days),
                 )
             )
     return outcomes
@@ -191,10 +193,56 @@ def metrics_complete(settings: Settings, day: dt.date) -> bool:
 
 
 def mark_metrics_complete(settings: Settings, day: dt.date) -> None:
-    """Write the day's completion marker, with when the metrics were computed (the trigger of corrections)."""
+    """Write the day's completion marker: when the metrics were computed (the trigger of corrections)
+    and the key fingerprints of the day's ingest reports (key continuity)."""
     computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    doc = {"table": lake.METRICS_MARKER_TABLE, "day": day.isoformat(), "complete": True, "computed_at": computed_at}
+    doc = {
+        "table": lake.METRICS_MARKER_TABLE,
+        "day": day.isoformat(),
+        "complete": True,
+        "computed_at": computed_at,
+        "key_fingerprints": ingest_key_fingerprints(settings, day),
+    }
     lake.write_json_atomic(metrics_marker(settings, day), doc, indent=None)
+
+
+# The staged tables agent_day reads (jobs.agent_day.run): their ingest reports name the day's key.
+AGENT_DAY_INPUTS = (schema.ROSTER, schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY, schema.SCHEDULES)
+
+
+def ingest_key_fingerprints(settings: Settings, day: dt.date) -> list[str]:
+    """The sorted distinct key fingerprints of the day's ingest reports of agent_day's inputs.
+
+    A missing report, or one written before reports carried a fingerprint, names none.
+    """
+    found: set[str] = set()
+    for table in AGENT_DAY_INPUTS:
+        fingerprint = _json_field(settings.lake.ingest_report(table, day), "key_fingerprint")
+        if isinstance(fingerprint, str):
+            found.add(fingerprint)
+    return sorted(found)
+
+
+def window_key_fingerprints(settings: Settings, days: list[dt.date]) -> dict[str, list[dt.date]]:
+    """Each key fingerprint the days' markers name, with the days that name it.
+
+    A marker written before markers carried fingerprints names none: it is not checked.
+    """
+    days_of: dict[str, list[dt.date]] = {}
+    for day in days:
+        fingerprints = _json_field(metrics_marker(settings, day), "key_fingerprints")
+        for fingerprint in fingerprints if isinstance(fingerprints, list) else []:
+            days_of.setdefault(str(fingerprint), []).append(day)
+    return dict(sorted(days_of.items()))
+
+
+def _json_field(path: Path, field: str) -> object:
+    """One field of a JSON object file; None when the file, the object or the field is missing."""
+    try:
+        doc = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return doc.get(field) if isinstance(doc, dict) else None
 
 
 def metrics_computed_at(settings: Settings, days: list[dt.date]) -> dt.datetime | None:

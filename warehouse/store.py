@@ -27,7 +27,8 @@ release name and policy] holds only the latest, with its `correction` number (0:
 Other tables (grain in brackets):
 - releases             [one row per release] what was released, when, by whom, under which policy;
                        budget_unit 'rho' (zCDP) or 'epsilon' (pure DP); a correction names the
-                       release it supersedes (correction_of) and its number (correction)
+                       release it supersedes (correction_of) and its number (correction);
+                       key_fingerprint names the pseudonymisation key of the window's days
 - release_groups       [one row per release x group] the group decision: 'released',
                        'suppressed_small_group', or 'merged_into_parent' (merged_into names the
                        pooled group); views `suppressed_groups` and `merged_groups`
@@ -113,8 +114,9 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             _migrate_budget_columns(con)
         if not has_column(con, "release_groups", "merged_into"):
             _migrate_units_corrections_merges(con)
-        elif renamed:
-            with transaction(con):
+        elif renamed or not has_column(con, "releases", "key_fingerprint"):
+            with transaction(con):  # key_fingerprint: NULL for the releases made before it was recorded
+                con.execute("ALTER TABLE releases ADD COLUMN IF NOT EXISTS key_fingerprint VARCHAR")
                 _comment(con)
         return
     with transaction(con):
@@ -149,6 +151,7 @@ def _migrate_units_corrections_merges(con: duckdb.DuckDBPyConnection) -> None:
             ("correction", "INTEGER DEFAULT 0"),
             ("correction_of", "VARCHAR"),
             ("inputs_as_of", "TIMESTAMPTZ"),
+            ("key_fingerprint", "VARCHAR"),
         ):
             con.execute(f"ALTER TABLE releases ADD COLUMN IF NOT EXISTS {column} {ddl}")
         con.execute("ALTER TABLE budget_spend ADD COLUMN IF NOT EXISTS budget_unit VARCHAR DEFAULT 'rho'")
@@ -291,6 +294,7 @@ def insert_release(
     run_by: str,
     correction_of: str | None = None,
     inputs_as_of: dt.datetime | None = None,
+    key_fingerprint: str | None = None,
 ) -> None:
     """Insert the release, its groups, its values and its spend rows (caller holds the transaction).
 
@@ -302,8 +306,8 @@ def insert_release(
     con.execute(
         "INSERT INTO releases (release_id, release_name, purpose, group_by, window_start, window_end, "
         "policy_sha256, policy_version, budget_amount, budget_amount_exact, periods, mechanism, parameters, "
-        "released_at, run_by, status, budget_unit, correction, correction_of, inputs_as_of) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?)",
+        "released_at, run_by, status, budget_unit, correction, correction_of, inputs_as_of, key_fingerprint) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DECIMAL(38, 18)), ?, ?, ?, ?, ?, ?, 'released', ?, ?, ?, ?, ?)",
         [
             rid,
             key.release_name,
@@ -324,6 +328,7 @@ def insert_release(
             key.correction,
             correction_of,
             inputs_as_of,
+            key_fingerprint,
         ],
     )
     common = [rid, key.release_name, group_by]

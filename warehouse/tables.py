@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS releases (
     budget_unit     VARCHAR NOT NULL DEFAULT 'rho',
     correction      INTEGER NOT NULL DEFAULT 0,
     correction_of   VARCHAR,
-    inputs_as_of    TIMESTAMPTZ
+    inputs_as_of    TIMESTAMPTZ,
+    key_fingerprint VARCHAR
 );
 CREATE TABLE IF NOT EXISTS published_aggregates (
     release_id         VARCHAR NOT NULL,
@@ -133,6 +134,10 @@ COLUMN_COMMENTS = {
         "correction": "0 for a window's first release; k for its k-th correction (late data).",
         "correction_of": "The release this correction supersedes; NULL for a first release.",
         "inputs_as_of": "When the latest of the window's agent-day metrics were computed before this release.",
+        "key_fingerprint": (
+            "Fingerprint of the pseudonymisation key the window's days were processed under (a keyed hash of a "
+            "constant, never the key); NULL when unknown (releases made before it was recorded)."
+        ),
     },
     "published_aggregates": {
         "release_id": "The release these figures come from.",
