@@ -9,7 +9,7 @@ amounts in `budget_spend`, whatever policy version they were spent under; the ca
 current policy's (docs/privacy.md, Budgets).
 
 `publish_release`:
-1. If the release id (name, window, policy hash) is stored, return the stored values: no noise
+1. If the window (release name, window; any policy) has a stored release, return it: no noise
    is drawn and nothing is spent. A retry must never draw fresh noise.
 1b. If the window's days were pseudonymised under more than one key (their key fingerprints
    differ), one person would be two agents in it: refuse before any noise is drawn or budget
