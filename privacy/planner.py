@@ -422,7 +422,11 @@ def format_year(plan: PolicyPlan) -> str:
         verdict = f"within the yearly cap {plan.year_cap.text}"
     else:
         verdict = f"OVER THE YEARLY CAP {plan.year_cap.text}: some releases would be refused for budget"
-    loss = "delta 0" if plan.unit == "epsilon" else f"epsilon {plan.epsilon_year:.3g} at delta {float(plan.delta):g}, OpenDP"
+    loss = (
+        "delta 0"
+        if plan.unit == "epsilon"
+        else f"epsilon {plan.epsilon_year:.3g} at delta {float(plan.delta):g}, OpenDP"
+    )
     return (
         f"A full year of these releases (the months add up): {MONTHS_PER_YEAR} x {plan.total_per_period.text} "
         f"= {plan.total_per_year} ({loss}): {verdict}"
