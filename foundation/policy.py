@@ -31,6 +31,8 @@ SmallGroups = Literal["suppress", "merge_into_parent"]
 # The parent of each kind of group, for small_groups: merge_into_parent (None: no parent).
 PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
+# Accounting periods (calendar months) in one rolling year, for the yearly total and cap.
+MONTHS_PER_YEAR = 12
 
 
 class PolicyError(ValueError):
@@ -123,6 +125,10 @@ class Policy:
     # How often a published window may be re-released as a correction when its metrics were
     # recomputed after publication (late data); each correction costs the release's budget again.
     max_corrections_per_window: int = 0
+    # The cap per agent on any rolling year (the 12 calendar months ending with any period), in the
+    # policy's unit (optional key budget_cap_year_rho or budget_cap_year_epsilon); None: no yearly cap,
+    # the monthly cap alone bounds a year at 12 times itself.
+    budget_cap_year: Budget | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -179,6 +185,17 @@ def window_of(kind: WindowKind, day: dt.date) -> tuple[dt.date, dt.date]:
     return start, end
 
 
+def shift_period(period: str, months: int) -> str:
+    """The accounting period (a calendar month, 'YYYY-MM') `months` after `period` (before, if negative)."""
+    index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def rolling_year(last: str) -> list[str]:
+    """The 12 accounting periods ending with `last`, oldest first: one rolling year."""
+    return [shift_period(last, k) for k in range(-(MONTHS_PER_YEAR - 1), 1)]
+
+
 def periods_touched(start: dt.date, end: dt.date) -> list[str]:
     """Accounting periods (calendar months, 'YYYY-MM') that the window [start, end) overlaps."""
     months = []
@@ -198,6 +215,8 @@ _TOP_KEYS = {
     "privacy_model",
     "budget_cap_rho",
     "budget_cap_epsilon",
+    "budget_cap_year_rho",
+    "budget_cap_year_epsilon",
     "report_delta",
     "min_group_size",
     "group_assignment",
@@ -217,12 +236,16 @@ _OPTIONAL_TOP_KEYS = {
     "privacy_model",
     "small_groups",
     "max_corrections_per_window",
+    "budget_cap_year_rho",
+    "budget_cap_year_epsilon",
 }
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
     "zcdp": ("budget_cap_rho", "rho"),
     "pure": ("budget_cap_epsilon", "epsilon"),
 }
+# The optional yearly cap key of each privacy model; the other model's key is refused.
+_YEAR_CAP_KEYS: dict[str, str] = {"zcdp": "budget_cap_year_rho", "pure": "budget_cap_year_epsilon"}
 _RELEASE_KEYS = {
     "name",
     "purpose",
@@ -268,11 +291,13 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     model = doc.get("privacy_model", "zcdp")
     if model not in _BUDGET_KEYS:
         raise PolicyError(f"{where}: privacy_model must be 'zcdp' or 'pure', got {model!r}")
-    cap_key = _BUDGET_KEYS[model][0]
+    cap_key, year_key = _BUDGET_KEYS[model][0], _YEAR_CAP_KEYS[model]
     other_cap = {k for m, (k, _) in _BUDGET_KEYS.items() if m != model}
-    present = sorted(other_cap & set(doc))
-    if present:
-        raise PolicyError(f"{where}: {', '.join(present)} does not apply under privacy_model {model!r}; use {cap_key}")
+    other_year = {k for m, k in _YEAR_CAP_KEYS.items() if m != model}
+    for others, use in ((other_cap, cap_key), (other_year, year_key)):
+        present = sorted(others & set(doc))
+        if present:
+            raise PolicyError(f"{where}: {', '.join(present)} does not apply under privacy_model {model!r}; use {use}")
     optional = _OPTIONAL_TOP_KEYS | other_cap | ({"report_delta"} if model == "pure" else set())
     _require(doc, _TOP_KEYS - optional, where)
     if doc["privacy_unit"] != "agent":
@@ -282,6 +307,12 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     if doc["group_assignment"] != "first_day":
         raise PolicyError(f"{where}: group_assignment must be 'first_day', got {doc['group_assignment']!r}")
     cap = _positive_fraction(doc[cap_key], f"{where}: {cap_key}")
+    year_cap = _optional_fraction(doc, year_key, where)
+    if year_cap is not None and year_cap < cap:
+        raise PolicyError(
+            f"{where}: {year_key} must be at least {cap_key} (a year holds 12 accounting periods), "
+            f"got {doc[year_key]!r} < {doc[cap_key]!r}"
+        )
     # Pure DP has delta 0; report_delta is only for reporting zCDP spend as (epsilon, delta).
     delta = _positive_fraction(doc["report_delta"], f"{where}: report_delta") if "report_delta" in doc else Fraction(0)
     if delta >= 1:
@@ -339,6 +370,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         privacy_model=model,
         small_groups=small_groups,
         max_corrections_per_window=0 if corrections is None else corrections,
+        budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
     )
 
 

@@ -19,8 +19,10 @@ current policy's (docs/privacy.md, Budgets).
    relative 95% half-width at typical values (privacy.planner, from the roster group sizes that
    `groups` returns) exceeds it for its smallest published group, refuse before any noise is
    drawn or budget spent and record a 'refusal' ledger entry (reason 'accuracy').
-3. If spent + budget would exceed the cap in any period touched, refuse before any noise is drawn
-   and record a 'refusal' ledger entry (reason 'budget'). A repeated refusal of the same key on
+3. If spent + budget would exceed the cap in any period touched, or the policy's yearly cap
+   (budget_cap_year_rho / budget_cap_year_epsilon) in any rolling year holding a period touched
+   (privacy.budgets), refuse before any noise is drawn and record a 'refusal' ledger entry
+   (reason 'budget'). A repeated refusal of the same key on
    the same facts (the same spend of its periods; the same accuracy prediction) is not recorded
    again (a retrying scheduler would otherwise fill the ledger); a refusal on changed facts is.
 4. Otherwise draw (with no connection open, so readers are not locked out meanwhile), then in
@@ -47,22 +49,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from foundation.budget import Budget, BudgetUnit, sum_budgets
-from foundation.exact import fraction_text, jsonable, utc_text
+from foundation.exact import jsonable, utc_text
 from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
+from privacy.budgets import PeriodBudgets, period_budgets
+from privacy.budgets import budget_summary as budget_summary  # the accountant's spend per period, for its callers
 from privacy.ledger import append_entry, ensure_policy_recorded, release_entry_payload, values_digest
-from privacy.mechanisms import (
-    EPSILON_CONVERSION_OPENDP,
-    rho_to_epsilon,
-    rho_to_epsilon_opendp,
-    zcdp_equivalent,
-)
+from privacy.mechanisms import rho_to_epsilon_opendp
 from privacy.planner import AccuracyPlan, predict_accuracy
 from warehouse import store
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
@@ -70,42 +67,6 @@ from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOu
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class PeriodBudgets:
-    """The budget state of the periods a release touches, in the policy's unit (rho or epsilon).
-
-    A period in `unbounded` holds spend that has no bound in this unit (zCDP spend under a pure
-    DP policy): it is over the cap whatever its numbers say.
-    """
-
-    spent: dict[str, Budget]
-    requested: Budget
-    cap: Budget
-    unbounded: tuple[str, ...] = ()
-
-    @property
-    def unit(self) -> BudgetUnit:
-        return self.cap.unit
-
-    @property
-    def over(self) -> list[str]:
-        return [p for p, s in self.spent.items() if s + self.requested > self.cap or p in self.unbounded]
-
-    def state(self) -> dict[str, Any]:
-        """The state as refusal entries record it, keys named by the unit (requested_rho, spent_epsilon, ...)."""
-        u = self.unit
-        out: dict[str, Any] = {
-            f"requested_{u}": self.requested.text,
-            f"cap_{u}": self.cap.text,
-            "periods": {
-                p: {f"spent_{u}": s.text, f"would_be_{u}": (s + self.requested).text} for p, s in self.spent.items()
-            },
-        }
-        if self.unbounded:
-            out["periods_with_zcdp_spend"] = list(self.unbounded)
-        return out
 
 
 def publish_release(
@@ -156,8 +117,8 @@ def publish_release(
             accuracy = predict_accuracy(spec, policy, groups())
             if accuracy.refused:
                 return _refuse_accuracy(con, key, spec, policy, run_by, periods, accuracy, now())
-        budget = _budget(con, periods, spec, policy)
-        if budget.over:
+        budget = period_budgets(con, periods, spec, policy)
+        if budget.refused:
             return _refuse(con, key, spec, policy, run_by, budget, now())
     finally:
         con.close()
@@ -180,8 +141,8 @@ def publish_release(
                 if drawn is not None and drawn.refused:  # the drawn groups differ from those checked
                     imprecise = drawn
                 else:
-                    budget = _budget(con, periods, spec, policy)
-                    refused = budget if budget.over else None
+                    budget = period_budgets(con, periods, spec, policy)
+                    refused = budget if budget.refused else None
                     if refused is None:
                         _write(
                             con,
@@ -229,79 +190,6 @@ def publish_release(
         con.close()
 
 
-def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
-    """Per period with spend: spent rho (exact text and float), cap, remaining, epsilon at report_delta.
-
-    epsilon uses OpenDP's conversion (named in `epsilon_conversion`); `epsilon_bun_steinke` is
-    the simpler, looser formula (docs/privacy.md, Converting rho to epsilon), for comparison.
-    Under a zCDP policy, epsilon-DP spend counts as its rho (epsilon^2 / 2).
-    """
-    path = Path(path)
-    if not path.exists():
-        return []
-    con = store.connect(path, read_only=True)
-    try:
-        rows = store.spend_rows(con)
-    finally:
-        con.close()
-    if policy.privacy_model == "pure":
-        return _pure_summary(rows, policy)
-    by_period: dict[str, list[Budget]] = {}
-    for period, _, spent in rows:
-        by_period.setdefault(period, []).append(zcdp_equivalent(spent))
-    cap, delta = policy.budget_cap, policy.report_delta
-    out = []
-    for period, budgets in by_period.items():
-        spent = sum_budgets(budgets, "rho")
-        remaining = cap - spent
-        out.append(
-            {
-                "period": period,
-                "releases": len(budgets),
-                "spent_rho": spent.text,
-                "spent_rho_float": float(spent.amount),
-                "cap_rho": cap.text,
-                "cap_rho_float": float(cap.amount),
-                "remaining_rho": remaining.text,
-                "remaining_rho_float": float(remaining.amount),
-                "within_cap": spent <= cap,
-                "delta": fraction_text(delta),
-                "epsilon": rho_to_epsilon_opendp(spent.amount, delta),
-                "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
-                "epsilon_bun_steinke": rho_to_epsilon(spent.amount, delta),
-            }
-        )
-    return out
-
-
-def _pure_summary(rows: list[tuple[str, str, Budget]], policy: Policy) -> list[dict[str, Any]]:
-    """budget_summary under pure DP: epsilon spent per period (a period with rho spend has no epsilon bound)."""
-    cap = policy.budget_cap
-    by_period: dict[str, list[Budget]] = {}
-    for period, _, spent in rows:
-        by_period.setdefault(period, []).append(spent)
-    out = []
-    for period, budgets in by_period.items():
-        bounded = all(b.unit == "epsilon" for b in budgets)
-        spent = sum_budgets([b for b in budgets if b.unit == "epsilon"], "epsilon")
-        out.append(
-            {
-                "period": period,
-                "releases": len(budgets),
-                "budget_unit": "epsilon",
-                "spent_epsilon": spent.text if bounded else None,
-                "spent_epsilon_float": float(spent.amount) if bounded else None,
-                "cap_epsilon": cap.text,
-                "cap_epsilon_float": float(cap.amount),
-                "remaining_epsilon": (cap - spent).text if bounded else None,
-                "within_cap": bounded and spent <= cap,
-                "delta": "0",
-                "note": None if bounded else "the period holds zCDP (rho) spend, which has no pure DP bound",
-            }
-        )
-    return out
-
-
 # --- helpers ---------------------------------------------------------------------------------
 
 
@@ -345,23 +233,6 @@ def _check_noisy(noisy: NoisyRelease, policy: Policy) -> None:
                 f"value {v.statistic} of group {v.group_value!r}: status {v.status} needs value and interval "
                 "set when published and all None when too_noisy"
             )
-
-
-def _budget(con: duckdb.DuckDBPyConnection, periods: list[str], spec: ReleaseSpec, policy: Policy) -> PeriodBudgets:
-    """The spend of the periods in the policy's unit, from budget_spend (units as the rows or the ledger name them)."""
-    requested, cap = spec.budget, policy.budget_cap
-    if requested.unit != cap.unit:
-        raise ValueError(f"release {spec.name!r} is budgeted in {requested.unit}, the policy in {cap.unit}")
-    spent = {p: Budget.zero(cap.unit) for p in periods}
-    unbounded: list[str] = []
-    for period, _, amount in store.spend_rows(con, periods) if periods else []:
-        if amount.unit == cap.unit:
-            spent[period] += amount
-        elif amount.unit == "epsilon":  # pure DP spend under a zCDP policy: epsilon-DP implies (epsilon^2/2)-zCDP
-            spent[period] += zcdp_equivalent(amount)
-        elif period not in unbounded:  # zCDP spend under a pure DP policy: no epsilon bound
-            unbounded.append(period)
-    return PeriodBudgets(spent, requested, cap, tuple(unbounded))
 
 
 def _recomputed_since(latest: dict[str, Any], inputs_as_of: dt.datetime | None) -> dt.datetime | None:
@@ -412,13 +283,7 @@ def _refuse(
     recorded_at: dt.datetime,
 ) -> ReleaseOutcome:
     """Record the refusal (unless the same key was refused under the same spend) and say why."""
-    reasons = "; ".join(
-        f"period {p}: it holds zCDP (rho) spend, which has no pure DP (epsilon) bound"
-        if p in budget.unbounded
-        else f"period {p}: spent {budget.spent[p]} + requested {budget.requested.text} "
-        f"= {(budget.spent[p] + budget.requested).text} > cap {budget.cap.text}"
-        for p in budget.over
-    )
+    reasons = "; ".join(budget.reasons())
     message = (
         f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
         f"it would exceed the privacy budget ({reasons})"
@@ -431,7 +296,8 @@ def _refuse(
         recorded_at,
         "budget",
         jsonable(budget.state()),
-        {"over_periods": budget.over},
+        {"over_periods": budget.over}
+        | ({"over_years": [y.label for y in budget.over_years]} if budget.year_cap is not None else {}),
         message,
     )
     return _refused(key, spec, list(budget.spent), message)

@@ -145,8 +145,12 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
     """What a 'policy_approved' entry records: the whole policy, budgets as exact text.
 
     A pure DP policy records its model and budget unit, budget_cap_epsilon and each release's epsilon.
+    A yearly cap is recorded (budget_cap_year_rho or budget_cap_year_epsilon) only when the policy
+    sets one, so that the entries of policies without it keep their form and hash.
     """
     out = _policy_payload(policy, run_by)
+    if policy.budget_cap_year is not None:
+        out[f"budget_cap_year_{policy.budget_cap_year.unit}"] = policy.budget_cap_year.text
     if policy.privacy_model == "pure":
         out |= {
             "privacy_model": "pure",

@@ -27,12 +27,16 @@ Budget per accounting period (calendar month): the release's budget times the mo
 can touch one month (31 days, 6 ISO weeks, 1 month; a window spanning two months is charged in
 full to both), as (epsilon, delta) at the policy's report_delta with OpenDP's conversion (as the
 ledger reports it) and Bun and Steinke's formula for comparison; the total over all releases is
-compared with budget_cap_rho.
+compared with budget_cap_rho. Loss adds up over the months (the privacy unit is one agent's records
+within one month): a full year of the policy's releases costs at most 12 times the worst month,
+shown with its epsilon and compared with the yearly cap (budget_cap_year_rho) when the policy
+sets one.
 
 Under the policy's `privacy_model: pure` the noise is (discrete) Laplace with scale
 b = bound * sums / epsilon, half-widths come from OpenDP's discrete Laplace accuracy, budgets are
 epsilon (pure DP composes by adding epsilons) and the total per period is compared with
-budget_cap_epsilon. Every budget of a plan is a `Budget`, so it names its unit.
+budget_cap_epsilon, the yearly total with budget_cap_year_epsilon. Every budget of a plan is a
+`Budget`, so it names its unit.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from foundation import lake, schema
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text
-from foundation.policy import Policy, ReleaseSpec, WindowKind
+from foundation.policy import MONTHS_PER_YEAR, Policy, ReleaseSpec, WindowKind
 from privacy.groups import decide_groups
 from privacy.mechanisms import (
     ALPHA_RATIO_PART,
@@ -178,7 +182,7 @@ class ReleasePlan:
 
 @dataclass(frozen=True)
 class PolicyPlan:
-    """The plan of the policy's releases for one roster, with the total spend per period."""
+    """The plan of the policy's releases for one roster, with the total spend per period and per year."""
 
     releases: tuple[ReleasePlan, ...]
     total_per_period: Budget  # all releases of the policy, shown or not
@@ -187,6 +191,11 @@ class PolicyPlan:
     epsilon_total: float
     epsilon_total_bun_steinke: float
     roster_source: str
+    # A full year of all the policy's releases: 12 x total_per_period (the worst month), its epsilon
+    # at delta (OpenDP's conversion; pure DP: the epsilon itself), and the policy's yearly cap if any.
+    total_per_year: Budget
+    epsilon_year: float
+    year_cap: Budget | None
 
     @property
     def unit(self) -> BudgetUnit:
@@ -197,8 +206,13 @@ class PolicyPlan:
         return self.total_per_period <= self.cap
 
     @property
+    def within_year_cap(self) -> bool:
+        """Whether a full year of the policy's releases fits its yearly cap (no yearly cap: True)."""
+        return self.year_cap is None or self.total_per_year <= self.year_cap
+
+    @property
     def ok(self) -> bool:
-        return self.within_cap and not any(r.accuracy.refused for r in self.releases)
+        return self.within_cap and self.within_year_cap and not any(r.accuracy.refused for r in self.releases)
 
 
 # --- pure predictions ------------------------------------------------------------------------
@@ -288,6 +302,7 @@ def plan_policy(
     cap = policy.budget_cap
     total = sum_budgets([budget_per_period(s, policy).per_period for s in policy.releases], cap.unit)
     pure = cap.unit == "epsilon"
+    year = total * MONTHS_PER_YEAR
     return PolicyPlan(
         releases=releases,
         total_per_period=total,
@@ -296,6 +311,9 @@ def plan_policy(
         epsilon_total=float(total.amount) if pure else rho_to_epsilon_opendp(total.amount, policy.report_delta),
         epsilon_total_bun_steinke=float(total.amount) if pure else rho_to_epsilon(total.amount, policy.report_delta),
         roster_source=roster_source,
+        total_per_year=year,
+        epsilon_year=float(year.amount) if pure else rho_to_epsilon_opendp(year.amount, policy.report_delta),
+        year_cap=policy.budget_cap_year,
     )
 
 
@@ -385,13 +403,34 @@ def format_plan(plan: PolicyPlan) -> str:
             f"All releases of the policy in the worst month (pure DP): {plan.total_per_period} "
             f"of the cap {plan.cap.text}: {cap_verdict}"
         )
-        return "\n".join(lines)
-    lines.append(
-        f"All releases of the policy in the worst month: {plan.total_per_period} of the cap "
-        f"{plan.cap.text}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
-        f"{float(plan.delta):g} (OpenDP; Bun-Steinke {plan.epsilon_total_bun_steinke:.3g})"
-    )
+    else:
+        lines.append(
+            f"All releases of the policy in the worst month: {plan.total_per_period} of the cap "
+            f"{plan.cap.text}: {cap_verdict}; epsilon {plan.epsilon_total:.3g} at delta "
+            f"{float(plan.delta):g} (OpenDP; Bun-Steinke {plan.epsilon_total_bun_steinke:.3g})"
+        )
+    lines.append(format_year(plan))
     return "\n".join(lines)
+
+
+def format_year(plan: PolicyPlan) -> str:
+    """The line on a full year of the policy's releases: the months' spend adds up."""
+    if plan.year_cap is None:
+        key = f"budget_cap_year_{plan.unit}"
+        verdict = f"no yearly cap set ({key}; the monthly cap bounds a year at {(plan.cap * MONTHS_PER_YEAR).text})"
+    elif plan.within_year_cap:
+        verdict = f"within the yearly cap {plan.year_cap.text}"
+    else:
+        verdict = f"OVER THE YEARLY CAP {plan.year_cap.text}: some releases would be refused for budget"
+    loss = (
+        "delta 0"
+        if plan.unit == "epsilon"
+        else f"epsilon {plan.epsilon_year:.3g} at delta {float(plan.delta):g}, OpenDP"
+    )
+    return (
+        f"A full year of these releases (the months add up): {MONTHS_PER_YEAR} x {plan.total_per_period.text} "
+        f"= {plan.total_per_year} ({loss}): {verdict}"
+    )
 
 
 def plan_json(plan: PolicyPlan) -> dict[str, Any]:
@@ -441,6 +480,10 @@ def plan_json(plan: PolicyPlan) -> dict[str, Any]:
         "within_cap": plan.within_cap,
         "epsilon_total": plan.epsilon_total,
         "epsilon_total_bun_steinke": plan.epsilon_total_bun_steinke,
+        f"total_{u}_per_year": plan.total_per_year.text,
+        "epsilon_year": plan.epsilon_year,
+        f"cap_year_{u}": None if plan.year_cap is None else plan.year_cap.text,
+        "within_year_cap": plan.within_year_cap,
     }
     if u == "epsilon":
         out["budget_unit"] = "epsilon"

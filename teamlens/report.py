@@ -35,9 +35,28 @@ def format_value(row: dict[str, Any]) -> str:
     return f"{_fmt(row['value'], stat)} [{_fmt(row['ci_low'], stat)} - {_fmt(row['ci_high'], stat)}]"
 
 
+def format_year(year: dict[str, Any]) -> str:
+    """The composed loss of the rolling year (privacy.budgets.year_summary): the months' spend adds up."""
+    unit = year["budget_unit"]
+    spent = year[f"spent_{unit}"]
+    span = f"{year['first_period']} to {year['last_period']}"
+    if spent is None:
+        total = "unbounded (the year holds zCDP spend, which has no pure DP bound)"
+    elif unit == "epsilon":
+        total = f"epsilon {spent} (delta 0)"
+    else:
+        total = f"rho {spent}; as (epsilon, delta): ({year['epsilon']:.2f}, {year['delta']})"
+    cap = year[f"cap_year_{unit}"]
+    if cap is None:
+        verdict = f"no yearly cap set (budget_cap_year_{unit})"
+    else:
+        verdict = f"{'within' if year['within_year_cap'] else 'OVER'} the yearly cap {cap}"
+    return f"rolling year {span} (the months add up): {total}; {verdict}"
+
+
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from foundation.policy import load_policy
-    from privacy.accountant import budget_summary
+    from privacy.budgets import budget_summary, year_summary
     from privacy.ledger import verify_ledger
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
@@ -156,6 +175,9 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         )
     if summary:
         print(f"  epsilon conversion: {summary[0]['epsilon_conversion']}")
+    year = year_summary(settings.lake.warehouse_path, policy)
+    if year is not None:
+        print(f"  {format_year(year)}")
 
     verification = verify_ledger(settings.lake.warehouse_path)
     print()

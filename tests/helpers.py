@@ -346,3 +346,56 @@ def write_policy_file(path: Path, releases: list[dict[str, Any]], **overrides: A
 
     path.write_text(yaml.safe_dump(policy_document(releases, **overrides), sort_keys=False))
     return path
+
+
+# --- yearly budget tests (test_yearly_budget.py) ----------------------------------------------------
+
+# A monthly team release of rho 0.98: twelve months of it compose to rho 11.76 exactly.
+TEAM_MONTH: dict[str, Any] = {
+    "name": "team_month",
+    "purpose": "monthly workload per team",
+    "group_by": "team",
+    "window": "month",
+    "rho": "0.98",
+    "sums": {"contacts_handled": 1300, "handle_seconds": 520000},
+}
+
+
+def month_key(policy: Policy, year: int, month: int) -> Any:
+    """The key of the calendar month window of TEAM_MONTH."""
+    import datetime as dt
+
+    from foundation.policy import window_of
+    from warehouse.records import ReleaseKey
+
+    start, end = window_of("month", dt.date(year, month, 1))
+    return ReleaseKey("team_month", start, end, policy.sha256)
+
+
+def publish_month(path: Path, policy: Policy, year: int, month: int, draw: Any) -> Any:
+    """Publish (or be refused) one month of TEAM_MONTH with `draw`; the outcome."""
+    import datetime as dt
+
+    from privacy.accountant import publish_release
+
+    return publish_release(
+        path,
+        month_key(policy, year, month),
+        policy.release("team_month"),
+        policy,
+        "tester",
+        draw,
+        now=lambda: dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+    )
+
+
+def write_roster_center(root: Path, policy_file: Path, teams: dict[str, int], monkeypatch: Any) -> None:
+    """A data root whose landing roster holds `teams` (team -> agents, all at site S1), and the
+    environment that points `teamlens` at it and at `policy_file`."""
+    (root / "landing" / "roster").mkdir(parents=True)
+    lines = ["employee_id,team,site,site_timezone"]
+    lines += [f"E{team}{i},{team},S1,Europe/Berlin" for team, n in teams.items() for i in range(n)]
+    (root / "landing" / "roster" / "roster.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(root))
+    monkeypatch.setenv("TEAMLENS_POLICY", str(policy_file))
+    monkeypatch.setenv("TEAMLENS_PSEUDONYM_KEY", TEST_KEY)
