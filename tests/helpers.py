@@ -346,3 +346,20 @@ def write_policy_file(path: Path, releases: list[dict[str, Any]], **overrides: A
 
     path.write_text(yaml.safe_dump(policy_document(releases, **overrides), sort_keys=False))
     return path
+
+
+# --- policy approval (test_policy_approval.py and every test that publishes) ----------------------
+
+
+def approve(
+    path: Path, policy: Policy, role: str = "works council", name: str = "test agreement", at: Any = None
+) -> None:
+    """Record the policy's approval in the warehouse at `path`, as `teamlens policy approve` does
+    (a no-op when it is approved already): releases and retention run only under an approved policy.
+    at: the approval's time (an aware datetime; default now)."""
+    from privacy.approval import approve_policy
+
+    if at is None:
+        approve_policy(path, policy, role, name, "test")
+    else:
+        approve_policy(path, policy, role, name, "test", now=lambda: at)
