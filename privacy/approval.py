@@ -106,17 +106,17 @@ def approve_policy(
     """Record the policy's approval (one transaction); (the approval, True if appended now).
 
     An identity already approved is left as it is: its first approval is returned with False.
+    A blank role or name is refused (ValueError) either way.
     """
+    approved_at = now()
+    payload = approval_payload(policy, role, name, approved_at, run_by)
     con = store.connect(path)
     try:
         with store.transaction(con):
             existing = approval_entries(con, policy.sha256)
             if existing:
                 return Approval.of_entry(existing[0]), False
-            approved_at = now()
-            append_entry(
-                con, "policy_approved", approval_payload(policy, role, name, approved_at, run_by), None, approved_at
-            )
+            append_entry(con, "policy_approved", payload, None, approved_at)
             [entry] = approval_entries(con, policy.sha256)
         return Approval.of_entry(entry), True
     finally:
