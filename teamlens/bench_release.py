@@ -214,7 +214,13 @@ def _release_once(
 
 
 def bench_release(root: Path | None = None) -> dict[str, Any]:
-    """Run every scenario's releases over the 30 days; print a table; return the JSON keys."""
+    """Run every scenario's releases over the 30 days; print a table; return the JSON keys.
+
+    Each temporary warehouse approves its bench policy first (a release runs only under an
+    approved policy; privacy/approval.py).
+    """
+    from privacy.approval import approve_policy
+
     agent_day, roster = synthetic_agent_day()
     policies = bench_policies()
     with tempfile.TemporaryDirectory(prefix="teamlens-bench-release-") as tmp:
@@ -229,6 +235,7 @@ def bench_release(root: Path | None = None) -> dict[str, Any]:
             policy = policies[policy_name]
             spec = policy.release(release_name)
             warehouse = base / f"{policy_name}.duckdb"
+            approve_policy(warehouse, policy, "bench", "teamlens bench (not a works agreement)", "bench")
             seconds[key], errors[key], too_noisy[key] = [], {"count": [], "mean": []}, []
             for start, end in _windows(spec):
                 outcome, took = _release_once(warehouse, policy, spec, agent_day, roster, start, end)
