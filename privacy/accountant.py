@@ -9,6 +9,8 @@ amounts in `budget_spend`, whatever policy version they were spent under; the ca
 current policy's (docs/privacy.md, Budgets).
 
 `publish_release`:
+0. If the policy's identity has no approval in the ledger (privacy/approval.py), refuse before
+   anything else: nothing runs under a policy before it takes effect; nothing is recorded.
 1. If the window (release name, window; any policy) has a stored release, return it: no noise
    is drawn and nothing is spent. A retry must never draw fresh noise.
 1b. If the window's days were pseudonymised under more than one key (their key fingerprints
@@ -26,10 +28,9 @@ current policy's (docs/privacy.md, Budgets).
    the same facts (the same spend of its periods; the same accuracy prediction) is not recorded
    again (a retrying scheduler would otherwise fill the ledger); a refusal on changed facts is.
 4. Otherwise draw (with no connection open, so readers are not locked out meanwhile), then in
-   one transaction re-check 1, 2 (on the group decisions of the drawn release) and 3, record the
-   policy if new, and insert the release, its groups, values and spend rows, and the 'release'
-   ledger entry. Any error rolls all of it back. Noise drawn but not committed was never
-   published and costs nothing.
+   one transaction re-check 1, 2 (on the group decisions of the drawn release) and 3, and insert
+   the release, its groups, values and spend rows, and the 'release' ledger entry. Any error
+   rolls all of it back. Noise drawn but not committed was never published and costs nothing.
 
 Pure DP (policy `privacy_model: pure`): the same, in epsilon instead of rho. Pure DP composes
 by adding epsilons, so a period's spend is the exact sum of the epsilons, compared with
@@ -56,9 +57,10 @@ import duckdb
 
 from foundation.exact import jsonable, utc_text
 from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
+from privacy.approval import not_approved_message
 from privacy.budgets import PeriodBudgets, period_budgets
 from privacy.budgets import budget_summary as budget_summary  # the accountant's spend per period, for its callers
-from privacy.ledger import append_entry, ensure_policy_recorded, release_entry_payload, values_digest
+from privacy.ledger import append_entry, approval_entries, release_entry_payload, values_digest
 from privacy.mechanisms import rho_to_epsilon_opendp
 from privacy.planner import AccuracyPlan, predict_accuracy
 from warehouse import store
@@ -81,7 +83,8 @@ def publish_release(
     inputs_as_of: dt.datetime | None = None,
     key_fingerprints: Mapping[str, Sequence[dt.date]] | None = None,
 ) -> ReleaseOutcome:
-    """Release once: stored result if the key exists, refusal if too imprecise or over budget, else draw and commit.
+    """Release once: refused under an unapproved policy, stored result if the key exists, refusal if
+    too imprecise or over budget, else draw and commit.
 
     groups: the window's group decisions from the roster alone (no noise, no metric data), for
     the accuracy check before the draw; without it, the policy's accuracy limit is checked on
@@ -100,6 +103,8 @@ def publish_release(
     correction_of: str | None = None
     con = store.connect(path)
     try:
+        if not approval_entries(con, policy.sha256):
+            return _refused(key, spec, periods, f"refused {key.release_name}: {not_approved_message(policy)}")
         latest = store.latest_release(con, key)
         if latest is not None:
             stored_key = ReleaseKey.of_stored(latest)
@@ -394,8 +399,7 @@ def _record_refusal(
         "message": message,
         "run_by": run_by,
     }
-    with store.transaction(con):
-        ensure_policy_recorded(con, policy, run_by, recorded_at)
+    with store.transaction(con):  # the seq read and the insert together
         append_entry(con, "refusal", payload, key.release_id, recorded_at)
 
 
@@ -415,7 +419,6 @@ def _write(
 ) -> None:
     """All rows of one release and its ledger entry (inside the caller's transaction)."""
     utc_text(released_at)  # fail fast on a naive clock
-    ensure_policy_recorded(con, policy, run_by, released_at)
     store.insert_release(
         con,
         key=key,

@@ -32,7 +32,10 @@ file, for example in the works council's minutes, and compare later.
 
 Exact numbers in payloads: budgets (rho or epsilon, caps, delta) are strings with the exact
 decimal value ("0.1") or "p/q" when the fraction has no finite decimal. Converted epsilons are
-floats (reporting only). Payload of a 'release' entry: release id, name, purpose, window, policy
+floats (reporting only). Payload of a 'policy_approved' entry (written by `teamlens policy
+approve`, privacy/approval.py): the whole policy (policy_payload), approved_by {role, name},
+approved_at and run_by; entries written before approvals name no approved_by and approve nothing.
+Payload of a 'release' entry: release id, name, purpose, window, policy
 version and sha256, group_by, group decisions with roster sizes, suppressed groups, mechanism,
 parameters, the privacy model with budget_unit and budget_amount (entries written before
 budget_amount name the amount `rho`, or `epsilon` under pure DP: `entry_budget` reads both),
@@ -204,21 +207,30 @@ def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
     }
 
 
-def ensure_policy_recorded(
-    con: duckdb.DuckDBPyConnection, policy: Policy, run_by: str, recorded_at: dt.datetime
-) -> str | None:
-    """Append a 'policy_approved' entry the first time this policy hash is seen (caller's transaction).
+def approval_payload(policy: Policy, role: str, name: str, approved_at: dt.datetime, run_by: str) -> dict[str, Any]:
+    """What a 'policy_approved' entry records: the whole policy, who approved it (a role and a name
+    or reference) and when, and who ran the command (run_by)."""
+    if not role.strip() or not name.strip():
+        raise ValueError("an approval names a role (e.g. 'works council') and a name or reference, both non-empty")
+    return policy_payload(policy, run_by) | {
+        "approved_by": {"role": role, "name": name},
+        "approved_at": utc_text(approved_at),
+    }
 
-    Returns the new entry's hash, or None when the policy was already recorded.
+
+def approval_entries(con: duckdb.DuckDBPyConnection, policy_sha256: str | None = None) -> list[dict[str, Any]]:
+    """The approvals in the ledger, oldest first (of one policy identity, or all): each payload with its seq.
+
+    Only entries naming `approved_by` are approvals; a 'policy_approved' entry written before
+    approvals existed (recorded automatically by the first release) is not.
     """
-    row = con.execute(
-        "SELECT count(*) FROM ledger WHERE entry_type = 'policy_approved' "
-        "AND json_extract_string(payload, '$.policy_sha256') = ?",
-        [policy.sha256],
-    ).fetchone()
-    if row and row[0]:
-        return None
-    return append_entry(con, "policy_approved", policy_payload(policy, run_by), None, recorded_at)
+    found = con.execute(
+        "SELECT seq, payload FROM ledger WHERE entry_type = 'policy_approved' "
+        "AND json_extract(payload, '$.approved_by') IS NOT NULL "
+        "AND (? IS NULL OR json_extract_string(payload, '$.policy_sha256') = ?) ORDER BY seq",
+        [policy_sha256, policy_sha256],
+    ).fetchall()
+    return [{"seq": int(seq)} | json.loads(payload) for seq, payload in found]
 
 
 def values_digest(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> str:
@@ -497,7 +509,10 @@ AUDIT_SQL: dict[str, str] = {
                json_extract_string(payload, '$.budget_cap_rho')      AS budget_cap_rho,
                json_extract_string(payload, '$.report_delta')        AS report_delta,
                json_extract(payload, '$.min_group_size')::INTEGER    AS min_group_size,
-               json_extract_string(payload, '$.budget_cap_epsilon')  AS budget_cap_epsilon
+               json_extract_string(payload, '$.budget_cap_epsilon')  AS budget_cap_epsilon,
+               json_extract_string(payload, '$.approved_by.role')    AS approved_by_role,
+               json_extract_string(payload, '$.approved_by.name')    AS approved_by_name,
+               json_extract_string(payload, '$.approved_at')         AS approved_at
         FROM ledger
         WHERE entry_type = 'policy_approved'
         ORDER BY seq

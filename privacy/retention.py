@@ -35,7 +35,8 @@ recorded data undeleted, never deleted data unrecorded; the rerun plans again, f
 (renamed leftovers included) and records it in a new entry before deleting it. An entry therefore
 says what the run set out to delete; a day listed again in a later entry means an earlier run was
 interrupted. A run with nothing to delete appends nothing. A dry run touches neither the zones
-nor the warehouse.
+nor the warehouse. The entry names the policy it ran under, which must be approved
+(privacy/approval.py): under an unapproved policy nothing is recorded and nothing is deleted.
 
 Symlinks are never followed: a symlinked folder or day entry met in a zone whose target lies
 outside the data root (the zone folder itself included) is refused and listed in the result's `refused_symlinks`, and
@@ -274,6 +275,8 @@ def apply_retention(
     Returns {as_of, dry_run, zones (as in the ledger payload), partitions (count), deleted
     (count actually removed now), entry_hash (None for a dry run or when nothing was due),
     refused_symlinks}. A dry run measures what would go and writes nothing anywhere.
+    Raises privacy.approval.PolicyNotApproved, before recording or deleting anything, when
+    something is due and the policy is not approved (a deletion runs under an approved policy).
     """
     root = Path(os.path.realpath(settings.data_root))
     plan = plan_retention(settings, policy, as_of)
@@ -290,7 +293,8 @@ def apply_retention(
     if dry_run or not plan.partitions:
         return result
 
-    from privacy.ledger import append_entry, ensure_policy_recorded
+    from privacy.approval import PolicyNotApproved, not_approved_message
+    from privacy.ledger import append_entry, approval_entries
     from warehouse import store
 
     payload = {
@@ -305,7 +309,8 @@ def apply_retention(
     con = store.connect(settings.lake.warehouse_path)
     try:
         with store.transaction(con):
-            ensure_policy_recorded(con, policy, run_by, recorded_at)
+            if not approval_entries(con, policy.sha256):
+                raise PolicyNotApproved(f"retention as of {as_of} not applied: {not_approved_message(policy)}")
             result["entry_hash"] = append_entry(con, "retention_deletion", payload, None, recorded_at)
     finally:
         con.close()

@@ -235,7 +235,14 @@ class SeriesResult:
 def run_series(
     warehouse: Path, policy: Policy, spec: ReleaseSpec, agent_day: pl.DataFrame, roster: pl.DataFrame
 ) -> SeriesResult:
-    """Release every window of the spec inside the 30 days; compare each with the exact values."""
+    """Release every window of the spec inside the 30 days; compare each with the exact values.
+
+    The warehouse approves the bench policy first: a release runs only under an approved policy
+    (privacy/approval.py).
+    """
+    from privacy.approval import approve_policy
+
+    approve_policy(warehouse, policy, "bench", "teamlens bench (not a works agreement)", "bench")
     result = SeriesResult()
     for start, end in _windows(spec):
         outcome, took = _release_once(warehouse, policy, spec, agent_day, roster, start, end)

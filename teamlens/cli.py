@@ -9,6 +9,9 @@ teamlens paths      where every zone lives
 teamlens plan       predicted 95% intervals and budget per month of every release for the current roster
 teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
 teamlens retention  delete the partitions older than the policy's retention periods (or --dry-run)
+teamlens policy approve --by ROLE --name NAME   record the policy's approval (it takes effect only once approved)
+teamlens policy show     the current policy's identity and its approval (exit 1: not approved)
+teamlens policy history  every approval in the privacy ledger
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     else:
         cmd_generate(args, settings)
         lake.write_json_atomic(marker, params, indent=None)
+    if settings.demo:
+        _demo_approval(settings)
     last_day = args.start + dt.timedelta(days=args.days - 1)
     rc = run_dag(settings, args.start, last_day)
     if rc != 0:
@@ -109,6 +114,67 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from teamlens.report import print_report
 
     print_report(settings)
+    return 0
+
+
+def _demo_approval(settings: Settings) -> None:
+    """The demo approves its own policy (role 'demo', not a works agreement) and says so in one line."""
+    from foundation.policy import load_policy
+    from privacy.approval import DEMO_NAME, DEMO_ROLE, approve_policy
+
+    policy = load_policy(settings.policy_path)
+    approval, new = approve_policy(settings.lake.warehouse_path, policy, DEMO_ROLE, DEMO_NAME, settings.run_by)
+    if new:
+        print(
+            f"The demo approves its own policy (version {policy.version}, {policy.sha256[:12]}) as "
+            f"{DEMO_ROLE!r}, {DEMO_NAME!r}; a real deployment records the works council's approval with "
+            "`teamlens policy approve`."
+        )
+    else:
+        print(f"The demo's policy is already approved: {approval.describe()}.")
+
+
+def cmd_policy_approve(args: argparse.Namespace, settings: Settings) -> int:
+    """Record the approval of the current policy (or --policy FILE) in the privacy ledger."""
+    from foundation.policy import PolicyError, load_policy
+    from privacy.approval import approve_policy
+
+    try:
+        policy = load_policy(Path(args.policy) if args.policy else settings.policy_path)
+        approval, new = approve_policy(settings.lake.warehouse_path, policy, args.by, args.name, settings.run_by)
+    except (PolicyError, OSError, ValueError) as exc:
+        print(f"not approved: {exc}", file=sys.stderr)
+        return 2
+    if new:
+        print(f"Recorded in the privacy ledger: {approval.describe()}. The policy takes effect now.")
+    else:
+        print(f"Already approved, nothing recorded: {approval.describe()}.")
+    return 0
+
+
+def cmd_policy_show(args: argparse.Namespace, settings: Settings) -> int:
+    """The current policy's identity and whether, when and by whom it was approved (exit 1: not approved)."""
+    from foundation.policy import load_policy
+    from privacy.approval import approval_of, not_approved_message
+
+    policy = load_policy(settings.policy_path)
+    print(f"policy {settings.policy_path}: version {policy.version}, identity {policy.sha256}")
+    approval = approval_of(settings.lake.warehouse_path, policy)
+    print(f"approved: {approval.describe()}" if approval else f"not approved: {not_approved_message(policy)}")
+    return 0 if approval else 1
+
+
+def cmd_policy_history(args: argparse.Namespace, settings: Settings) -> int:
+    """Every approval recorded in the privacy ledger, oldest first; the current policy's is marked."""
+    from foundation.policy import load_policy
+    from privacy.approval import history
+
+    current = load_policy(settings.policy_path).sha256
+    approvals = history(settings.lake.warehouse_path)
+    if not approvals:
+        print(f"No policy approval in the privacy ledger ({settings.lake.warehouse_path}).")
+    for approval in approvals:
+        print(("* " if approval.policy_sha256 == current else "  ") + approval.describe())
     return 0
 
 
@@ -197,10 +263,15 @@ def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the retention periods as of a day; print per zone what was (or would be) deleted."""
     from foundation.policy import load_policy
+    from privacy.approval import PolicyNotApproved
     from privacy.retention import apply_retention
 
     policy = load_policy(settings.policy_path)
-    result = apply_retention(settings, policy, args.as_of, settings.run_by, dry_run=args.dry_run)
+    try:
+        result = apply_retention(settings, policy, args.as_of, settings.run_by, dry_run=args.dry_run)
+    except PolicyNotApproved as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     verb = "would delete" if args.dry_run else "deleted"
     if not result["zones"]:
         print(f"Retention as of {args.as_of}: nothing is older than the retention periods; nothing {verb}.")
@@ -281,6 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, required=True, help="the day the periods are counted back from")
     p.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
     p.set_defaults(func=cmd_retention)
+
+    p = sub.add_parser("policy", help="approve the policy, show it and its approval, list approvals")
+    policy_sub = p.add_subparsers(dest="policy_command", required=True)
+    p = policy_sub.add_parser("approve", help="record the policy's approval: by whom (a role and a name) and when")
+    p.add_argument("--by", required=True, help="the approving role, e.g. 'works council'")
+    p.add_argument("--name", required=True, help="a name or reference, e.g. the agreement or minutes")
+    p.add_argument("--policy", help="the policy file to approve (default: the current policy)")
+    p.set_defaults(func=cmd_policy_approve)
+    p = policy_sub.add_parser("show", help="the current policy's identity and its approval (exit 1: not approved)")
+    p.set_defaults(func=cmd_policy_show)
+    p = policy_sub.add_parser("history", help="every approval recorded in the privacy ledger")
+    p.set_defaults(func=cmd_policy_history)
     return parser
 
 

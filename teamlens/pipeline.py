@@ -137,12 +137,18 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
 
 
 def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """Release every permitted window that ends on one of the days (stored ones are returned as stored)."""
+    """Release every permitted window that ends on one of the days (stored ones are returned as stored).
+
+    Fails (privacy.approval.PolicyNotApproved, naming the command that approves it) when the
+    policy is not approved, so that a scheduled run does not silently publish nothing.
+    """
     from foundation.policy import load_policy
+    from privacy.approval import require_approval
     from privacy.release import PendingWindow, release_windows
 
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
+    require_approval(settings.lake.warehouse_path, policy)
     dates = _dates(days)
     outcomes = release_windows(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
     counts: dict[str, int] = {}

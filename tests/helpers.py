@@ -399,3 +399,20 @@ def write_roster_center(root: Path, policy_file: Path, teams: dict[str, int], mo
     monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(root))
     monkeypatch.setenv("TEAMLENS_POLICY", str(policy_file))
     monkeypatch.setenv("TEAMLENS_PSEUDONYM_KEY", TEST_KEY)
+
+
+# --- policy approval (test_policy_approval.py and every test that publishes) ----------------------
+
+
+def approve(
+    path: Path, policy: Policy, role: str = "works council", name: str = "test agreement", at: Any = None
+) -> None:
+    """Record the policy's approval in the warehouse at `path`, as `teamlens policy approve` does
+    (a no-op when it is approved already): releases and retention run only under an approved policy.
+    at: the approval's time (an aware datetime; default now)."""
+    from privacy.approval import approve_policy
+
+    if at is None:
+        approve_policy(path, policy, role, name, "test")
+    else:
+        approve_policy(path, policy, role, name, "test", now=lambda: at)

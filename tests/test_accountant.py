@@ -16,7 +16,7 @@ from privacy import accountant
 from privacy.accountant import budget_summary, publish_release
 from privacy.ledger import verify_ledger
 from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
-from tests.helpers import TEAM_WEEK, FakeDraw, make_test_policy, noisy_release, rows
+from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, noisy_release, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 
 TABLES = ("releases", "published_aggregates", "release_groups", "budget_spend", "ledger")
@@ -49,6 +49,8 @@ def week_key(policy: Policy, monday: dt.date) -> ReleaseKey:
 
 
 def publish(path: Path, policy: Policy, key: ReleaseKey, draw: FakeDraw) -> Any:
+    """Publish under the policy, approved first as an operator would (a no-op once approved)."""
+    approve(path, policy)
     return publish_release(path, key, policy.release(key.release_name), policy, "tester", draw, now=lambda: NOW)
 
 
@@ -180,7 +182,7 @@ def test_a_draw_that_raises_leaves_no_rows(wh: Path) -> None:
     draw = FakeDraw(error=RuntimeError("noise failed"))
     with pytest.raises(RuntimeError, match="noise failed"):
         publish(wh, policy, week_key(policy, dt.date(2026, 3, 9)), draw)
-    assert counts(wh) == dict.fromkeys(TABLES, 0)
+    assert counts(wh) == dict.fromkeys(TABLES, 0) | {"ledger": 1}  # only the approval made before
     ok = publish(wh, policy, week_key(policy, dt.date(2026, 3, 9)), FakeDraw())
     assert ok.status == "released"
 
@@ -197,7 +199,7 @@ def test_a_failure_inside_the_transaction_rolls_everything_back(wh: Path, monkey
     monkeypatch.setattr(accountant, "append_entry", failing_append)
     with pytest.raises(OSError, match="disk full"):
         publish(wh, policy, week_key(policy, dt.date(2026, 3, 9)), FakeDraw())
-    assert counts(wh) == dict.fromkeys(TABLES, 0)  # not even the policy_approved entry
+    assert counts(wh) == dict.fromkeys(TABLES, 0) | {"ledger": 1}  # only the approval made before the publish
 
 
 def test_a_value_for_a_suppressed_group_is_never_stored(wh: Path) -> None:
@@ -214,7 +216,7 @@ def test_a_value_for_a_suppressed_group_is_never_stored(wh: Path) -> None:
     small = NoisyRelease((), (GroupDecision("team-c", 4, "released"),), "m", {})
     with pytest.raises(ValueError, match="min_group_size"):
         publish(wh, policy, week_key(policy, dt.date(2026, 3, 9)), FakeDraw(small))
-    assert counts(wh) == dict.fromkeys(TABLES, 0)
+    assert counts(wh) == dict.fromkeys(TABLES, 0) | {"ledger": 1}  # only the approval
 
 
 def test_budget_is_rechecked_after_the_draw(wh: Path) -> None:
@@ -240,6 +242,7 @@ def test_release_stored_meanwhile_returns_the_stored_values(wh: Path) -> None:
     policy = make_policy()
     key = week_key(policy, dt.date(2026, 3, 9))
     inner = FakeDraw()
+    approve(wh, policy)
 
     def racing_draw() -> NoisyRelease:
         publish(wh, policy, key, inner)
@@ -264,7 +267,7 @@ def test_inputs_are_checked(wh: Path) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         publish_release(wh, week, policy.release("team_week"), policy, "t", draw, now=lambda: dt.datetime(2026, 1, 1))
     assert draw.calls == 1  # only the naive-clock call got as far as drawing
-    assert counts(wh) == dict.fromkeys(TABLES, 0)
+    assert counts(wh) == dict.fromkeys(TABLES, 0) | {"ledger": 1}  # only the approval
 
 
 def test_budget_summary_numbers_are_exact(wh: Path) -> None:

@@ -28,7 +28,7 @@ from privacy.accountant import budget_summary, publish_release
 from privacy.groups import assign_merged_groups, decide_groups
 from privacy.ledger import AUDIT_SQL, canonical_entry, entry_hash, verify_ledger
 from privacy.release import draw_noisy_release
-from tests.helpers import TEAM_WEEK, FakeDraw, make_test_policy, pure_policy, rows
+from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, pure_policy, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 from warehouse.store import BUDGET_COLUMN_RENAMES, has_column, read_published
 
@@ -136,6 +136,7 @@ def test_merged_release_is_stored_recorded_and_verified(tmp_path: Path) -> None:
     values = tuple(PublishedValue(g, "contacts_handled", 100.0, 90.0, 110.0, 5.0, "published") for g in ("T1", POOL_S1))
     draw = FakeDraw(NoisyRelease(values=values, groups=decisions, mechanism="test double", parameters={}))
     key = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
+    approve(wh, policy)
     out = publish_release(wh, key, spec, policy, "tester", draw, now=lambda: NOW)
     assert out.status == "released"
     assert rows(wh, "SELECT group_value, roster_size, merged_into FROM merged_groups ORDER BY 1") == [
@@ -179,6 +180,8 @@ def fixed_release(value: float) -> NoisyRelease:
 
 
 def publish_at(wh: Path, policy: Policy, draw: FakeDraw, inputs_as_of: dt.datetime | None) -> ReleaseOutcome:
+    """Publish the team_week under the policy, approved first as an operator would (a no-op once approved)."""
+    approve(wh, policy)
     key = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
     return publish_release(
         wh, key, policy.release("team_week"), policy, "tester", draw, now=lambda: NOW, inputs_as_of=inputs_as_of
@@ -305,6 +308,7 @@ def test_rerunning_a_day_inside_a_published_week_corrects_the_week(tmp_path: Pat
     for day in days:
         mark(day, T1)
     policy = correcting_policy(corrections=1)
+    approve(settings.lake.warehouse_path, policy)
     sunday, wednesday = days[6], days[2]
     [first] = release_module.release_windows(settings, policy, sunday, sunday + dt.timedelta(days=1))
     assert isinstance(first, ReleaseOutcome) and first.status == "released"
@@ -363,6 +367,7 @@ def test_units_are_recorded_and_an_older_warehouse_is_migrated(tmp_path: Path) -
     day = dt.date(2026, 4, 1)
     key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), policy.sha256)
     draw = FakeDraw()
+    approve(wh, policy)
     publish_release(wh, key, policy.release("site_day"), policy, "tester", draw, now=lambda: NOW)
     assert rows(wh, "SELECT budget_unit, budget_amount_exact FROM releases") == [("epsilon", "1")]
     assert rows(wh, "SELECT budget_unit, spent_exact FROM budget_spend") == [("epsilon", "1")]
@@ -415,6 +420,7 @@ def test_a_warehouse_with_rho_named_budget_columns_verifies_and_is_migrated(tmp_
     zcdp, pure = correcting_policy(cap="1.0"), pure_policy(cap="10", epsilon="1")
     day = MONDAY + dt.timedelta(days=1)
     pure_key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), pure.sha256)
+    approve(wh, pure)
     assert publish_release(wh, pure_key, pure.release("site_day"), pure, "t", FakeDraw(), now=lambda: NOW).status == (
         "released"
     )

@@ -46,6 +46,11 @@ def center(tmp_path_factory: pytest.TempPathFactory):
         generate_center(
             settings.lake.landing, agents=30, teams=2, sites=2, days=DAYS, start=START, seed=3, tiny_team_size=6
         )
+        # The operator records the works council's approval before the first run (the policy takes
+        # effect only once approved).
+        from teamlens import cli
+
+        assert cli.main(["policy", "approve", "--by", "works council", "--name", "end-to-end test agreement"]) == 0
         subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
             check=True,

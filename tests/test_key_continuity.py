@@ -26,7 +26,7 @@ from foundation.settings import Settings, load_settings
 from privacy import release as release_module
 from privacy.accountant import publish_release
 from privacy.ledger import canonical_entry, entry_hash, verify_ledger
-from tests.helpers import TEAM_WEEK, TEST_KEY, FakeDraw, make_test_policy, rows
+from tests.helpers import TEAM_WEEK, TEST_KEY, FakeDraw, approve, make_test_policy, rows
 from warehouse.records import ReleaseKey, ReleaseOutcome
 from warehouse.store import has_column
 
@@ -168,6 +168,7 @@ def test_a_window_under_two_keys_is_refused_before_any_draw_and_the_refusal_is_i
     monkeypatch.setattr(release_module, "_draw_from_zones", lambda *args: draws.append(args))
     policy = make_test_policy([TEAM_WEEK])
     wh = settings.lake.warehouse_path
+    approve(wh, policy)
 
     [out] = release_module.release_windows(settings, policy, SUNDAY, SUNDAY + dt.timedelta(days=1))
     assert isinstance(out, ReleaseOutcome) and out.status == "refused"
@@ -208,6 +209,7 @@ def test_the_accountant_refuses_two_keys_without_calling_the_draw(tmp_path: Path
     draw = FakeDraw()
     fingerprints = {OLD: WEEK[:2], NEW: WEEK[2:]}
     wh = tmp_path / "wh.duckdb"
+    approve(wh, policy)
     out = publish_release(
         wh, key, policy.release("team_week"), policy, "t", draw, lambda: NOW, key_fingerprints=fingerprints
     )
@@ -223,6 +225,7 @@ def test_a_window_under_one_key_is_released_and_records_it(settings) -> None:
         mark(settings, day, [NEW])
     policy = make_test_policy([TEAM_WEEK])
     wh = settings.lake.warehouse_path
+    approve(wh, policy)
 
     [out] = release_module.release_windows(settings, policy, SUNDAY, SUNDAY + dt.timedelta(days=1))
     assert isinstance(out, ReleaseOutcome) and out.status == "released"
@@ -245,6 +248,7 @@ def test_a_release_without_known_fingerprints_records_none(tmp_path: Path) -> No
     policy = make_test_policy([TEAM_WEEK])
     wh = tmp_path / "wh.duckdb"
     key = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
+    approve(wh, policy)
     out = publish_release(wh, key, policy.release("team_week"), policy, "t", FakeDraw(), lambda: NOW)
     assert out.status == "released"
     assert ledger_payloads(wh, "release")[0]["key_fingerprint"] is None
@@ -257,6 +261,7 @@ def test_a_warehouse_without_the_column_migrates_and_old_entries_still_verify(tm
     wh = tmp_path / "wh.duckdb"
     spec = policy.release("team_week")
     first = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
+    approve(wh, policy)
     publish_release(wh, first, spec, policy, "t", FakeDraw(), lambda: NOW)
     # as written before key fingerprints: no column, no field in the entries
     con = duckdb.connect(str(wh))

@@ -17,18 +17,18 @@ from foundation.budget import Budget, BudgetUnitMismatch
 from foundation.exact import canonical_json, fraction_decimal, fraction_text
 from foundation.policy import Policy
 from privacy.accountant import publish_release
+from privacy.approval import approve_policy
 from privacy.ledger import (
     AUDIT_SQL,
     GENESIS_HASH,
     append_entry,
     canonical_entry,
-    ensure_policy_recorded,
     verify_ledger,
 )
 from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
-from tests.helpers import make_test_policy
+from tests.helpers import approve, make_test_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
-from warehouse.store import connect, transaction
+from warehouse.store import connect
 
 T0 = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
 RHO, RHO_FORGED = '"rho":"0.1"', '"rho":"0.01"'
@@ -67,9 +67,10 @@ def draw() -> NoisyRelease:
 
 @pytest.fixture
 def chain(tmp_path: Path) -> tuple[Path, Policy]:
-    """A ledger of 6 entries: policy, three releases, a refusal, and the next month's release."""
+    """A ledger of 6 entries: policy approval, three releases, a refusal, and the next month's release."""
     path = tmp_path / "wh.duckdb"
     policy = make_policy()
+    approve(path, policy, at=T0 - dt.timedelta(hours=1))
     days = [dt.date(2026, 3, d) for d in (1, 2, 3, 4)] + [dt.date(2026, 4, 1)]
     for i, day in enumerate(days):
         key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), policy.sha256)
@@ -205,12 +206,11 @@ def test_missing_file_and_empty_ledger(tmp_path: Path) -> None:
 
 def test_policy_recorded_once_per_hash(tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
+    assert approve_policy(path, make_policy("0.3"), "works council", "minutes 1", "ops", clock(T0))[1] is True
+    assert approve_policy(path, make_policy("0.3"), "works council", "minutes 1", "ops", clock(T0))[1] is False
+    assert approve_policy(path, make_policy("0.5"), "works council", "minutes 2", "ops", clock(T0))[1] is True
     con = connect(path)
     try:
-        with transaction(con):
-            assert ensure_policy_recorded(con, make_policy("0.3"), "ops", T0) is not None
-            assert ensure_policy_recorded(con, make_policy("0.3"), "ops", T0) is None
-            assert ensure_policy_recorded(con, make_policy("0.5"), "ops", T0) is not None
         with pytest.raises(ValueError, match="unknown ledger entry type"):
             append_entry(con, "oops", {}, None, T0)
         with pytest.raises(ValueError, match="timezone-aware"):

@@ -40,7 +40,7 @@ from privacy.planner import (
     ratio_relative_half_width,
 )
 from teamlens import cli
-from tests.helpers import make_test_policy, policy_document
+from tests.helpers import approve, make_test_policy, policy_document
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
 
 MONDAY = dt.date(2026, 3, 9)
@@ -311,6 +311,7 @@ def test_too_imprecise_release_is_refused_before_noise_and_budget(tmp_path: Path
         spec = policy.release("team_week")
         return publish_release(wh, key, spec, policy, "tester", draw, now=lambda: NOW, groups=lambda: SMALL)
 
+    approve(wh, policy)
     out = publish()
     assert out.status == "refused" and out.values == () and out.periods == ("2026-03",)
     assert "before drawing noise: too imprecise to publish" in out.message
@@ -357,6 +358,7 @@ def test_release_windows_decides_from_the_roster_and_never_draws(
     monkeypatch.setattr(release_module, "draw_noisy_release", no_noise)
     monkeypatch.setattr(release_module, "calibrate", no_noise)
     policy = make_test_policy([dict(TEAM_WEEK, max_relative_half_width="1")])
+    approve(settings.lake.warehouse_path, policy)
     [out] = release_module.release_windows(settings, policy, MONDAY, MONDAY + dt.timedelta(days=7))
     assert isinstance(out, ReleaseOutcome)
     assert out.status == "refused" and "too imprecise" in out.message
@@ -370,6 +372,7 @@ def test_stored_release_is_returned_as_stored(tmp_path: Path) -> None:
     spec = policy.release("team_week")
     key = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
     first = CountingDraw(LARGE)  # T2 alone: AHT 0.70 <= 1
+    approve(wh, policy)
     out = publish_release(wh, key, spec, policy, "tester", first, now=lambda: NOW, groups=lambda: LARGE)
     assert out.status == "released" and first.calls == 1
 
@@ -389,6 +392,7 @@ def test_drawn_groups_are_checked_again_before_anything_is_stored(tmp_path: Path
     spec = policy.release("team_week")
     key = ReleaseKey("team_week", MONDAY, MONDAY + dt.timedelta(days=7), policy.sha256)
     draw = CountingDraw(SMALL)
+    approve(wh, policy)
     out = publish_release(wh, key, spec, policy, "tester", draw, now=lambda: NOW)
     assert out.status == "refused" and draw.calls == 1
     assert counts(wh) == {"releases": 0, "budget_spend": 0, "ledger": 2}

@@ -30,7 +30,7 @@ from foundation.settings import Settings, load_settings
 from privacy import release as release_module
 from privacy.mechanisms import analytic_scale
 from teamlens import pipeline
-from tests.helpers import TEST_KEY, write_policy_file, write_table_partition
+from tests.helpers import TEST_KEY, approve, write_policy_file, write_table_partition
 from warehouse.records import ReleaseOutcome
 from warehouse.store import read_published
 
@@ -166,6 +166,7 @@ WEEK_TEAMS = 40
 def test_the_published_sums_are_noisy_and_near_the_truth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The DAG's publish step on one week of 40 teams: 80 published sums, noisy, within 6 sigma."""
     settings, rows = build_center(tmp_path, [TEAM_WEEK], WEEK_TEAMS, WEEK)
+    approve(settings.lake.warehouse_path, load_policy(settings.policy_path))
     spy = DrawSpy(monkeypatch)
     counts = pipeline.publish_releases([WEEK[-1].isoformat()], settings)
     assert counts == {"windows": 1, "released": 1}
@@ -199,6 +200,7 @@ def test_the_published_sums_are_noisy_and_near_the_truth(tmp_path: Path, monkeyp
 def test_a_rerun_returns_the_stored_values_and_draws_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings, _ = build_center(tmp_path, [TEAM_WEEK], 12, WEEK)
     policy = load_policy(settings.policy_path)
+    approve(settings.lake.warehouse_path, policy)
     spy = DrawSpy(monkeypatch)
     end = WEEK[-1] + dt.timedelta(days=1)
 
@@ -238,6 +240,7 @@ def test_the_stored_intervals_cover_the_exact_sums_about_95_percent(tmp_path: Pa
     sum's coverage is checked on its own. About 10 s: not marked slow.
     """
     settings, rows = build_center(tmp_path, [TEAM_DAY], COVERAGE_TEAMS, COVERAGE_DAYS)
+    approve(settings.lake.warehouse_path, load_policy(settings.policy_path))
     outcomes = pipeline.publish_releases([d.isoformat() for d in COVERAGE_DAYS], settings)
     assert outcomes == {"windows": len(COVERAGE_DAYS), "released": len(COVERAGE_DAYS)}
 

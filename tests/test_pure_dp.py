@@ -30,7 +30,16 @@ from privacy.mechanisms import (
 )
 from privacy.planner import budget_per_period, plan_json, plan_policy, predict_accuracy
 from privacy.release import draw_noisy_release
-from tests.helpers import SITE_DAY, FakeDraw, interval_coverage, make_test_policy, pure_doc, pure_policy, rows
+from tests.helpers import (
+    SITE_DAY,
+    FakeDraw,
+    approve,
+    interval_coverage,
+    make_test_policy,
+    pure_doc,
+    pure_policy,
+    rows,
+)
 from warehouse.records import ReleaseKey
 
 NOW = dt.datetime(2026, 4, 2, 6, 0, tzinfo=dt.UTC)
@@ -197,6 +206,8 @@ def test_planner_predicts_laplace_scales_and_sums_epsilon() -> None:
 
 
 def _publish(path: Path, policy: Policy, day: dt.date, draw: FakeDraw) -> Any:
+    """Publish a site_day under the policy, approved first as an operator would (a no-op once approved)."""
+    approve(path, policy)
     key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), policy.sha256)
     return publish_release(path, key, policy.release("site_day"), policy, "tester", draw, now=lambda: NOW)
 

@@ -17,7 +17,7 @@ from foundation.policy import Policy, load_policy
 from foundation.settings import REPO_ROOT
 from privacy.accountant import publish_release
 from privacy.ledger import verify_ledger
-from tests.helpers import TEAM_WEEK, FakeDraw, make_test_policy, rows
+from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 
 POLICY_FILE = REPO_ROOT / "foundation" / "policy.yaml"
@@ -85,22 +85,27 @@ def test_a_changed_policy_returns_the_published_window_as_stored(tmp_path: Path)
     wh = tmp_path / "warehouse.duckdb"
     before, after = _policy(version=1), _policy(version=2)
     assert before.sha256 != after.sha256
+    approve(wh, before)
     original = _publish(wh, before, FakeDraw(_release(100.0)), T1)
     ledger_entries = rows(wh, "SELECT count(*) FROM ledger")[0][0]
 
     redraw = FakeDraw(_release(999.0))
+    assert _publish(wh, after, redraw, T1).status == "refused"  # the changed policy is not approved yet
+    approve(wh, after)  # recorded in the ledger before it takes effect
     again = _publish(wh, after, redraw, T1)
     assert again.status == "stored" and redraw.calls == 0
     assert again.key == original.key and again.key.policy_sha256 == before.sha256
     assert again.values == original.values
     assert rows(wh, "SELECT count(*) FROM budget_spend")[0][0] == 1
-    assert rows(wh, "SELECT count(*) FROM ledger")[0][0] == ledger_entries
+    assert rows(wh, "SELECT count(*) FROM ledger")[0][0] == ledger_entries + 1  # only the new approval
     assert rows(wh, "SELECT release_id, value FROM current_aggregates") == [(original.key.release_id, 100.0)]
     assert verify_ledger(wh).ok
 
 
 def test_corrections_are_counted_per_window_across_policies(tmp_path: Path) -> None:
     wh = tmp_path / "warehouse.duckdb"
+    for version in (1, 2, 3):
+        approve(wh, _policy(version=version, corrections=1))
     original = _publish(wh, _policy(version=1, corrections=1), FakeDraw(_release(100.0)), T1)
     late = FakeDraw(_release(120.0))
     corrected = _publish(wh, _policy(version=2, corrections=1), late, T2)

@@ -19,7 +19,7 @@ from privacy import retention
 from privacy.ledger import verify_ledger
 from privacy.retention import Partition, apply_retention, expired_partitions, is_expired
 from teamlens import cli, pipeline
-from tests.helpers import HEAVY
+from tests.helpers import HEAVY, approve
 from warehouse.store import connect
 
 AS_OF = dt.date(2026, 11, 23)
@@ -186,13 +186,14 @@ def test_as_of_defaults_to_today_without_any_date(dagbag, monkeypatch) -> None:
     assert fn() == dt.datetime.now(dt.UTC).date().isoformat()
 
 
-def test_retention_task_passes_as_of_and_dry_run(dagbag, settings, monkeypatch) -> None:
+def test_retention_task_passes_as_of_and_dry_run(dagbag, settings, policy, monkeypatch) -> None:
     build_root(settings)
     monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(settings.data_root))
     fn = dagbag.dags["teamlens_retention"].get_task("apply_retention").python_callable
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": True}})
     dry = fn("2026-11-23")
     assert dry["dry_run"] is True and dry["partitions"] == 11 and not settings.lake.warehouse_path.exists()
+    approve(settings.lake.warehouse_path, policy)  # a deletion runs under an approved policy
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": False}})
     assert fn("2026-11-23")["deleted"] == 11
     assert verify_ledger(settings.lake.warehouse_path).ok
@@ -259,6 +260,7 @@ def test_dry_run_deletes_and_records_nothing(settings, policy) -> None:
 
 def test_apply_deletes_exactly_the_expired_and_records_one_entry(settings, policy) -> None:
     root = build_root(settings)
+    approve(settings.lake.warehouse_path, policy)
     moment = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
     result = apply_retention(settings, policy, AS_OF, "ops", now=lambda: moment)
     assert result["deleted"] == result["partitions"] == 11
@@ -290,6 +292,7 @@ def test_apply_deletes_exactly_the_expired_and_records_one_entry(settings, polic
 
 def test_rerun_with_nothing_due_appends_nothing(settings, policy) -> None:
     build_root(settings)
+    approve(settings.lake.warehouse_path, policy)
     apply_retention(settings, policy, AS_OF, "ops")
     again = apply_retention(settings, policy, AS_OF, "ops")
     assert again["partitions"] == 0 and again["entry_hash"] is None and again["zones"] == {}
@@ -303,6 +306,7 @@ def test_rerun_with_nothing_due_appends_nothing(settings, policy) -> None:
 
 def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(settings, policy, monkeypatch) -> None:
     root = build_root(settings)
+    approve(settings.lake.warehouse_path, policy)
     real_delete = retention._delete
     calls = {"n": 0}
 
@@ -339,6 +343,7 @@ def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(setti
 
 def test_symlinks_out_of_the_root_are_not_followed(settings, policy, tmp_path) -> None:
     root = build_root(settings)
+    approve(settings.lake.warehouse_path, policy)
     outside = tmp_path / "outside"
     for name in ("day=2026-01-01", "src/day=2026-01-01"):
         (outside / name).mkdir(parents=True)
@@ -360,6 +365,7 @@ def test_symlinks_out_of_the_root_are_not_followed(settings, policy, tmp_path) -
 
 def test_a_zone_folder_linked_out_of_the_root_is_refused(settings, policy, tmp_path) -> None:
     build_root(settings)
+    approve(settings.lake.warehouse_path, policy)
     outside = tmp_path / "elsewhere-staged"
     (outside / "contacts/day=2026-01-01").mkdir(parents=True)
     (outside / "contacts/day=2026-01-01/part-0.parquet").write_text("x")
@@ -377,10 +383,11 @@ def test_a_zone_folder_linked_out_of_the_root_is_refused(settings, policy, tmp_p
 # --- the pipeline step and the command line ------------------------------------------------
 
 
-def test_pipeline_step_returns_counts_without_paths(settings) -> None:
+def test_pipeline_step_returns_counts_without_paths(settings, policy) -> None:
     build_root(settings)
     dry = pipeline.apply_retention("2026-11-23", settings=settings, dry_run=True)
     assert dry["dry_run"] is True and dry["deleted"] == 0 and not settings.lake.warehouse_path.exists()
+    approve(settings.lake.warehouse_path, policy)
     done = pipeline.apply_retention("2026-11-23", settings=settings)
     assert done["deleted"] == 11 and done["entry_hash"]
     assert done["zones"]["landing"]["days"] == ["2026-10-01", "2026-11-01", "2026-11-08"]
@@ -397,6 +404,11 @@ def test_cli_retention(settings, monkeypatch, capsys) -> None:
     assert "landing: would delete 3 day(s) 2026-10-01 .. 2026-11-08" in out
     assert "landing/flat_calls/acme: 1 day(s)" in out
     assert not settings.lake.warehouse_path.exists()
+    assert cli.main(["retention", "--as-of", "2026-11-23"]) == 2  # the policy is not approved yet: nothing done
+    assert "teamlens policy approve" in capsys.readouterr().err
+    assert not settings.lake.warehouse_path.exists() or ledger(settings) == []
+    assert cli.main(["policy", "approve", "--by", "works council", "--name", "minutes of 2026-11-20"]) == 0
+    capsys.readouterr()
     assert cli.main(["retention", "--as-of", "2026-11-23"]) == 0
     out = capsys.readouterr().out
     assert "metrics: deleted 1 day(s) 2026-08-24" in out and "Recorded in the privacy ledger" in out
@@ -420,6 +432,7 @@ def test_hidden_leftovers_of_every_name_go_with_their_day(settings, policy) -> N
     for name in names:
         (contacts / name).mkdir(parents=True)
         (contacts / name / "part-0.parquet").write_bytes(b"x")
+    approve(settings.lake.warehouse_path, policy)
     result = apply_retention(settings, policy, AS_OF, "ops")
     assert result["partitions"] == result["deleted"] == 5
     assert result["zones"]["staged"]["partitions"] == {"staged/contacts": ["2026-10-01"]}

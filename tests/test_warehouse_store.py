@@ -13,7 +13,7 @@ import pytest
 
 from foundation.policy import Policy
 from privacy.accountant import publish_release
-from tests.helpers import make_test_policy
+from tests.helpers import approve, make_test_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import PUBLISHED_COLUMNS, connect, read_published
 
@@ -50,6 +50,7 @@ def draw() -> NoisyRelease:
 
 def publish_two(path: Path) -> None:
     policy = make_policy()
+    approve(path, policy)
     for name in ("alpha_week", "beta_week"):
         key = ReleaseKey(name, dt.date(2026, 3, 9), dt.date(2026, 3, 16), policy.sha256)
         publish_release(path, key, policy.release(name), policy, "ops", draw)
