@@ -56,7 +56,7 @@ import duckdb
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text, jsonable, utc_text
 from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
-from privacy.ledger import append_entry, ensure_policy_recorded, release_entry_payload, values_digest
+from privacy.ledger import append_entry, ensure_policy_recorded, published_rows_digest, release_entry_payload
 from privacy.mechanisms import (
     EPSILON_CONVERSION_OPENDP,
     rho_to_epsilon,
@@ -574,7 +574,7 @@ def _write(
         noisy,
         periods,
         budget.spent,
-        values_digest(store.read_values(con, key.release_id)),
+        published_rows_digest(store.read_published_rows(con, key.release_id)),
         correction_of=correction_of,
         inputs_as_of=inputs_as_of,
         key_fingerprint=key_fingerprint,

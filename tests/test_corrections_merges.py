@@ -389,7 +389,8 @@ def downgrade_budget_names(path: Path) -> None:
     """Turn a warehouse back into the layout written before unit-neutral budget names.
 
     The budget columns are named rho again (rho_exact, cap_rho, ...), and the ledger's release
-    entries lose budget_amount: the chain is rehashed, as such a ledger was written.
+    entries lose budget_amount and inputs_as_of (written before corrections, whose column the
+    migration adds empty): the chain is rehashed, as such a ledger was written.
     """
     con = duckdb.connect(str(path))
     for table, renames in BUDGET_COLUMN_RENAMES.items():
@@ -400,6 +401,7 @@ def downgrade_budget_names(path: Path) -> None:
     for seq, entry_type, recorded_at, release_id, payload in entries.fetchall():
         doc = json.loads(payload)
         doc.pop("budget_amount", None)
+        doc.pop("inputs_as_of", None)
         text = canonical_json(doc)
         digest = entry_hash(prev, canonical_entry(seq, entry_type, recorded_at, release_id, text))
         con.execute(
