@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from foundation import lake
 from foundation.exact import canonical_json, fraction_decimal, utc_text
 from privacy import checkpoint as cp
 from privacy.ledger import (
@@ -352,3 +354,25 @@ def _views_problem(con: duckdb.DuckDBPyConnection) -> tuple[None, str] | None:
         if stored[name] != sql:
             return None, f"view {name} was redefined: its SQL differs from the declared one (warehouse/tables.py)"
     return None
+
+
+def write_signed_checkpoint(
+    warehouse_path: Path, key_text: str, out: Path, copy_of_size: Callable[[int], Path] | None = None
+) -> cp.Checkpoint:
+    """Sign the checkpoint of the whole ledger now; write the note to `out` (and to copy_of_size(size),
+    when given) and the verifier key to out + '.pub'. Returns the checkpoint."""
+    key = cp.load_private_key(key_text)
+    checkpoint = warehouse_checkpoint(warehouse_path)
+    note = cp.sign_note(checkpoint, key)
+    _write_text(out, note)
+    _write_text(lake.public_key_path(out), cp.verifier_key(key) + "\n")
+    if copy_of_size is not None:
+        _write_text(copy_of_size(checkpoint.size), note)
+    return checkpoint
+
+
+def _write_text(path: Path, text: str) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    lake.replace_file_atomic(path, write)

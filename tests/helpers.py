@@ -346,3 +346,9 @@ def write_policy_file(path: Path, releases: list[dict[str, Any]], **overrides: A
 
     path.write_text(yaml.safe_dump(policy_document(releases, **overrides), sort_keys=False))
     return path
+
+
+# --- signed checkpoints of the ledger (test_checkpoint.py, test_tamper.py) -----------------------
+
+# The checkpoint signing key of the test settings: an Ed25519 seed in hex (not a secret).
+TEST_CHECKPOINT_KEY = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
