@@ -116,7 +116,7 @@ def verifier_key(private_key: Ed25519PrivateKey, name: str = KEY_NAME) -> str:
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """(name, key hash, public key) of a verifier key string; the key hash must match the key."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)  # base64 may hold "+" too
     if len(parts) != 3:
         raise CheckpointError("a verifier key is <name>+<key hash>+<base64 key>")
     name, hash_hex, encoded = parts
