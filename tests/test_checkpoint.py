@@ -63,7 +63,7 @@ def test_keys_load_from_hex_and_pem() -> None:
 
 def test_signing_key_settings(tmp_path: Path) -> None:
     base = {"TEAMLENS_PSEUDONYM_KEY": TEST_KEY, "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    with pytest.raises(MissingSecretError, match="python -c .*TEAMLENS_CHECKPOINT_KEY"):
+    with pytest.raises(MissingSecretError, match=r"python -c .*TEAMLENS_CHECKPOINT_KEY"):
         load_settings(base).checkpoint_key_text()
     assert load_settings(base | {"TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY}).checkpoint_key_text() == (
         TEST_CHECKPOINT_KEY
