@@ -55,10 +55,13 @@ written before the deletion): as_of, policy version and sha256, run_by, the boun
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
 folder, no file names) deleted, and counts of folders, files and bytes; see privacy/retention.py.
 
-Besides the chain, `verify_ledger` checks that the warehouse tables agree with the release
-entries: every release has exactly one entry, and its budget_spend rows, group decisions and
-published values are the ones recorded; every release, refusal or retention deletion names a policy
-recorded before it.
+Besides the chain, `verify_ledger` (privacy/verify.py) checks every column of every row of
+releases, budget_spend, release_groups and published_aggregates against the release entries,
+the views readers use against their declared definitions, every release, refusal or retention
+deletion names a policy recorded before it and, given a signed checkpoint (privacy/checkpoint.py,
+docs/audit.md), that the ledger extends it. Release entries written since
+`published_values_digest_version` 2 digest every column of the published rows
+(published_rows_digest); older entries keep their version 1 digest (values_digest).
 """
 
 from __future__ import annotations
