@@ -22,6 +22,8 @@ Layout under the data root (docs/architecture.md explains the layers around it):
     reports/ingest/<table>/day=D.json            reconciliation counts, never a value of a record
     reports/validation/<table>/day=D.json        validation summary, counts only
     reports/metrics/agent_day/day=D.json         the day's metrics completion marker
+    reports/checkpoints/latest.txt (+ .pub)      the ledger's latest signed checkpoint and verifier key
+    reports/checkpoints/size=N.txt               the signed checkpoint of the ledger's first N entries
     warehouse/warehouse.duckdb                   published aggregates and the privacy ledger
     run/spark-connect/                           the per-run Spark Connect server's state
 
@@ -233,6 +235,25 @@ class Lake:
     def metrics_marker(self, day: dt.date) -> Path:
         """The marker written after a day's agent-day metrics are complete (the release reads it)."""
         return self.metrics_markers / METRICS_MARKER_TABLE / f"{partition_name(day)}.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        """reports/checkpoints: signed checkpoints of the privacy ledger (privacy/checkpoint.py)."""
+        return self.reports / "checkpoints"
+
+    @property
+    def latest_checkpoint(self) -> Path:
+        """The latest signed checkpoint; its verifier key is beside it with the suffix .pub."""
+        return self.checkpoints / "latest.txt"
+
+    def checkpoint_of_size(self, size: int) -> Path:
+        """The signed checkpoint of the ledger's first `size` entries."""
+        return self.checkpoints / f"size={size}.txt"
+
+
+def public_key_path(checkpoint_file: Path) -> Path:
+    """Where the verifier key of a checkpoint file is written: beside it, FILE.pub."""
+    return checkpoint_file.with_name(checkpoint_file.name + ".pub")
 
 
 def partition(root: Path, day: dt.date) -> Path:

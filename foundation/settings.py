@@ -8,6 +8,10 @@ Variables (all optional except the key outside demo mode):
 - TEAMLENS_PSEUDONYM_KEY_FILE  or a file that holds it
 - TEAMLENS_DEMO=1         demo mode: a missing key is generated once in
                           ~/.config/teamlens/demo-pseudonym.key, outside the repository
+- TEAMLENS_CHECKPOINT_KEY  Ed25519 private key that signs the ledger's checkpoints: 64 hex digits
+                          (its 32-byte seed) or PEM (PKCS#8); required outside demo mode
+- TEAMLENS_CHECKPOINT_KEY_FILE  or a file that holds it (demo mode: generated once in
+                          ~/.config/teamlens/demo-checkpoint.key)
 - TEAMLENS_RUN_BY         who runs releases, recorded in the ledger (default: the OS user)
 - TEAMLENS_MAX_BAD_ROW_SHARE  share of a partition's rows that may be quarantined before the
                           run fails loudly (default: 0.05)
@@ -35,6 +39,8 @@ MIN_KEY_LENGTH = 32
 
 # Airflow connection whose password is the pseudonymisation key (a secrets backend can hold it).
 AIRFLOW_KEY_CONNECTION = "teamlens_pseudonym_key"
+# Airflow connection whose password is the checkpoint signing key (hex seed or PEM).
+AIRFLOW_CHECKPOINT_KEY_CONNECTION = "teamlens_checkpoint_key"
 
 
 def _airflow_connection_password(conn_id: str) -> str | None:
@@ -52,7 +58,24 @@ def _airflow_connection_password(conn_id: str) -> str | None:
 
 
 class MissingSecretError(RuntimeError):
-    """The pseudonymisation key is missing or too weak."""
+    """The pseudonymisation key or the checkpoint signing key is missing or too weak."""
+
+
+def _secret(value: str | None, file: Path | None, connection: str, demo_file: Path | None) -> str | None:
+    """A secret from its variable, its file, its Airflow connection, or (demo mode) a file generated once."""
+    if value:
+        return value
+    if file:
+        return file.read_text().strip()
+    if connection_secret := _airflow_connection_password(connection):
+        return connection_secret
+    if demo_file is not None:
+        if not demo_file.exists():
+            demo_file.parent.mkdir(parents=True, exist_ok=True)
+            demo_file.write_text(secrets.token_hex(32) + "\n")
+            demo_file.chmod(0o600)
+        return demo_file.read_text().strip()
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +92,9 @@ class Settings:
     service_level_seconds: int = 20
     spark_connect: str = "off"
     spark_connect_port: int = 15002
+    checkpoint_key_value: str | None = None
+    checkpoint_key_file: Path | None = None
+    demo_checkpoint_key_file: Path | None = None
 
     @property
     def lake(self) -> Lake:
@@ -77,19 +103,13 @@ class Settings:
 
     def pseudonym_key(self) -> bytes:
         """The pseudonymisation key; fails with a how-to message when it is missing."""
-        if self.pseudonym_key_value:
-            key = self.pseudonym_key_value
-        elif self.pseudonym_key_file:
-            key = self.pseudonym_key_file.read_text().strip()
-        elif connection_key := _airflow_connection_password(AIRFLOW_KEY_CONNECTION):
-            key = connection_key
-        elif self.demo:
-            if not self.demo_key_file.exists():
-                self.demo_key_file.parent.mkdir(parents=True, exist_ok=True)
-                self.demo_key_file.write_text(secrets.token_hex(32) + "\n")
-                self.demo_key_file.chmod(0o600)
-            key = self.demo_key_file.read_text().strip()
-        else:
+        key = _secret(
+            self.pseudonym_key_value,
+            self.pseudonym_key_file,
+            AIRFLOW_KEY_CONNECTION,
+            self.demo_key_file if self.demo else None,
+        )
+        if key is None:
             raise MissingSecretError(
                 "No pseudonymisation key. Set TEAMLENS_PSEUDONYM_KEY to a secret of at least "
                 f"{MIN_KEY_LENGTH} characters (for example the output of "
@@ -105,11 +125,37 @@ class Settings:
             )
         return key.encode()
 
+    def checkpoint_key_text(self) -> str:
+        """The checkpoint signing key as configured (hex seed or PEM); fails with a how-to message when missing.
+
+        privacy.checkpoint.load_private_key reads it. Like the pseudonym key it lives outside the
+        warehouse: whoever holds it can sign a checkpoint of a rewritten ledger.
+        """
+        key = _secret(
+            self.checkpoint_key_value,
+            self.checkpoint_key_file,
+            AIRFLOW_CHECKPOINT_KEY_CONNECTION,
+            self.demo_checkpoint_key_file if self.demo else None,
+        )
+        if key is None:
+            raise MissingSecretError(
+                "No checkpoint signing key. Create an Ed25519 key with `python -c 'from "
+                "cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey as K; "
+                "from cryptography.hazmat.primitives import serialization as s; print(K.generate()"
+                ".private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption()).hex())'` and set "
+                "TEAMLENS_CHECKPOINT_KEY to it, or point TEAMLENS_CHECKPOINT_KEY_FILE at a file that holds it "
+                "(hex or PEM), or store it as the password of the Airflow connection "
+                f"'{AIRFLOW_CHECKPOINT_KEY_CONNECTION}'. Keep it outside the warehouse and the repository; "
+                "give its public key (`teamlens checkpoint --out FILE` writes FILE.pub) to the works council."
+            )
+        return key
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment (or the given mapping)."""
     env = os.environ if env is None else env
     key_file = env.get("TEAMLENS_PSEUDONYM_KEY_FILE")
+    checkpoint_file = env.get("TEAMLENS_CHECKPOINT_KEY_FILE")
     config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return Settings(
         data_root=Path(env.get("TEAMLENS_DATA_ROOT") or REPO_ROOT / "var" / "data").resolve(),
@@ -121,6 +167,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pseudonym_key_file=Path(key_file) if key_file else None,
         demo_key_file=config_home / "teamlens" / "demo-pseudonym.key",
         max_bad_row_share=float(env.get("TEAMLENS_MAX_BAD_ROW_SHARE") or 0.05),
+        checkpoint_key_value=env.get("TEAMLENS_CHECKPOINT_KEY") or None,
+        checkpoint_key_file=Path(checkpoint_file) if checkpoint_file else None,
+        demo_checkpoint_key_file=config_home / "teamlens" / "demo-checkpoint.key",
         service_level_seconds=_non_negative_int(env, "TEAMLENS_SERVICE_LEVEL_SECONDS", 20),
         spark_connect=_spark_connect_mode(env),
         spark_connect_port=_port(env, "TEAMLENS_SPARK_CONNECT_PORT", 15002),

@@ -60,7 +60,7 @@ from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
 from privacy.approval import not_approved_message
 from privacy.budgets import PeriodBudgets, period_budgets
 from privacy.budgets import budget_summary as budget_summary  # the accountant's spend per period, for its callers
-from privacy.ledger import append_entry, approval_entries, release_entry_payload, values_digest
+from privacy.ledger import append_entry, approval_entries, published_rows_digest, release_entry_payload
 from privacy.mechanisms import rho_to_epsilon_opendp
 from privacy.planner import AccuracyPlan, predict_accuracy
 from warehouse import store
@@ -443,7 +443,7 @@ def _write(
         noisy,
         periods,
         budget.spent,
-        values_digest(store.read_values(con, key.release_id)),
+        published_rows_digest(store.read_published_rows(con, key.release_id)),
         correction_of=correction_of,
         inputs_as_of=inputs_as_of,
         key_fingerprint=key_fingerprint,

@@ -58,10 +58,13 @@ written before the deletion): as_of, policy version and sha256, run_by, the boun
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
 folder, no file names) deleted, and counts of folders, files and bytes; see privacy/retention.py.
 
-Besides the chain, `verify_ledger` checks that the warehouse tables agree with the release
-entries: every release has exactly one entry, and its budget_spend rows, group decisions and
-published values are the ones recorded; every release, refusal or retention deletion names a policy
-recorded before it.
+Besides the chain, `verify_ledger` (privacy/verify.py) checks every column of every row of
+releases, budget_spend, release_groups and published_aggregates against the release entries,
+the views readers use against their declared definitions, every release, refusal or retention
+deletion names a policy recorded before it and, given a signed checkpoint (privacy/checkpoint.py,
+docs/audit.md), that the ledger extends it. Release entries written since
+`published_values_digest_version` 2 digest every column of the published rows
+(published_rows_digest); older entries keep their version 1 digest (values_digest).
 """
 
 from __future__ import annotations
@@ -72,7 +75,6 @@ import json
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -86,7 +88,6 @@ from privacy.mechanisms import (
     rho_to_epsilon_opendp,
     zcdp_equivalent,
 )
-from warehouse import store
 from warehouse.records import NoisyRelease, PublishedValue, ReleaseKey
 
 GENESIS_HASH = "0" * 64
@@ -240,6 +241,21 @@ def values_digest(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> 
     return hashlib.sha256(canonical_json(rows).encode("ascii")).hexdigest()
 
 
+PUBLISHED_VALUES_DIGEST_VERSION = 2
+
+
+def published_rows_digest(rows: list[tuple[Any, ...]] | tuple[tuple[Any, ...], ...]) -> str:
+    """Version 2 of published_values_sha256: every column of a release's published_aggregates rows.
+
+    sha256 of the canonical JSON list of rows, each a list of the columns in PUBLISHED_COLUMNS
+    order (warehouse/tables.py: release_id, release_name, group_by, group_value, window_start,
+    window_end, statistic, value, ci_low, ci_high, noise_scale, roster_group_size, status; dates
+    as YYYY-MM-DD, floats as Python writes them), ordered by group_value then statistic.
+    """
+    ordered = sorted((list(r) for r in rows), key=lambda r: (str(r[3]), str(r[6])))
+    return hashlib.sha256(canonical_json(ordered).encode("ascii")).hexdigest()
+
+
 def release_entry_payload(
     key: ReleaseKey,
     spec: ReleaseSpec,
@@ -279,6 +295,7 @@ def release_entry_payload(
         "budget_amount": budget.text,
         "periods": periods,
         "published_values_sha256": values_sha256,
+        "published_values_digest_version": PUBLISHED_VALUES_DIGEST_VERSION,
         "run_by": run_by,
     }
     after = {p: (spent + budget, cap - spent - budget) for p, spent in spent_before.items()}
@@ -305,135 +322,6 @@ def release_entry_payload(
             p: {"spent_rho": s.amount, "cap_rho": cap.amount, "remaining_rho": r.amount} for p, (s, r) in after.items()
         },
     }
-
-
-# --- verification --------------------------------------------------------------------------
-
-
-def verify_ledger(path: Path) -> LedgerVerification:
-    """Recompute every link from genesis (read-only), then check releases, spend and values against it.
-
-    first_bad_seq is the seq of the first stored entry, in seq order, that fails a check
-    (a deleted entry shows as the entry after the gap). A missing warehouse file is not ok.
-    """
-    path = Path(path)
-    if not path.exists():
-        return LedgerVerification(False, 0, None, f"no warehouse file at {path}: nothing to verify")
-    con = store.connect(path, read_only=True)
-    try:
-        if not store.has_table(con, "ledger"):
-            return LedgerVerification(True, 0, None, "ledger is empty (no schema yet)")
-        rows = con.execute(
-            "SELECT seq, entry_type, recorded_at, release_id, payload, prev_hash, entry_hash FROM ledger ORDER BY seq"
-        ).fetchall()
-        prev = GENESIS_HASH
-        for position, (seq, entry_type, recorded_at, release_id, payload, prev_hash, stored_hash) in enumerate(
-            rows, start=1
-        ):
-            if seq != position:
-                return _bad(rows, seq, f"entry seq {seq}: expected seq {position} (an entry is missing or reordered)")
-            if prev_hash != prev:
-                return _bad(
-                    rows,
-                    seq,
-                    f"entry seq {seq}: prev_hash does not match the entry_hash of entry {seq - 1} "
-                    "(an earlier entry was changed, removed or reordered)",
-                )
-            try:
-                recomputed = entry_hash(prev, canonical_entry(seq, entry_type, recorded_at, release_id, payload))
-                json.loads(payload)
-            except (ValueError, UnicodeEncodeError) as exc:
-                return _bad(rows, seq, f"entry seq {seq}: cannot be encoded canonically ({exc})")
-            if recomputed != stored_hash:
-                return _bad(rows, seq, f"entry seq {seq}: entry_hash does not match its content (entry was changed)")
-            prev = stored_hash
-        problem = _cross_check(con, rows)
-        if problem is not None:
-            return LedgerVerification(False, len(rows), problem[0], problem[1], prev)
-        return LedgerVerification(
-            True,
-            len(rows),
-            None,
-            f"ledger ok: {len(rows)} entries chained from genesis to head {prev}; "
-            "releases, budget spend, groups and published values match their ledger entries",
-            prev,
-        )
-    finally:
-        con.close()
-
-
-def _bad(rows: list[Any], seq: int, message: str) -> LedgerVerification:
-    return LedgerVerification(False, len(rows), int(seq), message, str(rows[-1][6]))
-
-
-def _cross_check(con: duckdb.DuckDBPyConnection, rows: list[Any]) -> tuple[int | None, str] | None:
-    """First disagreement between the warehouse tables and the release entries, or None."""
-    entries: dict[str, tuple[int, dict[str, Any]]] = {}
-    policies: set[str] = set()
-    for seq, entry_type, _, release_id, payload, _, _ in rows:
-        doc = json.loads(payload)
-        if entry_type == "policy_approved":
-            policies.add(doc.get("policy_sha256"))
-        elif entry_type in ("release", "refusal", "retention_deletion") and doc.get("policy_sha256") not in policies:
-            return seq, f"entry seq {seq}: its policy {doc.get('policy_sha256')} has no earlier policy_approved entry"
-        if entry_type != "release":
-            continue
-        if release_id in entries:
-            first = entries[release_id][0]
-            return seq, f"entry seq {seq}: release {release_id} has a second release entry (first: seq {first})"
-        entries[release_id] = (seq, doc)
-    stored = [r[0] for r in con.execute("SELECT release_id FROM releases ORDER BY release_id").fetchall()]
-    missing = sorted(set(stored) - set(entries))
-    if missing:
-        return None, f"release {missing[0]} is in the releases table but has no release entry in the ledger"
-    for release_id, (seq, payload) in sorted(entries.items(), key=lambda item: item[1][0]):
-        if release_id not in stored:
-            return seq, f"entry seq {seq}: release {release_id} is in the ledger but missing from the releases table"
-        row = store.read_release(con, release_id)
-        assert row is not None
-        unit, amount = entry_budget(payload)
-        if row["budget_amount_exact"] != amount or list(row["periods"]) != payload.get("periods"):
-            return seq, (
-                f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (budget or periods)"
-            )
-        if "budget_unit" in row and (  # a warehouse written before units and corrections has neither column
-            row["budget_unit"] != unit or row["correction"] != payload.get("correction", 0)
-        ):
-            return seq, (
-                f"entry seq {seq}: releases row of {release_id} differs from its ledger entry "
-                "(budget unit or correction)"
-            )
-        if "budget_unit" in row and row["correction_of"] != payload.get("correction_of"):
-            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (correction_of)"
-        # Entries and warehouses written before key fingerprints have none to compare.
-        if (
-            "key_fingerprint" in row
-            and "key_fingerprint" in payload
-            and row["key_fingerprint"] != payload["key_fingerprint"]
-        ):
-            return seq, f"entry seq {seq}: releases row of {release_id} differs from its ledger entry (key_fingerprint)"
-        spend = store.release_spend(con, release_id)
-        if sorted(spend) != sorted((p, amount) for p in payload.get("periods", [])):
-            return seq, f"entry seq {seq}: budget_spend rows of {release_id} differ from its ledger entry"
-        if store.has_column(con, "budget_spend", "budget_unit"):
-            units = con.execute(
-                "SELECT DISTINCT budget_unit FROM budget_spend WHERE release_id = ?", [release_id]
-            ).fetchall()
-            if any(u != unit for (u,) in units):
-                return seq, f"entry seq {seq}: budget_spend rows of {release_id} name another unit than its entry"
-        groups = [g.ledger_form() for g in store.read_groups(con, release_id)]
-        if groups != payload.get("groups"):
-            return seq, f"entry seq {seq}: release_groups rows of {release_id} differ from its ledger entry"
-        if values_digest(store.read_values(con, release_id)) != payload.get("published_values_sha256"):
-            return seq, f"entry seq {seq}: published_aggregates rows of {release_id} differ from its ledger entry"
-    orphans = con.execute(
-        "SELECT DISTINCT release_id FROM budget_spend WHERE release_id NOT IN (SELECT release_id FROM releases) "
-        "UNION SELECT DISTINCT release_id FROM published_aggregates "
-        "WHERE release_id NOT IN (SELECT release_id FROM releases) ORDER BY 1"
-    ).fetchall()
-    if orphans:
-        return None, f"rows of release {orphans[0][0]} exist without a releases row"
-    return None
 
 
 def entry_budget(payload: dict[str, Any]) -> tuple[str, str | None]:

@@ -4,7 +4,9 @@ teamlens generate   write a synthetic contact center into the landing zone
 teamlens run        run the daily DAG over a span of days with `airflow dags test`
 teamlens demo       generate + run + report, as `make demo` does
 teamlens report     published figures with their 95% intervals, and the budget spent
-teamlens verify     recompute the privacy ledger's hash chain (exit 1 and the first bad entry)
+teamlens verify     recompute the privacy ledger's hash chain and check the tables against it (exit 1: what is
+                    wrong); --checkpoint FILE: also prove that the ledger extends a signed checkpoint
+teamlens checkpoint sign a checkpoint of the ledger; write it to FILE and its verifier key to FILE.pub
 teamlens paths      where every zone lives
 teamlens plan       predicted 95% intervals and budget per month of every release for the current roster
 teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
@@ -186,11 +188,34 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from privacy.ledger import verify_ledger
+    from privacy.verify import verify_ledger
 
-    result = verify_ledger(settings.lake.warehouse_path)
+    if args.checkpoint is None:
+        result = verify_ledger(settings.lake.warehouse_path)
+    else:
+        note_file = Path(args.checkpoint)
+        key_file = Path(args.public_key) if args.public_key else lake.public_key_path(note_file)
+        if not key_file.exists():
+            print(f"no verifier key at {key_file}: pass --public-key FILE", file=sys.stderr)
+            return 2
+        note = note_file.read_text(encoding="utf-8")
+        result = verify_ledger(settings.lake.warehouse_path, note, key_file.read_text(encoding="utf-8"))
     print(result.message)
     return 0 if result.ok else 1
+
+
+def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    """Sign a checkpoint of the ledger as it is now (C2SP signed note); FILE.pub gets the verifier key."""
+    from privacy.verify import write_signed_checkpoint
+
+    out = Path(args.out) if args.out else settings.lake.latest_checkpoint
+    if not settings.lake.warehouse_path.exists():
+        print(f"no warehouse at {settings.lake.warehouse_path}: nothing to checkpoint", file=sys.stderr)
+        return 2
+    checkpoint = write_signed_checkpoint(settings.lake.warehouse_path, settings.checkpoint_key_text(), out)
+    print(f"Signed checkpoint of the ledger's {checkpoint.size} entries: {out}")
+    print(f"Verifier key (give it to the works council): {lake.public_key_path(out)}")
+    return 0
 
 
 def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
@@ -331,8 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", help="only this release")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("verify", help="verify the privacy ledger's hash chain")
+    p = sub.add_parser("verify", help="verify the privacy ledger's hash chain and the tables against it")
+    p.add_argument("--checkpoint", help="a signed checkpoint the ledger must extend (teamlens checkpoint)")
+    p.add_argument("--public-key", help="its verifier key (default: the checkpoint file + .pub)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("checkpoint", help="sign a checkpoint of the ledger (FILE) with its verifier key (FILE.pub)")
+    p.add_argument("--out", help="where to write it (default: reports/checkpoints/latest.txt in the lake)")
+    p.set_defaults(func=cmd_checkpoint)
 
     p = sub.add_parser("paths", help="where the zones and the warehouse live")
     p.set_defaults(func=cmd_paths)

@@ -32,6 +32,9 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
 
     settings = settings or load_settings()
     settings.pseudonym_key()
+    from privacy.checkpoint import load_private_key
+
+    load_private_key(settings.checkpoint_key_text())  # publishing signs a checkpoint of the ledger
     policy = load_policy(settings.policy_path)
     if not settings.lake.roster_file.exists():
         raise FileNotFoundError(f"no roster at {settings.lake.roster_file}; nothing can be ingested")
@@ -137,7 +140,8 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
 
 
 def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """Release every permitted window that ends on one of the days (stored ones are returned as stored).
+    """Release every permitted window that ends on one of the days (stored ones are returned as stored),
+    then sign a checkpoint of the ledger (reports/checkpoints: latest.txt and one per tree size).
 
     Fails (privacy.approval.PolicyNotApproved, naming the command that approves it) when the
     policy is not approved, so that a scheduled run does not silently publish nothing.
@@ -145,6 +149,7 @@ def publish_releases(days: list[str], settings: Settings | None = None) -> dict[
     from foundation.policy import load_policy
     from privacy.approval import require_approval
     from privacy.release import PendingWindow, release_windows
+    from privacy.verify import write_signed_checkpoint
 
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
@@ -155,6 +160,11 @@ def publish_releases(days: list[str], settings: Settings | None = None) -> dict[
     for o in outcomes:
         status = "pending" if isinstance(o, PendingWindow) else o.status
         counts[status] = counts.get(status, 0) + 1
+    if settings.lake.warehouse_path.exists():
+        lake = settings.lake
+        write_signed_checkpoint(
+            lake.warehouse_path, settings.checkpoint_key_text(), lake.latest_checkpoint, lake.checkpoint_of_size
+        )
     return {"windows": len(outcomes), **counts}
 
 

@@ -57,7 +57,7 @@ def format_year(year: dict[str, Any]) -> str:
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from foundation.policy import load_policy
     from privacy.budgets import budget_summary, year_summary
-    from privacy.ledger import verify_ledger
+    from privacy.verify import verify_ledger
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
 
     policy = load_policy(settings.policy_path)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.helpers import TEST_KEY
+from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
 
 # Before anything imports airflow: never create ~/airflow, never load the examples.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
@@ -48,6 +48,7 @@ def settings(tmp_path):
         {
             "TEAMLENS_DATA_ROOT": str(tmp_path / "data"),
             "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
+            "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
             "TEAMLENS_RUN_BY": "test",
         }
     )

@@ -416,3 +416,39 @@ def approve(
         approve_policy(path, policy, role, name, "test")
     else:
         approve_policy(path, policy, role, name, "test", now=lambda: at)
+
+
+# --- signed checkpoints of the ledger (test_checkpoint.py, test_tamper.py) -----------------------
+
+# The checkpoint signing key of the test settings: an Ed25519 seed in hex (not a secret).
+TEST_CHECKPOINT_KEY = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+
+
+def two_week_warehouse(path: Path) -> list[Any]:
+    """A warehouse of two TEAM_WEEK releases (March 2026) and a correction of the first, written by
+    privacy.accountant.publish_release with FakeDraw; returns the outcomes."""
+    import datetime as dt
+
+    from privacy.accountant import publish_release
+    from warehouse.records import ReleaseKey
+
+    policy = make_test_policy([TEAM_WEEK], max_corrections_per_window=1)
+    monday = dt.date(2026, 3, 2)
+    outcomes = []
+    for weeks, inputs_hour in ((0, 1), (1, 1), (0, 5)):  # the third: late data for the first week
+        start = monday + dt.timedelta(days=7 * weeks)
+        key = ReleaseKey("team_week", start, start + dt.timedelta(days=7), policy.sha256)
+        at = dt.datetime(2026, 3, 20, inputs_hour, tzinfo=dt.UTC)
+        outcomes.append(
+            publish_release(
+                path,
+                key,
+                policy.release("team_week"),
+                policy,
+                "tester",
+                FakeDraw(),
+                now=lambda at=at: at,
+                inputs_as_of=at,
+            )
+        )
+    return outcomes

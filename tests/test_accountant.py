@@ -14,8 +14,8 @@ from foundation.budget import Budget
 from foundation.policy import Policy
 from privacy import accountant
 from privacy.accountant import budget_summary, publish_release
-from privacy.ledger import verify_ledger
 from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
+from privacy.verify import verify_ledger
 from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, noisy_release, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 

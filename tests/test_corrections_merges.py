@@ -26,8 +26,9 @@ from foundation.policy import Policy, PolicyError
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
 from privacy.groups import assign_merged_groups, decide_groups
-from privacy.ledger import AUDIT_SQL, canonical_entry, entry_hash, verify_ledger
+from privacy.ledger import AUDIT_SQL, canonical_entry, entry_hash
 from privacy.release import draw_noisy_release
+from privacy.verify import verify_ledger
 from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, pure_policy, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 from warehouse.store import BUDGET_COLUMN_RENAMES, has_column, read_published
@@ -394,7 +395,8 @@ def downgrade_budget_names(path: Path) -> None:
     """Turn a warehouse back into the layout written before unit-neutral budget names.
 
     The budget columns are named rho again (rho_exact, cap_rho, ...), and the ledger's release
-    entries lose budget_amount: the chain is rehashed, as such a ledger was written.
+    entries lose budget_amount and inputs_as_of (written before corrections, whose column the
+    migration adds empty): the chain is rehashed, as such a ledger was written.
     """
     con = duckdb.connect(str(path))
     for table, renames in BUDGET_COLUMN_RENAMES.items():
@@ -405,6 +407,7 @@ def downgrade_budget_names(path: Path) -> None:
     for seq, entry_type, recorded_at, release_id, payload in entries.fetchall():
         doc = json.loads(payload)
         doc.pop("budget_amount", None)
+        doc.pop("inputs_as_of", None)
         text = canonical_json(doc)
         digest = entry_hash(prev, canonical_entry(seq, entry_type, recorded_at, release_id, text))
         con.execute(

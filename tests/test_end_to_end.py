@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import REPO_ROOT
-from tests.helpers import TEST_KEY
+from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
 
 START = dt.date(2026, 10, 5)  # a Monday: one whole week
 DAYS = 7
@@ -35,6 +35,7 @@ def center(tmp_path_factory: pytest.TempPathFactory):
     env = {
         "TEAMLENS_DATA_ROOT": str(root),
         "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
+        "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
         "TEAMLENS_RUN_BY": "e2e-test",
         # Short windows, so that one week exercises a weekly and seven daily releases.
         "TEAMLENS_POLICY": str(REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml"),
@@ -164,7 +165,7 @@ def test_nothing_per_agent_reaches_the_warehouse(center) -> None:
 
 
 def test_ledger_verifies(center) -> None:
-    from privacy.ledger import verify_ledger
+    from privacy.verify import verify_ledger
 
     result = verify_ledger(center["settings"].lake.warehouse_path)
     assert result.ok, result.message

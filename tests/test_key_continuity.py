@@ -25,7 +25,8 @@ from foundation.roster import key_fingerprint, key_fingerprint_of, read_keyed_ro
 from foundation.settings import Settings, load_settings
 from privacy import release as release_module
 from privacy.accountant import publish_release
-from privacy.ledger import canonical_entry, entry_hash, verify_ledger
+from privacy.ledger import canonical_entry, entry_hash
+from privacy.verify import verify_ledger
 from tests.helpers import TEAM_WEEK, TEST_KEY, FakeDraw, approve, make_test_policy, rows
 from warehouse.records import ReleaseKey, ReleaseOutcome
 from warehouse.store import has_column

@@ -29,7 +29,6 @@ from foundation.settings import REPO_ROOT, Settings
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
 from privacy.groups import decide_groups
-from privacy.ledger import verify_ledger
 from privacy.mechanisms import expected_noise_scale, half_width, rho_to_epsilon
 from privacy.planner import (
     WINDOWS_PER_PERIOD,
@@ -39,6 +38,7 @@ from privacy.planner import (
     predict_accuracy,
     ratio_relative_half_width,
 )
+from privacy.verify import verify_ledger
 from teamlens import cli
 from tests.helpers import approve, make_test_policy, policy_document
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome

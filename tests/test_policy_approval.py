@@ -14,8 +14,9 @@ from foundation.policy import Policy, load_policy
 from foundation.settings import REPO_ROOT
 from privacy.accountant import publish_release
 from privacy.approval import DEMO_NAME, DEMO_ROLE, PolicyNotApproved, approval_of, approve_policy, history
-from privacy.ledger import append_entry, policy_payload, verify_ledger
+from privacy.ledger import append_entry, policy_payload
 from privacy.retention import apply_retention
+from privacy.verify import verify_ledger
 from teamlens import cli, pipeline
 from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, rows, write_policy_file
 from warehouse.records import GroupDecision, ReleaseKey

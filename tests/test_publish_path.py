@@ -30,7 +30,7 @@ from foundation.settings import Settings, load_settings
 from privacy import release as release_module
 from privacy.mechanisms import analytic_scale
 from teamlens import pipeline
-from tests.helpers import TEST_KEY, approve, write_policy_file, write_table_partition
+from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY, approve, write_policy_file, write_table_partition
 from warehouse.records import ReleaseOutcome
 from warehouse.store import read_published
 
@@ -100,6 +100,7 @@ def build_center(
         {
             "TEAMLENS_DATA_ROOT": str(tmp_path / "data"),
             "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
+            "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
             "TEAMLENS_POLICY": str(policy_file),
             "TEAMLENS_RUN_BY": "test",
         }

@@ -18,7 +18,6 @@ from foundation.policy import Policy, PolicyError, parse_policy
 from privacy import mechanisms
 from privacy.accountant import budget_summary, publish_release
 from privacy.groups import decide_groups
-from privacy.ledger import verify_ledger
 from privacy.mechanisms import (
     MECHANISM_PURE,
     NoiseScaleMismatch,
@@ -30,6 +29,7 @@ from privacy.mechanisms import (
 )
 from privacy.planner import budget_per_period, plan_json, plan_policy, predict_accuracy
 from privacy.release import draw_noisy_release
+from privacy.verify import verify_ledger
 from tests.helpers import (
     SITE_DAY,
     FakeDraw,

@@ -16,7 +16,7 @@ import yaml
 from foundation.policy import Policy, load_policy
 from foundation.settings import REPO_ROOT
 from privacy.accountant import publish_release
-from privacy.ledger import verify_ledger
+from privacy.verify import verify_ledger
 from tests.helpers import TEAM_WEEK, FakeDraw, approve, make_test_policy, rows
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey, ReleaseOutcome
 

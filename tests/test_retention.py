@@ -16,8 +16,8 @@ import pytest
 from foundation import lake
 from foundation.settings import REPO_ROOT, Settings
 from privacy import retention
-from privacy.ledger import verify_ledger
 from privacy.retention import Partition, apply_retention, expired_partitions, is_expired
+from privacy.verify import verify_ledger
 from teamlens import cli, pipeline
 from tests.helpers import HEAVY, approve
 from warehouse.store import connect

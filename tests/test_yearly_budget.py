@@ -23,9 +23,10 @@ from foundation.settings import REPO_ROOT
 from privacy import budgets
 from privacy.accountant import publish_release
 from privacy.budgets import budget_summary, year_summary
-from privacy.ledger import policy_payload, verify_ledger
+from privacy.ledger import policy_payload
 from privacy.mechanisms import rho_to_epsilon_opendp
 from privacy.planner import format_plan, plan_json, plan_policy
+from privacy.verify import verify_ledger
 from teamlens import cli
 from teamlens.report import format_year
 from tests.helpers import (

@@ -456,3 +456,42 @@ def read_groups(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[GroupD
         [release_id],
     ).fetchall()
     return tuple(GroupDecision(*row) for row in rows)
+
+
+# --- read helpers of the ledger's verification (privacy/verify.py) ---------------------------
+
+
+def read_published_rows(con: duckdb.DuckDBPyConnection, release_id: str) -> list[tuple[Any, ...]]:
+    """Every column (PUBLISHED_COLUMNS order) of a release's published rows, by group then statistic."""
+    return con.execute(
+        f"SELECT {', '.join(PUBLISHED_COLUMNS)} FROM published_aggregates WHERE release_id = ? "
+        "ORDER BY group_value, statistic",
+        [release_id],
+    ).fetchall()
+
+
+def read_all_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    """Every row of one of the release tables as dicts of every column, budget columns under today's names."""
+    out = fetch_dicts(con, f"SELECT * FROM {table}")
+    for row in out:
+        for old, new in BUDGET_COLUMN_RENAMES.get(table, ()):
+            if old in row:
+                row[new] = row.pop(old)
+    return out
+
+
+def view_definitions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The stored SQL of each view in the file, as DuckDB normalises it (duckdb_views())."""
+    rows = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'")
+    return {str(name): str(sql) for name, sql in rows.fetchall()}
+
+
+def declared_view_definitions() -> dict[str, str]:
+    """The SQL DuckDB stores for the views this code declares (warehouse/tables.py), from a scratch database."""
+    scratch = duckdb.connect(":memory:")
+    try:
+        scratch.execute(SCHEMA_DDL)
+        scratch.execute(VIEWS_DDL)
+        return view_definitions(scratch)
+    finally:
+        scratch.close()

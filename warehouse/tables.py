@@ -81,23 +81,26 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 """
 
-# Views, (re)created after every schema change.
-VIEWS_DDL = """
-CREATE OR REPLACE VIEW suppressed_groups AS
+# The views readers use, name -> SELECT; (re)created after every schema change. `teamlens verify`
+# compares each view's stored definition with these (a redefined view would show other numbers).
+VIEW_DEFINITIONS: dict[str, str] = {
+    "suppressed_groups": """
     SELECT release_id, release_name, group_value, roster_size, status AS reason
-    FROM release_groups WHERE status = 'suppressed_small_group';
-CREATE OR REPLACE VIEW merged_groups AS
+    FROM release_groups WHERE status = 'suppressed_small_group'""",
+    "merged_groups": """
     SELECT release_id, release_name, window_start, window_end, group_value, roster_size, merged_into
-    FROM release_groups WHERE status = 'merged_into_parent';
-CREATE OR REPLACE VIEW current_aggregates AS
+    FROM release_groups WHERE status = 'merged_into_parent'""",
+    "current_aggregates": """
     SELECT p.*, r.correction
     FROM published_aggregates p JOIN releases r USING (release_id)
     WHERE r.release_id = (
         SELECT c.release_id FROM releases c
         WHERE c.release_name = r.release_name AND c.window_start = r.window_start AND c.window_end = r.window_end
         ORDER BY c.correction DESC, c.released_at DESC, c.release_id DESC LIMIT 1
-    );
-"""
+    )""",
+}
+
+VIEWS_DDL = "".join(f"CREATE OR REPLACE VIEW {name} AS{sql};\n" for name, sql in VIEW_DEFINITIONS.items())
 
 TABLE_COMMENTS = {
     "releases": "One row per release: what was released, when, by whom, under which policy and budget.",
