@@ -378,6 +378,7 @@ def publish_month(path: Path, policy: Policy, year: int, month: int, draw: Any) 
 
     from privacy.accountant import publish_release
 
+    approve(path, policy)
     return publish_release(
         path,
         month_key(policy, year, month),
@@ -433,6 +434,7 @@ def two_week_warehouse(path: Path) -> list[Any]:
     from warehouse.records import ReleaseKey
 
     policy = make_test_policy([TEAM_WEEK], max_corrections_per_window=1)
+    approve(path, policy)
     monday = dt.date(2026, 3, 2)
     outcomes = []
     for weeks, inputs_hour in ((0, 1), (1, 1), (0, 5)):  # the third: late data for the first week

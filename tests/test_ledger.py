@@ -23,9 +23,9 @@ from privacy.ledger import (
     GENESIS_HASH,
     append_entry,
     canonical_entry,
-    verify_ledger,
 )
 from privacy.mechanisms import rho_to_epsilon, rho_to_epsilon_opendp
+from privacy.verify import verify_ledger
 from tests.helpers import approve, make_test_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 from warehouse.store import connect

@@ -32,6 +32,7 @@ from teamlens.report import format_year
 from tests.helpers import (
     TEAM_MONTH,
     FakeDraw,
+    approve,
     make_test_policy,
     policy_document,
     publish_month,
@@ -94,6 +95,7 @@ def test_year_summary_counts_epsilon_spend_as_its_rho_and_never_adds_epsilon_to_
     draw = FakeDraw()
     for day in (dt.date(2025, 3, 2), dt.date(2025, 3, 3), dt.date(2025, 5, 9)):
         key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), pure.sha256)
+        approve(wh, pure)
         publish_release(wh, key, pure.release("site_day"), pure, "tester", draw)
     year = year_summary(wh, pure)
     assert year is not None
@@ -220,6 +222,7 @@ def test_pure_dp_yearly_cap_adds_epsilons(wh: Path) -> None:
     outcomes = []
     for day in (dt.date(2025, 1, 5), dt.date(2025, 2, 5), dt.date(2025, 3, 5), dt.date(2025, 4, 5)):
         key = ReleaseKey("site_day", day, day + dt.timedelta(days=1), pure.sha256)
+        approve(wh, pure)
         outcomes.append(publish_release(wh, key, pure.release("site_day"), pure, "tester", draw))
     assert [o.status for o in outcomes] == ["released"] * 3 + ["refused"] and draw.calls == 3
     assert "spent epsilon 3 + requested 1 = 4 > yearly cap 3" in outcomes[-1].message
