@@ -189,4 +189,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print(f"  agent-day metrics (restricted):     {settings.lake.metrics}")
     print(f"  run reports (counts only):          {settings.lake.reports}")
     print(f"  warehouse + ledger (published):     {settings.lake.warehouse_path}")
+    print(f"  signed checkpoint (keep a copy):    {settings.lake.latest_checkpoint}")
     print("  verify the ledger:                  .venv/bin/teamlens verify")
+    kept = settings.lake.latest_checkpoint
+    print(f"  ... against a kept checkpoint:      .venv/bin/teamlens verify --checkpoint {kept}")
