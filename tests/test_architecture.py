@@ -98,3 +98,14 @@ def test_code_cites_only_documents_in_the_repository():
             for number in sorted(set(issue.findall(text))):
                 missing.append(f"{path.relative_to(REPO_ROOT)} cites {number!r}")
     assert missing == []
+
+
+def test_nothing_cites_notes_outside_the_repository():
+    """The repository explains itself: no code or document points at ../shared."""
+    outside = ("../" + "shared", "shared" + "/samples")  # split, so that this test does not match itself
+    found = [
+        str(p.relative_to(REPO_ROOT))
+        for p in [*_modules(*PACKAGES, "tests"), *sorted((REPO_ROOT / "docs").rglob("*.md")), REPO_ROOT / "README.md"]
+        if any(marker in p.read_text(encoding="utf-8") for marker in outside)
+    ]
+    assert found == []

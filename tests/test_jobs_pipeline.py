@@ -20,7 +20,7 @@ from foundation.settings import Settings, load_settings
 from jobs import agent_day, ingest, metrics_duckdb, queue_day, staged_roster, writing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
-SAMPLE = FIXTURES / "amazon_connect_agent_events_samples.jsonl"  # copy of shared/samples/amazon_connect/
+SAMPLE = FIXTURES / "amazon_connect_agent_events_samples.jsonl"  # Amazon Connect's documented examples
 KEY = "pipeline-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)
 ANNA = hmac.new(KEY.encode(), b"E-7001", hashlib.sha256).hexdigest()
