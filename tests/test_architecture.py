@@ -101,7 +101,7 @@ def test_code_cites_only_documents_in_the_repository():
 
 
 def test_nothing_cites_notes_outside_the_repository():
-    """The repository explains itself: no code or document points at ../shared."""
+    """The repository explains itself: no code or document points at notes kept beside it."""
     outside = ("../" + "shared", "shared" + "/samples")  # split, so that this test does not match itself
     found = [
         str(p.relative_to(REPO_ROOT))
