@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from hypothesis import HealthCheck as _HealthCheck
+from hypothesis import settings as _hypothesis_settings
 
 from foundation.policy import Policy, parse_policy
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue
@@ -209,6 +212,19 @@ def prop_pseudonym(employee_id: str) -> str:
     return hmac.new(PROP_KEY, employee_id.encode(), hashlib.sha256).hexdigest()
 
 
+PROP_DAY = _dt.date(2026, 10, 5)  # the landing day of every property example
+PROP_ANNA, PROP_BERT, PROP_CLEO = prop_pseudonym("E-1"), prop_pseudonym("E-2"), prop_pseudonym("E-3")
+PROP_TIMEZONES = {PROP_ANNA: "Europe/Berlin", PROP_BERT: "Europe/Lisbon", PROP_CLEO: "America/New_York"}
+# Connect user names as records spell them (matched trimmed and case-insensitively).
+PROP_USERS = {"anna": PROP_ANNA, " Anna ": PROP_ANNA, "BERT": PROP_BERT, "cleo": PROP_CLEO}
+# ActivityWatch host names as bucket ids and hostname fields spell them.
+PROP_HOSTS = {"pc-anna": PROP_ANNA, "PC-Anna": PROP_ANNA, "pc-bert": PROP_BERT, "pc-cleo": PROP_CLEO}
+# Few examples per property (each runs Spark jobs); fixtures are function-scoped on purpose.
+PROP_SETTINGS = _hypothesis_settings(
+    max_examples=15, deadline=None, suppress_health_check=[_HealthCheck.function_scoped_fixture]
+)
+
+
 def prop_identities(spark: Any) -> Any:
     """The property tests' roster (Anna in Berlin, Bert in Lisbon, Cleo in New York) as
     jobs.ingest's identity map, built once per session."""
@@ -234,14 +250,14 @@ def prop_iso(t: Any) -> str:
     return str(t.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def prop_far_from_day(t: Any, tz: str, day: Any) -> bool:
+def prop_far_from_day(t: Any, tz: str, day: Any = PROP_DAY) -> bool:
     """The day rule: the instant's site-local day lies more than one day from the landing day."""
     from zoneinfo import ZoneInfo
 
     return abs((t.astimezone(ZoneInfo(tz)).date() - day).days) > 1
 
 
-def prop_instants(tz: str, day: Any, step: Any = None) -> Any:
+def prop_instants(tz: str, step: Any = None, day: Any = PROP_DAY) -> Any:
     """Instants from a day and a half before the landing day to two and a half after it, half of
     them within 90 minutes of the edges of the day rule's window in the given time zone (local
     midnight starting the day before, and ending the day after, the landing day)."""

@@ -15,57 +15,32 @@ import datetime as dt
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from foundation import schema
 from jobs import reading, source_connect
+from tests.helpers import PROP_DAY as DAY
 from tests.helpers import PROP_MARKER as MARKER
+from tests.helpers import PROP_SETTINGS as PROPERTY_SETTINGS
+from tests.helpers import PROP_TIMEZONES as TIMEZONES
 from tests.helpers import PROP_UNKNOWN as UNKNOWN
+from tests.helpers import PROP_USERS as USERS
 from tests.helpers import (
     assert_accounted,
     assert_no_personal_text,
     assert_table_constraints,
     ingest_source_rows,
-    prop_far_from_day,
     prop_garbage,
     prop_identities,
-    prop_instants,
-    prop_iso,
-    prop_naive,
-    prop_pseudonym,
 )
 from tests.helpers import collect_dicts as _collect
+from tests.helpers import prop_far_from_day as far_from_day
+from tests.helpers import prop_instants as instants
+from tests.helpers import prop_iso as iso
+from tests.helpers import prop_naive as naive
 
-DAY = dt.date(2026, 10, 5)
-ANNA, BERT, CLEO = prop_pseudonym("E-1"), prop_pseudonym("E-2"), prop_pseudonym("E-3")
-TIMEZONES = {ANNA: "Europe/Berlin", BERT: "Europe/Lisbon", CLEO: "America/New_York"}
-# Connect user names as records spell them (matched trimmed and case-insensitively).
-USERS = {"anna": ANNA, " Anna ": ANNA, "BERT": BERT, "cleo": CLEO}
-# ActivityWatch host names as bucket ids and hostname fields spell them.
-HOSTS = {"pc-anna": ANNA, "PC-Anna": ANNA, "pc-bert": BERT, "pc-cleo": CLEO}
-
-PROPERTY_SETTINGS = hsettings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
 _garbage = prop_garbage()
-
-
-def naive(t: dt.datetime | None) -> dt.datetime | None:
-    return prop_naive(t)
-
-
-def far_from_day(t: dt.datetime, tz: str) -> bool:
-    return prop_far_from_day(t, tz, DAY)
-
-
-def instants(tz: str, step: dt.timedelta = dt.timedelta(seconds=1)) -> st.SearchStrategy[dt.datetime]:
-    return prop_instants(tz, DAY, step)
-
-
-def iso(t: dt.datetime) -> str:
-    return prop_iso(t)
 
 
 def lines_frame(spark, file: str, lines: list[str]):
