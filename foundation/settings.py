@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +60,10 @@ def _airflow_connection_password(conn_id: str) -> str | None:
 
 class MissingSecretError(RuntimeError):
     """The pseudonymisation key or the checkpoint signing key is missing or too weak."""
+
+
+class SettingsError(ValueError):
+    """A TEAMLENS_* variable holds a value that cannot be used; the message names the variable."""
 
 
 def _secret(value: str | None, file: Path | None, connection: str, demo_file: Path | None) -> str | None:
@@ -159,14 +164,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return Settings(
         data_root=Path(env.get("TEAMLENS_DATA_ROOT") or REPO_ROOT / "var" / "data").resolve(),
-        spark_master=env.get("TEAMLENS_SPARK_MASTER") or "local[2]",
+        spark_master=_spark_master(env),
         policy_path=Path(env.get("TEAMLENS_POLICY") or REPO_ROOT / "foundation" / "policy.yaml").resolve(),
-        demo=env.get("TEAMLENS_DEMO", "") in ("1", "true", "yes"),
+        demo=_flag(env, "TEAMLENS_DEMO"),
         run_by=env.get("TEAMLENS_RUN_BY") or _os_user(),
         pseudonym_key_value=env.get("TEAMLENS_PSEUDONYM_KEY") or None,
         pseudonym_key_file=Path(key_file) if key_file else None,
         demo_key_file=config_home / "teamlens" / "demo-pseudonym.key",
-        max_bad_row_share=float(env.get("TEAMLENS_MAX_BAD_ROW_SHARE") or 0.05),
+        max_bad_row_share=_share(env, "TEAMLENS_MAX_BAD_ROW_SHARE", 0.05),
         checkpoint_key_value=env.get("TEAMLENS_CHECKPOINT_KEY") or None,
         checkpoint_key_file=Path(checkpoint_file) if checkpoint_file else None,
         demo_checkpoint_key_file=config_home / "teamlens" / "demo-checkpoint.key",
@@ -177,26 +182,57 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 SPARK_CONNECT_MODES = ("off", "per_run")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+SPARK_MASTER_PATTERN = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+")
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise SettingsError(f"{name} must be 1/true/yes/on or 0/false/no/off (or unset), got {value!r}")
+    return value in TRUE_WORDS
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or str(default)).strip()
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise SettingsError(f"{name} must be a share between 0 and 1 (e.g. 0.05 for 5%), got {value!r}")
+    return share
+
+
+def _spark_master(env: Mapping[str, str]) -> str:
+    value = (env.get("TEAMLENS_SPARK_MASTER") or "local[2]").strip()
+    if not SPARK_MASTER_PATTERN.fullmatch(value):
+        raise SettingsError(
+            f"TEAMLENS_SPARK_MASTER must be a Spark master URL (local[N], spark://HOST:PORT, yarn, k8s://...), "
+            f"got {value!r}"
+        )
+    return value
 
 
 def _spark_connect_mode(env: Mapping[str, str]) -> str:
     value = (env.get("TEAMLENS_SPARK_CONNECT") or "off").strip().lower()
     if value not in SPARK_CONNECT_MODES:
-        raise ValueError(f"TEAMLENS_SPARK_CONNECT must be one of {', '.join(SPARK_CONNECT_MODES)}, got {value!r}")
+        raise SettingsError(f"TEAMLENS_SPARK_CONNECT must be one of {', '.join(SPARK_CONNECT_MODES)}, got {value!r}")
     return value
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     value = (env.get(name) or str(default)).strip()
     if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise ValueError(f"{name} must be a TCP port (1 to 65535), got {value!r}")
+        raise SettingsError(f"{name} must be a TCP port (1 to 65535), got {value!r}")
     return int(value)
 
 
 def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name) or str(default)
     if not value.strip().isdigit():
-        raise ValueError(f"{name} must be a whole number of seconds (0 or more), got {value!r}")
+        raise SettingsError(f"{name} must be a whole number of seconds (0 or more), got {value!r}")
     return int(value)
 
 

@@ -399,8 +399,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user's mistake (a bad setting, a missing key) is one line on stderr and exit 2,
+    not a traceback; a reader that closes the pipe early (`teamlens report | head`) ends it quietly."""
+    from foundation.settings import MissingSecretError, SettingsError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args, load_settings()))
+    try:
+        return int(args.func(args, load_settings()))
+    except (SettingsError, MissingSecretError) as exc:
+        print(f"teamlens: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

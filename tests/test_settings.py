@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from foundation.settings import AIRFLOW_KEY_CONNECTION, MissingSecretError, load_settings
+from foundation.settings import AIRFLOW_KEY_CONNECTION, MissingSecretError, SettingsError, load_settings
 
 CONN_ENV = f"AIRFLOW_CONN_{AIRFLOW_KEY_CONNECTION.upper()}"
 
@@ -52,3 +53,47 @@ def test_paths_command_prints_every_zone_from_the_lake(monkeypatch, tmp_path, ca
         "warehouse": str(tmp_path / "warehouse" / "warehouse.duckdb"),
         "policy": str(load_settings().policy_path),
     }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("TEAMLENS_MAX_BAD_ROW_SHARE", "five percent", "TEAMLENS_MAX_BAD_ROW_SHARE must be a share between 0 and 1"),
+        ("TEAMLENS_MAX_BAD_ROW_SHARE", "1.5", "TEAMLENS_MAX_BAD_ROW_SHARE must be a share between 0 and 1"),
+        ("TEAMLENS_DEMO", "maybe", "TEAMLENS_DEMO must be 1/true/yes/on or 0/false/no/off"),
+        ("TEAMLENS_SPARK_MASTER", "localhost:7077", "TEAMLENS_SPARK_MASTER must be a Spark master URL"),
+        ("TEAMLENS_SPARK_CONNECT", "always", "TEAMLENS_SPARK_CONNECT must be one of off, per_run"),
+        ("TEAMLENS_SPARK_CONNECT_PORT", "70000", "TEAMLENS_SPARK_CONNECT_PORT must be a TCP port"),
+        ("TEAMLENS_SERVICE_LEVEL_SECONDS", "-3", "TEAMLENS_SERVICE_LEVEL_SECONDS must be a whole number"),
+    ],
+)
+def test_a_bad_setting_names_its_variable(tmp_path: Path, variable: str, value: str, says: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), variable: value})
+    assert str(raised.value).startswith(says) and repr(value) in str(raised.value)
+
+
+def test_settings_accept_the_documented_values(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TEAMLENS_DATA_ROOT": str(tmp_path),
+            "TEAMLENS_DEMO": "yes",
+            "TEAMLENS_MAX_BAD_ROW_SHARE": "0.1",
+            "TEAMLENS_SPARK_MASTER": "spark://10.0.0.5:7077",
+        }
+    )
+    assert (settings.demo, settings.max_bad_row_share, settings.spark_master) == (True, 0.1, "spark://10.0.0.5:7077")
+    assert load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_DEMO": "0"}).demo is False
+
+
+def test_the_cli_prints_one_line_for_a_bad_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from teamlens import cli
+
+    monkeypatch.setenv("TEAMLENS_MAX_BAD_ROW_SHARE", "lots")
+    assert cli.main(["paths"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "teamlens: TEAMLENS_MAX_BAD_ROW_SHARE must be a share between 0 and 1 (e.g. 0.05 for 5%), got 'lots'\n"
+    )
