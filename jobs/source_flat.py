@@ -398,10 +398,12 @@ def rows_as_dicts(df: DataFrame, limit: int | None = None, drop: Sequence[str] =
     return out
 
 
-def preview(
-    spark: SparkSession, mapping_path: str | Path, sample_file: str | Path, limit: int = 20
-) -> list[dict[str, Any]]:
-    """The canonical rows (without raw_record) a sample file gives under a mapping, for checking a
-    mapping before the first run (`teamlens check-mapping`). Raises MappingError / ValueError."""
-    parsed = parse_with_mapping(spark, [str(sample_file)], load_mapping(mapping_path))
-    return rows_as_dicts(parsed.rows, limit=limit, drop=("raw_record",))
+def preview(mapping_path: str | Path, sample_file: str | Path, limit: int = 20) -> list[dict[str, Any]]:
+    """The parsed rows (without raw_record) a sample file gives under a mapping, for checking a
+    mapping before the first run (`teamlens check-mapping`). Raises MappingError / ValueError.
+
+    The same parser the ingest runs (parse_bytes), without Spark: checking six rows need not start a JVM.
+    """
+    rows, _ = parse_bytes(load_mapping(mapping_path), str(sample_file), _local_path(str(sample_file)).read_bytes())
+    shown = [c for c in PARSED_COLUMNS if c != "raw_record"]
+    return [{c: row[PARSED_COLUMNS.index(c)] for c in shown} for row in rows[:limit]]

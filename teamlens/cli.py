@@ -245,7 +245,6 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
     """Show the canonical rows a flat export's sample file gives under its mapping."""
-    from foundation.spark import spark_session
     from jobs.flat_mapping import MappingError, load_mapping
     from jobs.source_flat import preview
 
@@ -270,7 +269,7 @@ def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         sample = found[0]
     try:
-        rows = preview(spark_session(settings, app_name="teamlens-check-mapping"), mapping_path, sample, args.limit)
+        rows = preview(mapping_path, sample, args.limit)
     except ValueError as exc:
         print(f"sample not usable: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from jobs.source_flat import (
     flat_sources,
     parse_bytes,
     parse_flat_calls,
+    parse_with_mapping,
     preview,
     rows_as_dicts,
 )
@@ -299,9 +300,13 @@ def test_flat_sources_from_landing(spark: Any, settings: Any, policy: Any, tmp_p
 
 
 def test_preview(spark: Any) -> None:
-    rows = preview(spark, LEGACY / "mapping.yaml", LEGACY_FILE, limit=2)
+    rows = preview(LEGACY / "mapping.yaml", LEGACY_FILE, limit=2)
     assert [r["contact_id"] for r in rows] == ["A-1", "A-2"]
     assert "raw_record" not in rows[0] and rows[0]["initiation_ts"] == utc("2026-10-24T21:55:10")
+    # Without Spark, the same rows as the ingest's parse through Spark.
+    mapping = load_mapping(LEGACY / "mapping.yaml")
+    through_spark = rows_as_dicts(parse_with_mapping(spark, [str(LEGACY_FILE)], mapping).rows, drop=("raw_record",))
+    assert preview(LEGACY / "mapping.yaml", LEGACY_FILE, limit=100) == through_spark
 
 
 def test_synthetic_export_parses(tmp_path: Path) -> None:
