@@ -1,115 +1,157 @@
 """The `teamlens` command line: generate data, run the pipeline through Airflow, read the results.
 
-teamlens generate   write a synthetic contact center into the landing zone
-teamlens run        run the daily DAG over a span of days with `airflow dags test`
-teamlens demo       generate + run + report, as `make demo` does
-teamlens report     published figures with their 95% intervals, and the budget spent
-teamlens verify     recompute the privacy ledger's hash chain and check the tables against it (exit 1: what is
-                    wrong); --checkpoint FILE: also prove that the ledger extends a signed checkpoint
-teamlens checkpoint sign a checkpoint of the ledger; write it to FILE and its verifier key to FILE.pub
-teamlens paths      where every zone lives
-teamlens plan       predicted 95% intervals and budget per month of every release for the current roster
-teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
-teamlens retention  delete the partitions older than the policy's retention periods (or --dry-run)
-teamlens policy approve --by ROLE --name NAME   record the policy's approval (it takes effect only once approved)
-teamlens policy show     the current policy's identity and its approval (exit 1: not approved)
-teamlens policy history  every approval in the privacy ledger
+Every command and option has help (`teamlens --help`, `teamlens COMMAND --help`). A user's
+mistake (a wrong date, a reversed range, an unknown release, a bad TEAMLENS_* setting, a missing
+key) is one line on stderr saying what is wrong and how to fix it, with exit code 2 (1: the
+command ran and found a problem, e.g. verify or plan); never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated, Any
+
+import typer
 
 from foundation import lake
-from foundation.settings import REPO_ROOT, Settings, load_settings
+from foundation.settings import Settings, load_settings
+from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag
+from teamlens.tables import console, table
 
-DAG_ID = "teamlens_daily"
+__all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag"]
 
+app = typer.Typer(
+    name="teamlens",
+    help="Privacy-preserving engagement metrics for contact centers: run the pipeline, read what was published.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+policy_app = typer.Typer(
+    help="Approve the privacy policy, show it and its approval, list approvals.", no_args_is_help=True
+)
+app.add_typer(policy_app, name="policy")
 
-def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for Airflow on one machine: SQLite metadata in var/airflow, our DAGs, loopback only."""
-    env = dict(os.environ if base is None else base)
-    env.setdefault("AIRFLOW_HOME", str(REPO_ROOT / "var" / "airflow"))
-    env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
-    env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    env.setdefault("AIRFLOW__CORE__PARALLELISM", "2")
-    env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
-    env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    env["TEAMLENS_DATA_ROOT"] = str(settings.data_root)
-    return env
-
-
-def _airflow(args: list[str], env: dict[str, str]) -> int:
-    airflow = Path(sys.executable).parent / "airflow"
-    return subprocess.call([str(airflow), *args], env=env)
+DEMO_START = dt.date(2026, 9, 28)
 
 
-def ensure_airflow_db(env: dict[str, str]) -> None:
-    """Create or upgrade Airflow's SQLite metadata database once (skipped when up to date)."""
-    home = Path(env["AIRFLOW_HOME"])
-    stamp = home / ".teamlens-db-migrated"
-    if stamp.exists():
-        return
-    home.mkdir(parents=True, exist_ok=True)
-    rc = _airflow(["db", "migrate"], env)
-    if rc != 0:
-        raise SystemExit(f"airflow db migrate failed with exit code {rc}")
-    stamp.write_text("ok\n")
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, exit code 2."""
 
 
-def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
-    """One DAG run over [first_day, last_day] in one process (one Spark session)."""
-    env = airflow_env(settings)
-    ensure_airflow_db(env)
-    conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
-    logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
-    print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test) ...", flush=True)
-    return _airflow(["dags", "test", DAG_ID, logical, "--conf", conf], env)
+def parse_day(text: str) -> dt.date:
+    """A calendar day in ISO form; the error names the format."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a day: use YYYY-MM-DD, e.g. 2026-10-05") from None
 
 
-def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+def _settings() -> Settings:
+    return load_settings()
+
+
+# --- options shared by several commands ------------------------------------------------------------
+
+Agents = Annotated[int, typer.Option(min=1, help="Agents in the generated center.")]
+Teams = Annotated[int, typer.Option(min=1, help="Teams (about agents / teams agents each).")]
+Sites = Annotated[int, typer.Option(min=1, help="Sites, each with its own time zone.")]
+Days = Annotated[int, typer.Option(min=1, help="Number of days (default: 5 weeks).")]
+Start = Annotated[
+    dt.date,
+    typer.Option(
+        parser=parse_day,
+        metavar="YYYY-MM-DD",
+        help="First day (default: Monday 2026-09-28, so that October and five weeks are whole).",
+    ),
+]
+Seed = Annotated[int, typer.Option(help="Seed of the synthetic data (the privacy noise is never seeded).")]
+ReleaseName = Annotated[str | None, typer.Option("--release", help="Only this release (a name in the policy).")]
+
+
+def _generate(settings: Settings, agents: int, teams: int, sites: int, days: int, start: dt.date, seed: int) -> None:
     from teamlens.generator import generate_center
 
     counts = generate_center(
-        settings.lake.landing,
-        agents=args.agents,
-        teams=args.teams,
-        sites=args.sites,
-        days=args.days,
-        start=args.start,
-        seed=args.seed,
+        settings.lake.landing, agents=agents, teams=teams, sites=sites, days=days, start=start, seed=seed
     )
     print(f"Generated a demo center in {settings.lake.landing}:")
     for name, value in counts.items():
         print(f"  {name:>24}: {value:,}")
+
+
+def _known_release(settings: Settings, release: str | None) -> None:
+    """Refuse a release name the policy does not declare, naming the ones it does."""
+    if release is None:
+        return
+    from foundation.policy import load_policy
+
+    names = [spec.name for spec in load_policy(settings.policy_path).releases]
+    if release not in names:
+        raise UserError(f"no release {release!r} in the policy {settings.policy_path}; releases: {', '.join(names)}")
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+@app.command("generate")
+def cmd_generate(
+    agents: Agents = 200,
+    teams: Teams = 14,
+    sites: Sites = 2,
+    days: Days = 35,
+    start: Start = DEMO_START,
+    seed: Seed = 7,
+) -> int:
+    """Write a synthetic contact center into the landing zone."""
+    _generate(_settings(), agents, teams, sites, days, start, seed)
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    return run_dag(settings, args.first_day, args.last_day)
+@app.command("run")
+def cmd_run(
+    first_day: Annotated[
+        dt.date, typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="First site-local day to process.")
+    ],
+    last_day: Annotated[
+        dt.date, typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="Last site-local day, inclusive.")
+    ],
+) -> int:
+    """Run the daily DAG over a span of days through Airflow (one run, one Spark session)."""
+    if last_day < first_day:
+        raise UserError(f"--last-day {last_day} is before --first-day {first_day}; swap them")
+    return run_dag(_settings(), first_day, last_day)
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+@app.command("demo")
+def cmd_demo(
+    agents: Agents = 200,
+    teams: Teams = 14,
+    sites: Sites = 2,
+    days: Days = 35,
+    start: Start = DEMO_START,
+    seed: Seed = 7,
+) -> int:
+    """Generate a demo center, run the pipeline, print the report (what `make demo` does)."""
     os.environ.setdefault("TEAMLENS_DEMO", "1")
-    settings = load_settings()
+    settings = _settings()
     marker = settings.lake.demo_center_marker
-    params = {k: str(getattr(args, k)) for k in ("agents", "teams", "sites", "days", "start", "seed")}
-    if marker.exists() and json.loads(marker.read_text()) == params:
+    params = {"agents": agents, "teams": teams, "sites": sites, "days": days, "start": start, "seed": seed}
+    center = {k: str(v) for k, v in params.items()}
+    if marker.exists() and json.loads(marker.read_text()) == center:
         print(f"The landing zone already holds this demo center ({settings.lake.landing}); not generating it again.")
     else:
-        cmd_generate(args, settings)
-        lake.write_json_atomic(marker, params, indent=None)
+        _generate(settings, agents, teams, sites, days, start, seed)
+        lake.write_json_atomic(marker, center, indent=None)
     if settings.demo:
         _demo_approval(settings)
-    last_day = args.start + dt.timedelta(days=args.days - 1)
-    rc = run_dag(settings, args.start, last_day)
+    last_day = start + dt.timedelta(days=days - 1)
+    rc = run_dag(settings, start, last_day)
     if rc != 0:
         print(f"The DAG run failed (exit code {rc}); see the task logs above.", file=sys.stderr)
         return rc
@@ -136,169 +178,165 @@ def _demo_approval(settings: Settings) -> None:
         print(f"The demo's policy is already approved: {approval.describe()}.")
 
 
-def cmd_policy_approve(args: argparse.Namespace, settings: Settings) -> int:
-    """Record the approval of the current policy (or --policy FILE) in the privacy ledger."""
-    from foundation.policy import PolicyError, load_policy
-    from privacy.approval import approve_policy
-
-    try:
-        policy = load_policy(Path(args.policy) if args.policy else settings.policy_path)
-        approval, new = approve_policy(settings.lake.warehouse_path, policy, args.by, args.name, settings.run_by)
-    except (PolicyError, OSError, ValueError) as exc:
-        print(f"not approved: {exc}", file=sys.stderr)
-        return 2
-    if new:
-        print(f"Recorded in the privacy ledger: {approval.describe()}. The policy takes effect now.")
-    else:
-        print(f"Already approved, nothing recorded: {approval.describe()}.")
-    return 0
-
-
-def cmd_policy_show(args: argparse.Namespace, settings: Settings) -> int:
-    """The current policy's identity and whether, when and by whom it was approved (exit 1: not approved)."""
-    from foundation.policy import load_policy
-    from privacy.approval import approval_of, not_approved_message
-
-    policy = load_policy(settings.policy_path)
-    print(f"policy {settings.policy_path}: version {policy.version}, identity {policy.sha256}")
-    approval = approval_of(settings.lake.warehouse_path, policy)
-    print(f"approved: {approval.describe()}" if approval else f"not approved: {not_approved_message(policy)}")
-    return 0 if approval else 1
-
-
-def cmd_policy_history(args: argparse.Namespace, settings: Settings) -> int:
-    """Every approval recorded in the privacy ledger, oldest first; the current policy's is marked."""
-    from foundation.policy import load_policy
-    from privacy.approval import history
-
-    current = load_policy(settings.policy_path).sha256
-    approvals = history(settings.lake.warehouse_path)
-    if not approvals:
-        print(f"No policy approval in the privacy ledger ({settings.lake.warehouse_path}).")
-    for approval in approvals:
-        print(("* " if approval.policy_sha256 == current else "  ") + approval.describe())
-    return 0
-
-
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+@app.command("report")
+def cmd_report(release: ReleaseName = None) -> int:
+    """Published figures with their 95% intervals, the budget spent, and the ledger's verification."""
     from teamlens.report import print_report
 
-    print_report(settings, release_name=args.release)
+    settings = _settings()
+    _known_release(settings, release)
+    print_report(settings, release_name=release)
     return 0
 
 
-def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+@app.command("verify")
+def cmd_verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="A signed checkpoint the ledger must extend (written by `teamlens checkpoint`)."),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="The checkpoint's verifier key (default: the checkpoint file + .pub).")
+    ] = None,
+) -> int:
+    """Recompute the privacy ledger's hash chain and check every table against it (exit 1: what is wrong)."""
     from privacy.verify import verify_ledger
 
-    if args.checkpoint is None:
+    settings = _settings()
+    if checkpoint is None:
         result = verify_ledger(settings.lake.warehouse_path)
     else:
-        note_file = Path(args.checkpoint)
-        key_file = Path(args.public_key) if args.public_key else lake.public_key_path(note_file)
+        key_file = public_key or lake.public_key_path(checkpoint)
+        if not checkpoint.exists():
+            raise UserError(f"no checkpoint at {checkpoint}")
         if not key_file.exists():
-            print(f"no verifier key at {key_file}: pass --public-key FILE", file=sys.stderr)
-            return 2
-        note = note_file.read_text(encoding="utf-8")
+            raise UserError(f"no verifier key at {key_file}: pass --public-key FILE")
+        note = checkpoint.read_text(encoding="utf-8")
         result = verify_ledger(settings.lake.warehouse_path, note, key_file.read_text(encoding="utf-8"))
     print(result.message)
     return 0 if result.ok else 1
 
 
-def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    """Sign a checkpoint of the ledger as it is now (C2SP signed note); FILE.pub gets the verifier key."""
+@app.command("checkpoint")
+def cmd_checkpoint(
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write it (default: reports/checkpoints/latest.txt in the lake).")
+    ] = None,
+) -> int:
+    """Sign a checkpoint of the ledger (C2SP signed note); FILE.pub gets the verifier key."""
     from privacy.verify import write_signed_checkpoint
 
-    out = Path(args.out) if args.out else settings.lake.latest_checkpoint
+    settings = _settings()
+    out = out or settings.lake.latest_checkpoint
     if not settings.lake.warehouse_path.exists():
-        print(f"no warehouse at {settings.lake.warehouse_path}: nothing to checkpoint", file=sys.stderr)
-        return 2
+        raise UserError(f"no warehouse at {settings.lake.warehouse_path}: nothing to checkpoint")
     checkpoint = write_signed_checkpoint(settings.lake.warehouse_path, settings.checkpoint_key_text(), out)
     print(f"Signed checkpoint of the ledger's {checkpoint.size} entries: {out}")
     print(f"Verifier key (give it to the works council): {lake.public_key_path(out)}")
     return 0
 
 
-def cmd_paths(args: argparse.Namespace, settings: Settings) -> int:
-    for name in ("landing", "staged", "quarantine", "metrics", "reports"):
-        print(f"{name:>10}: {settings.lake.zone(name)}")
-    print(f"{'warehouse':>10}: {settings.lake.warehouse_path}")
-    print(f"{'policy':>10}: {settings.policy_path}")
+@app.command("paths")
+def cmd_paths() -> int:
+    """Where the zones, the warehouse and the policy live."""
+    settings = _settings()
+    rows = [(name, str(settings.lake.zone(name))) for name in ("landing", "staged", "quarantine", "metrics", "reports")]
+    rows += [("warehouse", str(settings.lake.warehouse_path)), ("policy", str(settings.policy_path))]
+    console().print(table(("what", "where"), rows))
     return 0
 
 
-def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    """The accuracy planner: exit 1 when a release would be refused (too imprecise, or over the budget cap)."""
+@app.command("plan")
+def cmd_plan(
+    release: ReleaseName = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> int:
+    """Predicted 95% intervals and budget per month of each release for the current roster (exit 1: refused)."""
     from foundation.policy import PolicyError, load_policy
-    from foundation.settings import MissingSecretError
     from privacy.planner import current_roster, format_plan, plan_json, plan_policy
 
+    settings = _settings()
+    _known_release(settings, release)
     policy = load_policy(settings.policy_path)
     try:
         roster, source = current_roster(settings)
-        plan = plan_policy(policy, roster, args.release, source)
-    except (PolicyError, FileNotFoundError, ValueError, MissingSecretError) as exc:
-        print(f"cannot plan: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(plan_json(plan), indent=2) if args.json else format_plan(plan))
+        plan = plan_policy(policy, roster, release, source)
+    except (PolicyError, FileNotFoundError, ValueError) as exc:
+        raise UserError(f"cannot plan: {exc}") from None
+    print(json.dumps(plan_json(plan), indent=2) if as_json else format_plan(plan))
     return 0 if plan.ok else 1
 
 
-def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
-    """Show the canonical rows a flat export's sample file gives under its mapping."""
+PREVIEW_COLUMNS = ("source_line", "contact_id", "agent_key", "queue", "initiation_ts", "queue_seconds", "talk_seconds")
+
+
+@app.command("check-mapping")
+def cmd_check_mapping(
+    mapping: Annotated[Path, typer.Argument(help="The export's mapping: landing/flat_calls/<export>/mapping.yaml.")],
+    sample: Annotated[
+        Path | None, typer.Argument(help="An export file (default: the first one under the mapping's folder).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+) -> int:
+    """Parse a sample of a flat call export with its mapping file, before a run (exit 1: rows would be quarantined)."""
     from jobs.flat_mapping import MappingError, load_mapping
     from jobs.source_flat import preview
 
-    mapping_path = Path(args.mapping)
     try:
-        load_mapping(mapping_path)
+        load_mapping(mapping)
     except (MappingError, OSError) as exc:
-        print(f"mapping not usable: {exc}", file=sys.stderr)
-        return 2
-    sample = Path(args.sample) if args.sample else None
+        raise UserError(f"mapping not usable: {exc}") from None
     if sample is None:
-        days = lake.partition_days(mapping_path.parent)
+        days = lake.partition_days(mapping.parent)
         found = [
             p
-            for folder in lake.partition_paths(mapping_path.parent, days)
+            for folder in lake.partition_paths(mapping.parent, days)
             for p in sorted(folder.iterdir())
             if p.suffix in (".csv", ".tsv", ".txt")
         ]
         if not found:
-            where = mapping_path.parent / f"{lake.PARTITION_PREFIX}YYYY-MM-DD"
+            where = mapping.parent / f"{lake.PARTITION_PREFIX}YYYY-MM-DD"
             print(f"mapping ok; no sample: put an export under {where}/ or pass one")
             return 0
         sample = found[0]
     try:
-        rows = preview(mapping_path, sample, args.limit)
-    except ValueError as exc:
-        print(f"sample not usable: {exc}", file=sys.stderr)
-        return 2
-    shown = ("source_line", "contact_id", "agent_key", "queue", "initiation_ts", "queue_seconds", "talk_seconds")
-    print(f"{sample} under {mapping_path} (first {len(rows)} rows; times in UTC):")
+        rows = preview(mapping, sample, limit)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"sample not usable: {exc}") from None
+    print(f"{sample} under {mapping} (first {len(rows)} rows; times in UTC):")
+    cells = []
     for r in rows:
-        flags = [f for f in ("abandoned", "transferred_out") if r.get(f)]
-        cells = [str(r.get(c)) for c in shown] + flags + ([f"QUARANTINED: {r['reason']}"] if r.get("reason") else [])
-        print("  " + " | ".join(cells))
+        flags = ", ".join(f for f in ("abandoned", "transferred_out") if r.get(f))
+        reason = f"QUARANTINED: {r['reason']}" if r.get("reason") else ""
+        cells.append((*("-" if r.get(c) is None else str(r[c]) for c in PREVIEW_COLUMNS), flags, reason))
+    console().print(table((*PREVIEW_COLUMNS, "flags", "quarantine"), cells))
     bad = sum(1 for r in rows if r.get("reason"))
     print(f"{len(rows) - bad} rows parse, {bad} would be quarantined")
     return 1 if bad else 0
 
 
-def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
-    """Apply the retention periods as of a day; print per zone what was (or would be) deleted."""
+@app.command("retention")
+def cmd_retention(
+    as_of: Annotated[
+        dt.date,
+        typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="The day the retention periods count back from."),
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Only print what would be deleted.")] = False,
+) -> int:
+    """Delete the partitions older than the policy's retention periods (recorded in the ledger first)."""
     from foundation.policy import load_policy
     from privacy.approval import PolicyNotApproved
     from privacy.retention import apply_retention
 
+    settings = _settings()
     policy = load_policy(settings.policy_path)
     try:
-        result = apply_retention(settings, policy, args.as_of, settings.run_by, dry_run=args.dry_run)
+        result = apply_retention(settings, policy, as_of, settings.run_by, dry_run=dry_run)
     except PolicyNotApproved as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    verb = "would delete" if args.dry_run else "deleted"
+        raise UserError(str(exc)) from None
+    verb = "would delete" if dry_run else "deleted"
     if not result["zones"]:
-        print(f"Retention as of {args.as_of}: nothing is older than the retention periods; nothing {verb}.")
+        print(f"Retention as of {as_of}: nothing is older than the retention periods; nothing {verb}.")
     for zone, z in result["zones"].items():
         days = z["days"]
         span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
@@ -315,103 +353,112 @@ def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if result["refused_symlinks"] else 0
 
 
-def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
+@app.command("airflow")
+def cmd_airflow(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The UI's port on 127.0.0.1.")] = 8080,
+) -> int:
+    """Start Airflow's UI (scheduler, DAG processor, API server) on 127.0.0.1; Ctrl-C stops it all."""
+    from teamlens.airflow_ui import serve_until_interrupted
+
+    env = airflow_env(_settings())
+    ensure_airflow_db(env)
+    return serve_until_interrupted(env, port)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="teamlens", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+# --- policy approval ---------------------------------------------------------------------------------
 
-    def center_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--agents", type=int, default=200)
-        p.add_argument("--teams", type=int, default=14)
-        p.add_argument("--sites", type=int, default=2)
-        p.add_argument("--days", type=int, default=35, help="number of days (default: 5 weeks)")
-        p.add_argument(
-            "--start",
-            type=_date,
-            default=dt.date(2026, 9, 28),
-            help="first day (default: Monday 2026-09-28, so that October and five weeks are whole)",
-        )
-        p.add_argument("--seed", type=int, default=7)
 
-    p = sub.add_parser("generate", help="write a synthetic contact center into the landing zone")
-    center_args(p)
-    p.set_defaults(func=cmd_generate)
+@policy_app.command("approve")
+def cmd_policy_approve(
+    by: Annotated[str, typer.Option(help="The approving role, e.g. 'works council'.")],
+    name: Annotated[str, typer.Option(help="A name or reference, e.g. the agreement or the minutes.")],
+    policy_file: Annotated[
+        Path | None, typer.Option("--policy", help="The policy file to approve (default: the current policy).")
+    ] = None,
+) -> int:
+    """Record the policy's approval in the privacy ledger: by whom (a role and a name) and when."""
+    from foundation.policy import PolicyError, load_policy
+    from privacy.approval import approve_policy
 
-    p = sub.add_parser("run", help="run the daily DAG over a span of days through Airflow")
-    p.add_argument("--first-day", type=_date, required=True)
-    p.add_argument("--last-day", type=_date, required=True)
-    p.set_defaults(func=cmd_run)
+    settings = _settings()
+    try:
+        policy = load_policy(policy_file or settings.policy_path)
+        approval, new = approve_policy(settings.lake.warehouse_path, policy, by, name, settings.run_by)
+    except (PolicyError, OSError, ValueError) as exc:
+        raise UserError(f"not approved: {exc}") from None
+    if new:
+        print(f"Recorded in the privacy ledger: {approval.describe()}. The policy takes effect now.")
+    else:
+        print(f"Already approved, nothing recorded: {approval.describe()}.")
+    return 0
 
-    p = sub.add_parser("demo", help="generate a demo center, run the pipeline, print the report")
-    center_args(p)
-    p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("report", help="published figures with 95%% intervals and the budget spent")
-    p.add_argument("--release", help="only this release")
-    p.set_defaults(func=cmd_report)
+@policy_app.command("show")
+def cmd_policy_show() -> int:
+    """The current policy's identity and whether, when and by whom it was approved (exit 1: not approved)."""
+    from foundation.policy import load_policy
+    from privacy.approval import approval_of, not_approved_message
 
-    p = sub.add_parser("verify", help="verify the privacy ledger's hash chain and the tables against it")
-    p.add_argument("--checkpoint", help="a signed checkpoint the ledger must extend (teamlens checkpoint)")
-    p.add_argument("--public-key", help="its verifier key (default: the checkpoint file + .pub)")
-    p.set_defaults(func=cmd_verify)
+    settings = _settings()
+    policy = load_policy(settings.policy_path)
+    print(f"policy {settings.policy_path}: version {policy.version}, identity {policy.sha256}")
+    approval = approval_of(settings.lake.warehouse_path, policy)
+    print(f"approved: {approval.describe()}" if approval else f"not approved: {not_approved_message(policy)}")
+    return 0 if approval else 1
 
-    p = sub.add_parser("checkpoint", help="sign a checkpoint of the ledger (FILE) with its verifier key (FILE.pub)")
-    p.add_argument("--out", help="where to write it (default: reports/checkpoints/latest.txt in the lake)")
-    p.set_defaults(func=cmd_checkpoint)
 
-    p = sub.add_parser("paths", help="where the zones and the warehouse live")
-    p.set_defaults(func=cmd_paths)
+@policy_app.command("history")
+def cmd_policy_history() -> int:
+    """Every approval recorded in the privacy ledger, oldest first; the current policy's is marked *."""
+    from foundation.policy import load_policy
+    from privacy.approval import history
 
-    p = sub.add_parser("plan", help="predicted accuracy and budget per month of the releases (exit 1: refused)")
-    p.add_argument("--release", help="only this release")
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.set_defaults(func=cmd_plan)
+    settings = _settings()
+    current = load_policy(settings.policy_path).sha256
+    approvals = history(settings.lake.warehouse_path)
+    if not approvals:
+        print(f"No policy approval in the privacy ledger ({settings.lake.warehouse_path}).")
+    for approval in approvals:
+        print(("* " if approval.policy_sha256 == current else "  ") + approval.describe())
+    return 0
 
-    p = sub.add_parser("check-mapping", help="parse a flat call export's sample with its mapping file")
-    p.add_argument("mapping", help="landing/flat_calls/<export>/mapping.yaml")
-    p.add_argument("sample", nargs="?", help="an export file (default: the first one under the mapping's folder)")
-    p.add_argument("--limit", type=int, default=20)
-    p.set_defaults(func=cmd_check_mapping)
 
-    p = sub.add_parser("retention", help="delete the partitions older than the policy's retention periods")
-    p.add_argument("--as-of", type=_date, required=True, help="the day the periods are counted back from")
-    p.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
-    p.set_defaults(func=cmd_retention)
-
-    p = sub.add_parser("policy", help="approve the policy, show it and its approval, list approvals")
-    policy_sub = p.add_subparsers(dest="policy_command", required=True)
-    p = policy_sub.add_parser("approve", help="record the policy's approval: by whom (a role and a name) and when")
-    p.add_argument("--by", required=True, help="the approving role, e.g. 'works council'")
-    p.add_argument("--name", required=True, help="a name or reference, e.g. the agreement or minutes")
-    p.add_argument("--policy", help="the policy file to approve (default: the current policy)")
-    p.set_defaults(func=cmd_policy_approve)
-    p = policy_sub.add_parser("show", help="the current policy's identity and its approval (exit 1: not approved)")
-    p.set_defaults(func=cmd_policy_show)
-    p = policy_sub.add_parser("history", help="every approval recorded in the privacy ledger")
-    p.set_defaults(func=cmd_policy_history)
-    return parser
+# --- entry point -------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. A user's mistake (a bad setting, a missing key) is one line on stderr and exit 2,
-    not a traceback; a reader that closes the pipe early (`teamlens report | head`) ends it quietly."""
+    """Run one command and return its exit code.
+
+    A user's mistake is one line on stderr: a usage error (unknown option, a wrong date, a missing
+    argument) names the command's --help; a bad setting or a missing key says how to provide it.
+    A reader that closes the pipe early (`teamlens report | head`) ends the command quietly with
+    exit code 1 (Click's handling of a broken pipe: stdout is pacified so the final flush cannot fail).
+    """
+    from foundation.policy import PolicyError
     from foundation.settings import MissingSecretError, SettingsError
 
-    args = build_parser().parse_args(argv)
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        return int(args.func(args, load_settings()))
-    except (SettingsError, MissingSecretError) as exc:
+        result: Any = command.main(args=args, prog_name="teamlens", standalone_mode=False)
+    except UserError as exc:
         print(f"teamlens: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    except typer.Abort:
+        print("teamlens: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # Click's usage errors (Typer bundles Click)
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # Typer has printed the help
+        where = context.command_path if context is not None else "teamlens"
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"{where}: {message} (see `{where} --help`)", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except (SettingsError, MissingSecretError, PolicyError) as exc:
+        print(f"teamlens: {exc}", file=sys.stderr)
+        return 2
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def test_paths_command_prints_every_zone_from_the_lake(monkeypatch, tmp_path, ca
 
     monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(tmp_path))
     assert cli.main(["paths"]) == 0
-    lines = dict(line.strip().split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["what", "where"]  # a table with headers, then a rule
+    lines = dict(line.split() for line in out[2:])
     assert lines == {
         "landing": str(tmp_path / "landing"),
         "staged": str(tmp_path / "staged"),
