@@ -71,6 +71,10 @@ class ReleaseSpec:
     epsilon: Fraction | None = None
     # This release's limit on corrections per window; None: the policy's.
     max_corrections_per_window: int | None = None
+    # The share of the release's budget spent on the clipping check: a noisy count, per sum and
+    # group, of the agents whose window total exceeded the sum's bound (docs/privacy.md, The
+    # clipping check). The release's own key, else the policy's; None: no clipping check.
+    clipping_check_share: Fraction | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -83,6 +87,17 @@ class ReleaseSpec:
             assert self.epsilon is not None
             return Budget("epsilon", self.epsilon)
         return Budget("rho", self.rho)
+
+    @property
+    def sums_budget(self) -> Budget:
+        """The part of the budget the noisy sums share: all of it, less the clipping check's share."""
+        share = self.clipping_check_share or Fraction(0)
+        return self.budget * (1 - share)
+
+    @property
+    def clipping_check_budget(self) -> Budget | None:
+        """The part of the budget the over-bound counts share (one count per sum); None: no check."""
+        return None if self.clipping_check_share is None else self.budget * self.clipping_check_share
 
     def typical_value(self, metric: str) -> float:
         """Typical window total of one agent for a sum: the declared value, else half the bound."""
@@ -227,6 +242,7 @@ _TOP_KEYS = {
     "max_relative_half_width",
     "small_groups",
     "max_corrections_per_window",
+    "clipping_check_share",
     "releases",
 }
 _OPTIONAL_TOP_KEYS = {
@@ -238,6 +254,7 @@ _OPTIONAL_TOP_KEYS = {
     "max_corrections_per_window",
     "budget_cap_year_rho",
     "budget_cap_year_epsilon",
+    "clipping_check_share",
 }
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
@@ -258,8 +275,17 @@ _RELEASE_KEYS = {
     "typical",
     "max_relative_half_width",
     "max_corrections_per_window",
+    "clipping_check_share",
 }
-_OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width", "max_corrections_per_window"}
+_OPTIONAL_RELEASE_KEYS = {
+    "ratios",
+    "typical",
+    "max_relative_half_width",
+    "max_corrections_per_window",
+    "clipping_check_share",
+}
+# The clipping check's share of a release's budget lies strictly between 0 and this (the sums keep most).
+MAX_CLIPPING_CHECK_SHARE = Fraction(1, 2)
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
 
@@ -348,7 +374,10 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     releases_doc = doc["releases"]
     if not isinstance(releases_doc, list) or not releases_doc:
         raise PolicyError(f"{where}: releases must be a non-empty list")
-    releases = tuple(_parse_release(r, f"{where}: releases[{i}]", model) for i, r in enumerate(releases_doc))
+    check_share = _clipping_check_share(doc, where)
+    releases = tuple(
+        _parse_release(r, f"{where}: releases[{i}]", model, check_share) for i, r in enumerate(releases_doc)
+    )
     names = [r.name for r in releases]
     if len(set(names)) != len(names):
         raise PolicyError(f"{where}: release names must be unique, got {names}")
@@ -389,7 +418,9 @@ def _category_lists(value: Any, key: str, what: str, where: str) -> dict[str, tu
     return out
 
 
-def _parse_release(doc: Any, where: str, model: PrivacyModel = "zcdp") -> ReleaseSpec:
+def _parse_release(
+    doc: Any, where: str, model: PrivacyModel = "zcdp", clipping_check_share: Fraction | None = None
+) -> ReleaseSpec:
     if not isinstance(doc, dict):
         raise PolicyError(f"{where}: expected a mapping")
     _no_unknown(doc, _RELEASE_KEYS, where)
@@ -457,7 +488,21 @@ def _parse_release(doc: Any, where: str, model: PrivacyModel = "zcdp") -> Releas
         privacy_model=model,
         epsilon=budget if model == "pure" else None,
         max_corrections_per_window=_count(doc, "max_corrections_per_window", where),
+        clipping_check_share=_clipping_check_share(doc, where, clipping_check_share),
     )
+
+
+def _clipping_check_share(doc: dict[str, Any], where: str, default: Fraction | None = None) -> Fraction | None:
+    """The optional clipping_check_share: exact text such as "1/20" or "0.05", above 0 and below 1/2."""
+    if "clipping_check_share" not in doc:
+        return default
+    value = doc["clipping_check_share"]
+    share = _positive_fraction(value, f"{where}: clipping_check_share")
+    if share >= MAX_CLIPPING_CHECK_SHARE:
+        raise PolicyError(
+            f"{where}: clipping_check_share must be below 1/2 (the sums keep most of the budget), got {value!r}"
+        )
+    return share
 
 
 def _count(doc: dict[str, Any], key: str, where: str) -> int | None:

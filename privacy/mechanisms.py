@@ -7,6 +7,10 @@ the released group keys, the budget) and returns numbers or an OpenDP measuremen
   rho_part = rho / number of sums (docs/privacy.md, Mechanisms and scales).
 - pure DP (policy `privacy_model: pure`): OpenDP's discrete Laplace, b = bound / eps_part =
   bound * sums / epsilon.
+- The clipping check (policy `clipping_check_share`): the sums share budget x (1 - share); one
+  count per sum of the agents whose window total exceeded its bound shares budget x share, each
+  count with sensitivity 1 and the sums' noise family, in the same OpenDP measurement (docs/privacy.md,
+  The clipping check).
 - Intervals: 95% for sums; a ratio S/N combines two 97.5% intervals by the union bound
   (docs/privacy.md, Intervals).
 - Converting rho to epsilon at a delta: Bun and Steinke's formula and OpenDP's tighter one
@@ -42,6 +46,15 @@ MECHANISMS: dict[str, str] = {"zcdp": MECHANISM, "pure": MECHANISM_PURE}
 EPSILON_CONVERSION_OPENDP = (
     "OpenDP 0.16 make_zCDP_to_approxDP + make_fix_delta (Canonne, Kamath & Steinke 2020, tight for zCDP)"
 )
+
+
+# The statistic (and data column) of the over-bound count of a sum: agents_over_bound_<metric>.
+OVER_BOUND_PREFIX = "agents_over_bound_"
+
+
+def over_bound_statistic(metric: str) -> str:
+    """The name of the noisy count of agents whose window total of `metric` exceeded its bound."""
+    return OVER_BOUND_PREFIX + metric
 
 
 # Relative widenings of the analytic noise scale tried in turn before OpenDP's own search
@@ -87,8 +100,29 @@ def analytic_scale(bound: int, budget: Budget, parts: int) -> float:
 
 
 def expected_noise_scale(spec: ReleaseSpec, metric: str) -> float:
-    """The analytic noise scale of one sum of the release: Gaussian sigma (zcdp) or Laplace b (pure)."""
-    return analytic_scale(spec.sums[metric], spec.budget, len(spec.sums))
+    """The analytic noise scale of one sum of the release: Gaussian sigma (zcdp) or Laplace b (pure).
+
+    The sums share the release's budget less the clipping check's share (ReleaseSpec.sums_budget).
+    """
+    return analytic_scale(spec.sums[metric], spec.sums_budget, len(spec.sums))
+
+
+def expected_over_bound_scale(spec: ReleaseSpec) -> float | None:
+    """The analytic noise scale of each over-bound count (sensitivity 1, one count per sum sharing the
+    clipping check's budget); None when the release has no clipping check."""
+    check = spec.clipping_check_budget
+    return None if check is None else analytic_scale(1, check, len(spec.sums))
+
+
+def expected_scales(
+    sums: tuple[tuple[str, int], ...], sums_budget: Budget, check_budget: Budget | None
+) -> dict[str, float]:
+    """The analytic noise scale of every column a release's measurement draws: each sum, and each
+    over-bound count when there is a clipping check (the measurement's scales must equal these)."""
+    scales = {metric: analytic_scale(bound, sums_budget, len(sums)) for metric, bound in sums}
+    if check_budget is not None:
+        scales |= {over_bound_statistic(metric): analytic_scale(1, check_budget, len(sums)) for metric, _ in sums}
+    return scales
 
 
 # --- intervals -------------------------------------------------------------------------------
@@ -157,14 +191,59 @@ def ratio_value(
     )
 
 
-def published_values(noisy: pl.DataFrame, spec: ReleaseSpec, scales: dict[str, float]) -> tuple[PublishedValue, ...]:
-    """Post-processing of the noisy sums: clamped values, 95% intervals, ratios (costs no budget)."""
+def over_bound_value(
+    group_value: str,
+    metric: str,
+    noisy: float,
+    scale: float,
+    roster_size: int,
+    distribution: str = "discrete_gaussian",
+) -> PublishedValue:
+    """A noisy count of a group's agents over a sum's bound, clamped to [0, roster size] with its
+    clamped 95% interval (post-processing)."""
+    half = half_width(scale, ALPHA_SUM, distribution)
+
+    def clamp(x: float) -> float:
+        return min(float(roster_size), max(0.0, x))
+
+    return PublishedValue(
+        group_value=group_value,
+        statistic=over_bound_statistic(metric),
+        value=clamp(noisy),
+        ci_low=clamp(noisy - half),
+        ci_high=clamp(noisy + half),
+        noise_scale=scale,
+        status="published",
+    )
+
+
+def published_values(
+    noisy: pl.DataFrame,
+    spec: ReleaseSpec,
+    scales: dict[str, float],
+    roster_sizes: dict[str, int] | None = None,
+) -> tuple[PublishedValue, ...]:
+    """Post-processing of the noisy sums: clamped values, 95% intervals, ratios (costs no budget).
+
+    Under a clipping check the over-bound counts follow the sums, clamped to the group's roster
+    size (`roster_sizes`, group value -> agents; required then).
+    """
     values: list[PublishedValue] = []
     distribution = NOISE_DISTRIBUTION[spec.privacy_model]
+    checked = spec.clipping_check_share is not None
+    if checked and roster_sizes is None:
+        raise ValueError(f"{spec.name}: the over-bound counts need the groups' roster sizes")
     for row in noisy.sort(spec.group_by).iter_rows(named=True):
         key = str(row[spec.group_by])
         for metric in spec.sums:
             values.append(sum_value(key, metric, float(row[metric]), scales[metric], distribution))
+        if checked:
+            assert roster_sizes is not None
+            for metric in spec.sums:
+                count = over_bound_statistic(metric)
+                values.append(
+                    over_bound_value(key, metric, float(row[count]), scales[count], roster_sizes[key], distribution)
+                )
         for ratio in spec.ratios:
             values.append(
                 ratio_value(
@@ -245,7 +324,13 @@ def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> C
     is calibrated once per process and reused for every window with the same groups.
     """
     group = spec.group_by
-    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums).lazy()
+    # Under a clipping check, each agent's indicator (window total > bound) in {0, 1} per sum.
+    over_bound = (
+        [(pl.col(m) > bound).cast(pl.Int64).alias(over_bound_statistic(m)) for m, bound in spec.sums.items()]
+        if spec.clipping_check_share is not None
+        else []
+    )
+    data = totals.filter(pl.col(group).is_in(released)).select(group, *spec.sums, *over_bound).lazy()
     measurement, scales = calibrated_measurement(
         spec.name,
         spec.budget,
@@ -253,6 +338,7 @@ def calibrate(totals: pl.DataFrame, released: list[str], spec: ReleaseSpec) -> C
         group,
         tuple(released),
         tuple(data.collect_schema().items()),
+        spec.clipping_check_share,
     )
     return CalibratedRelease(measurement=measurement, data=data, scales=dict(scales))
 
@@ -265,8 +351,13 @@ def calibrated_measurement(
     group: str,
     released: tuple[str, ...],
     data_schema: tuple[tuple[str, pl.DataType], ...],
+    clipping_check_share: Fraction | None = None,
 ) -> tuple[Any, tuple[tuple[str, float], ...]]:
     """Build the measurement and pin its noise scales to the analytic ones.
+
+    With a clipping check, the measurement also draws one over-bound count per sum (a sum of the
+    data's 0/1 column agents_over_bound_<metric>, sensitivity 1) from the check's share of the
+    budget; the sums share the rest.
 
     The budget's unit chooses the model: rho (zCDP, Gaussian) or epsilon (pure DP, Laplace).
     OpenDP computes the sensitivity itself; if it ever differs from bound / sqrt(2 rho_part)
@@ -281,19 +372,17 @@ def calibrated_measurement(
     from opendp.mod import enable_features
 
     enable_features("contrib")
-    expected = {
-        metric: (
-            analytic_laplace_scale(bound, budget.amount, len(sums))
-            if budget.unit == "epsilon"
-            else analytic_sigma(bound, budget.amount, len(sums))
-        )
-        for metric, bound in sums
-    }
+    share = clipping_check_share
+    expected = expected_scales(sums, budget * (1 - (share or 0)), None if share is None else budget * share)
+    columns = tuple(sums) + tuple((over_bound_statistic(m), 1) for m, _ in sums if share is not None)
     for widen in PINNED_SCALE_WIDENING:  # the analytic scale may spend a rounding error too much
-        pinned = _measurement(budget, sums, group, released, data_schema, {m: s * widen for m, s in expected.items()})
+        widened = {m: s * widen for m, s in expected.items()}
+        pinned = _measurement(budget, columns, group, released, data_schema, widened)
         if pinned is not None and math.isclose(pinned.map(1), float(budget.amount), rel_tol=1e-9):
             return pinned, _checked_scales(name, pinned, budget, expected)
-    measurement = _measurement(budget, sums, group, released, data_schema, None)
+    # OpenDP calibrates one scale for all columns, an even split of the budget: with a clipping
+    # check that differs from the declared split, and the scale check refuses the release.
+    measurement = _measurement(budget, columns, group, released, data_schema, None)
     return measurement, _checked_scales(name, measurement, budget, expected)
 
 
@@ -305,8 +394,9 @@ def _measurement(
     data_schema: tuple[tuple[str, pl.DataType], ...],
     scales: dict[str, float] | None,
 ) -> Any:
-    """OpenDP's measurement of the group sums: with the given noise scales (None if OpenDP refuses
-    them as over budget), or with the scale OpenDP calibrates to the budget when scales is None."""
+    """OpenDP's measurement of the group sums of `sums` (column, bound): with the given noise scales
+    (None if OpenDP refuses them as over budget), or with the scale OpenDP calibrates to the budget
+    when scales is None."""
     from opendp.context import Context, loss_of, unit_of
     from opendp.extras.polars import Margin
     from opendp.mod import OpenDPException

@@ -5,7 +5,8 @@ For each release of the policy and each group of a roster, it predicts from publ
 and scales):
 
 - the Gaussian noise scale of each noisy sum: `mechanisms.expected_noise_scale`, the same analytic
-  sigma = bound / sqrt(2 rho / sums) that the release pins OpenDP's calibration to;
+  sigma = bound / sqrt(2 rho / sums) that the release pins OpenDP's calibration to, with rho the
+  sums' part of the budget (less the clipping check's share, `ReleaseSpec.sums_budget`);
 - the 95% half-width of each sum: `mechanisms.half_width(sigma, 0.05)`, the half-width the published
   interval will have (OpenDP's discrete Gaussian accuracy, about ceil(1.959964 sigma + 1/2));
 - the relative half-width at typical values: half-width / (typical per agent x agents in the
@@ -56,6 +57,7 @@ from privacy.mechanisms import (
     ALPHA_SUM,
     NOISE_DISTRIBUTION,
     expected_noise_scale,
+    expected_over_bound_scale,
     half_width,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
@@ -165,10 +167,24 @@ class BudgetPlan:
     delta: Fraction
     epsilon: float  # OpenDP's conversion, as the ledger reports (pure DP: the epsilon per period itself)
     epsilon_bun_steinke: float
+    # The share of per_window spent on the over-bound counts (clipping check); None: no check.
+    clipping_check: Budget | None = None
+    # The 95% half-width, in agents, of each over-bound count; None: no check.
+    over_bound_half_width: float | None = None
 
     @property
     def unit(self) -> BudgetUnit:
         return self.per_window.unit
+
+    def clipping_check_text(self) -> str:
+        """The plan's line on the clipping check: its budget per window, or that there is none."""
+        if self.clipping_check is None:
+            return "clipping check: none (no clipping_check_share: nobody is told when totals exceed the bounds)"
+        return (
+            f"clipping check: {self.clipping_check} per window for the over-bound counts, each +-"
+            f"{_number(self.over_bound_half_width, 1)} agents (95%); a sum is flagged when its count's interval "
+            "lies above 0 (docs/privacy.md)"
+        )
 
 
 @dataclass(frozen=True)
@@ -265,6 +281,7 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
     """
     windows = WINDOWS_PER_PERIOD[spec.window]
     per_window = spec.budget
+    count_scale, dist = expected_over_bound_scale(spec), NOISE_DISTRIBUTION[spec.privacy_model]
     per_period = per_window * windows
     if per_window.unit == "epsilon":
         delta = Fraction(0)
@@ -275,7 +292,9 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
         bun_steinke = rho_to_epsilon(per_period.amount, delta)
     return BudgetPlan(
         per_window=per_window,
-        per_sum=per_window / len(spec.sums),
+        per_sum=spec.sums_budget / len(spec.sums),  # the clipping check's share is not the sums'
+        clipping_check=spec.clipping_check_budget,
+        over_bound_half_width=None if count_scale is None else half_width(count_scale, ALPHA_SUM, dist),
         windows_per_period=windows,
         per_period=per_period,
         delta=delta,
@@ -394,6 +413,7 @@ def format_plan(plan: PolicyPlan) -> str:
                 f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
                 f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
             )
+        lines.append(f"  {b.clipping_check_text()}")
         verdict = "REFUSED" if a.refused else "ok"
         lines.append(f"  verdict: {verdict}: {a.reason()}")
         lines.append("")
@@ -453,6 +473,7 @@ def plan_json(plan: PolicyPlan) -> dict[str, Any]:
                 "reason": rp.accuracy.reason(),
                 f"{u}_per_window": rp.budget.per_window.text,
                 f"{u}_per_sum": rp.budget.per_sum.text,
+                f"{u}_clipping_check": None if rp.budget.clipping_check is None else rp.budget.clipping_check.text,
                 "windows_per_period": rp.budget.windows_per_period,
                 f"{u}_per_period": rp.budget.per_period.text,
                 "epsilon": rp.budget.epsilon,

@@ -11,6 +11,9 @@ One release (the arithmetic is in docs/privacy.md):
    release's budget (privacy.mechanisms: Gaussian under zCDP, discrete Laplace under pure DP;
    docs/privacy.md, Mechanisms and scales). The group keys are public (the roster), so no
    private partition selection is needed.
+   Under the policy's clipping check (`clipping_check_share`), the same measurement also counts,
+   per sum and group, the agents whose window total exceeded the bound, from the check's share of
+   the budget; the sums get the rest (docs/privacy.md, The clipping check).
 4. Every sum gets its 95% interval from the mechanism; ratios (AHT) are computed from the
    noisy sums with a conservative union-bound interval, clamped to their meaningful range,
    or marked too noisy when the denominator's interval reaches zero (docs/privacy.md, Intervals).
@@ -102,7 +105,7 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
         # OpenDP's privacy unit is one row (unit_of(contributions=1)): a second row of an agent
         # would double its influence without raising the noise.
         raise ValueError(f"{spec.name}: an agent has more than one row in the window totals; nothing drawn")
-    per_sum = spec.budget / len(spec.sums)
+    per_sum = spec.sums_budget / len(spec.sums)
     parameters: dict[str, object] = {
         "bounds": {m: [0, b] for m, b in spec.sums.items()},
         f"{per_sum.unit}_per_sum": str(per_sum.amount),  # Fraction text, e.g. "1/40"
@@ -111,6 +114,11 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
         "alpha": ALPHA_SUM,
         "max_agents_per_group": MAX_AGENTS_PER_GROUP,
     }
+    check = spec.clipping_check_budget
+    if check is not None:
+        # One over-bound count per sum (sensitivity 1) from the check's share of the budget.
+        parameters["clipping_check_share"] = str(spec.clipping_check_share)
+        parameters[f"{check.unit}_per_over_bound_count"] = str((check / len(spec.sums)).amount)
     if spec.privacy_model != "zcdp":
         parameters["privacy_model"] = spec.privacy_model
         parameters["noise_distribution"] = NOISE_DISTRIBUTION[spec.privacy_model]
@@ -120,8 +128,9 @@ def draw_noisy_release(totals: pl.DataFrame, decisions: tuple[GroupDecision, ...
     calibrated = calibrate(assign_merged_groups(totals, decisions, spec.group_by), released, spec)
     parameters["noise_scales"] = calibrated.scales
     noisy = calibrated.measurement(calibrated.data).collect()
+    sizes = {d.group_value: d.roster_size for d in decisions}
     return NoisyRelease(
-        values=published_values(noisy, spec, calibrated.scales),
+        values=published_values(noisy, spec, calibrated.scales, sizes),
         groups=decisions,
         mechanism=mechanism,
         parameters=parameters,

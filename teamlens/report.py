@@ -10,6 +10,10 @@ from collections import defaultdict
 from typing import Any
 
 from foundation.settings import Settings
+from privacy.mechanisms import OVER_BOUND_PREFIX
+
+# The mark of a sum whose over-bound count is material (likely_understated), explained by its footnote.
+UNDERSTATED_MARK = " (!)"
 
 STATISTIC_LABELS = {
     "contacts_handled": ("contacts handled", 0),
@@ -33,6 +37,48 @@ def format_value(row: dict[str, Any]) -> str:
         return "too noisy to publish"
     stat = row["statistic"]
     return f"{_fmt(row['value'], stat)} [{_fmt(row['ci_low'], stat)} - {_fmt(row['ci_high'], stat)}]"
+
+
+def is_over_bound(row: dict[str, Any]) -> bool:
+    """Whether a published row is a clipping check's over-bound count (shown only through the flag)."""
+    return str(row["statistic"]).startswith(OVER_BOUND_PREFIX)
+
+
+def likely_understated(release_rows: list[dict[str, Any]]) -> dict[tuple[Any, str, str], dict[str, Any]]:
+    """The sums a release's clipping check flags: (window_start, group, sum) -> its over-bound count row.
+
+    Material: the count's 95% interval lies entirely above 0 (ci_low > 0), so some agent's window
+    total very likely exceeded the bound and the published sum (and its interval) understate the
+    truth. When no agent is over the bound, a figure is flagged by chance in at most 2.5% of cases.
+    """
+    flagged = {}
+    for r in release_rows:
+        if is_over_bound(r) and r["status"] == "published" and (r["ci_low"] or 0) > 0:
+            metric = r["statistic"][len(OVER_BOUND_PREFIX) :]
+            flagged[(r["window_start"], r["group_value"], metric)] = r
+    return flagged
+
+
+def understated_footnote(flagged: dict[tuple[Any, str, str], dict[str, Any]]) -> list[str]:
+    """The footnote under a release's table: what the mark means, the counts behind it, what to do."""
+    if not flagged:
+        return []
+    lines = [
+        f"{UNDERSTATED_MARK.strip()} likely understated: the clipping check counts (with noise) the agents whose "
+        "window total exceeded the",
+        "    policy's bound for that sum; each agent counts only up to the bound, so the figure and its interval "
+        "are too low",
+        "    (and a ratio computed from it is off too). Raise the sum's bound in the policy (`teamlens plan "
+        "--suggest-bounds` proposes bounds).",
+        "    Agents over the bound [95% interval] of the group's roster:",
+    ]
+    for (window, group, metric), r in sorted(flagged.items()):
+        label = STATISTIC_LABELS.get(metric, (metric, 0))[0]
+        lines.append(
+            f"    {window!s} {group}: {label}: {r['value']:,.0f} [{r['ci_low']:,.0f} - {r['ci_high']:,.0f}] "
+            f"of {r['roster_group_size']}"
+        )
+    return lines
 
 
 def format_year(year: dict[str, Any]) -> str:
@@ -73,7 +119,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         by_release[row["release_name"]].append(row)
     for name, release_rows in by_release.items():
         spec = policy.release(name) if name in {r.name for r in policy.releases} else None
-        statistics = list(dict.fromkeys(r["statistic"] for r in release_rows))
+        statistics = list(dict.fromkeys(r["statistic"] for r in release_rows if not is_over_bound(r)))
         windows = sorted({r["window_start"] for r in release_rows})
         shown = windows if release_name else windows[-last_windows:]
         print()
@@ -87,11 +133,15 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         print(header)
         print("-" * len(header))
         cells: dict[tuple[Any, str], dict[str, str]] = defaultdict(dict)
+        flagged = {k: v for k, v in likely_understated(release_rows).items() if k[0] in shown}
         for r in release_rows:
-            if r["window_start"] in shown:
-                cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r)
+            if r["window_start"] in shown and not is_over_bound(r):
+                mark = UNDERSTATED_MARK if (r["window_start"], r["group_value"], r["statistic"]) in flagged else ""
+                cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r) + mark
         for (window, group), values in sorted(cells.items()):
             print(f"{window!s:<12} {group:<20}" + "".join(f" {values.get(s, '-'):<30}" for s in statistics))
+        for line in understated_footnote(flagged):
+            print(line)
 
     if settings.lake.warehouse_path.exists():
         con = connect(settings.lake.warehouse_path, read_only=True)

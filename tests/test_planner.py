@@ -219,7 +219,8 @@ def test_the_shipped_policy_passes_its_own_limit_on_the_demo_roster() -> None:
     assert plan.ok and plan.total_per_period == Budget("rho", Fraction(98, 100))
     team = plan.releases[0].accuracy
     assert team.worst is not None and team.worst.roster_size == 13 and team.worst.statistic == "aht_seconds"
-    assert team.worst.relative_half_width == pytest.approx(1.905, abs=1e-3)
+    # 1.952 (1.905 before the shipped clipping check took 1/40 of the budget from the sums)
+    assert team.worst.relative_half_width == pytest.approx(1.952, abs=1e-3)
     # one agent fewer in the smallest team and the monthly team release would be refused
     smaller = roster.filter(pl.col("agent_pseudonym") != roster.filter(pl.col("team") == team.worst.group_value)[0, 0])
     assert plan_policy(policy, smaller).releases[0].accuracy.refused
