@@ -150,9 +150,13 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
 
     A pure DP policy records its model and budget unit, budget_cap_epsilon and each release's epsilon.
     A yearly cap is recorded (budget_cap_year_rho or budget_cap_year_epsilon) only when the policy
-    sets one, so that the entries of policies without it keep their form and hash.
+    sets one, so that the entries of policies without it keep their form and hash; likewise each
+    release's clipping check share (the budget share of its over-bound counts) only where it has one.
     """
     out = _policy_payload(policy, run_by)
+    for doc, spec in zip(out["releases"], policy.releases, strict=True):
+        if spec.clipping_check_share is not None:
+            doc["clipping_check_share"] = fraction_text(spec.clipping_check_share)
     if policy.budget_cap_year is not None:
         out[f"budget_cap_year_{policy.budget_cap_year.unit}"] = policy.budget_cap_year.text
     if policy.privacy_model == "pure":

@@ -10,7 +10,9 @@ minimum number of agents in the roster. Columns:
 - group_value       the team or site
 - window_start      first day of the window (inclusive)
 - window_end        day after the last day of the window (exclusive)
-- statistic         what was measured (e.g. contacts_handled, handle_seconds, aht_seconds)
+- statistic         what was measured (e.g. contacts_handled, handle_seconds, aht_seconds;
+                    agents_over_bound_<sum>: the noisy number of the group's agents whose window
+                    total exceeded the sum's bound, the clipping check of docs/privacy.md)
 - value             the published value, with random noise added to protect individual agents;
                     NULL when status = 'too_noisy'
 - ci_low, ci_high   95% interval: the true value lies between them with probability at least
