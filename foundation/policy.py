@@ -19,10 +19,11 @@ import yaml
 from foundation import schema
 from foundation.budget import Budget, BudgetUnit
 from foundation.desktop_rules import DesktopRules
-from foundation.exact import canonical_json
+from foundation.exact import canonical_json, fraction_text
 
 WindowKind = Literal["day", "week", "month"]
-GroupKind = Literal["team", "site"]
+# "center": the one group of all agents of a bounds suggestion (never a release's group_by).
+GroupKind = Literal["team", "site", "center"]
 # zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
 PrivacyModel = Literal["zcdp", "pure"]
 # What happens to a roster group under min_group_size: left out, or pooled with the other small
@@ -71,6 +72,9 @@ class ReleaseSpec:
     epsilon: Fraction | None = None
     # This release's limit on corrections per window; None: the policy's.
     max_corrections_per_window: int | None = None
+    # Set on the spec of a bounds suggestion (Policy.bounds_suggestion_spec): the release it suggests
+    # bounds for. None on a release of the policy.
+    bounds_suggestion_for: str | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -98,6 +102,25 @@ class ReleaseSpec:
                 out.append((start, end))
             day += dt.timedelta(days=1)
         return out
+
+
+# Bounds suggestions: the name prefix of their release-like keys, and the defaults of the policy key.
+BOUNDS_SUGGESTION_PREFIX = "bounds_suggestion:"
+DEFAULT_BOUNDS_MAX_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class BoundsSuggestion:
+    """What a DP suggestion of clipping bounds may cost (policy key `bounds_suggestion`).
+
+    quantile: the share of agents whose window total the suggested bound should cover.
+    budget: what one suggestion (all sums of one release, one window) costs each agent, in the
+    policy's unit. max_factor: the public candidate grid reaches max_factor x the current bound.
+    """
+
+    quantile: Fraction
+    budget: Budget
+    max_factor: int = DEFAULT_BOUNDS_MAX_FACTOR
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,8 @@ class Policy:
     # policy's unit (optional key budget_cap_year_rho or budget_cap_year_epsilon); None: no yearly cap,
     # the monthly cap alone bounds a year at 12 times itself.
     budget_cap_year: Budget | None = None
+    # The budget and quantile of `teamlens plan --suggest-bounds`; None: suggestions are not permitted.
+    bounds_suggestion: BoundsSuggestion | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -140,7 +165,12 @@ class Policy:
         return own if own is not None else self.max_corrections_per_window
 
     def relative_limit(self, spec: ReleaseSpec) -> Fraction | None:
-        """The accuracy limit that applies to a release: its own, else the policy's, else None."""
+        """The accuracy limit that applies to a release: its own, else the policy's, else None.
+
+        A bounds suggestion has none: it publishes a chosen grid candidate, not a noisy sum.
+        """
+        if spec.bounds_suggestion_for is not None:
+            return None
         return (
             spec.max_relative_half_width if spec.max_relative_half_width is not None else self.max_relative_half_width
         )
@@ -154,6 +184,40 @@ class Policy:
             f"release {name!r} is not permitted by policy version {self.version}; "
             f"permitted: {', '.join(r.name for r in self.releases)}"
         )
+
+    def bounds_suggestion_spec(self, release_name: str) -> ReleaseSpec:
+        """The release-like spec of a bounds suggestion for a release: it is charged, stored and
+        recorded in the ledger like a release (privacy.accountant), under the name
+        `bounds_suggestion:<release>`, for the release's windows, with the one group 'all'."""
+        if self.bounds_suggestion is None:
+            raise PolicyError(
+                f"policy version {self.version} does not permit bounds suggestions (no bounds_suggestion key)"
+            )
+        spec = self.release(release_name)
+        budget = self.bounds_suggestion.budget
+        return ReleaseSpec(
+            name=BOUNDS_SUGGESTION_PREFIX + spec.name,
+            purpose=(
+                f"Suggested clipping bounds for {spec.name}: the differentially private "
+                f"{fraction_text(self.bounds_suggestion.quantile)} quantile of agents' window totals"
+            ),
+            group_by="center",
+            window=spec.window,
+            rho=budget.amount if budget.unit == "rho" else budget.amount * budget.amount / 2,
+            sums=dict(spec.sums),
+            ratios=(),
+            privacy_model=self.privacy_model,
+            epsilon=budget.amount if budget.unit == "epsilon" else None,
+            max_corrections_per_window=0,
+            bounds_suggestion_for=spec.name,
+        )
+
+    def budgeted_spec(self, name: str) -> ReleaseSpec:
+        """The spec of anything that spends budget under this policy: a release, or a release's
+        bounds suggestion (`bounds_suggestion:<release>`)."""
+        if name.startswith(BOUNDS_SUGGESTION_PREFIX):
+            return self.bounds_suggestion_spec(name.removeprefix(BOUNDS_SUGGESTION_PREFIX))
+        return self.release(name)
 
     def desktop_rules(self) -> DesktopRules:
         """The desktop category rules (foundation.desktop_rules) of the policy's category tables: all
@@ -227,6 +291,7 @@ _TOP_KEYS = {
     "max_relative_half_width",
     "small_groups",
     "max_corrections_per_window",
+    "bounds_suggestion",
     "releases",
 }
 _OPTIONAL_TOP_KEYS = {
@@ -238,6 +303,7 @@ _OPTIONAL_TOP_KEYS = {
     "max_corrections_per_window",
     "budget_cap_year_rho",
     "budget_cap_year_epsilon",
+    "bounds_suggestion",
 }
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
@@ -261,6 +327,7 @@ _RELEASE_KEYS = {
 }
 _OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width", "max_corrections_per_window"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
+_BOUNDS_SUGGESTION_KEYS = {"quantile", "rho", "epsilon", "max_factor"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
 
 
@@ -371,7 +438,34 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         small_groups=small_groups,
         max_corrections_per_window=0 if corrections is None else corrections,
         budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
+        bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
     )
+
+
+def _bounds_suggestion(doc: Any, model: PrivacyModel, cap: Fraction, where: str) -> BoundsSuggestion | None:
+    """The optional `bounds_suggestion` key: quantile in (0, 1), a budget in the model's unit at
+    most the monthly cap, and an optional integer max_factor of at least 2."""
+    if doc is None:
+        return None
+    where = f"{where}: bounds_suggestion"
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where}: expected a mapping with quantile and {_BUDGET_KEYS[model][1]}")
+    _no_unknown(doc, _BOUNDS_SUGGESTION_KEYS, where)
+    budget_key = _BUDGET_KEYS[model][1]
+    other = sorted({k for m, (_, k) in _BUDGET_KEYS.items() if m != model} & set(doc))
+    if other:
+        raise PolicyError(f"{where}: {', '.join(other)} does not apply under privacy_model {model!r}; use {budget_key}")
+    _require(doc, {"quantile", budget_key}, where)
+    quantile = _positive_fraction(doc["quantile"], f"{where}: quantile")
+    if quantile >= 1:
+        raise PolicyError(f"{where}: quantile must be below 1, got {doc['quantile']!r}")
+    budget = _positive_fraction(doc[budget_key], f"{where}: {budget_key}")
+    if budget > cap:
+        raise PolicyError(f"{where}: {budget_key} {doc[budget_key]!r} exceeds the monthly cap; it could never be spent")
+    factor = doc.get("max_factor", DEFAULT_BOUNDS_MAX_FACTOR)
+    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 2:
+        raise PolicyError(f"{where}: max_factor must be an integer of at least 2, got {factor!r}")
+    return BoundsSuggestion(quantile=quantile, budget=Budget(PRIVACY_MODELS[model], budget), max_factor=factor)
 
 
 def _category_lists(value: Any, key: str, what: str, where: str) -> dict[str, tuple[str, ...]]:

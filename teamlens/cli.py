@@ -8,7 +8,8 @@ teamlens verify     recompute the privacy ledger's hash chain and check the tabl
                     wrong); --checkpoint FILE: also prove that the ledger extends a signed checkpoint
 teamlens checkpoint sign a checkpoint of the ledger; write it to FILE and its verifier key to FILE.pub
 teamlens paths      where every zone lives
-teamlens plan       predicted 95% intervals and budget per month of every release for the current roster
+teamlens plan       predicted 95% intervals and budget per month of every release for the current roster;
+                    --suggest-bounds: DP suggestions of the sums' bounds (spends the policy's bounds_suggestion budget)
 teamlens check-mapping  parse a sample of a flat call export with its mapping file, before a run
 teamlens retention  delete the partitions older than the policy's retention periods (or --dry-run)
 teamlens policy approve --by ROLE --name NAME   record the policy's approval (it takes effect only once approved)
@@ -27,6 +28,7 @@ import sys
 from pathlib import Path
 
 from foundation import lake
+from foundation.policy import Policy
 from foundation.settings import REPO_ROOT, Settings, load_settings
 
 DAG_ID = "teamlens_daily"
@@ -233,6 +235,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from privacy.planner import current_roster, format_plan, plan_json, plan_policy
 
     policy = load_policy(settings.policy_path)
+    if args.suggest_bounds:
+        return _suggest_bounds(args, settings, policy)
     try:
         roster, source = current_roster(settings)
         plan = plan_policy(policy, roster, args.release, source)
@@ -241,6 +245,20 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     print(json.dumps(plan_json(plan), indent=2) if args.json else format_plan(plan))
     return 0 if plan.ok else 1
+
+
+def _suggest_bounds(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
+    """plan --suggest-bounds: DP suggestions of the releases' bounds (exit 1: one was refused; 2: not permitted)."""
+    from foundation.policy import PolicyError
+    from privacy.bounds import format_suggestions, suggest_bounds
+
+    try:
+        outcomes = suggest_bounds(settings, policy, args.release)
+    except PolicyError as exc:
+        print(f"cannot suggest bounds: {exc}", file=sys.stderr)
+        return 2
+    print(format_suggestions(outcomes, settings.lake.warehouse_path))
+    return 1 if any(o.status == "refused" for o in outcomes) else 0
 
 
 def cmd_check_mapping(args: argparse.Namespace, settings: Settings) -> int:
@@ -371,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="predicted accuracy and budget per month of the releases (exit 1: refused)")
     p.add_argument("--release", help="only this release")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument(
+        "--suggest-bounds",
+        action="store_true",
+        help="suggest each sum's bound from a DP quantile of the latest complete window (spends the policy's "
+        "bounds_suggestion budget once per window; recorded in the ledger)",
+    )
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("check-mapping", help="parse a flat call export's sample with its mapping file")
