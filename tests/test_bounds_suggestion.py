@@ -9,6 +9,7 @@ contacts and 700 (10 + i) seconds. The draws are real OpenDP draws through the a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_the_candidate_grid_is_public_geometric_and_holds_the_current_bound() ->
     assert grid[0] == 1 and grid[-1] == 3000 and 300 in grid
     assert grid == sorted(set(grid))
     assert grid[:3] == [1, 2, 3] and grid[-5:] == [2810, 2866, 2923, 2982, 3000] and len(grid) == 257
-    assert all(b / a <= 1.03 for a, b in zip(grid, grid[1:], strict=False) if a >= 100)  # about 2% apart
+    assert all(b / a <= 1.03 for a, b in itertools.pairwise(grid) if a >= 100)  # about 2% apart
 
 
 # --- recorded like a release ---------------------------------------------------------------------
@@ -193,7 +194,7 @@ def test_the_suggestion_is_charged_stored_and_recorded_in_the_ledger(
         ("all", "suggested_bound_contacts_handled"),
         ("all", "suggested_bound_handle_seconds"),
     ]
-    for group, statistic, value, low, high, size, status in values:
+    for _group, statistic, value, low, high, size, status in values:
         grid = grids[statistic.removeprefix("suggested_bound_")]
         assert (low, high, size, status) == (1.0, float(grid[-1]), 30, "published")
         assert int(value) in grid and value == int(value)
