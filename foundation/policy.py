@@ -19,10 +19,11 @@ import yaml
 from foundation import schema
 from foundation.budget import Budget, BudgetUnit
 from foundation.desktop_rules import DesktopRules
-from foundation.exact import canonical_json
+from foundation.exact import canonical_json, fraction_text
+from foundation.windows import WindowKind, windows_ending_in
 
-WindowKind = Literal["day", "week", "month"]
-GroupKind = Literal["team", "site"]
+# "center": the one group of all agents of a bounds suggestion (never a release's group_by).
+GroupKind = Literal["team", "site", "center"]
 # zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
 PrivacyModel = Literal["zcdp", "pure"]
 # What happens to a roster group under min_group_size: left out, or pooled with the other small
@@ -32,7 +33,6 @@ SmallGroups = Literal["suppress", "merge_into_parent"]
 PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 # Accounting periods (calendar months) in one rolling year, for the yearly total and cap.
-MONTHS_PER_YEAR = 12
 
 
 class PolicyError(ValueError):
@@ -75,6 +75,9 @@ class ReleaseSpec:
     # group, of the agents whose window total exceeded the sum's bound (docs/privacy.md, The
     # clipping check). The release's own key, else the policy's; None: no clipping check.
     clipping_check_share: Fraction | None = None
+    # Set on the spec of a bounds suggestion (Policy.bounds_suggestion_spec): the release it suggests
+    # bounds for. None on a release of the policy.
+    bounds_suggestion_for: str | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -104,15 +107,27 @@ class ReleaseSpec:
         return self.typical.get(metric, self.sums[metric] / 2)
 
     def windows_ending_in(self, first_day: dt.date, end_day: dt.date) -> list[tuple[dt.date, dt.date]]:
-        """Windows [start, end) whose last day lies in [first_day, end_day)."""
-        out = []
-        day = first_day
-        while day < end_day:
-            start, end = window_of(self.window, day)
-            if end - dt.timedelta(days=1) == day:
-                out.append((start, end))
-            day += dt.timedelta(days=1)
-        return out
+        """This release's windows [start, end) whose last day lies in [first_day, end_day)."""
+        return windows_ending_in(self.window, first_day, end_day)
+
+
+# Bounds suggestions: the name prefix of their release-like keys, and the defaults of the policy key.
+BOUNDS_SUGGESTION_PREFIX = "bounds_suggestion:"
+DEFAULT_BOUNDS_MAX_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class BoundsSuggestion:
+    """What a DP suggestion of clipping bounds may cost (policy key `bounds_suggestion`).
+
+    quantile: the share of agents whose window total the suggested bound should cover.
+    budget: what one suggestion (all sums of one release, one window) costs each agent, in the
+    policy's unit. max_factor: the public candidate grid reaches max_factor x the current bound.
+    """
+
+    quantile: Fraction
+    budget: Budget
+    max_factor: int = DEFAULT_BOUNDS_MAX_FACTOR
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ class Policy:
     # policy's unit (optional key budget_cap_year_rho or budget_cap_year_epsilon); None: no yearly cap,
     # the monthly cap alone bounds a year at 12 times itself.
     budget_cap_year: Budget | None = None
+    # The budget and quantile of `teamlens plan --suggest-bounds`; None: suggestions are not permitted.
+    bounds_suggestion: BoundsSuggestion | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -155,7 +172,12 @@ class Policy:
         return own if own is not None else self.max_corrections_per_window
 
     def relative_limit(self, spec: ReleaseSpec) -> Fraction | None:
-        """The accuracy limit that applies to a release: its own, else the policy's, else None."""
+        """The accuracy limit that applies to a release: its own, else the policy's, else None.
+
+        A bounds suggestion has none: it publishes a chosen grid candidate, not a noisy sum.
+        """
+        if spec.bounds_suggestion_for is not None:
+            return None
         return (
             spec.max_relative_half_width if spec.max_relative_half_width is not None else self.max_relative_half_width
         )
@@ -169,6 +191,40 @@ class Policy:
             f"release {name!r} is not permitted by policy version {self.version}; "
             f"permitted: {', '.join(r.name for r in self.releases)}"
         )
+
+    def bounds_suggestion_spec(self, release_name: str) -> ReleaseSpec:
+        """The release-like spec of a bounds suggestion for a release: it is charged, stored and
+        recorded in the ledger like a release (privacy.accountant), under the name
+        `bounds_suggestion:<release>`, for the release's windows, with the one group 'all'."""
+        if self.bounds_suggestion is None:
+            raise PolicyError(
+                f"policy version {self.version} does not permit bounds suggestions (no bounds_suggestion key)"
+            )
+        spec = self.release(release_name)
+        budget = self.bounds_suggestion.budget
+        return ReleaseSpec(
+            name=BOUNDS_SUGGESTION_PREFIX + spec.name,
+            purpose=(
+                f"Suggested clipping bounds for {spec.name}: the differentially private "
+                f"{fraction_text(self.bounds_suggestion.quantile)} quantile of agents' window totals"
+            ),
+            group_by="center",
+            window=spec.window,
+            rho=budget.amount if budget.unit == "rho" else budget.amount * budget.amount / 2,
+            sums=dict(spec.sums),
+            ratios=(),
+            privacy_model=self.privacy_model,
+            epsilon=budget.amount if budget.unit == "epsilon" else None,
+            max_corrections_per_window=0,
+            bounds_suggestion_for=spec.name,
+        )
+
+    def budgeted_spec(self, name: str) -> ReleaseSpec:
+        """The spec of anything that spends budget under this policy: a release, or a release's
+        bounds suggestion (`bounds_suggestion:<release>`)."""
+        if name.startswith(BOUNDS_SUGGESTION_PREFIX):
+            return self.bounds_suggestion_spec(name.removeprefix(BOUNDS_SUGGESTION_PREFIX))
+        return self.release(name)
 
     def desktop_rules(self) -> DesktopRules:
         """The desktop category rules (foundation.desktop_rules) of the policy's category tables: all
@@ -186,41 +242,6 @@ class Policy:
     def app_category(self, app: str | None) -> str:
         """Category of an application name alone, 'other' when the policy does not list it."""
         return self.desktop_category(app)
-
-
-def window_of(kind: WindowKind, day: dt.date) -> tuple[dt.date, dt.date]:
-    """The window [start, end) of the given kind that contains the day."""
-    if kind == "day":
-        return day, day + dt.timedelta(days=1)
-    if kind == "week":
-        start = day - dt.timedelta(days=day.weekday())
-        return start, start + dt.timedelta(days=7)
-    start = day.replace(day=1)
-    end = (start + dt.timedelta(days=32)).replace(day=1)
-    return start, end
-
-
-def shift_period(period: str, months: int) -> str:
-    """The accounting period (a calendar month, 'YYYY-MM') `months` after `period` (before, if negative)."""
-    index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def rolling_year(last: str) -> list[str]:
-    """The 12 accounting periods ending with `last`, oldest first: one rolling year."""
-    return [shift_period(last, k) for k in range(-(MONTHS_PER_YEAR - 1), 1)]
-
-
-def periods_touched(start: dt.date, end: dt.date) -> list[str]:
-    """Accounting periods (calendar months, 'YYYY-MM') that the window [start, end) overlaps."""
-    months = []
-    day = start
-    while day < end:
-        label = f"{day.year:04d}-{day.month:02d}"
-        if label not in months:
-            months.append(label)
-        day = window_of("month", day)[1]
-    return months
 
 
 _TOP_KEYS = {
@@ -243,6 +264,7 @@ _TOP_KEYS = {
     "small_groups",
     "max_corrections_per_window",
     "clipping_check_share",
+    "bounds_suggestion",
     "releases",
 }
 _OPTIONAL_TOP_KEYS = {
@@ -255,6 +277,7 @@ _OPTIONAL_TOP_KEYS = {
     "budget_cap_year_rho",
     "budget_cap_year_epsilon",
     "clipping_check_share",
+    "bounds_suggestion",
 }
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
@@ -287,6 +310,7 @@ _OPTIONAL_RELEASE_KEYS = {
 # The clipping check's share of a release's budget lies strictly between 0 and this (the sums keep most).
 MAX_CLIPPING_CHECK_SHARE = Fraction(1, 2)
 _RATIO_KEYS = {"numerator", "denominator", "max"}
+_BOUNDS_SUGGESTION_KEYS = {"quantile", "rho", "epsilon", "max_factor"}
 _RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
 
 
@@ -400,7 +424,34 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         small_groups=small_groups,
         max_corrections_per_window=0 if corrections is None else corrections,
         budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
+        bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
     )
+
+
+def _bounds_suggestion(doc: Any, model: PrivacyModel, cap: Fraction, where: str) -> BoundsSuggestion | None:
+    """The optional `bounds_suggestion` key: quantile in (0, 1), a budget in the model's unit at
+    most the monthly cap, and an optional integer max_factor of at least 2."""
+    if doc is None:
+        return None
+    where = f"{where}: bounds_suggestion"
+    if not isinstance(doc, dict):
+        raise PolicyError(f"{where}: expected a mapping with quantile and {_BUDGET_KEYS[model][1]}")
+    _no_unknown(doc, _BOUNDS_SUGGESTION_KEYS, where)
+    budget_key = _BUDGET_KEYS[model][1]
+    other = sorted({k for m, (_, k) in _BUDGET_KEYS.items() if m != model} & set(doc))
+    if other:
+        raise PolicyError(f"{where}: {', '.join(other)} does not apply under privacy_model {model!r}; use {budget_key}")
+    _require(doc, {"quantile", budget_key}, where)
+    quantile = _positive_fraction(doc["quantile"], f"{where}: quantile")
+    if quantile >= 1:
+        raise PolicyError(f"{where}: quantile must be below 1, got {doc['quantile']!r}")
+    budget = _positive_fraction(doc[budget_key], f"{where}: {budget_key}")
+    if budget > cap:
+        raise PolicyError(f"{where}: {budget_key} {doc[budget_key]!r} exceeds the monthly cap; it could never be spent")
+    factor = doc.get("max_factor", DEFAULT_BOUNDS_MAX_FACTOR)
+    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 2:
+        raise PolicyError(f"{where}: max_factor must be an integer of at least 2, got {factor!r}")
+    return BoundsSuggestion(quantile=quantile, budget=Budget(PRIVACY_MODELS[model], budget), max_factor=factor)
 
 
 def _category_lists(value: Any, key: str, what: str, where: str) -> dict[str, tuple[str, ...]]:

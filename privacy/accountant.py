@@ -56,7 +56,8 @@ from typing import Any
 import duckdb
 
 from foundation.exact import jsonable, utc_text
-from foundation.policy import Policy, ReleaseSpec, periods_touched, window_of
+from foundation.policy import Policy, ReleaseSpec
+from foundation.windows import periods_touched, window_of
 from privacy.approval import not_approved_message
 from privacy.budgets import PeriodBudgets, period_budgets
 from privacy.budgets import budget_summary as budget_summary  # the accountant's spend per period, for its callers
@@ -205,7 +206,7 @@ def _check_inputs(key: ReleaseKey, spec: ReleaseSpec, policy: Policy) -> None:
         raise ValueError(f"release key has policy hash {key.policy_sha256}, the policy is {policy.sha256}")
     if key.release_name != spec.name:
         raise ValueError(f"release key names {key.release_name!r} but the spec is {spec.name!r}")
-    if policy.release(spec.name) != spec:
+    if policy.budgeted_spec(spec.name) != spec:  # a release, or a release's bounds suggestion (privacy.bounds)
         raise ValueError(f"release spec {spec.name!r} differs from the one in policy version {policy.version}")
     if window_of(spec.window, key.window_start) != (key.window_start, key.window_end):
         raise ValueError(

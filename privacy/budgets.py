@@ -23,7 +23,8 @@ import duckdb
 
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text
-from foundation.policy import MONTHS_PER_YEAR, Policy, ReleaseSpec, rolling_year, shift_period
+from foundation.policy import Policy, ReleaseSpec
+from foundation.windows import MONTHS_PER_YEAR, rolling_year, shift_period
 from privacy.mechanisms import EPSILON_CONVERSION_OPENDP, rho_to_epsilon, rho_to_epsilon_opendp, zcdp_equivalent
 from warehouse import store
 

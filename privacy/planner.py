@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from foundation import lake, schema
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text
-from foundation.policy import MONTHS_PER_YEAR, Policy, ReleaseSpec, WindowKind
+from foundation.policy import Policy, ReleaseSpec
+from foundation.windows import MONTHS_PER_YEAR, WindowKind
 from privacy.groups import decide_groups
 from privacy.mechanisms import (
     ALPHA_RATIO_PART,

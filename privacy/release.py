@@ -36,8 +36,9 @@ from pathlib import Path
 import polars as pl
 
 from foundation import lake, schema
-from foundation.policy import Policy, ReleaseSpec, window_of
+from foundation.policy import Policy, ReleaseSpec
 from foundation.settings import Settings
+from foundation.windows import window_of
 from privacy.accountant import publish_release
 from privacy.groups import assign_merged_groups, decide_groups
 from privacy.mechanisms import (

@@ -250,6 +250,14 @@ def cmd_paths() -> int:
 def cmd_plan(
     release: ReleaseName = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    suggest_bounds: Annotated[
+        bool,
+        typer.Option(
+            "--suggest-bounds",
+            help="Suggest each sum's bound from a DP quantile of the latest complete window (spends the policy's "
+            "bounds_suggestion budget once per window; recorded in the ledger).",
+        ),
+    ] = False,
 ) -> int:
     """Predicted 95% intervals and budget per month of each release for the current roster (exit 1: refused)."""
     from foundation.policy import PolicyError, load_policy
@@ -258,6 +266,8 @@ def cmd_plan(
     settings = _settings()
     _known_release(settings, release)
     policy = load_policy(settings.policy_path)
+    if suggest_bounds:
+        return _suggest_bounds(settings, policy, release)
     try:
         roster, source = current_roster(settings)
         plan = plan_policy(policy, roster, release, source)
@@ -265,6 +275,19 @@ def cmd_plan(
         raise UserError(f"cannot plan: {exc}") from None
     print(json.dumps(plan_json(plan), indent=2) if as_json else format_plan(plan))
     return 0 if plan.ok else 1
+
+
+def _suggest_bounds(settings: Settings, policy: Any, release: str | None) -> int:
+    """plan --suggest-bounds: DP suggestions of the releases' bounds (exit 1: one was refused; 2: not permitted)."""
+    from foundation.policy import PolicyError
+    from privacy.bounds import format_suggestions, suggest_bounds
+
+    try:
+        outcomes = suggest_bounds(settings, policy, release)
+    except PolicyError as exc:
+        raise UserError(f"cannot suggest bounds: {exc}") from None
+    print(format_suggestions(outcomes, settings.lake.warehouse_path))
+    return 1 if any(o.status == "refused" for o in outcomes) else 0
 
 
 PREVIEW_COLUMNS = ("source_line", "contact_id", "agent_key", "queue", "initiation_ts", "queue_seconds", "talk_seconds")

@@ -381,7 +381,7 @@ def month_key(policy: Policy, year: int, month: int) -> Any:
     """The key of the calendar month window of TEAM_MONTH."""
     import datetime as dt
 
-    from foundation.policy import window_of
+    from foundation.windows import window_of
     from warehouse.records import ReleaseKey
 
     start, end = window_of("month", dt.date(year, month, 1))

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from foundation.budget import Budget
-from foundation.policy import PolicyError, load_policy, parse_policy, periods_touched, window_of
+from foundation.policy import PolicyError, load_policy, parse_policy
 from foundation.settings import REPO_ROOT
+from foundation.windows import periods_touched, window_of
 
 POLICY_FILE = REPO_ROOT / "foundation" / "policy.yaml"
 

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from foundation.budget import Budget
-from foundation.policy import PolicyError, load_policy, parse_policy, rolling_year, shift_period
+from foundation.policy import PolicyError, load_policy, parse_policy
 from foundation.settings import REPO_ROOT
+from foundation.windows import rolling_year, shift_period
 from privacy import budgets
 from privacy.accountant import publish_release
 from privacy.budgets import budget_summary, year_summary
