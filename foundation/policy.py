@@ -261,7 +261,7 @@ _RELEASE_KEYS = {
 }
 _OPTIONAL_RELEASE_KEYS = {"ratios", "typical", "max_relative_half_width", "max_corrections_per_window"}
 _RATIO_KEYS = {"numerator", "denominator", "max"}
-_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
+_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics", "reports"}
 
 
 def load_policy(path: Path) -> Policy:

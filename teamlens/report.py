@@ -187,7 +187,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print(f"  landing (raw, restricted):          {settings.lake.landing}")
     print(f"  staged + quarantine (restricted):   {settings.lake.staged}  {settings.lake.quarantine}")
     print(f"  agent-day metrics (restricted):     {settings.lake.metrics}")
-    print(f"  run reports (counts only):          {settings.lake.reports}")
+    print(f"  run reports (restricted):           {settings.lake.reports}")
     print(f"  warehouse + ledger (published):     {settings.lake.warehouse_path}")
     print(f"  signed checkpoint (keep a copy):    {settings.lake.latest_checkpoint}")
     print("  verify the ledger:                  .venv/bin/teamlens verify")

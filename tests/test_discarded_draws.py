@@ -49,7 +49,8 @@ def spend_rows(path: Path) -> int:
 
 
 def refusal_payloads(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(p) for (p,) in rows(path, "SELECT payload FROM ledger WHERE entry_type = 'refusal' ORDER BY seq")]
+    found = rows(path, "SELECT payload FROM ledger WHERE entry_type = 'refusal' ORDER BY seq")
+    return [json.loads(p) for (p,) in found]
 
 
 def test_the_discard_phrase_is_the_accountants() -> None:
@@ -126,8 +127,7 @@ def test_the_accuracy_recheck_on_the_drawn_groups_says_so_in_message_and_entry(t
     assert out.status == "refused"
     prefix = "refused team_week [2026-03-09, 2026-03-16) after drawing noise: too imprecise to publish: "
     suffix = (
-        " (max_relative_half_width); the drawn release's groups differ from those checked before the draw; "
-        f"{DISCARDED}"
+        f" (max_relative_half_width); the drawn release's groups differ from those checked before the draw; {DISCARDED}"
     )
     assert out.message.startswith(prefix) and out.message.endswith(suffix)
     [entry] = refusal_payloads(wh)
