@@ -7,9 +7,13 @@ Reads only the warehouse (published aggregates and the ledger), never the restri
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foundation.settings import Settings
+
+if TYPE_CHECKING:
+    from foundation.policy import Policy
+    from privacy.approval import Approval
 
 STATISTIC_LABELS = {
     "contacts_handled": ("contacts handled", 0),
@@ -54,8 +58,17 @@ def format_year(year: dict[str, Any]) -> str:
     return f"rolling year {span} (the months add up): {total}; {verdict}"
 
 
+def format_policy_approval(policy: Policy, approval: Approval | None) -> str:
+    """The policy in force and its approval: by whom (role and name) and on which day (UTC)."""
+    policy_name = f"Policy version {policy.version} ({policy.sha256[:12]})"
+    if approval is None:
+        return f"{policy_name}: not approved; nothing is released under it until `teamlens policy approve` records it"
+    return f"{policy_name}, approved by {approval.role} '{approval.name}' on {approval.approved_at[:10]}"
+
+
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from foundation.policy import load_policy
+    from privacy.approval import approval_of
     from privacy.budgets import budget_summary, year_summary
     from privacy.verify import verify_ledger
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
@@ -150,6 +163,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
+    print(format_policy_approval(policy, approval_of(settings.lake.warehouse_path, policy)))
     cap = policy.budget_cap
     model = "zCDP" if cap.unit == "rho" else "pure DP"
     print(
