@@ -66,6 +66,25 @@ def format_policy_approval(policy: Policy, approval: Approval | None) -> str:
     return f"{policy_name}, approved by {approval.role} '{approval.name}' on {approval.approved_at[:10]}"
 
 
+def format_units(period: dict[str, Any], unit: str) -> str | None:
+    """The spend of a period holding both units, each summed on its own (never rho + epsilon), or None.
+
+    unit: the policy's; the other unit's spend is counted as the accountant does (privacy/budgets.py).
+    """
+    by_unit = period.get("by_unit", {})
+    if len(by_unit) < 2:
+        return None
+    parts = "; ".join(
+        f"{u} {v['spent']} ({v['releases']} release{'s' if v['releases'] != 1 else ''})" for u, v in by_unit.items()
+    )
+    counted = (
+        "epsilon counted as rho epsilon^2 / 2"
+        if unit == "rho"
+        else "rho spend has no pure DP (epsilon) bound: the month is over the cap"
+    )
+    return f"    recorded per unit (never added across units): {parts}; {counted}"
+
+
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from foundation.policy import load_policy
     from privacy.approval import approval_of
@@ -175,11 +194,16 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         print("  nothing spent yet")
     if cap.unit == "epsilon":
         for period in summary:
-            spent = period["spent_epsilon"] if period["spent_epsilon"] is not None else "unbounded (zCDP spend)"
+            bounded = period["spent_epsilon"] is not None
+            spent = period["spent_epsilon"] if bounded else "unbounded (zCDP spend)"
+            remaining = f"remaining {period['remaining_epsilon']}" if bounded else "over the cap"
             print(
                 f"  {period['period']}: spent epsilon {spent} of {period['cap_epsilon']} "
-                f"({period['releases']} releases), remaining {period['remaining_epsilon']}; delta 0"
+                f"({period['releases']} releases), {remaining}; delta 0"
             )
+            units = format_units(period, "epsilon")
+            if units:
+                print(units)
         summary = []
     for period in summary:
         print(
@@ -187,6 +211,9 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
             f"({period['releases']} releases), remaining {period['remaining_rho']}; "
             f"as (epsilon, delta): ({period['epsilon']:.2f}, {period['delta']})"
         )
+        units = format_units(period, "rho")
+        if units:
+            print(units)
     if summary:
         print(f"  epsilon conversion: {summary[0]['epsilon_conversion']}")
     year = year_summary(settings.lake.warehouse_path, policy)
