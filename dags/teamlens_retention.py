@@ -1,14 +1,15 @@
 """Retention: delete the day partitions older than the privacy policy's retention periods.
 
 Every day, the partitions of the landing, staged, quarantine and metrics zones (and the metrics'
-completion markers) whose day is older than the zone's `retention_days` in foundation/policy.yaml
+completion markers, and the run reports under reports/ingest and reports/validation: exact per-day
+counts, restricted) whose day is older than the zone's `retention_days` in foundation/policy.yaml
 are deleted. A day D is kept while as_of - D <= retention_days and deleted once it is older
 (landing 14 days, as_of 2026-11-23: 2026-11-09 kept, 2026-11-08 deleted). Each run that deletes
 something first appends one 'retention_deletion' entry to the privacy ledger (per zone: the days,
 the day folders, counts of folders, files and bytes; no file names, no agent), then deletes; a
 rerun after a crash records and deletes what is left, a run with nothing due records nothing.
-The roster, the mapping files, the counts-only run reports, the warehouse and the ledger are
-never deleted. Details: privacy/retention.py.
+The roster, the mapping files, the signed checkpoints under reports/checkpoints, the warehouse
+and the ledger are never deleted. Details: privacy/retention.py.
 
 as_of is the end of the run's data interval (its logical date for a manual run, today in UTC
 when it has none). Params: {"as_of": "YYYY-MM-DD"} to choose another day, {"dry_run": true} to

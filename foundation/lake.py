@@ -19,8 +19,8 @@ Layout under the data root (docs/architecture.md explains the layers around it):
     quarantine/<table>/ingest/<source>/day=D/    records refused at ingest, with the reason
     quarantine/<table>/day=D/validation.parquet  rows refused by validation
     metrics/<table>/day=D/*.parquet              agent_day, queue_day (restricted, never published)
-    reports/ingest/<table>/day=D.json            reconciliation counts, never a value of a record
-    reports/validation/<table>/day=D.json        validation summary, counts only
+    reports/ingest/<table>/day=D.json            reconciliation counts, never a value of a record (restricted)
+    reports/validation/<table>/day=D.json        validation summary, counts only (restricted)
     reports/metrics/agent_day/day=D.json         the day's metrics completion marker
     reports/checkpoints/latest.txt (+ .pub)      the ledger's latest signed checkpoint and verifier key
     reports/checkpoints/size=N.txt               the signed checkpoint of the ledger's first N entries
@@ -29,7 +29,10 @@ Layout under the data root (docs/architecture.md explains the layers around it):
 
 `ZONES` are the data's top folders (run/ holds process state only); `RECORD_ZONES` are those that
 hold records by day, the zones the policy's retention periods apply to (the metrics zone with its
-markers under reports/metrics). A table's
+markers under reports/metrics). The run reports (`RUN_REPORT_KINDS` under reports/, `Lake.run_reports`)
+hold exact per-day counts of rows, quarantines and duplicates: restricted data, not for managers,
+deleted after the policy's `retention_days.reports`; the signed checkpoints under
+reports/checkpoints are public audit artefacts and are never deleted. A table's
 zone (staged or metrics) is the one its schema declares (`Lake.table_root`).
 
 Hidden names (a leading dot; every reader skips them): a partition is built in `.tmp-day=D-<id>`,
@@ -76,6 +79,8 @@ _HIDDEN = re.compile(rf"^\.(?:(?:{'|'.join(SWAP_KINDS)})-)?day=({_DATE})(?:-[0-9
 _LEGACY_HIDDEN = re.compile(rf"^\.day=({_DATE})\.(?:validating|replaced)$")
 _DAY_FILE = re.compile(rf"^day=({_DATE})\.json$")
 METRICS_MARKER_TABLE = "agent_day"
+# The run reports under reports/ (reports/<kind>/<table>/day=D.json), kept for retention_days.reports.
+RUN_REPORT_KINDS = ("ingest", "validation")
 # Where the roster lies inside a landing zone (generators write it there without a Lake).
 ROSTER_IN_LANDING = Path("roster") / "roster.csv"
 # Written by validation into the staged partition it checked; a leading "_" keeps readers off it.
@@ -226,6 +231,11 @@ class Lake:
 
     def validation_report(self, table: Table, day: dt.date) -> Path:
         return self.reports / "validation" / table.name / f"{partition_name(day)}.json"
+
+    @property
+    def run_reports(self) -> tuple[Path, ...]:
+        """reports/ingest and reports/validation: the per-day run reports (restricted; retention_days.reports)."""
+        return tuple(self.reports / kind for kind in RUN_REPORT_KINDS)
 
     @property
     def metrics_markers(self) -> Path:

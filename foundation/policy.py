@@ -311,7 +311,7 @@ _OPTIONAL_RELEASE_KEYS = {
 MAX_CLIPPING_CHECK_SHARE = Fraction(1, 2)
 _RATIO_KEYS = {"numerator", "denominator", "max"}
 _BOUNDS_SUGGESTION_KEYS = {"quantile", "rho", "epsilon", "max_factor"}
-_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics"}
+_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics", "reports"}
 
 
 def load_policy(path: Path) -> Policy:

@@ -31,6 +31,12 @@ current policy's (docs/privacy.md, Budgets).
    one transaction re-check 1, 2 (on the group decisions of the drawn release) and 3, and insert
    the release, its groups, values and spend rows, and the 'release' ledger entry. Any error
    rolls all of it back. Noise drawn but not committed was never published and costs nothing.
+   Every way out after the draw says so (DISCARDED): a drawn release that fails its checks
+   (ValueError), a window stored by another run meanwhile (its stored values are returned), a
+   re-check refused (accuracy on the drawn groups, or budget spent by another run meanwhile:
+   a 'refusal' entry whose message says so and whose payload holds NOISE_DISCARDED), and an
+   error inside the transaction (a note on the exception). docs/privacy.md (Discarded draws)
+   explains why discarding a draw without charging it is sound.
 
 Pure DP (policy `privacy_model: pure`): the same, in epsilon instead of rho. Pure DP composes
 by adding epsilons, so a period's spend is the exact sum of the epsilons, compared with
@@ -66,6 +72,11 @@ from privacy.mechanisms import rho_to_epsilon_opendp
 from privacy.planner import AccuracyPlan, predict_accuracy
 from warehouse import store
 from warehouse.records import GroupDecision, NoisyRelease, ReleaseKey, ReleaseOutcome
+
+# What every way out after the draw says about the noise drawn (module docstring, step 4).
+DISCARDED = "the noise drawn was discarded: nothing was published and no budget was charged"
+# What a refusal entry recorded after the draw holds under the key 'noise'.
+NOISE_DISCARDED = {"drawn": True, "discarded": True, "published": False, "charged": False}
 
 
 def _utc_now() -> dt.datetime:
@@ -130,48 +141,36 @@ def publish_release(
         con.close()
 
     noisy = draw()
-    _check_noisy(noisy, policy)
+    try:
+        _check_noisy(noisy, policy)
+    except ValueError as exc:
+        raise ValueError(
+            f"{key.release_name} [{key.window_start}, {key.window_end}) not published: the drawn release "
+            f"failed its checks ({exc}); {DISCARDED}"
+        ) from exc
     drawn = predict_accuracy(spec, policy, noisy.groups) if limited else None
     if spec.privacy_model == "zcdp":  # before the lock: imports OpenDP and caches the entry's epsilon
         rho_to_epsilon_opendp(spec.rho, policy.report_delta)
 
     con = store.connect(path)
     try:
-        with store.transaction(con):
-            refused = None
-            imprecise = None
-            if store.window_release_exists(con, key):  # stored by someone else meanwhile
-                stored = True
-            else:
-                stored = False
-                if drawn is not None and drawn.refused:  # the drawn groups differ from those checked
-                    imprecise = drawn
-                else:
-                    budget = period_budgets(con, periods, spec, policy)
-                    refused = budget if budget.refused else None
-                    if refused is None:
-                        _write(
-                            con,
-                            key,
-                            spec,
-                            policy,
-                            run_by,
-                            noisy,
-                            periods,
-                            budget,
-                            now(),
-                            correction_of=correction_of,
-                            inputs_as_of=inputs_as_of,
-                            key_fingerprint=next(iter(fingerprints), None),
-                        )
+        try:
+            stored, imprecise, refused, written = _check_and_write(
+                con, key, spec, policy, run_by, noisy, periods, drawn, now, correction_of, inputs_as_of, fingerprints
+            )
+        except Exception as exc:  # rolled back: say what became of the draw, keep the error's type
+            exc.add_note(f"{key.release_name} [{key.window_start}, {key.window_end}): {DISCARDED}")
+            raise
         if stored:
             latest = store.latest_release(con, key)
             assert latest is not None
-            return _stored(con, ReleaseKey.of_stored(latest))
+            return _stored(con, ReleaseKey.of_stored(latest), drawn_meanwhile=True)
         if imprecise is not None:
-            return _refuse_accuracy(con, key, spec, policy, run_by, periods, imprecise, now())
+            return _refuse_accuracy(con, key, spec, policy, run_by, periods, imprecise, now(), after_draw=True)
         if refused is not None:
-            return _refuse(con, key, spec, policy, run_by, refused, now())
+            return _refuse(con, key, spec, policy, run_by, refused, now(), after_draw=True)
+        assert written is not None
+        budget = written
         after = ", ".join(f"{p} {(s + budget.requested).text} of {budget.cap.text}" for p, s in budget.spent.items())
         return ReleaseOutcome(
             key=key,
@@ -197,6 +196,50 @@ def publish_release(
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_and_write(
+    con: duckdb.DuckDBPyConnection,
+    key: ReleaseKey,
+    spec: ReleaseSpec,
+    policy: Policy,
+    run_by: str,
+    noisy: NoisyRelease,
+    periods: list[str],
+    drawn: AccuracyPlan | None,
+    now: Callable[[], dt.datetime],
+    correction_of: str | None,
+    inputs_as_of: dt.datetime | None,
+    fingerprints: Mapping[str, Sequence[dt.date]],
+) -> tuple[bool, AccuracyPlan | None, PeriodBudgets | None, PeriodBudgets | None]:
+    """Step 4 in one transaction: re-check, then write the release.
+
+    Returns (stored by another run meanwhile, the accuracy refusal on the drawn groups, the budget
+    refusal, the budget state written under); at most one of the first three is set.
+    """
+    with store.transaction(con):
+        if store.window_release_exists(con, key):  # stored by someone else meanwhile
+            return True, None, None, None
+        if drawn is not None and drawn.refused:  # the drawn groups differ from those checked
+            return False, drawn, None, None
+        budget = period_budgets(con, periods, spec, policy)
+        if budget.refused:  # another release was charged to these periods meanwhile
+            return False, None, budget, None
+        _write(
+            con,
+            key,
+            spec,
+            policy,
+            run_by,
+            noisy,
+            periods,
+            budget,
+            now(),
+            correction_of=correction_of,
+            inputs_as_of=inputs_as_of,
+            key_fingerprint=next(iter(fingerprints), None),
+        )
+        return False, None, None, budget
 
 
 def _check_inputs(key: ReleaseKey, spec: ReleaseSpec, policy: Policy) -> None:
@@ -262,7 +305,10 @@ def _late_note(recomputed: dt.datetime, corrections: int, allowed: int) -> str:
     )
 
 
-def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey, late: str = "") -> ReleaseOutcome:
+def _stored(
+    con: duckdb.DuckDBPyConnection, key: ReleaseKey, late: str = "", drawn_meanwhile: bool = False
+) -> ReleaseOutcome:
+    """The stored release of the window. drawn_meanwhile: another run stored it while this one drew noise."""
     row = store.read_release(con, key.release_id)
     assert row is not None
     return ReleaseOutcome(
@@ -274,7 +320,13 @@ def _stored(con: duckdb.DuckDBPyConnection, key: ReleaseKey, late: str = "") -> 
         groups=store.read_groups(con, key.release_id),
         message=(
             f"{key.release_name} [{key.window_start}, {key.window_end}) was released at {row['released_at']} "
-            f"as {key.release_id}; returning the stored values: no new noise drawn, no budget spent{late}"
+            f"as {key.release_id}; returning the stored values: "
+            + (
+                f"another run stored them while this one drew noise; {DISCARDED}"
+                if drawn_meanwhile
+                else "no new noise drawn, no budget spent"
+            )
+            + late
         ),
     )
 
@@ -287,13 +339,25 @@ def _refuse(
     run_by: str,
     budget: PeriodBudgets,
     recorded_at: dt.datetime,
+    after_draw: bool = False,
 ) -> ReleaseOutcome:
-    """Record the refusal (unless the same key was refused under the same spend) and say why."""
+    """Record the refusal (unless the same key was refused under the same spend) and say why.
+
+    after_draw: refused by the re-check inside the transaction, after noise was drawn (another
+    release was charged to the periods meanwhile).
+    """
     reasons = "; ".join(budget.reasons())
-    message = (
-        f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
-        f"it would exceed the privacy budget ({reasons})"
-    )
+    if after_draw:
+        message = (
+            f"refused {key.release_name} [{key.window_start}, {key.window_end}) after drawing noise: "
+            f"it would exceed the privacy budget ({reasons}); another release was charged to its periods "
+            f"while the noise was drawn; {DISCARDED}"
+        )
+    else:
+        message = (
+            f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
+            f"it would exceed the privacy budget ({reasons})"
+        )
     _record_refusal(
         con,
         key,
@@ -303,7 +367,8 @@ def _refuse(
         "budget",
         jsonable(budget.state()),
         {"over_periods": budget.over}
-        | ({"over_years": [y.label for y in budget.over_years]} if budget.year_cap is not None else {}),
+        | ({"over_years": [y.label for y in budget.over_years]} if budget.year_cap is not None else {})
+        | ({"noise": NOISE_DISCARDED} if after_draw else {}),
         message,
     )
     return _refused(key, spec, list(budget.spent), message)
@@ -318,13 +383,26 @@ def _refuse_accuracy(
     periods: list[str],
     accuracy: AccuracyPlan,
     recorded_at: dt.datetime,
+    after_draw: bool = False,
 ) -> ReleaseOutcome:
-    """Record an accuracy refusal (unless the same key was refused on the same prediction) and say why."""
-    message = (
-        f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
-        f"too imprecise to publish: {accuracy.reason()} (max_relative_half_width); no budget spent"
-    )
-    _record_refusal(con, key, policy, run_by, recorded_at, "accuracy", jsonable(accuracy.state()), {}, message)
+    """Record an accuracy refusal (unless the same key was refused on the same prediction) and say why.
+
+    after_draw: refused on the drawn release's group decisions, which differ from those checked
+    before the draw.
+    """
+    if after_draw:
+        message = (
+            f"refused {key.release_name} [{key.window_start}, {key.window_end}) after drawing noise: "
+            f"too imprecise to publish: {accuracy.reason()} (max_relative_half_width); the drawn release's "
+            f"groups differ from those checked before the draw; {DISCARDED}"
+        )
+    else:
+        message = (
+            f"refused {key.release_name} [{key.window_start}, {key.window_end}) before drawing noise: "
+            f"too imprecise to publish: {accuracy.reason()} (max_relative_half_width); no budget spent"
+        )
+    extra = {"noise": NOISE_DISCARDED} if after_draw else {}
+    _record_refusal(con, key, policy, run_by, recorded_at, "accuracy", jsonable(accuracy.state()), extra, message)
     return _refused(key, spec, periods, message)
 
 
@@ -379,14 +457,17 @@ def _record_refusal(
 ) -> None:
     """Append a 'refusal' ledger entry whose payload holds `state` under the key `reason`.
 
-    Not appended again when this release's last refusal has the same state under that key.
+    Not appended again when this release's last refusal has the same state under that key and
+    says the same of the noise (a refusal after a draw is recorded even after one before it).
     """
     last = con.execute(
         "SELECT payload FROM ledger WHERE entry_type = 'refusal' AND release_id = ? ORDER BY seq DESC LIMIT 1",
         [key.release_id],
     ).fetchone()
-    if last is not None and json.loads(last[0]).get(reason) == state:
-        return
+    if last is not None:
+        previous = json.loads(last[0])
+        if previous.get(reason) == state and previous.get("noise") == extra.get("noise"):
+            return
     payload = {
         "release_id": key.release_id,
         "release_name": key.release_name,

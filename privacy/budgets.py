@@ -184,11 +184,13 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
 
     epsilon uses OpenDP's conversion (named in `epsilon_conversion`); `epsilon_bun_steinke` is
     the simpler, looser formula (docs/privacy.md, Converting rho to epsilon), for comparison.
-    Under a zCDP policy, epsilon-DP spend counts as its rho (epsilon^2 / 2).
+    Under a zCDP policy, epsilon-DP spend counts as its rho (epsilon^2 / 2). `by_unit` holds the
+    spend as recorded, summed per unit and never across units (spend_by_unit).
     """
     rows = _all_spend(path)
     if policy.privacy_model == "pure":
         return _pure_summary(rows, policy)
+    recorded = spend_by_unit(rows)
     by_period: dict[str, list[Budget]] = {}
     for period, _, spent in rows:
         by_period.setdefault(period, []).append(zcdp_equivalent(spent))
@@ -212,9 +214,28 @@ def budget_summary(path: Path, policy: Policy) -> list[dict[str, Any]]:
                 "epsilon": rho_to_epsilon_opendp(spent.amount, delta),
                 "epsilon_conversion": EPSILON_CONVERSION_OPENDP,
                 "epsilon_bun_steinke": rho_to_epsilon(spent.amount, delta),
+                "by_unit": recorded[period],
             }
         )
     return out
+
+
+def spend_by_unit(rows: list[tuple[str, str, Budget]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per period, per unit recorded (rho first, then epsilon): {"spent": exact text, "releases": count}.
+
+    Each unit is summed on its own: a rho and an epsilon are never added (docs/privacy.md, Budgets).
+    """
+    grouped: dict[str, dict[BudgetUnit, list[Budget]]] = {}
+    for period, _, spent in rows:
+        grouped.setdefault(period, {}).setdefault(spent.unit, []).append(spent)
+    return {
+        period: {
+            unit: {"spent": sum_budgets(units[unit], unit).text, "releases": len(units[unit])}
+            for unit in ("rho", "epsilon")
+            if unit in units
+        }
+        for period, units in grouped.items()
+    }
 
 
 def year_summary(path: Path, policy: Policy) -> dict[str, Any] | None:
@@ -268,6 +289,7 @@ def _all_spend(path: Path) -> list[tuple[str, str, Budget]]:
 def _pure_summary(rows: list[tuple[str, str, Budget]], policy: Policy) -> list[dict[str, Any]]:
     """budget_summary under pure DP: epsilon spent per period (a period with rho spend has no epsilon bound)."""
     cap = policy.budget_cap
+    recorded = spend_by_unit(rows)
     by_period: dict[str, list[Budget]] = {}
     for period, _, spent in rows:
         by_period.setdefault(period, []).append(spent)
@@ -288,6 +310,7 @@ def _pure_summary(rows: list[tuple[str, str, Budget]], policy: Policy) -> list[d
                 "within_cap": bounded and spent <= cap,
                 "delta": "0",
                 "note": None if bounded else "the period holds zCDP (rho) spend, which has no pure DP bound",
+                "by_unit": recorded[period],
             }
         )
     return out

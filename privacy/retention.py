@@ -10,16 +10,20 @@ lake.day_file_day):
   quarantine/<table>/day=D/                                          (retention_days.quarantine)
 - metrics/<table>/day=D/ (agent_day, queue_day) and the completion markers
   reports/metrics/<table>/day=D.json of those days                  (retention_days.metrics)
+- the run reports reports/ingest/<table>/day=D.json and
+  reports/validation/<table>/day=D.json (lake.RUN_REPORT_KINDS)      (retention_days.reports)
 Hidden leftovers of an interrupted write or swap of an expired day (lake.hidden_day: .tmp-day=D-*,
 .old-day=D-*, this module's own .retention-day=D-*, and validation's legacy .day=D.validating and
 .day=D.replaced) go with their day.
-A zone without a retention period in the policy is kept.
+A zone without a retention period in the policy is kept, except the run reports: they hold exact
+per-day counts of rows, quarantines and duplicates of the staged and quarantine zones (restricted
+data, not for managers), so without `retention_days.reports` they are kept as long as the longer
+of those two zones' periods (`retention_period`), and only without either are they kept.
 
 What is never deleted: files that are not day partitions (landing/roster/roster.csv, the flat
-exports' mapping.yaml files, ...), the run reports reports/ingest/ and reports/validation/ (counts
-per table and day only, no record values and no agent identifiers: they are the reconciliation
-evidence that the deleted data was read and accounted for), the warehouse with its published
-aggregates and the privacy ledger (published aggregates are noisy group figures, not personal data).
+exports' mapping.yaml files, ...), the signed checkpoints under reports/checkpoints (public audit
+artefacts), the warehouse with its published aggregates and the privacy ledger (published
+aggregates are noisy group figures, not personal data).
 
 The boundary rule. A partition of day D is kept while (as_of - D) <= retention_days, in whole
 days, and deleted once as_of - D > retention_days. With landing 14 days and as_of 2026-11-23,
@@ -69,7 +73,10 @@ from foundation import lake
 from foundation.policy import Policy
 from foundation.settings import Settings
 
-ZONES = lake.RECORD_ZONES
+# The record zones, then the run reports (files reports/<kind>/<table>/day=D.json).
+ZONES = (*lake.RECORD_ZONES, "reports")
+# The zones whose exact counts the run reports hold: their default period is the longer of these.
+REPORTED_ZONES = ("staged", "quarantine")
 MAX_DEPTH = 6  # landing/flat_calls/<export>/day=D and quarantine/<table>/ingest/<source>/day=D are the deepest
 RULE = "a day partition is kept while as_of - day <= retention_days and deleted once as_of - day > retention_days"
 
@@ -81,7 +88,7 @@ class Partition:
     zone: str
     path: str
     day: dt.date
-    kind: str = "folder"  # 'folder' (a day=D folder) or 'marker' (reports/metrics/<table>/day=D.json)
+    kind: str = "folder"  # 'folder' (a day=D folder) or a file: 'marker' (reports/metrics/...) or 'report'
 
     @property
     def parent(self) -> str:
@@ -96,6 +103,16 @@ class RetentionPlan:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def retention_period(policy: Policy, zone: str) -> int | None:
+    """The zone's retention in days, or None (kept): the policy's, or for the run reports without one
+    the longest of REPORTED_ZONES' periods (they count those zones' rows)."""
+    days = policy.retention_days.get(zone)
+    if days is not None or zone != "reports":
+        return days
+    reported = [policy.retention_days[z] for z in REPORTED_ZONES if z in policy.retention_days]
+    return max(reported) if reported else None
 
 
 def cutoff(as_of: dt.date, retention_days: int) -> dt.date:
@@ -164,15 +181,25 @@ def _zone_root(root: Path, folder: Path, refused: list[str]) -> Path | None:
 
 
 def plan_retention(settings: Settings, policy: Policy, as_of: dt.date) -> RetentionPlan:
-    """The expired partitions (markers first, then folders, each sorted by path) and the refused symlinks."""
+    """The expired partitions (the metrics markers, then the run reports, then the folders, each sorted
+    by path) and the refused symlinks."""
     root = Path(os.path.realpath(settings.data_root))
     paths = lake.Lake(root)
     refused: list[str] = []
     markers: list[Partition] = []
+    reports: list[Partition] = []
     folders: list[Partition] = []
     for zone in ZONES:
-        days = policy.retention_days.get(zone)
+        days = retention_period(policy, zone)
         if days is None:
+            continue
+        if zone == "reports":  # files day=D.json; never reports/checkpoints or reports/metrics here
+            for report_root in paths.run_reports:
+                found = _zone_root(root, report_root, refused)
+                if found is not None:
+                    for path, day in _scan(found, root, 1, lake.day_file_day, False, refused):
+                        if is_expired(day, as_of, days):
+                            reports.append(Partition(zone, path.relative_to(root).as_posix(), day, "report"))
             continue
         zone_root = _zone_root(root, paths.zone(zone), refused)
         if zone_root is not None:
@@ -186,7 +213,9 @@ def plan_retention(settings: Settings, policy: Policy, as_of: dt.date) -> Retent
                     if is_expired(day, as_of, days):
                         markers.append(Partition(zone, path.relative_to(root).as_posix(), day, "marker"))
     return RetentionPlan(
-        sorted(markers, key=lambda p: p.path) + sorted(folders, key=lambda p: (ZONES.index(p.zone), p.path)),
+        sorted(markers, key=lambda p: p.path)
+        + sorted(reports, key=lambda p: p.path)
+        + sorted(folders, key=lambda p: (ZONES.index(p.zone), p.path)),
         sorted(set(refused)),
     )
 
@@ -216,7 +245,8 @@ def summarize(partitions: list[Partition], policy: Policy, as_of: dt.date, root:
     """Per zone: retention, oldest kept day, days, partitions per parent folder, counts. No file names."""
     zones: dict[str, dict[str, Any]] = {}
     for p in partitions:
-        days = policy.retention_days[p.zone]
+        days = retention_period(policy, p.zone)
+        assert days is not None  # planned only for zones with a period
         z = zones.setdefault(
             p.zone,
             {
@@ -251,7 +281,7 @@ def _delete(root: Path, partition: Partition, run: str) -> bool:
         return False
     if path.is_symlink():
         raise RuntimeError(f"refusing to delete {partition.path}: it became a symlink")
-    if partition.kind == "marker":
+    if partition.kind != "folder":  # a marker or a run report: one file
         path.unlink()
         return True
     # named after the day, not the entry: a leftover (.old-day=D-<id>) becomes .retention-day=D-<run>

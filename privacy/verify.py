@@ -15,6 +15,13 @@ In this order, stopping at the first problem:
 4. the definition of every view readers use (duckdb_views()) against the one the code declares
    (warehouse/tables.py), for a warehouse of the current schema.
 Messages name the table, the row and the column that differ.
+
+Approval attribution: a 'policy_approved' entry names who approved the policy (approved_by, by
+`teamlens policy approve`). Entries without it exist by design in warehouses written before
+approvals were attributed (the first release recorded its policy itself; such an entry approves
+nothing, privacy/approval.py): verify reports each of them as a warning line ("approved without
+attribution, written before approvals were attributed") after an ok result. One written after an
+attributed approval cannot come from that migration and fails verification.
 """
 
 from __future__ import annotations
@@ -101,7 +108,8 @@ def verify_ledger(path: Path, checkpoint_note: str | None = None, verifier: str 
             if problem is not None:
                 return LedgerVerification(False, len(rows), None, problem, head)
             extends = "; the ledger extends the signed checkpoint"
-        found = _tables_problem(con, rows) or _views_problem(con)
+        unattributed, warnings = _attribution(rows)
+        found = unattributed or _tables_problem(con, rows) or _views_problem(con)
         if found is not None:
             return LedgerVerification(False, len(rows), found[0], found[1], head)
         return LedgerVerification(
@@ -110,7 +118,7 @@ def verify_ledger(path: Path, checkpoint_note: str | None = None, verifier: str 
             None,
             f"ledger ok: {len(rows)} entries chained from genesis to head {head}{extends}; every column of "
             "releases, budget_spend, release_groups and published_aggregates matches its ledger entry, "
-            "and the views are as declared",
+            "and the views are as declared" + "".join(f"\nwarning: {w}" for w in warnings),
             head,
         )
     finally:
@@ -138,6 +146,35 @@ def _chain_problem(rows: list[tuple[Any, ...]]) -> tuple[int, str] | None:
             return seq, f"ledger entry seq {seq}: entry_hash does not match its content (entry was changed)"
         prev = stored_hash
     return None
+
+
+def _attribution(rows: list[tuple[Any, ...]]) -> tuple[tuple[int, str] | None, list[str]]:
+    """(the first unattributed 'policy_approved' entry written after an attributed one, the warnings
+    for those written before any: the legacy entries of warehouses older than attributed approvals)."""
+    warnings: list[str] = []
+    first_attributed: int | None = None
+    for seq, entry_type, recorded_at, _, payload, _, _ in rows:
+        if entry_type != "policy_approved":
+            continue
+        doc = json.loads(payload)
+        if doc.get("approved_by") is not None:
+            first_attributed = first_attributed or seq
+            continue
+        policy = f"policy version {doc.get('policy_version')} ({doc.get('policy_sha256')})"
+        if first_attributed is not None:
+            return (
+                seq,
+                (
+                    f"ledger entry seq {seq}: {policy} is recorded as approved without attribution (no approved_by) "
+                    f"after approvals were attributed (seq {first_attributed}): `teamlens policy approve` did not "
+                    "write it"
+                ),
+            ), warnings
+        warnings.append(
+            f"ledger entry seq {seq}: {policy} approved without attribution (no approved_by; written before "
+            f"approvals were attributed, at {recorded_at}; it approves nothing now)"
+        )
+    return None, warnings
 
 
 def _checkpoint_problem(rows: list[tuple[Any, ...]], note: str, verifier: str) -> str | None:

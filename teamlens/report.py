@@ -7,13 +7,17 @@ Reads only the warehouse (published aggregates and the ledger), never the restri
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foundation.settings import Settings
 from privacy.mechanisms import OVER_BOUND_PREFIX
 
 # The mark of a sum whose over-bound count is material (likely_understated), explained by its footnote.
 UNDERSTATED_MARK = " (!)"
+
+if TYPE_CHECKING:
+    from foundation.policy import Policy
+    from privacy.approval import Approval
 
 STATISTIC_LABELS = {
     "contacts_handled": ("contacts handled", 0),
@@ -100,8 +104,36 @@ def format_year(year: dict[str, Any]) -> str:
     return f"rolling year {span} (the months add up): {total}; {verdict}"
 
 
+def format_policy_approval(policy: Policy, approval: Approval | None) -> str:
+    """The policy in force and its approval: by whom (role and name) and on which day (UTC)."""
+    policy_name = f"Policy version {policy.version} ({policy.sha256[:12]})"
+    if approval is None:
+        return f"{policy_name}: not approved; nothing is released under it until `teamlens policy approve` records it"
+    return f"{policy_name}, approved by {approval.role} '{approval.name}' on {approval.approved_at[:10]}"
+
+
+def format_units(period: dict[str, Any], unit: str) -> str | None:
+    """The spend of a period holding both units, each summed on its own (never rho + epsilon), or None.
+
+    unit: the policy's; the other unit's spend is counted as the accountant does (privacy/budgets.py).
+    """
+    by_unit = period.get("by_unit", {})
+    if len(by_unit) < 2:
+        return None
+    parts = "; ".join(
+        f"{u} {v['spent']} ({v['releases']} release{'s' if v['releases'] != 1 else ''})" for u, v in by_unit.items()
+    )
+    counted = (
+        "epsilon counted as rho epsilon^2 / 2"
+        if unit == "rho"
+        else "rho spend has no pure DP (epsilon) bound: the month is over the cap"
+    )
+    return f"    recorded per unit (never added across units): {parts}; {counted}"
+
+
 def print_report(settings: Settings, release_name: str | None = None, last_windows: int = 7) -> None:
     from foundation.policy import load_policy
+    from privacy.approval import approval_of
     from privacy.budgets import budget_summary, year_summary
     from privacy.verify import verify_ledger
     from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
@@ -200,6 +232,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 print(f"  {s['release_name']}: {s['group_value']} ({s['roster_size']} agents, {n_windows})")
 
     print()
+    print(format_policy_approval(policy, approval_of(settings.lake.warehouse_path, policy)))
     cap = policy.budget_cap
     model = "zCDP" if cap.unit == "rho" else "pure DP"
     print(
@@ -211,11 +244,16 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         print("  nothing spent yet")
     if cap.unit == "epsilon":
         for period in summary:
-            spent = period["spent_epsilon"] if period["spent_epsilon"] is not None else "unbounded (zCDP spend)"
+            bounded = period["spent_epsilon"] is not None
+            spent = period["spent_epsilon"] if bounded else "unbounded (zCDP spend)"
+            remaining = f"remaining {period['remaining_epsilon']}" if bounded else "over the cap"
             print(
                 f"  {period['period']}: spent epsilon {spent} of {period['cap_epsilon']} "
-                f"({period['releases']} releases), remaining {period['remaining_epsilon']}; delta 0"
+                f"({period['releases']} releases), {remaining}; delta 0"
             )
+            units = format_units(period, "epsilon")
+            if units:
+                print(units)
         summary = []
     for period in summary:
         print(
@@ -223,6 +261,9 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
             f"({period['releases']} releases), remaining {period['remaining_rho']}; "
             f"as (epsilon, delta): ({period['epsilon']:.2f}, {period['delta']})"
         )
+        units = format_units(period, "rho")
+        if units:
+            print(units)
     if summary:
         print(f"  epsilon conversion: {summary[0]['epsilon_conversion']}")
     year = year_summary(settings.lake.warehouse_path, policy)
@@ -237,7 +278,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print(f"  landing (raw, restricted):          {settings.lake.landing}")
     print(f"  staged + quarantine (restricted):   {settings.lake.staged}  {settings.lake.quarantine}")
     print(f"  agent-day metrics (restricted):     {settings.lake.metrics}")
-    print(f"  run reports (counts only):          {settings.lake.reports}")
+    print(f"  run reports (restricted):           {settings.lake.reports}")
     print(f"  warehouse + ledger (published):     {settings.lake.warehouse_path}")
     print(f"  signed checkpoint (keep a copy):    {settings.lake.latest_checkpoint}")
     print("  verify the ledger:                  .venv/bin/teamlens verify")

@@ -49,9 +49,14 @@ LAYOUT: list[tuple[str, int, bool]] = [
     ("metrics/queue_day/day=2026-08-24/part-0.parquet", 402, True),
     ("reports/metrics/agent_day/day=2026-08-24.json", 40, True),
     ("reports/metrics/agent_day/day=2026-08-25.json", 41, False),
-    # never deleted: counts-only run reports
-    ("reports/ingest/contacts/day=2026-01-01.json", 50, False),
-    ("reports/validation/contacts/day=2026-01-01.json", 51, False),
+    # run reports 30 days (exact per-day counts: restricted): 2026-10-24 kept, 2026-10-23 deleted
+    ("reports/ingest/contacts/day=2026-10-23.json", 50, True),
+    ("reports/ingest/contacts/day=2026-10-24.json", 52, False),
+    ("reports/validation/contacts/day=2026-01-01.json", 51, True),
+    # never deleted: the signed checkpoints (public audit artefacts)
+    ("reports/checkpoints/latest.txt", 60, False),
+    ("reports/checkpoints/latest.txt.pub", 61, False),
+    ("reports/checkpoints/size=3.txt", 62, False),
 ]
 
 EXPECTED_ZONES: dict[str, Any] = {
@@ -98,6 +103,15 @@ EXPECTED_ZONES: dict[str, Any] = {
         "folders": 2,
         "files": 3,
         "bytes": 400 + 402 + 40,
+    },
+    "reports": {
+        "retention_days": 30,
+        "oldest_kept_day": "2026-10-24",
+        "days": ["2026-01-01", "2026-10-23"],
+        "partitions": {"reports/ingest/contacts": ["2026-10-23"], "reports/validation/contacts": ["2026-01-01"]},
+        "folders": 0,
+        "files": 2,
+        "bytes": 50 + 51,
     },
 }
 
@@ -192,10 +206,10 @@ def test_retention_task_passes_as_of_and_dry_run(dagbag, settings, policy, monke
     fn = dagbag.dags["teamlens_retention"].get_task("apply_retention").python_callable
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": True}})
     dry = fn("2026-11-23")
-    assert dry["dry_run"] is True and dry["partitions"] == 11 and not settings.lake.warehouse_path.exists()
+    assert dry["dry_run"] is True and dry["partitions"] == 13 and not settings.lake.warehouse_path.exists()
     approve(settings.lake.warehouse_path, policy)  # a deletion runs under an approved policy
     monkeypatch.setitem(fn.__globals__, "get_current_context", lambda: {"params": {"dry_run": False}})
-    assert fn("2026-11-23")["deleted"] == 11
+    assert fn("2026-11-23")["deleted"] == 13
     assert verify_ledger(settings.lake.warehouse_path).ok
 
 
@@ -211,7 +225,7 @@ def test_boundary_rule_both_sides() -> None:
 
 
 def test_plan_lists_exactly_the_expired_partitions(settings, policy) -> None:
-    assert policy.retention_days == {"landing": 14, "staged": 30, "quarantine": 30, "metrics": 90}
+    assert policy.retention_days == {"landing": 14, "staged": 30, "quarantine": 30, "metrics": 90, "reports": 30}
     build_root(settings)
     plan = expired_partitions(settings, policy, AS_OF)
     expected_paths = {rel if rel.startswith("reports/") else rel.rsplit("/", 1)[0] for rel, _, gone in LAYOUT if gone}
@@ -223,7 +237,8 @@ def test_plan_lists_exactly_the_expired_partitions(settings, policy) -> None:
     later = {p.path for p in expired_partitions(settings, policy, AS_OF + dt.timedelta(days=1))}
     assert {"landing/activitywatch/day=2026-11-09", "staged/contacts/day=2026-10-24"} <= later
     assert "metrics/agent_day/day=2026-08-25" in later
-    assert not any("roster.csv" in p or "mapping.yaml" in p or "reports/ingest" in p for p in later)
+    assert "reports/ingest/contacts/day=2026-10-24.json" in later
+    assert not any("roster.csv" in p or "mapping.yaml" in p or "checkpoints" in p for p in later)
 
 
 def test_zone_without_a_period_is_kept(settings) -> None:
@@ -253,7 +268,7 @@ def test_dry_run_deletes_and_records_nothing(settings, policy) -> None:
     before = surviving(root)
     result = apply_retention(settings, policy, AS_OF, "test", dry_run=True)
     assert result["zones"] == EXPECTED_ZONES
-    assert result["deleted"] == 0 and result["entry_hash"] is None and result["partitions"] == 11
+    assert result["deleted"] == 0 and result["entry_hash"] is None and result["partitions"] == 13
     assert surviving(root) == before
     assert not settings.lake.warehouse_path.exists()
 
@@ -263,7 +278,7 @@ def test_apply_deletes_exactly_the_expired_and_records_one_entry(settings, polic
     approve(settings.lake.warehouse_path, policy)
     moment = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
     result = apply_retention(settings, policy, AS_OF, "ops", now=lambda: moment)
-    assert result["deleted"] == result["partitions"] == 11
+    assert result["deleted"] == result["partitions"] == 13
     assert surviving(root) == {rel for rel, _, gone in LAYOUT if not gone}
     # the emptied parents stay; nothing hidden is left behind
     assert (root / "landing/connect_ctr").is_dir()
@@ -327,7 +342,7 @@ def test_crash_midway_leaves_nothing_deleted_unrecorded_and_rerun_finishes(setti
     assert first["zones"] == EXPECTED_ZONES  # recorded in full before anything was deleted
 
     rerun = apply_retention(settings, policy, AS_OF, "ops")
-    assert 0 < rerun["partitions"] < 11 and rerun["deleted"] == rerun["partitions"]
+    assert 0 < rerun["partitions"] < 13 and rerun["deleted"] == rerun["partitions"]
     second = ledger(settings)[-1][3]
     recorded_days = {(z, d) for z, v in second["zones"].items() for d in v["days"]}
     assert recorded_days <= {(z, d) for z, v in EXPECTED_ZONES.items() for d in v["days"]}
@@ -389,7 +404,7 @@ def test_pipeline_step_returns_counts_without_paths(settings, policy) -> None:
     assert dry["dry_run"] is True and dry["deleted"] == 0 and not settings.lake.warehouse_path.exists()
     approve(settings.lake.warehouse_path, policy)
     done = pipeline.apply_retention("2026-11-23", settings=settings)
-    assert done["deleted"] == 11 and done["entry_hash"]
+    assert done["deleted"] == 13 and done["entry_hash"]
     assert done["zones"]["landing"]["days"] == ["2026-10-01", "2026-11-01", "2026-11-08"]
     assert "partitions" not in done["zones"]["landing"]
     json.dumps(done)  # fits XCom
@@ -437,3 +452,22 @@ def test_hidden_leftovers_of_every_name_go_with_their_day(settings, policy) -> N
     assert result["partitions"] == result["deleted"] == 5
     assert result["zones"]["staged"]["partitions"] == {"staged/contacts": ["2026-10-01"]}
     assert sorted(p.name for p in contacts.iterdir()) == [".day=2026-10-24.validating", ".new-day=2026-10-01-0123abcd"]
+
+
+def test_run_reports_default_to_the_longer_of_staged_and_quarantine(settings) -> None:
+    """Without retention_days.reports the run reports live as long as the rows they count, never forever."""
+    from tests.helpers import TEAM_WEEK, make_test_policy
+
+    for rel in ("reports/ingest/contacts/day=2026-10-14.json", "reports/validation/calls/day=2026-10-13.json"):
+        (settings.data_root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (settings.data_root / rel).write_text("{}")
+    both = make_test_policy([TEAM_WEEK], retention_days={"staged": 30, "quarantine": 40})
+    assert retention.retention_period(both, "reports") == 40
+    assert [p.path for p in expired_partitions(settings, both, AS_OF)] == [
+        "reports/validation/calls/day=2026-10-13.json"  # 41 days old; 2026-10-14 is 40 (kept)
+    ]
+    explicit = make_test_policy([TEAM_WEEK], retention_days={"staged": 30, "quarantine": 40, "reports": 7})
+    assert len(expired_partitions(settings, explicit, AS_OF)) == 2
+    neither = make_test_policy([TEAM_WEEK], retention_days={"landing": 14})
+    assert retention.retention_period(neither, "reports") is None
+    assert expired_partitions(settings, neither, AS_OF) == []
