@@ -43,11 +43,12 @@ rho under zCDP and epsilon at the policy's delta (both conversions, see
 privacy.mechanisms.rho_to_epsilon*), under pure DP the epsilon, periods, spend per period after
 the release vs the cap, run_by, key_fingerprint (the fingerprint of the pseudonymisation key the
 window's days were processed under, foundation.roster.key_fingerprint_of; null when the days'
-markers name none; entries written before it have no such field), and published_values_sha256:
-SHA-256 of the
-canonical JSON list of [group_value, statistic, value, ci_low, ci_high, noise_scale, status]
-ordered by group_value then statistic (floats as Python writes them), so that a changed
-published value is detected too. Payload of a 'refusal' entry: release id, name, window, policy
+markers name none; entries written before it have no such field), published_values_sha256:
+the digest of the published rows (below), and published_values: the list of
+[group_value, statistic, value, ci_low, ci_high, noise_scale, status] ordered by group_value
+then statistic (floats as Python writes them), so that verify names the cell of a changed
+published value (entries written before it have only the digest).
+Payload of a 'refusal' entry: release id, name, window, policy
 version and sha256, reason, the periods over the cap, the budget state in the policy's unit (requested,
 cap, and per period the spent budget and what it would have become, keys named by the unit:
 requested_rho or requested_epsilon, ...), the message and run_by. A refusal for reason
@@ -246,6 +247,16 @@ def values_digest(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> 
 
 
 PUBLISHED_VALUES_DIGEST_VERSION = 2
+# The columns of each published value a release entry records in the clear (published_cells).
+PUBLISHED_CELL_COLUMNS = ("group_value", "statistic", "value", "ci_low", "ci_high", "noise_scale", "status")
+
+
+def published_cells(values: tuple[PublishedValue, ...] | list[PublishedValue]) -> list[list[Any]]:
+    """The published values as a release entry records them: one list per value, PUBLISHED_CELL_COLUMNS
+    order, by group then statistic. They are public figures; recording them lets verify name the
+    group, statistic and column of a changed value (the digest alone says only that a row changed)."""
+    rows = [[v.group_value, v.statistic, v.value, v.ci_low, v.ci_high, v.noise_scale, v.status] for v in values]
+    return sorted(rows, key=lambda r: (str(r[0]), str(r[1])))
 
 
 def published_rows_digest(rows: list[tuple[Any, ...]] | tuple[tuple[Any, ...], ...]) -> str:
@@ -300,6 +311,7 @@ def release_entry_payload(
         "periods": periods,
         "published_values_sha256": values_sha256,
         "published_values_digest_version": PUBLISHED_VALUES_DIGEST_VERSION,
+        "published_values": published_cells(noisy.values),
         "run_by": run_by,
     }
     after = {p: (spent + budget, cap - spent - budget) for p, spent in spent_before.items()}

@@ -41,6 +41,7 @@ from foundation.exact import canonical_json, fraction_decimal, utc_text
 from privacy import checkpoint as cp
 from privacy.ledger import (
     GENESIS_HASH,
+    PUBLISHED_CELL_COLUMNS,
     LedgerVerification,
     canonical_entry,
     entry_budget,
@@ -365,6 +366,10 @@ def _published_problem(
     problem = _compare("published_aggregates", seq, expected, published)
     if problem is not None:
         return problem
+    if "published_values" in doc:
+        problem = _cell_problem(seq, release_id, doc["published_values"], published)
+        if problem is not None:
+            return problem
     if doc.get("published_values_digest_version") == 2:
         digest = published_rows_digest(store.read_published_rows(con, release_id))
         covered = "value, interval, noise scale, status, group, statistic, window or size"
@@ -377,6 +382,25 @@ def _published_problem(
             f"a row was changed, added or removed ({covered}; the digest of the rows is not the recorded "
             "published_values_sha256)"
         )
+    return None
+
+
+def _cell_problem(seq: int, release_id: str, recorded: list[list[Any]], published: list[dict[str, Any]]) -> str | None:
+    """The first published value whose group, statistic or column differs from the entry's record of it."""
+    expected = {(str(r[0]), str(r[1])): dict(zip(PUBLISHED_CELL_COLUMNS, r, strict=True)) for r in recorded}
+    found = {(str(r["group_value"]), str(r["statistic"])): r for r in published}
+    where = f"entry seq {seq}: published_aggregates row of release {release_id}"
+    for group, statistic in sorted(expected.keys() - found.keys()):
+        return f"{where}, group {group!r}, statistic {statistic!r}: missing (or its group or statistic changed)"
+    for group, statistic in sorted(found.keys() - expected.keys()):
+        return f"{where}, group {group!r}, statistic {statistic!r}: not in the ledger (added, or renamed)"
+    for cell in sorted(expected):
+        for column in PUBLISHED_CELL_COLUMNS[2:]:
+            if expected[cell][column] != found[cell][column]:
+                return (
+                    f"{where}, group {cell[0]!r}, statistic {cell[1]!r}, column {column}: the ledger records "
+                    f"{expected[cell][column]!r}, the table holds {found[cell][column]!r}"
+                )
     return None
 
 
