@@ -24,13 +24,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+from teamlens import scheduling
+
+NOTIFIER = scheduling.failure_notifier()
 
 
 @dag(
     dag_id="teamlens_retention",
-    schedule="@daily",
-    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    # An explicit data interval [D, D+1) whatever Airflow's default for "@daily" is: as_of is its end.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=scheduling.EARLIEST_DAY,  # a manual run as of any past day has its tasks
     catchup=False,
     max_active_runs=1,
     tags=["teamlens", "privacy"],
@@ -38,7 +43,9 @@ from airflow.sdk import Param, dag, get_current_context, task
         "as_of": Param(None, type=["null", "string"], description="Day retention is computed from (YYYY-MM-DD)"),
         "dry_run": Param(False, type="boolean", description="Only list what would be deleted"),
     },
-    default_args={"retries": 0},
+    # No retries: a run that failed half-way is finished by the next one (see above).
+    default_args={"retries": 0, "on_failure_callback": NOTIFIER},
+    on_failure_callback=NOTIFIER,
     doc_md=__doc__,
 )
 def teamlens_retention() -> None:

@@ -49,10 +49,59 @@ def ensure_airflow_db(env: dict[str, str]) -> None:
 
 
 def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
-    """One DAG run over [first_day, last_day] in one process (one Spark session)."""
+    """One DAG run over [first_day, last_day] with `airflow dags test` and a conf; 0 only if it ran.
+
+    One run rather than a backfill of one run per day: it needs no scheduler, starts Spark once for
+    the whole span, and works for any span (January 1999 too: the DAG's start date is far in the
+    past). Its logical date is last_day at 00:00 UTC (a rerun of a span ending on the same day
+    replaces that run). Tasks are not retried (TEAMLENS_TASK_RETRIES=0): a failure is reported at
+    once, and a rerun is safe. Returns 0 when the run succeeded with every task done; otherwise a
+    one-line reason on stderr and 1 (or Airflow's own non-zero exit code).
+    """
+    if last_day < first_day:
+        print(f"last_day {last_day} is before first_day {first_day}; nothing ran", file=sys.stderr)
+        return 2
     env = airflow_env(settings)
+    env.setdefault("TEAMLENS_TASK_RETRIES", "0")
     ensure_airflow_db(env)
     conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
     logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
     print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test) ...", flush=True)
-    return airflow(["dags", "test", DAG_ID, logical, "--conf", conf], env)
+    rc = airflow(["dags", "test", DAG_ID, logical, "--conf", conf], env)
+    states = task_states(logical, env) if rc == 0 else None
+    code, message = run_verdict(rc, states)
+    print(message, file=sys.stderr if code else sys.stdout)
+    return code
+
+
+def task_states(logical_date: str, env: dict[str, str]) -> dict[str, str] | None:
+    """Task id -> state of the DAG run at logical_date, from Airflow's metadata (None: not readable)."""
+    executable = Path(sys.executable).parent / "airflow"
+    out = subprocess.run(
+        [str(executable), "tasks", "states-for-dag-run", DAG_ID, logical_date, "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    start = out.stdout.find("[")
+    if out.returncode != 0 or start < 0:
+        return None
+    try:
+        rows = json.loads(out.stdout[start : out.stdout.rindex("]") + 1])
+    except ValueError:
+        return None
+    return {row["task_id"]: row["state"] for row in rows}
+
+
+def run_verdict(airflow_rc: int, states: dict[str, str] | None) -> tuple[int, str]:
+    """The exit code and one line for a `teamlens run`: non-zero whenever nothing (or not all) ran."""
+    if airflow_rc != 0:
+        return airflow_rc, f"The DAG run failed (airflow exit code {airflow_rc}); see the task logs above."
+    if states is None:
+        return 1, "Could not read the DAG run's task states from Airflow's metadata; treat the run as failed."
+    if not states:
+        return 1, "No task ran: Airflow recorded a DAG run without tasks."
+    not_done = sorted(f"{task} {state or 'not run'}" for task, state in states.items() if state != "success")
+    if not_done:
+        return 1, f"The DAG run did not succeed: {', '.join(not_done)}."
+    return 0, f"The DAG run succeeded: all {len(states)} tasks ran."

@@ -19,10 +19,10 @@ import typer
 
 from foundation import lake
 from foundation.settings import Settings, load_settings
-from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag
+from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_verdict
 from teamlens.tables import console, table
 
-__all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag"]
+__all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag", "run_verdict"]
 
 app = typer.Typer(
     name="teamlens",
@@ -153,8 +153,7 @@ def cmd_demo(
     last_day = start + dt.timedelta(days=days - 1)
     rc = run_dag(settings, start, last_day)
     if rc != 0:
-        print(f"The DAG run failed (exit code {rc}); see the task logs above.", file=sys.stderr)
-        return rc
+        return rc  # run_dag has said why
     from teamlens.report import print_report
 
     print_report(settings)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from foundation.settings import Settings, load_settings
 
@@ -20,6 +22,58 @@ def days_between(first_day: str, last_day: str) -> list[str]:
     if end < start:
         raise ValueError(f"last_day {last_day} is before first_day {first_day}")
     return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def plan_days_for_run(
+    params: Mapping[str, Any],
+    data_interval_start: dt.datetime | None,
+    data_interval_end: dt.datetime | None,
+    logical_date: dt.datetime | None,
+    timezone: str = "UTC",
+) -> list[str]:
+    """The site-local days (ISO) one run of the daily DAG processes; the same answer for every trigger.
+
+    - params first_day/last_day (a manual run, `teamlens run`, the UI's date range): those days,
+      inclusive (last_day alone or first_day alone: that one day). A reversed range is refused.
+    - a data interval (a scheduled or backfilled run): the days whose end, the following midnight
+      in `timezone` (the schedule's), falls in (start, end]. The run for day D has the interval
+      [D 06:00, D+1 06:00) under the default schedule, so it processes D; a wider interval
+      processes every day it closes. An interval that closes no day is refused.
+    - a zero-length interval (Airflow's trigger timetables, create_cron_data_intervals = False) or
+      none: a point in time T, the end or else the logical date. Its run processes the last day
+      that was over at T, the day before T's date: the run fired at D+1 00:00 means D, never D+1,
+      which has only begun.
+    """
+    first, last = params.get("first_day"), params.get("last_day")
+    if first or last:
+        first_day, last_day = _iso_day("first_day", first or last), _iso_day("last_day", last or first)
+        if last_day < first_day:
+            raise ValueError(
+                f"last_day {last_day} is before first_day {first_day}: a run covers first_day through "
+                "last_day, inclusive; swap them"
+            )
+        return days_between(first_day.isoformat(), last_day.isoformat())
+    zone = ZoneInfo(timezone)
+    if data_interval_start is not None and data_interval_end is not None and data_interval_end > data_interval_start:
+        first_day = data_interval_start.astimezone(zone).date()
+        last_day = data_interval_end.astimezone(zone).date() - dt.timedelta(days=1)
+        if last_day < first_day:
+            raise ValueError(
+                f"the data interval {data_interval_start.isoformat()} .. {data_interval_end.isoformat()} "
+                f"closes no day (no midnight in {timezone} inside it): the daily DAG needs an interval of whole days"
+            )
+        return days_between(first_day.isoformat(), last_day.isoformat())
+    moment = data_interval_end or logical_date
+    if moment is None:
+        raise ValueError("the run has no data interval, no logical date and no first_day/last_day: no day to process")
+    return [(moment.astimezone(zone).date() - dt.timedelta(days=1)).isoformat()]
+
+
+def _iso_day(name: str, value: Any) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is not a day in the form YYYY-MM-DD") from None
 
 
 def _dates(days: list[str]) -> list[dt.date]:

@@ -82,3 +82,64 @@ def test_days_between() -> None:
     assert pipeline.days_between("2026-10-30", "2026-11-02") == ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02"]
     with pytest.raises(ValueError, match="before first_day"):
         pipeline.days_between("2026-11-02", "2026-11-01")
+
+
+def test_the_daily_dag_has_an_explicit_data_interval_and_allows_history(dagbag) -> None:
+    """Scheduled and backfilled runs get a whole day's interval whatever Airflow's default for a
+    cron string is (Airflow 3: create_cron_data_intervals = False, a zero-length interval)."""
+    import datetime as dt
+
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.dags["teamlens_daily"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 6 * * *", "UTC")
+    assert dag.start_date <= dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+    assert dag.catchup is False
+    for task_id in ("ingest_workforce", "agent_day_metrics", "publish_releases"):
+        assert dag.get_task(task_id).start_date <= dt.datetime(1999, 1, 1, tzinfo=dt.UTC)
+
+
+def test_tasks_declare_the_lake_zones_as_assets(dagbag) -> None:
+    """The UI's lineage: landing -> staged -> metrics -> published."""
+    dag = dagbag.dags["teamlens_daily"]
+
+    def names(assets) -> set[str]:
+        return {a.name for a in assets}
+
+    for task_id in ("ingest_workforce", "ingest_telephony", "ingest_desktop"):
+        task = dag.get_task(task_id)
+        assert (names(task.inlets), names(task.outlets)) == ({"teamlens_landing"}, {"teamlens_staged"})
+    metrics, publish = dag.get_task("agent_day_metrics"), dag.get_task("publish_releases")
+    assert (names(metrics.inlets), names(metrics.outlets)) == ({"teamlens_staged"}, {"teamlens_metrics"})
+    assert (names(publish.inlets), names(publish.outlets)) == ({"teamlens_metrics"}, {"teamlens_published"})
+
+
+def test_retries_and_the_failure_notifier(dagbag) -> None:
+    from teamlens.scheduling import LogFailureNotifier
+
+    dag = dagbag.dags["teamlens_daily"]
+    assert dag.get_task("check_ready").retries == 0  # a missing key or an unapproved policy is not transient
+    for task_id in ("ingest_telephony", "agent_day_metrics", "publish_releases"):
+        task = dag.get_task(task_id)
+        assert task.retries == 2 and task.retry_delay.total_seconds() == 300
+        assert any(isinstance(c, LogFailureNotifier) for c in task.on_failure_callback)
+    assert isinstance(dag.on_failure_callback, LogFailureNotifier)
+
+
+def test_a_backfill_creates_one_run_per_day_that_processes_that_day(dagbag) -> None:
+    """The runs `airflow backfill create --from-date 2026-10-05 --to-date 2026-10-07T06:00` creates
+    (the timetable call Airflow's backfill makes), and the days each of them plans. A run's logical
+    date is the start of its interval, 06:00: a --to-date of 2026-10-07 (midnight) stops a day short."""
+    import datetime as dt
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dagbag.dags["teamlens_daily"]))
+
+    def planned(to_date: dt.datetime) -> list[list[str]]:
+        infos = dag.iter_dagrun_infos_between(dt.datetime(2026, 10, 5, tzinfo=dt.UTC), to_date)
+        return [pipeline.plan_days_for_run({}, i.data_interval.start, i.data_interval.end, None) for i in infos]
+
+    assert planned(dt.datetime(2026, 10, 7, 6, tzinfo=dt.UTC)) == [["2026-10-05"], ["2026-10-06"], ["2026-10-07"]]
+    assert planned(dt.datetime(2026, 10, 7, tzinfo=dt.UTC)) == [["2026-10-05"], ["2026-10-06"]]
