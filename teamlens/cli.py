@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 from foundation import lake
@@ -41,6 +42,8 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "2")
     env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
     env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    # Airflow's own notes at WARNING, the pipeline steps' outcome lines (teamlens.step_log) at INFO.
+    env.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "teamlens=INFO")
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env["TEAMLENS_DATA_ROOT"] = str(settings.data_root)
     return env
@@ -93,10 +96,35 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    return run_dag(settings, args.first_day, args.last_day)
+    from teamlens.run_summary import print_run_summary
+
+    started_at = dt.datetime.now(dt.UTC)
+    rc = run_dag(settings, args.first_day, args.last_day)
+    print_run_summary(settings, args.first_day, args.last_day, started_at)
+    return rc
+
+
+def run_demo_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
+    """The demo's DAG run: like run_dag, but its output goes to var/logs/demo-<time>.log and the
+    terminal shows one line per task and the warnings that concern the user (teamlens.demo_run)."""
+    from teamlens.demo_run import run_with_progress
+
+    env = airflow_env(settings)
+    ensure_airflow_db(env)
+    conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
+    logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
+    log_file = REPO_ROOT / "var" / "logs" / f"demo-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test); full log: {log_file}", flush=True)
+    airflow = Path(sys.executable).parent / "airflow"
+    command = [str(airflow), "dags", "test", DAG_ID, logical, "--conf", conf]
+    rc = run_with_progress(command, env, DAG_ID, log_file, echo=lambda line: print(line, flush=True))
+    print(f"The DAG run {'finished' if rc == 0 else f'failed (exit code {rc})'}; full log: {log_file}")
+    return rc
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    # A deprecation inside Airflow's imports, not the demo user's business.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     os.environ.setdefault("TEAMLENS_DEMO", "1")
     settings = load_settings()
     marker = settings.lake.demo_center_marker
@@ -109,9 +137,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if settings.demo:
         _demo_approval(settings)
     last_day = args.start + dt.timedelta(days=args.days - 1)
-    rc = run_dag(settings, args.start, last_day)
+    from teamlens.run_summary import print_run_summary
+
+    started_at = dt.datetime.now(dt.UTC)
+    rc = run_demo_dag(settings, args.start, last_day)
+    print_run_summary(settings, args.start, last_day, started_at)
     if rc != 0:
-        print(f"The DAG run failed (exit code {rc}); see the task logs above.", file=sys.stderr)
+        print(f"The DAG run failed (exit code {rc}); see its log named above.", file=sys.stderr)
         return rc
     from teamlens.report import print_report
 
