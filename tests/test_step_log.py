@@ -302,3 +302,11 @@ def test_spark_logs_to_stdout_at_warn_through_the_repositorys_log4j_file(setting
     )
     text = LOG4J_CONFIG.read_text()
     assert "appender.console.target = SYSTEM_OUT" in text and "rootLogger.level = warn" in text
+
+
+def test_the_report_names_late_data_of_the_latest_publish_records(settings) -> None:
+    from teamlens.report import release_notes
+
+    assert release_notes(settings) == []
+    write_publish_record(settings, [STORED, PUBLISHED])
+    assert release_notes(settings) == [f"late data for team_week 2026-10-05 .. 2026-10-11: {LATE}"]
