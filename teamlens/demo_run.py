@@ -79,9 +79,19 @@ def progress_lines(before: dict[str, str], after: dict[str, str], now: str) -> l
     return lines
 
 
+# Airflow's console format: "<time> [warning  ] <message> [<logger>] loc=<file:line> ...".
+STRUCTLOG_LINE = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<message>.*?)\s+\[[\w.]+\](?: .*)?$")
+
+
 def shown_lines(text: str) -> list[str]:
-    """The output lines the user should see: warnings and errors that are not NOISE."""
-    return [line for line in text.splitlines() if SHOWN.search(line) and not NOISE.search(line)]
+    """The output lines the user should see: warnings and errors that are not NOISE, Airflow's
+    decoration (time, logger, source location) left off."""
+    shown = []
+    for line in text.splitlines():
+        if SHOWN.search(line) and not NOISE.search(line):
+            match = STRUCTLOG_LINE.match(line.strip())
+            shown.append(f"{match['level'].upper()} {match['message']}" if match else line.strip())
+    return shown
 
 
 def run_with_progress(
@@ -101,11 +111,6 @@ def run_with_progress(
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         while True:
             done = process.poll() is not None
-            now = dt.datetime.now().strftime("%H:%M:%S")
-            current = task_states(db, dag_id, earlier_runs)
-            for line in progress_lines(states, current, now):
-                echo(line)
-            states = {**states, **current}
             with log_file.open("rb") as reader:
                 reader.seek(offset)
                 chunk = reader.read()
@@ -113,6 +118,11 @@ def run_with_progress(
             offset += len(complete)
             for line in shown_lines(complete.decode("utf-8", "replace")):
                 echo(f"    {line.strip()}")
+            now = dt.datetime.now().strftime("%H:%M:%S")
+            current = task_states(db, dag_id, earlier_runs)
+            for line in progress_lines(states, current, now):
+                echo(line)
+            states = {**states, **current}
             if done:
                 return int(process.returncode)
             time.sleep(POLL_SECONDS)

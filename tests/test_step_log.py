@@ -285,12 +285,13 @@ def test_demo_progress_from_task_states_and_noise_filtered(tmp_path) -> None:
             "2026-11-30T14:32:43Z [warning  ] Using `httpx` with `starlette.testclient` is deprecated",
             "WARNING: Using incubator modules: jdk.incubator.vector",
             "26/11/30 14:33:00 WARN NativeCodeLoader: Unable to load native-hadoop library",
-            "2026-11-30T14:40:00Z [warning  ] missing input on 2026-10-06: no telephony [teamlens.pipeline]",
+            "2026-11-30T14:40:00Z [warning  ] missing input on 2026-10-06: no telephony [teamlens.pipeline] loc=x.py:4",
             "2026-11-30T14:40:01Z [info     ] contacts 2026-10-05: connect_ctr: 2 file(s) [teamlens.pipeline]",
         ]
     )
-    assert demo_run.shown_lines(output) == [
-        "2026-11-30T14:40:00Z [warning  ] missing input on 2026-10-06: no telephony [teamlens.pipeline]"
+    assert demo_run.shown_lines(output + "\nTraceback (most recent call last):") == [
+        "WARNING missing input on 2026-10-06: no telephony",
+        "Traceback (most recent call last):",
     ]
 
 
