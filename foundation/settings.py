@@ -20,6 +20,9 @@ Variables (all optional except the key outside demo mode):
                           setup task starts one local Spark Connect server that the run's Spark
                           tasks share, and its teardown task stops it (foundation.spark_connect)
 - TEAMLENS_SPARK_CONNECT_PORT  the loopback port of that server (default: 15002)
+- TEAMLENS_FAIL_ON_MISSING_INPUT=1  a day on which telephony, desktop or workforce input delivered
+                          nothing fails the run (agent_day_metrics, before any completion marker);
+                          by default it is a WARNING in the task log, the run summary and the marker
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Settings:
     checkpoint_key_value: str | None = None
     checkpoint_key_file: Path | None = None
     demo_checkpoint_key_file: Path | None = None
+    fail_on_missing_input: bool = False
 
     @property
     def lake(self) -> Lake:
@@ -178,6 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         service_level_seconds=_non_negative_int(env, "TEAMLENS_SERVICE_LEVEL_SECONDS", 20),
         spark_connect=_spark_connect_mode(env),
         spark_connect_port=_port(env, "TEAMLENS_SPARK_CONNECT_PORT", 15002),
+        fail_on_missing_input=env.get("TEAMLENS_FAIL_ON_MISSING_INPUT", "").strip().lower() in ("1", "true", "yes"),
     )
 
 

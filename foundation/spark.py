@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from foundation.settings import Settings, load_settings
@@ -31,7 +32,8 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     Sessions use UTC so that timestamps mean the same on every machine; site-local days are
     computed explicitly from the roster's time zones.
     """
-    jvm_options = os.environ.get("TEAMLENS_SPARK_JVM_OPTIONS", "-XX:+UseParallelGC")
+    # The repository's log4j configuration: Spark's notes go to stdout at WARN (LOG4J_CONFIG).
+    jvm_options = f"{os.environ.get('TEAMLENS_SPARK_JVM_OPTIONS', '-XX:+UseParallelGC')} {log4j_option()}"
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
@@ -48,6 +50,16 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Parquet timestamps as INT64 microseconds (UTC), as Arrow, Polars and DuckDB read them.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     }
+
+
+# Where Spark logs: stdout at WARN, quiet about notes that are not the operator's business. Airflow
+# labels a task's stderr lines ERROR, so Spark's default (stderr) made a clean task log look failed.
+LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+
+
+def log4j_option() -> str:
+    """The JVM option that points log4j at LOG4J_CONFIG (it also silences Spark's start-up banner)."""
+    return f"-Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"
 
 
 def local_spark_env(settings: Settings) -> dict[str, str]:

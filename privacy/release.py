@@ -202,9 +202,10 @@ def metrics_complete(settings: Settings, day: dt.date) -> bool:
     return metrics_marker(settings, day).exists()
 
 
-def mark_metrics_complete(settings: Settings, day: dt.date) -> None:
-    """Write the day's completion marker: when the metrics were computed (the trigger of corrections)
-    and the key fingerprints of the day's ingest reports (key continuity)."""
+def mark_metrics_complete(settings: Settings, day: dt.date, missing_sources: Iterable[str] = ()) -> None:
+    """Write the day's completion marker: when the metrics were computed (the trigger of corrections),
+    the key fingerprints of the day's ingest reports (key continuity) and the kinds of input that
+    delivered nothing that day (missing_sources: e.g. "telephony"; none of them names an agent)."""
     computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     doc = {
         "table": lake.METRICS_MARKER_TABLE,
@@ -212,6 +213,7 @@ def mark_metrics_complete(settings: Settings, day: dt.date) -> None:
         "complete": True,
         "computed_at": computed_at,
         "key_fingerprints": ingest_key_fingerprints(settings, day),
+        "missing_sources": sorted(missing_sources),
     }
     lake.write_json_atomic(metrics_marker(settings, day), doc, indent=None)
 

@@ -74,6 +74,28 @@ def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
     return code
 
 
+def run_demo_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
+    """The demo's DAG run: like run_dag, but its output goes to var/logs/demo-<time>.log and the
+    terminal shows one line per task and the warnings that concern the user (teamlens.demo_run)."""
+    from teamlens.demo_run import run_with_progress
+
+    env = airflow_env(settings)
+    env.setdefault("TEAMLENS_TASK_RETRIES", "0")
+    ensure_airflow_db(env)
+    # The log file gets the steps' outcome lines (INFO); the terminal only progress and warnings.
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
+    conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
+    logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
+    log_file = REPO_ROOT / "var" / "logs" / f"demo-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test); full log: {log_file}", flush=True)
+    executable = Path(sys.executable).parent / "airflow"
+    command = [str(executable), "dags", "test", DAG_ID, logical, "--conf", conf]
+    rc = run_with_progress(command, env, DAG_ID, log_file, echo=lambda line: print(line, flush=True))
+    code, message = run_verdict(rc, task_states(logical, env) if rc == 0 else None)
+    print(f"{message} Full log: {log_file}", file=sys.stderr if code else sys.stdout)
+    return code
+
+
 def task_states(logical_date: str, env: dict[str, str]) -> dict[str, str] | None:
     """Task id -> state of the DAG run at logical_date, from Airflow's metadata (None: not readable)."""
     executable = Path(sys.executable).parent / "airflow"

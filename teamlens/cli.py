@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ import typer
 
 from foundation import lake
 from foundation.settings import Settings, load_settings
-from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_verdict
+from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_demo_dag, run_verdict
 from teamlens.tables import console, table
 
 __all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag", "run_verdict"]
@@ -125,7 +126,13 @@ def cmd_run(
     """Run the daily DAG over a span of days through Airflow (one run, one Spark session)."""
     if last_day < first_day:
         raise UserError(f"--last-day {last_day} is before --first-day {first_day}; swap them")
-    return run_dag(_settings(), first_day, last_day)
+    from teamlens.run_summary import print_run_summary
+
+    settings = _settings()
+    started_at = dt.datetime.now(dt.UTC)
+    rc = run_dag(settings, first_day, last_day)
+    print_run_summary(settings, first_day, last_day, started_at)
+    return rc
 
 
 @app.command("demo")
@@ -138,6 +145,8 @@ def cmd_demo(
     seed: Seed = 7,
 ) -> int:
     """Generate a demo center, run the pipeline, print the report (what `make demo` does)."""
+    # A deprecation inside Airflow's imports, not the demo user's business.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     os.environ.setdefault("TEAMLENS_DEMO", "1")
     settings = _settings()
     marker = settings.lake.demo_center_marker
@@ -151,9 +160,13 @@ def cmd_demo(
     if settings.demo:
         _demo_approval(settings)
     last_day = start + dt.timedelta(days=days - 1)
-    rc = run_dag(settings, start, last_day)
+    from teamlens.run_summary import print_run_summary
+
+    started_at = dt.datetime.now(dt.UTC)
+    rc = run_demo_dag(settings, start, last_day)
+    print_run_summary(settings, start, last_day, started_at)
     if rc != 0:
-        return rc  # run_dag has said why
+        return rc  # run_demo_dag has said why
     from teamlens.report import print_report
 
     print_report(settings)

@@ -3,6 +3,10 @@
 Each step takes the list of site-local days of its run, does one transaction-like unit of work
 (every day's partitions replaced, nothing else touched) and returns a small summary of counts
 for the task log and XCom. No step returns or logs anything per agent.
+
+Each step also logs its outcome in a few readable lines (teamlens.step_log, logger
+"teamlens.pipeline", which Airflow routes into the task's log): rows per source and day, the
+quality result, the metric rows, every release window's outcome, and missing input as a WARNING.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from foundation.settings import Settings, load_settings
+from teamlens import step_log
 
 
 def days_between(first_day: str, last_day: str) -> list[str]:
@@ -133,10 +138,20 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
 
     settings = settings or load_settings()
     spark = spark_session(settings)
-    return {
+    out = {
         "roster": staged_roster.run(spark, settings, _dates(days)),
         "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
     }
+    _log_ingest("workforce", [out["roster"]], [out["schedules"]])
+    return out
+
+
+def _log_ingest(kind: str, others: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
+    """Log an ingest step's counts per table, day and source, and a WARNING per day its kind of input
+    (the summaries' tables) delivered nothing."""
+    for summary in [*others, *summaries]:
+        step_log.emit(step_log.ingest_lines(summary))
+    step_log.emit(step_log.missing_kind_lines(kind, summaries))
 
 
 def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
@@ -146,10 +161,12 @@ def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[
 
     settings = settings or load_settings()
     spark = spark_session(settings)
-    return {
+    out = {
         "contacts": ingest.run_table(spark, settings, schema.CONTACTS, _dates(days)),
         "agent_events": ingest.run_table(spark, settings, schema.AGENT_EVENTS, _dates(days)),
     }
+    _log_ingest("telephony", [], [out["contacts"], out["agent_events"]])
+    return out
 
 
 def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
@@ -161,7 +178,9 @@ def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[st
 
     settings = settings or load_settings()
     rules = load_policy(settings.policy_path).desktop_rules()
-    return ingest.run_table(spark_session(settings), settings, schema.DESKTOP_ACTIVITY, _dates(days), rules)
+    out = ingest.run_table(spark_session(settings), settings, schema.DESKTOP_ACTIVITY, _dates(days), rules)
+    _log_ingest("desktop", [], [out])
+    return out
 
 
 def validate_staged(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
@@ -175,21 +194,39 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
             totals = out.setdefault(table, {"rows_in": 0, "rows_passed": 0, "rows_quarantined": 0})
             for k in totals:
                 totals[k] += int(report.get(k, 0))
+    step_log.emit(step_log.validation_lines(out, days))
     return out
 
 
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """The restricted metric tables of the days: agent_day, then queue_day (one Spark session)."""
+    """The restricted metric tables of the days: agent_day, then queue_day (one Spark session); then
+    each day's completion marker, which names the kinds of input the day lacked.
+
+    Missing input (step_log.missing_input, from the ingest reports) is a WARNING, or with
+    TEAMLENS_FAIL_ON_MISSING_INPUT=1 a failure (step_log.MissingInputError) before any metric or
+    marker is written, so that the days' windows stay pending.
+    """
     from foundation.spark import spark_session
     from jobs import agent_day, queue_day
     from privacy.release import mark_metrics_complete
 
     settings = settings or load_settings()
+    missing = {day: step_log.missing_input(settings, dt.date.fromisoformat(day)) for day in days}
+    warnings = step_log.missing_input_lines(missing)
+    step_log.emit(warnings)
+    if warnings and settings.fail_on_missing_input:
+        raise step_log.MissingInputError(
+            "TEAMLENS_FAIL_ON_MISSING_INPUT is set and input is missing: "
+            + "; ".join(text.removeprefix("missing input ") for _, text in warnings)
+            + ". Deliver the landing files and rerun the days (or unset the setting to go on with a warning)."
+        )
     spark = spark_session(settings)
     summary = agent_day.run(spark, settings, _dates(days))
     summary["queue_day"] = queue_day.run(spark, settings, _dates(days))
     for day in _dates(days):
-        mark_metrics_complete(settings, day)
+        mark_metrics_complete(settings, day, missing[day.isoformat()])
+    step_log.emit(step_log.metrics_lines(summary))
+    summary["missing_input"] = {day: kinds for day, kinds in missing.items() if kinds}
     return summary
 
 
@@ -214,12 +251,27 @@ def publish_releases(days: list[str], settings: Settings | None = None) -> dict[
     for o in outcomes:
         status = "pending" if isinstance(o, PendingWindow) else o.status
         counts[status] = counts.get(status, 0) + 1
+    records = [step_log.outcome_record(o) for o in outcomes]
+    _write_publish_record(settings, min(dates), max(dates), records)
+    step_log.emit(step_log.release_lines(records))
     if settings.lake.warehouse_path.exists():
         lake = settings.lake
-        write_signed_checkpoint(
+        checkpoint = write_signed_checkpoint(
             lake.warehouse_path, settings.checkpoint_key_text(), lake.latest_checkpoint, lake.checkpoint_of_size
         )
+        step_log.log.info("signed a checkpoint of the ledger's %d entries: %s", checkpoint.size, lake.latest_checkpoint)
     return {"windows": len(outcomes), **counts}
+
+
+def _write_publish_record(
+    settings: Settings, first_day: dt.date, last_day: dt.date, records: list[dict[str, Any]]
+) -> None:
+    """The run's release outcomes (group-level, no value) for the run summary (teamlens.run_summary)."""
+    from foundation import lake
+
+    written_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    doc = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(), "written_at": written_at}
+    lake.write_json_atomic(step_log.publish_record_path(settings, first_day, last_day), {**doc, "windows": records})
 
 
 class RetentionIncomplete(RuntimeError):

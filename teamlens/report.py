@@ -1,7 +1,8 @@
 """Plain-text report of what has been published: noisy figures with 95% intervals, suppressed
 groups, the privacy budget spent against the cap, and the ledger's verification.
 
-Reads only the warehouse (published aggregates and the ledger), never the restricted zones.
+Reads only the warehouse (published aggregates and the ledger) and the counts-only run reports
+(the late-data notes of the latest runs), never the restricted zones.
 """
 
 from __future__ import annotations
@@ -270,6 +271,12 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     if year is not None:
         print(f"  {format_year(year)}")
 
+    notes = release_notes(settings)
+    if notes:
+        print()
+        print("Refusals and late data (recent releases):")
+        for note in notes:
+            print(f"  {note}")
     verification = verify_ledger(settings.lake.warehouse_path)
     print()
     print(f"Privacy ledger: {verification.message}")
@@ -284,3 +291,30 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print("  verify the ledger:                  .venv/bin/teamlens verify")
     kept = settings.lake.latest_checkpoint
     print(f"  ... against a kept checkpoint:      .venv/bin/teamlens verify --checkpoint {kept}")
+
+
+def release_notes(settings: Settings, limit: int = 5) -> list[str]:
+    """The latest refusals (the ledger's 'refusal' entries, with their reason) and the late-data notes
+    of the latest publish records (teamlens.step_log: late data that did not lead to a correction)."""
+    from privacy.ledger import AUDIT_SQL
+    from teamlens import step_log
+    from warehouse.store import connect
+
+    notes = []
+    if settings.lake.warehouse_path.exists():
+        con = connect(settings.lake.warehouse_path, read_only=True)
+        try:
+            rows = con.execute(
+                f"SELECT recorded_at, message FROM ({AUDIT_SQL['refusals']}) ORDER BY seq DESC LIMIT {int(limit)}"
+            ).fetchall()
+        finally:
+            con.close()
+        notes += [f"{str(recorded_at)[:16]} {message}" for recorded_at, message in reversed(rows)]
+    records = sorted((settings.lake.reports / "runs").glob("publish_*.json"), key=lambda p: p.stat().st_mtime)
+    late: dict[str, str] = {}
+    for path in records[-limit:]:
+        for w in (step_log.read_report(path) or {}).get("windows", []):
+            if w.get("late_data"):
+                late[step_log.window_text(w["release"], w["window_start"], w["window_end"])] = w["late_data"]
+    notes += [f"late data for {window}: {note}" for window, note in late.items()]
+    return notes

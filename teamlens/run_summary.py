@@ -1,0 +1,115 @@
+"""The summary printed after `teamlens run` and `teamlens demo`: what the run wrote, in a few lines.
+
+Built only from files the run's tasks wrote: the days' ingest reports (reports/ingest), the
+metrics completion markers (which name missing input), and the release outcomes the publish
+step recorded (teamlens.step_log.publish_record_path). Counts per day and source and
+group-level release outcomes only: no pseudonym, no value of an agent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from foundation import schema
+from foundation.settings import Settings
+from teamlens import step_log
+
+# The staged tables whose records the summary counts (the roster is a snapshot, not records).
+COUNTED_TABLES = (schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY, schema.SCHEDULES)
+
+
+def _days(first_day: dt.date, last_day: dt.date) -> list[dt.date]:
+    return [first_day + dt.timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+
+
+def summary_lines(
+    settings: Settings, first_day: dt.date, last_day: dt.date, started_at: dt.datetime | None = None
+) -> list[str]:
+    """The run summary over [first_day, last_day]. started_at: when the run started; a publish record
+    written before it is from an earlier run (so the publish step did not run this time)."""
+    days = _days(first_day, last_day)
+    lines = [_ingest_line(settings, days)]
+    missing = _missing_line(settings, days)
+    if missing:
+        lines.append(missing)
+    not_complete = [d for d in days if not settings.lake.metrics_marker(d).exists()]
+    if not_complete:
+        lines.append(f"metrics not complete (no completion marker) for {step_log.compact_days(not_complete)}")
+    lines.extend(_release_lines(settings, first_day, last_day, started_at))
+    return lines
+
+
+def print_run_summary(
+    settings: Settings, first_day: dt.date, last_day: dt.date, started_at: dt.datetime | None = None
+) -> None:
+    """Print the run summary (cli: after the DAG run of `teamlens run` and `teamlens demo`)."""
+    print("Run summary:")
+    for line in summary_lines(settings, first_day, last_day, started_at):
+        print(f"  {line}")
+
+
+def _ingest_line(settings: Settings, days: list[dt.date]) -> str:
+    totals = {"staged": 0, "quarantined": 0, "duplicates": 0}
+    without_report: set[dt.date] = set()
+    for table in COUNTED_TABLES:
+        for day in days:
+            report = step_log.read_report(settings.lake.ingest_report(table, day))
+            if report is None:
+                without_report.add(day)
+                continue
+            for k in totals:
+                totals[k] += int(report.get(k, 0))
+    text = (
+        f"{len(days)} day(s) ({step_log.compact_days(days)}): {totals['staged']:,} record(s) staged, "
+        f"{totals['quarantined']:,} quarantined"
+    )
+    if totals["quarantined"]:
+        text += f" (see {settings.lake.quarantine} and {settings.lake.reports / 'ingest'})"
+    text += f", {totals['duplicates']:,} duplicate(s)"
+    if without_report:
+        text += f"; no ingest report for {step_log.compact_days(without_report)} (ingest did not run)"
+    return text
+
+
+def _missing_line(settings: Settings, days: list[dt.date]) -> str:
+    """Missing input per day, from the completion markers (or, without one, the ingest reports)."""
+    parts = []
+    for day in days:
+        marker = step_log.read_report(settings.lake.metrics_marker(day))
+        if marker is not None and isinstance(marker.get("missing_sources"), list):
+            kinds = [str(k) for k in marker["missing_sources"]]
+        else:
+            kinds = step_log.missing_input(settings, day)
+        if set(kinds) == set(step_log.INPUT_KINDS):
+            parts.append(f"{step_log.NO_INPUT_AT_ALL} on {day}")
+        elif kinds:
+            parts.append(f"{', '.join(kinds)} on {day}")
+    return "WARNING missing input: " + "; ".join(parts) if parts else ""
+
+
+def _release_lines(
+    settings: Settings, first_day: dt.date, last_day: dt.date, started_at: dt.datetime | None
+) -> list[str]:
+    record = step_log.read_report(step_log.publish_record_path(settings, first_day, last_day))
+    if record is None:
+        return ["releases: the publish step did not run (see the task log)"]
+    written = dt.datetime.fromisoformat(str(record.get("written_at")))
+    if started_at is not None and written < started_at:
+        return [f"releases: the publish step did not run this time (its last record: {written:%Y-%m-%d %H:%M} UTC)"]
+    windows: list[dict[str, Any]] = list(record.get("windows", []))
+    lines = ["releases: " + step_log.release_counts_text(windows)]
+    statuses = [w["status"] for w in windows]
+    if windows and statuses.count("stored") == len(windows):
+        lines.append("every release returned the stored figures: no new noise drawn, no budget spent")
+    for w in windows:
+        window = step_log.window_text(w["release"], w["window_start"], w["window_end"])
+        if w["status"] == "refused":
+            lines.append(f"WARNING refused {window}: {w['reason']}")
+        if w.get("late_data"):
+            lines.append(f"late data for {window}: {w['late_data']}")
+    pending = [w for w in windows if w["status"] == "pending"]
+    if pending:
+        waiting = sorted({d for w in pending for d in w["missing_days"]})
+        lines.append(f"{len(pending)} window(s) pending until the metrics of {step_log.compact_days(waiting)} exist")
+    return lines
