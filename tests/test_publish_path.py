@@ -1,7 +1,8 @@
 """Privacy through the path that publishes: the real release on a hand-made lake, read back as the report reads it.
 
-Other privacy tests check the calibration on hand-built totals; these go through what the
-pipeline's publish step calls (teamlens.pipeline.publish_releases -> privacy.release.release_windows):
+Other privacy tests check the calibration on hand-built totals; these (and the empirical privacy
+test, tests/test_privacy_empirical.py, on neighbouring lakes) go through what the pipeline's
+publish step calls (teamlens.pipeline.publish_releases -> privacy.release.release_windows):
 roster snapshots and agent_day partitions written as the jobs write them (foundation.schema types,
 one swapped-in Parquet file per day), the metrics completion markers, a policy file, the real
 OpenDP draw and the DuckDB warehouse, read back with warehouse.store.read_published (what the
