@@ -49,8 +49,9 @@ the sums' losses; the release claims budget / number of sums per sum):
   The test asserts rho_hat within RHO_TOLERANCE (10%) of rho_part, and the sum over sums within
   10% of rho.
 - Both: at least MIN_BINS bins hold MIN_COUNT outputs on both sides. Outputs without noise (the
-  exact sums, 9 or 10 bounds) share no bin at all: D and D' are told apart with certainty, an
-  unbounded loss, and the check fails.
+  exact sums, 9 or 10 bounds) take two values: D and D' are told apart with certainty (an
+  unbounded loss), yet a bin wide enough to hold both values would show a log ratio of 0 (pure
+  DP's bins of b = 2 bounds do), so it is the MIN_BINS check that fails on them.
 
 Tolerances and false failures: Z = 6 standard errors. A per-bin check fails falsely with
 probability about P(N(0,1) > 6) = 1e-9 (about 50 bins: < 1e-7); MIN_COUNT = 400 keeps the normal
@@ -405,8 +406,8 @@ class ExactSums:
 def test_published_exact_sums_fail_the_claim(
     neighbouring_zones: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
 ) -> None:
-    """A release path that publishes the exact (clipped) sums is caught: its outputs on D and D' never
-    overlap, so the checks of the tests above fail."""
+    """A release path that publishes the exact (clipped) sums is caught: its outputs on D and D' take
+    one value each, so they fill fewer than MIN_BINS bins and the checks of the tests above fail."""
     ExactSums(monkeypatch)
     budget = EPSILON if model == "pure" else RHO
     on_d, on_d_prime, scales = neighbouring_outputs(neighbouring_zones, tmp_path, model, budget, 1)
