@@ -340,13 +340,12 @@ def write_table_partition(settings: Any, table: Any, day: Any, frame: Any) -> Pa
     arrays = []
     fields = [pa.field(c.name, schema.arrow_type(c.dtype), c.nullable) for c in table.columns if c.name != "day"]
     for field, column in zip(fields, (c for c in table.columns if c.name != "day"), strict=True):
-        if column.name in frame.columns:
-            values = frame[column.name].to_list()
+        if column.name in frame.columns:  # Arrow's own conversion: fast for large frames
+            arrays.append(frame[column.name].to_arrow().cast(field.type))
         elif not column.nullable and column.dtype in ("int", "long", "double"):
-            values = [0] * frame.height
+            arrays.append(pa.repeat(pa.scalar(0, type=field.type), frame.height))
         else:
-            values = [None] * frame.height
-        arrays.append(pa.array(values, type=field.type))
+            arrays.append(pa.nulls(frame.height, type=field.type))
     data = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def build(folder: Path) -> None:
@@ -362,6 +361,42 @@ def write_policy_file(path: Path, releases: list[dict[str, Any]], **overrides: A
 
     path.write_text(yaml.safe_dump(policy_document(releases, **overrides), sort_keys=False))
     return path
+
+
+def write_pure_policy_file(path: Path, releases: list[dict[str, Any]], cap: str) -> Path:
+    """A pure DP policy YAML file (pure_doc's settings, budget_cap_epsilon `cap`) with the given releases."""
+    import yaml
+
+    path.write_text(yaml.safe_dump({**pure_doc(cap), "releases": releases}, sort_keys=False))
+    return path
+
+
+def lake_settings(root: Path, policy_file: Path) -> Any:
+    """Settings over the data root `root` (created on first write) with the policy file and the
+    test keys, as the DAGs' tasks load them from their environment."""
+    from foundation.settings import load_settings
+
+    return load_settings(
+        {
+            "TEAMLENS_DATA_ROOT": str(root),
+            "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
+            "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
+            "TEAMLENS_POLICY": str(policy_file),
+            "TEAMLENS_RUN_BY": "test",
+        }
+    )
+
+
+def write_lake_day(settings: Any, day: Any, roster: Any, agent_day: Any) -> None:
+    """One day of the restricted zones as the jobs leave it: the roster snapshot (agent_pseudonym,
+    team, site, site_timezone), the agent_day partition (without the day column) and the metrics
+    completion marker (privacy.release.mark_metrics_complete), so the day's windows can be released."""
+    from foundation import schema
+    from privacy.release import mark_metrics_complete
+
+    write_table_partition(settings, schema.ROSTER, day, roster)
+    write_table_partition(settings, schema.AGENT_DAY, day, agent_day)
+    mark_metrics_complete(settings, day)
 
 
 # --- yearly budget tests (test_yearly_budget.py) ----------------------------------------------------

@@ -1,16 +1,34 @@
-"""Empirical privacy test: the production release on neighbouring data sets stays within its claim.
+"""Empirical privacy test: the published release on neighbouring lakes stays within its claim.
 
-Neighbouring relation (the privacy unit is the agent): D' is D without every record of one agent.
-The group keys are public (the roster), so the agent's group is still released on D'; the agent's
-window total is simply absent there (it contributes 0). The removed agent is the worst case: its
-value is 3x the bound of every sum, so its clipped contribution is the full bound (Delta = bound)
-for every sum at once, and broken clipping would show up as a 3x larger shift.
+What is tested is what the pipeline publishes: D and D' are lakes (each day's roster snapshot and
+agent_day partition as the jobs write them, with the metrics completion markers), the pipeline's
+publish step (teamlens.pipeline.publish_releases -> privacy.release: agent-window totals from the
+agent_day rows, the accountant, the OpenDP draw) publishes them into the DuckDB warehouse, and the
+outputs are the stored values read back as the report reads them (warehouse.store.read_published).
+A pipeline that published exact sums, or skipped the clipping, fails here; so does one whose
+outputs on D and D' do not overlap at all (noise removed: the test below shows it).
 
-Independent samples: the data have GROUPS public groups, each a copy of the same ten agents, and
-D' removes the worst-case agent from every group. OpenDP draws the noise of every (group, sum)
-cell independently (from a cryptographic source, so there are no seeds), so one call of the
-measurement gives GROUPS independent draws of one group's output distribution on D (resp. D');
-DRAWS calls give GROUPS * DRAWS draws per side.
+Neighbouring relation (the privacy unit is the agent): D' is D without every agent_day row of the
+worst-case agent. The roster snapshots are the same in D and D' (group keys and sizes are public
+facts, docs/privacy.md, The privacy unit), so the agent's group is still released on D' and the
+agent contributes a window total of 0 there (agent_window_totals gives roster agents without
+activity zeros). The removed agent is the worst case: its day is 3x the bound of every sum, so its
+clipped contribution is the full bound (Delta = bound) for every sum at once, and broken clipping
+would show up as a 3x larger shift.
+
+Independent samples: each day is a release window of its own (daily release, cap far above the
+spend), and each window has GROUPS public groups (teams) of AGENTS agents, every team with its own
+worst-case agent that D' lacks. OpenDP draws the noise of every (window, group, sum) cell
+independently (from a cryptographic source, so there are no seeds), and every team holds the same
+data, so a window gives GROUPS independent draws of one group's output on D (resp. D') and
+`days` windows give GROUPS * days draws per side.
+
+The published sums are clamped at 0 (post-processing). The AGENTS - 1 ordinary agents sit at the
+bound, so a group's exact sum is 9 bounds on D' and 10 on D: 6.4 sigma above 0 under zCDP (sigma
+= 1.41 bound), so the clamp practically never acts and does not bend the zCDP slope fit, and 4.5
+Laplace scales under pure DP (b = 2 bounds), where about 0.5% of the outputs are clamped. Pure DP
+holds for any post-processing, so the clamped outputs obey the same log ratio bound (the bin at 0
+has the ratio of two tails, exactly e^eps_part).
 
 What is estimated, per sum of the release (the noise of the sums is independent given the data,
 so the release's log likelihood ratio is the sum of the sums' log ratios, and its loss the sum of
@@ -30,6 +48,10 @@ the sums' losses; the release claims budget / number of sums per sum):
   is the outputs' sample variance, so the estimate needs neither the bound nor the mechanism's scale.
   The test asserts rho_hat within RHO_TOLERANCE (10%) of rho_part, and the sum over sums within
   10% of rho.
+- Both: at least MIN_BINS bins hold MIN_COUNT outputs on both sides. Outputs without noise (the
+  exact sums, 9 or 10 bounds) take two values: D and D' are told apart with certainty (an
+  unbounded loss), yet a bin wide enough to hold both values would show a log ratio of 0 (pure
+  DP's bins of b = 2 bounds do), so it is the MIN_BINS check that fails on them.
 
 Tolerances and false failures: Z = 6 standard errors. A per-bin check fails falsely with
 probability about P(N(0,1) > 6) = 1e-9 (about 50 bins: < 1e-7); MIN_COUNT = 400 keeps the normal
@@ -40,87 +62,159 @@ tolerance (measured: about 7%), so a false failure of the 10% check is below 2e-
 Gaussian shrinks the fitted slope by the factor 1 - w^2 / (12 sigma^2) = 0.5% for w = sigma / 4,
 negligible against 10%.
 
-Negative control: the same estimators applied to a release calibrated with twice the epsilon (pure)
-or four times the rho (zCDP), i.e. half the noise scale, must report a loss above the claim of the
-original release. This shows the test can fail.
+Negative control: the same estimators applied to a release published under twice the epsilon
+(pure) or four times the rho (zCDP), i.e. half the noise scale, must report a loss above the claim
+of the original release. This shows the test can fail.
+
+Runtime: the lakes (16 days of 100,000 agents each side) are written once per module and copied
+for each test; publishing a window of 10,000 groups takes about 1.5 s of CPU, 60 windows in all.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import shutil
 from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
-from foundation.policy import ReleaseSpec
-from privacy.mechanisms import CalibratedRelease, calibrate, expected_noise_scale
-from tests.helpers import SITE_DAY, make_test_policy, pure_policy
+from foundation.budget import Budget
+from foundation.policy import load_policy
+from privacy import release as release_module
+from privacy.mechanisms import CalibratedRelease, analytic_scale
+from teamlens import pipeline
+from tests.helpers import (
+    SITE_DAY,
+    approve,
+    lake_settings,
+    write_lake_day,
+    write_policy_file,
+    write_pure_policy_file,
+)
+from warehouse.store import read_published
 
-GROUPS = 10_000  # public groups: independent draws per call of the measurement
-DRAWS = 10  # calls of the measurement per side: GROUPS * DRAWS = 100,000 outputs per sum per side
-ZCDP_DRAWS = 16  # the slope estimate needs more: 160,000 outputs keep Z standard errors within 10%
-CONTROL_DRAWS = 4  # the negative control's effect is 2x to 4x: fewer draws suffice
-AGENTS = 10  # agents per group, the worst-case one included
-WORST = "worst_case_agent"
+GROUPS = 10_000  # public groups (teams) per window: independent draws per window
+DAYS = 10  # one-day windows per side: GROUPS * DAYS = 100,000 outputs per sum per side
+ZCDP_DAYS = 16  # the slope estimate needs more: 160,000 outputs keep Z standard errors within 10%
+CONTROL_DAYS = 1  # the negative control's effect is 2x to 4x: fewer draws suffice
+AGENTS = 10  # agents per group (min_group_size 10), the worst-case one included
 MIN_COUNT = 400  # a bin is used only with at least this many outputs on both sides
+MIN_BINS = 8  # the outputs of D and D' must overlap in at least this many bins
 Z = 6.0  # standard errors of statistical tolerance (one-sided false failure ~1e-9 per check)
 ATTAINED = 0.75  # the largest log ratio is proven to reach at least this share of the claim
 RHO_TOLERANCE = 0.10  # relative tolerance of the zCDP estimate
 
-EPSILON = "1"  # pure: eps_part = 0.5 for the two sums of SITE_DAY
+EPSILON = "1"  # pure: eps_part = 0.5 for the two sums
 RHO = "0.5"  # zCDP: rho_part = 0.25, Delta / sigma = 0.71
+CAP = "100"  # per month, in the policy's unit: far above the spend of every test (at most 10)
+RELEASE = "team_day"
+BOUNDS: dict[str, int] = dict(SITE_DAY["sums"])  # contacts_handled 60, handle_seconds 23400 per agent-day
+FIRST_DAY = dt.date(2026, 3, 2)
+ALL_DAYS = [FIRST_DAY + dt.timedelta(days=i) for i in range(max(DAYS, ZCDP_DAYS))]  # all in March
+SIDES = ("D", "D'")
 
 
-# --- data and draws -----------------------------------------------------------------------------
+# --- the neighbouring lakes ---------------------------------------------------------------------
 
 
-def neighbouring_totals(spec: ReleaseSpec, groups: int = GROUPS) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Agent totals D and D' (D without the worst-case agent) and the public group keys.
+def neighbouring_day() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One day's roster snapshot and its agent_day rows on D and on D'.
 
-    Every group holds the same AGENTS agents: AGENTS - 1 ordinary ones within the bounds and the
-    worst-case one at 3x the bound of every sum (OpenDP clips it to the bound).
+    Every team has AGENTS agents: the worst-case one at 3x every bound (OpenDP clips it to the
+    bound) and AGENTS - 1 ordinary ones at the bound. D' is D without the worst-case agents' rows;
+    the roster is the same.
     """
-    keys = [f"g{i:05d}" for i in range(groups)]
-    agents = [WORST, *(f"agent_{a}" for a in range(AGENTS - 1))]
-    values = {
-        metric: [3 * bound, *((bound * (a + 1)) // (2 * AGENTS) for a in range(AGENTS - 1))]
-        for metric, bound in spec.sums.items()
-    }
-    d = pl.DataFrame(
+    teams = [f"team-{g:05d}" for g in range(GROUPS)]
+    roster = pl.DataFrame(
         {
-            "agent_pseudonym": agents * groups,
-            spec.group_by: [k for k in keys for _ in agents],
-            **{metric: v * groups for metric, v in values.items()},
-        },
-        schema_overrides=dict.fromkeys(spec.sums, pl.Int64),
+            "agent_pseudonym": [
+                f"{team}-{'worst' if a == 0 else f'agent-{a}'}" for team in teams for a in range(AGENTS)
+            ],
+            "team": [team for team in teams for _ in range(AGENTS)],
+            "site": "Berlin",
+            "site_timezone": "Europe/Berlin",
+        }
     )
-    return d, d.filter(pl.col("agent_pseudonym") != WORST), keys
+    worst = pl.col("agent_pseudonym").str.ends_with("-worst")
+    on_d = roster.select(
+        "agent_pseudonym",
+        "team",
+        "site",
+        *[pl.when(worst).then(3 * bound).otherwise(bound).cast(pl.Int64).alias(m) for m, bound in BOUNDS.items()],
+    )
+    return roster, on_d, on_d.filter(~worst)
 
 
-def draw_outputs(calibrated: CalibratedRelease, spec: ReleaseSpec, draws: int) -> dict[str, np.ndarray]:
-    """The noisy sums of `draws` fresh releases, pooled over the groups, per sum."""
-    frames = [calibrated.measurement(calibrated.data).collect() for _ in range(draws)]
-    noisy = pl.concat(frames)
-    assert noisy.height == draws * calibrated.data.select(pl.col(spec.group_by).n_unique()).collect().item()
-    return {metric: noisy[metric].to_numpy().astype(np.int64) for metric in spec.sums}
+@pytest.fixture(scope="module")
+def neighbouring_zones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The data roots of D and D' (restricted zones only, no warehouse yet), ALL_DAYS days each."""
+    roster, on_d, on_d_prime = neighbouring_day()
+    unused_policy = tmp_path_factory.mktemp("policy") / "unused.yaml"  # settings need one; nothing reads it here
+    roots = {}
+    for side, rows in zip(SIDES, (on_d, on_d_prime), strict=True):
+        roots[side] = tmp_path_factory.mktemp("zones") / "data"
+        settings = lake_settings(roots[side], unused_policy)
+        for day in ALL_DAYS:
+            write_lake_day(settings, day, roster, rows)
+    return roots
+
+
+def team_day_release(model: str, budget: str) -> dict[str, Any]:
+    """A daily release per team of SITE_DAY's two sums (no ratios), with this epsilon (pure) or rho (zcdp)."""
+    return {
+        "name": RELEASE,
+        "purpose": "daily workload per team (empirical privacy test)",
+        "group_by": "team",
+        "window": "day",
+        "epsilon" if model == "pure" else "rho": budget,
+        "sums": dict(BOUNDS),
+    }
+
+
+def publish_side(
+    zones: Path, work: Path, model: str, budget: str, days: int
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Publish the first `days` one-day windows of a copy of the zones with the pipeline's step; the
+    stored sums (pooled over windows and groups, per sum) and the noise scale stored with each sum.
+
+    Each sum's stored scale is the same in every row: it depends only on public facts (the policy
+    and the roster), never on the private data."""
+    work.mkdir()
+    shutil.copytree(zones, work / "data")
+    release = [team_day_release(model, budget)]
+    policy_file = (
+        write_pure_policy_file(work / "policy.yaml", release, cap=CAP)
+        if model == "pure"
+        else write_policy_file(work / "policy.yaml", release, cap=CAP)
+    )
+    settings = lake_settings(work / "data", policy_file)
+    approve(settings.lake.warehouse_path, load_policy(policy_file))
+    counts = pipeline.publish_releases([d.isoformat() for d in ALL_DAYS[:days]], settings)
+    assert counts == {"windows": days, "released": days}
+    stored = read_published(settings.lake.warehouse_path, RELEASE)
+    assert len(stored) == days * GROUPS * len(BOUNDS) and all(r["status"] == "published" for r in stored)
+    outputs = {m: np.array([r["value"] for r in stored if r["statistic"] == m]) for m in BOUNDS}
+    assert all(np.array_equal(v, np.round(v)) for v in outputs.values())  # integer noise, integer sums
+    scales = {(r["statistic"], r["noise_scale"]) for r in stored}
+    assert len(scales) == len(BOUNDS), scales
+    return {m: v.astype(np.int64) for m, v in outputs.items()}, dict(scales)
 
 
 def neighbouring_outputs(
-    spec: ReleaseSpec, draws: int
+    zones: dict[str, Path], tmp_path: Path, model: str, budget: str, days: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
-    """Outputs of the production measurement on D and on D', and the (equal) noise scales.
-
-    The measurement is calibrated once per data set with the same spec and the same public keys,
-    as the production path does; its scales must not depend on the private data.
-    """
-    d, d_prime, keys = neighbouring_totals(spec)
-    on_d = calibrate(d, keys, spec)
-    on_d_prime = calibrate(d_prime, keys, spec)
-    assert on_d.scales == on_d_prime.scales
-    return draw_outputs(on_d, spec, draws), draw_outputs(on_d_prime, spec, draws), on_d.scales
+    """The stored outputs of the release on D and on D', and the (equal) noise scales stored with them."""
+    outputs, scales = {}, {}
+    for side, folder in zip(SIDES, ("d", "d_prime"), strict=True):
+        outputs[side], scales[side] = publish_side(zones[side], tmp_path / folder, model, budget, days)
+    assert scales["D"] == scales["D'"]
+    return outputs["D"], outputs["D'"], scales["D"]
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -172,6 +266,8 @@ class PureEstimate:
 def pure_loss(on_d: np.ndarray, on_d_prime: np.ndarray, laplace_scale: float) -> PureEstimate:
     """Estimate the pure DP loss of one sum from its outputs on D and D' (bins of width ~ b)."""
     binned = binned_log_ratios(on_d, on_d_prime, max(1, round(laplace_scale)))
+    if len(binned.centre) == 0:  # the outputs never overlap: D and D' are told apart, no bound holds
+        return PureEstimate(math.inf, math.inf, 0)
     lower = np.abs(binned.log_ratio) - Z * binned.se
     best = int(np.argmax(lower))
     return PureEstimate(float(lower[best]), float(abs(binned.log_ratio[best])), len(lower))
@@ -185,6 +281,7 @@ class ZcdpEstimate:
     se: float
     slope: float
     shift: float  # the implied Delta = slope * sigma^2: the removed agent's clipped contribution
+    bins: int
 
 
 def weighted_slope(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
@@ -203,72 +300,120 @@ def zcdp_loss(on_d: np.ndarray, on_d_prime: np.ndarray, gaussian_scale: float) -
     method: relative variance 4 (se_slope / slope)^2 + 2 / (n - 2) for the variance estimate.
     """
     binned = binned_log_ratios(on_d, on_d_prime, max(1, round(gaussian_scale / 4)))
+    if len(binned.centre) < 2:  # no slope to fit: the outputs (nearly) never overlap, no bound holds
+        return ZcdpEstimate(rho=math.inf, se=math.inf, slope=math.nan, shift=math.nan, bins=len(binned.centre))
     slope, slope_se = weighted_slope(binned.centre, binned.log_ratio, 1 / binned.se**2)
     n = len(on_d) + len(on_d_prime)
     variance = (np.sum((on_d - on_d.mean()) ** 2) + np.sum((on_d_prime - on_d_prime.mean()) ** 2)) / (n - 2)
     rho = slope**2 * variance / 2
     se = rho * math.sqrt(4 * (slope_se / slope) ** 2 + 2 / (n - 2))
-    return ZcdpEstimate(rho=float(rho), se=se, slope=slope, shift=float(slope * variance))
+    return ZcdpEstimate(rho=float(rho), se=se, slope=slope, shift=float(slope * variance), bins=len(binned.centre))
 
 
-def pure_spec(epsilon: str = EPSILON) -> ReleaseSpec:
-    """SITE_DAY under pure DP with this epsilon per release."""
-    return pure_policy(epsilon=epsilon).release("site_day")
+def assert_pure_claim(on_d: dict[str, np.ndarray], on_d_prime: dict[str, np.ndarray], scales: dict[str, float]) -> None:
+    """The outputs of a pure DP release of epsilon EPSILON stay within its claim, and nearly attain it."""
+    epsilon = float(EPSILON)
+    eps_part = epsilon / len(BOUNDS)
+    estimates = {m: pure_loss(on_d[m], on_d_prime[m], scales[m]) for m in BOUNDS}
+    for metric, est in estimates.items():
+        assert est.bins >= MIN_BINS, (metric, est, "the outputs of D and D' (nearly) never overlap")
+        # No bin's log ratio exceeds the claim by more than Z standard errors ...
+        assert est.eps_lower <= eps_part, (metric, est, eps_part)
+        # ... and the data prove the agent's effect reaches most of the claim (tails: exactly eps_part).
+        assert est.eps_lower >= ATTAINED * eps_part, (metric, est, eps_part)
+    # The release's log ratio is the sum of its sums' (independent noise): bounded by epsilon.
+    assert sum(e.eps_lower for e in estimates.values()) <= epsilon
 
 
-def zcdp_spec(rho: str = RHO) -> ReleaseSpec:
-    """SITE_DAY under zCDP with this rho per release."""
-    release: dict[str, Any] = {**{k: v for k, v in SITE_DAY.items() if k != "epsilon"}, "rho": rho}
-    return make_test_policy([release], cap="100").release("site_day")
+def assert_zcdp_claim(on_d: dict[str, np.ndarray], on_d_prime: dict[str, np.ndarray], scales: dict[str, float]) -> None:
+    """The outputs of a zCDP release of rho RHO spend rho_part per sum, within RHO_TOLERANCE."""
+    rho = float(RHO)
+    rho_part = rho / len(BOUNDS)
+    estimates = {m: zcdp_loss(on_d[m], on_d_prime[m], scales[m]) for m in BOUNDS}
+    for metric, est in estimates.items():
+        assert est.bins >= MIN_BINS, (metric, est, "the outputs of D and D' (nearly) never overlap")
+        assert Z * est.se <= RHO_TOLERANCE * rho_part, (metric, est)  # the tolerance is >= Z standard errors
+        assert est.rho <= rho_part * (1 + RHO_TOLERANCE), (metric, est, rho_part)
+        assert est.rho >= rho_part * (1 - RHO_TOLERANCE), (metric, est, rho_part)  # the effect is seen
+    assert sum(e.rho for e in estimates.values()) <= rho * (1 + RHO_TOLERANCE)
+
+
+def claimed_scales(model: str, budget: str) -> dict[str, float]:
+    """The analytic noise scale of each sum of the team release under this epsilon (pure) or rho (zcdp)."""
+    spent = Budget("epsilon" if model == "pure" else "rho", Fraction(budget))
+    return {m: analytic_scale(bound, spent, len(BOUNDS)) for m, bound in BOUNDS.items()}
 
 
 # --- the tests ----------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_pure_dp_log_ratio_on_neighbours_stays_within_epsilon() -> None:
-    spec = pure_spec()
-    eps_part = float(spec.budget.amount) / len(spec.sums)
-    on_d, on_d_prime, scales = neighbouring_outputs(spec, DRAWS)
-    estimates = {m: pure_loss(on_d[m], on_d_prime[m], scales[m]) for m in spec.sums}
-    for metric, est in estimates.items():
-        assert est.bins >= 8, (metric, est)
-        # No bin's log ratio exceeds the claim by more than Z standard errors ...
-        assert est.eps_lower <= eps_part, (metric, est, eps_part)
-        # ... and the data prove the agent's effect reaches most of the claim (tails: exactly eps_part).
-        assert est.eps_lower >= ATTAINED * eps_part, (metric, est, eps_part)
-    # The release's log ratio is the sum of its sums' (independent noise): bounded by epsilon.
-    assert sum(e.eps_lower for e in estimates.values()) <= float(spec.budget.amount)
+def test_pure_dp_log_ratio_on_neighbours_stays_within_epsilon(
+    neighbouring_zones: dict[str, Path], tmp_path: Path
+) -> None:
+    on_d, on_d_prime, scales = neighbouring_outputs(neighbouring_zones, tmp_path, "pure", EPSILON, DAYS)
+    assert scales == pytest.approx(claimed_scales("pure", EPSILON))
+    assert_pure_claim(on_d, on_d_prime, scales)
 
 
 @pytest.mark.slow
-def test_zcdp_rho_on_neighbours_stays_within_rho() -> None:
-    spec = zcdp_spec()
-    rho_part = float(spec.budget.amount) / len(spec.sums)
-    on_d, on_d_prime, scales = neighbouring_outputs(spec, ZCDP_DRAWS)
-    estimates = {m: zcdp_loss(on_d[m], on_d_prime[m], scales[m]) for m in spec.sums}
-    for metric, est in estimates.items():
-        assert Z * est.se <= RHO_TOLERANCE * rho_part, (metric, est)  # the tolerance is >= Z standard errors
-        assert est.rho <= rho_part * (1 + RHO_TOLERANCE), (metric, est, rho_part)
-        assert est.rho >= rho_part * (1 - RHO_TOLERANCE), (metric, est, rho_part)  # the effect is seen
-    total = sum(e.rho for e in estimates.values())
-    assert total <= float(spec.budget.amount) * (1 + RHO_TOLERANCE)
+def test_zcdp_rho_on_neighbours_stays_within_rho(neighbouring_zones: dict[str, Path], tmp_path: Path) -> None:
+    on_d, on_d_prime, scales = neighbouring_outputs(neighbouring_zones, tmp_path, "zcdp", RHO, ZCDP_DAYS)
+    assert scales == pytest.approx(claimed_scales("zcdp", RHO))
+    assert_zcdp_claim(on_d, on_d_prime, scales)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["pure", "zcdp"])
-def test_estimators_detect_a_release_with_half_the_noise(model: str) -> None:
+def test_estimators_detect_a_release_with_half_the_noise(
+    neighbouring_zones: dict[str, Path], tmp_path: Path, model: str
+) -> None:
     """Negative control: a release with half the claimed noise scale must fail the claim."""
-    claimed = pure_spec() if model == "pure" else zcdp_spec()
-    part = float(claimed.budget.amount) / len(claimed.sums)
+    claimed = EPSILON if model == "pure" else RHO
+    part = float(claimed) / len(BOUNDS)
     # Half the noise scale: 2x epsilon (Laplace b halves) or 4x rho (sigma halves).
-    leaky = pure_spec(str(2 * claimed.budget.amount)) if model == "pure" else zcdp_spec(str(4 * claimed.budget.amount))
-    on_d, on_d_prime, scales = neighbouring_outputs(leaky, CONTROL_DRAWS)
-    assert all(scales[m] == pytest.approx(expected_noise_scale(claimed, m) / 2) for m in claimed.sums)
-    for metric in claimed.sums:
+    leaky = str(2 * int(EPSILON)) if model == "pure" else str(4 * float(RHO))
+    on_d, on_d_prime, scales = neighbouring_outputs(neighbouring_zones, tmp_path, model, leaky, CONTROL_DAYS)
+    assert scales == pytest.approx({m: s / 2 for m, s in claimed_scales(model, claimed).items()})
+    for metric in BOUNDS:
         if model == "pure":
             est = pure_loss(on_d[metric], on_d_prime[metric], scales[metric])
             assert est.eps_lower > part, (metric, est, part)  # proven above the claimed eps_part
         else:
             zest = zcdp_loss(on_d[metric], on_d_prime[metric], scales[metric])
             assert zest.rho - Z * zest.se > part, (metric, zest, part)  # proven above the claimed rho_part
+
+
+class ExactSums:
+    """Stands in for privacy.release.calibrate: the real calibration (scales and data), but a
+    measurement that returns the clipped group sums without noise, as a broken release would."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.real = release_module.calibrate
+        monkeypatch.setattr(release_module, "calibrate", self)
+
+    def __call__(self, totals: pl.DataFrame, released: list[str], spec: Any) -> CalibratedRelease:
+        real = self.real(totals, released, spec)
+
+        def exact(data: pl.LazyFrame) -> pl.LazyFrame:
+            return data.group_by(spec.group_by).agg(pl.col(m).clip(0, b).sum() for m, b in spec.sums.items())
+
+        return CalibratedRelease(measurement=exact, data=real.data, scales=real.scales)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["pure", "zcdp"])
+def test_published_exact_sums_fail_the_claim(
+    neighbouring_zones: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    """A release path that publishes the exact (clipped) sums is caught: its outputs on D and D' take
+    one value each, so they fill fewer than MIN_BINS bins and the checks of the tests above fail."""
+    ExactSums(monkeypatch)
+    budget = EPSILON if model == "pure" else RHO
+    on_d, on_d_prime, scales = neighbouring_outputs(neighbouring_zones, tmp_path, model, budget, 1)
+    for metric, bound in BOUNDS.items():  # the stand-in took effect: every stored sum is exact
+        assert set(on_d[metric].tolist()) == {AGENTS * bound}
+        assert set(on_d_prime[metric].tolist()) == {(AGENTS - 1) * bound}
+    check = assert_pure_claim if model == "pure" else assert_zcdp_claim
+    with pytest.raises(AssertionError, match="never overlap"):
+        check(on_d, on_d_prime, scales)

@@ -1,7 +1,8 @@
 """Privacy through the path that publishes: the real release on a hand-made lake, read back as the report reads it.
 
-Other privacy tests check the calibration on hand-built totals; these go through what the
-pipeline's publish step calls (teamlens.pipeline.publish_releases -> privacy.release.release_windows):
+Other privacy tests check the calibration on hand-built totals; these (and the empirical privacy
+test, tests/test_privacy_empirical.py, on neighbouring lakes) go through what the pipeline's
+publish step calls (teamlens.pipeline.publish_releases -> privacy.release.release_windows):
 roster snapshots and agent_day partitions written as the jobs write them (foundation.schema types,
 one swapped-in Parquet file per day), the metrics completion markers, a policy file, the real
 OpenDP draw and the DuckDB warehouse, read back with warehouse.store.read_published (what the
@@ -24,13 +25,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from foundation import schema
 from foundation.policy import load_policy
-from foundation.settings import Settings, load_settings
+from foundation.settings import Settings
 from privacy import release as release_module
 from privacy.mechanisms import analytic_scale
 from teamlens import pipeline
-from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY, approve, write_policy_file, write_table_partition
+from tests.helpers import approve, lake_settings, write_lake_day, write_policy_file
 from warehouse.records import ReleaseOutcome
 from warehouse.store import read_published
 
@@ -96,22 +96,12 @@ def build_center(
     """Settings over a lake holding each day's roster snapshot and agent_day partition, marked
     complete, and a policy file with the releases (cap rho 100 per month); and the rows written."""
     policy_file = write_policy_file(tmp_path / "policy.yaml", releases, cap="100")
-    settings = load_settings(
-        {
-            "TEAMLENS_DATA_ROOT": str(tmp_path / "data"),
-            "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
-            "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
-            "TEAMLENS_POLICY": str(policy_file),
-            "TEAMLENS_RUN_BY": "test",
-        }
-    )
+    settings = lake_settings(tmp_path / "data", policy_file)
     rows = activity(teams, days)
     for day in days:
         of_day = rows.filter(pl.col("day") == day)
         roster = of_day.select("agent_pseudonym", "team", "site", pl.lit("Europe/Berlin").alias("site_timezone"))
-        write_table_partition(settings, schema.ROSTER, day, roster)
-        write_table_partition(settings, schema.AGENT_DAY, day, of_day)
-        release_module.mark_metrics_complete(settings, day)
+        write_lake_day(settings, day, roster, of_day)
     return settings, rows
 
 
