@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -205,17 +206,42 @@ def metrics_complete(settings: Settings, day: dt.date) -> bool:
 def mark_metrics_complete(settings: Settings, day: dt.date, missing_sources: Iterable[str] = ()) -> None:
     """Write the day's completion marker: when the metrics were computed (the trigger of corrections),
     the key fingerprints of the day's ingest reports (key continuity) and the kinds of input that
-    delivered nothing that day (missing_sources: e.g. "telephony"; none of them names an agent)."""
-    computed_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    delivered nothing that day (missing_sources: e.g. "telephony"; none of them names an agent).
+
+    computed_at moves only when what a release reads of the day changed (metrics_sha256, a digest
+    of the day's agent_day rows and roster snapshot): a rerun that recomputes the same rows is not
+    late data, so it neither triggers a correction nor notes one.
+    """
+    marker = metrics_marker(settings, day)
+    digest = day_inputs_digest(settings, day)
+    previous = _json_field(marker, "metrics_sha256")
+    previous_at = _json_field(marker, "computed_at")
+    unchanged = previous == digest and isinstance(previous_at, str)
+    computed_at = previous_at if unchanged else dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     doc = {
         "table": lake.METRICS_MARKER_TABLE,
         "day": day.isoformat(),
         "complete": True,
         "computed_at": computed_at,
+        "metrics_sha256": digest,
         "key_fingerprints": ingest_key_fingerprints(settings, day),
         "missing_sources": sorted(missing_sources),
     }
-    lake.write_json_atomic(metrics_marker(settings, day), doc, indent=None)
+    lake.write_json_atomic(marker, doc, indent=None)
+
+
+def day_inputs_digest(settings: Settings, day: dt.date) -> str:
+    """sha256 over the day's agent_day rows and roster snapshot as releases read them: each table's
+    columns by name, its rows sorted, written as CSV (file names and row order do not matter)."""
+    digest = hashlib.sha256()
+    for table in (schema.AGENT_DAY, schema.ROSTER):
+        frame = read_partitions(settings.lake.table_root(table), [day])
+        if not frame.is_empty():
+            frame = frame.select(sorted(frame.columns))
+            frame = frame.sort(frame.columns)
+        digest.update(f"{table.name}\n".encode())
+        digest.update(frame.write_csv().encode())
+    return digest.hexdigest()
 
 
 # The staged tables agent_day reads (jobs.agent_day.run): their ingest reports name the day's key.
