@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from foundation.policy import BOUNDS_SUGGESTION_PREFIX
 from foundation.settings import Settings
+from privacy.bounds import STATISTIC_PREFIX as SUGGESTION_STATISTIC_PREFIX
 from privacy.mechanisms import OVER_BOUND_PREFIX
+from teamlens.labels import window_label
+from teamlens.tables import console, table
 
 # The mark of a sum whose over-bound count is material (likely_understated), explained by its footnote.
 UNDERSTATED_MARK = " (!)"
@@ -64,8 +68,12 @@ def likely_understated(release_rows: list[dict[str, Any]]) -> dict[tuple[Any, st
     return flagged
 
 
-def understated_footnote(flagged: dict[tuple[Any, str, str], dict[str, Any]]) -> list[str]:
-    """The footnote under a release's table: what the mark means, the counts behind it, what to do."""
+def understated_footnote(
+    flagged: dict[tuple[Any, str, str], dict[str, Any]], window_ends: dict[Any, Any] | None = None
+) -> list[str]:
+    """The footnote under a release's table: what the mark means, the counts behind it, what to do.
+
+    window_ends: window start -> end, to name each window as people say it (else by its first day)."""
     if not flagged:
         return []
     lines = [
@@ -79,8 +87,9 @@ def understated_footnote(flagged: dict[tuple[Any, str, str], dict[str, Any]]) ->
     ]
     for (window, group, metric), r in sorted(flagged.items()):
         label = STATISTIC_LABELS.get(metric, (metric, 0))[0]
+        when = window_label(window, window_ends[window]) if window_ends and window in window_ends else str(window)
         lines.append(
-            f"    {window!s} {group}: {label}: {r['value']:,.0f} [{r['ci_low']:,.0f} - {r['ci_high']:,.0f}] "
+            f"    {when} {group}: {label}: {r['value']:,.0f} [{r['ci_low']:,.0f} - {r['ci_high']:,.0f}] "
             f"of {r['roster_group_size']}"
         )
     return lines
@@ -150,31 +159,44 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     by_release: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_release[row["release_name"]].append(row)
+    suggestions = {n: r for n, r in by_release.items() if n.startswith(BOUNDS_SUGGESTION_PREFIX)}
     for name, release_rows in by_release.items():
+        if name in suggestions:
+            continue
         spec = policy.release(name) if name in {r.name for r in policy.releases} else None
-        statistics = list(dict.fromkeys(r["statistic"] for r in release_rows if not is_over_bound(r)))
-        windows = sorted({r["window_start"] for r in release_rows})
+        present = list(dict.fromkeys(r["statistic"] for r in release_rows if not is_over_bound(r)))
+        declared = [*spec.sums, *(q.name for q in spec.ratios)] if spec else []
+        statistics = [s for s in declared if s in present] + [s for s in present if s not in declared]
+        ends = {r["window_start"]: r["window_end"] for r in release_rows}
+        windows = sorted(ends)
         shown = windows if release_name else windows[-last_windows:]
         print()
-        title = f"{name}" + (f": {spec.purpose}" if spec else "")
-        print(title)
+        print(f"{name}" + (f": {spec.purpose}" if spec else ""))
         if len(shown) < len(windows):
             print(f"(the last {len(shown)} of {len(windows)} windows; `teamlens report --release {name}` shows all)")
-        header = f"{'window':<12} {'group':<20}" + "".join(
-            f" {STATISTIC_LABELS.get(s, (s, 0))[0]:<30}" for s in statistics
-        )
-        print(header)
-        print("-" * len(header))
         cells: dict[tuple[Any, str], dict[str, str]] = defaultdict(dict)
         flagged = {k: v for k, v in likely_understated(release_rows).items() if k[0] in shown}
         for r in release_rows:
             if r["window_start"] in shown and not is_over_bound(r):
                 mark = UNDERSTATED_MARK if (r["window_start"], r["group_value"], r["statistic"]) in flagged else ""
                 cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r) + mark
-        for (window, group), values in sorted(cells.items()):
-            print(f"{window!s:<12} {group:<20}" + "".join(f" {values.get(s, '-'):<30}" for s in statistics))
-        for line in understated_footnote(flagged):
+        labels = [STATISTIC_LABELS.get(s, (s, 0))[0] for s in statistics]
+        lines = [
+            (window_label(window, ends[window]), group, *(values.get(s, "-") for s in statistics))
+            for (window, group), values in sorted(cells.items())
+        ]
+        console().print(table(("window", "group", *labels), lines, right=labels))
+        for line in understated_footnote(flagged, ends):
             print(line)
+    if suggestions:
+        print()
+        print("Bounds suggestions (teamlens plan --suggest-bounds: a DP quantile of agents' window totals):")
+        for name, suggestion_rows in suggestions.items():
+            for r in suggestion_rows:
+                metric = str(r["statistic"]).removeprefix(SUGGESTION_STATISTIC_PREFIX)
+                window = window_label(r["window_start"], r["window_end"])
+                released = name.removeprefix(BOUNDS_SUGGESTION_PREFIX)
+                print(f"  {released}, {window}: {metric} bound {_fmt(r['value'], 'count')}")
 
     if settings.lake.warehouse_path.exists():
         con = connect(settings.lake.warehouse_path, read_only=True)
