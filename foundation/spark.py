@@ -105,13 +105,40 @@ def _classic_session(settings: Settings, app_name: str) -> SparkSession:
         release_remote_sessions()
     for name, value in local_spark_env(settings).items():
         os.environ.setdefault(name, value)
+    conf = spark_conf(settings)
+    _start_jvm_with_stderr_on_stdout(settings.spark_master, app_name, conf)
     builder = SparkSession.builder.master(settings.spark_master).appName(app_name)
-    for key, value in spark_conf(settings).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     log.info("Spark session: classic, master %s", settings.spark_master)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def _start_jvm_with_stderr_on_stdout(master: str, app_name: str, conf: dict[str, str]) -> None:
+    """Start the driver's JVM (PySpark's gateway) with its stderr joined to its stdout, once per process.
+
+    The JVM writes a start-up note to stderr that log4j does not route ("WARNING: Using incubator
+    modules", from the module options Spark's launcher passes), and Airflow labels every stderr
+    line of a task ERROR. PySpark's builder starts the gateway without Popen arguments, so it is
+    started here with the same configuration (the driver's JVM options are spark-submit arguments)
+    and the builder's SparkContext then reuses it. Spark's own logging goes to stdout anyway
+    (LOG4J_CONFIG), so nothing is hidden: it is only no longer labelled an error.
+    """
+    import subprocess
+
+    from pyspark import SparkConf
+    from pyspark.core.context import SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # the JVM of this process is already up
+        return
+    spark_conf_ = SparkConf(loadDefaults=False).setMaster(master).setAppName(app_name)
+    for key, value in conf.items():
+        spark_conf_.set(key, value)
+    gateway = launch_gateway(spark_conf_, popen_kwargs={"stderr": subprocess.STDOUT})
+    SparkContext._ensure_initialized(gateway=gateway, conf=spark_conf_)
 
 
 def _remote_session(url: str) -> SparkSession:

@@ -23,7 +23,6 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "2")
     env.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
-    env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env["TEAMLENS_DATA_ROOT"] = str(settings.data_root)
     return env
@@ -48,7 +47,12 @@ def ensure_airflow_db(env: dict[str, str]) -> None:
     stamp.write_text("ok\n")
 
 
-def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
+def run_log_file(kind: str) -> Path:
+    """Where a quiet run's full output goes: var/logs/<kind>-<local time>.log in the repository."""
+    return REPO_ROOT / "var" / "logs" / f"{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+
+
+def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date, log_file: Path | None = None) -> int:
     """One DAG run over [first_day, last_day] with `airflow dags test` and a conf; 0 only if it ran.
 
     One run rather than a backfill of one run per day: it needs no scheduler, starts Spark once for
@@ -57,6 +61,11 @@ def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
     replaces that run). Tasks are not retried (TEAMLENS_TASK_RETRIES=0): a failure is reported at
     once, and a rerun is safe. Returns 0 when the run succeeded with every task done; otherwise a
     one-line reason on stderr and 1 (or Airflow's own non-zero exit code).
+
+    log_file: quiet mode (`teamlens run`, `teamlens demo`): Airflow's whole output, the steps'
+    outcome lines included (INFO), goes to the file; the terminal shows one line per task as it
+    starts and ends and the warnings that concern the user (teamlens.demo_run). Without it,
+    Airflow writes to the terminal at WARNING level.
     """
     if last_day < first_day:
         print(f"last_day {last_day} is before first_day {first_day}; nothing ran", file=sys.stderr)
@@ -66,33 +75,21 @@ def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
     ensure_airflow_db(env)
     conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
     logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
-    print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test) ...", flush=True)
-    rc = airflow(["dags", "test", DAG_ID, logical, "--conf", conf], env)
-    states = task_states(logical, env) if rc == 0 else None
-    code, message = run_verdict(rc, states)
-    print(message, file=sys.stderr if code else sys.stdout)
-    return code
+    command = ["dags", "test", DAG_ID, logical, "--conf", conf]
+    if log_file is None:
+        env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test) ...", flush=True)
+        rc = airflow(command, env)
+    else:
+        from teamlens.demo_run import run_with_progress
 
-
-def run_demo_dag(settings: Settings, first_day: dt.date, last_day: dt.date) -> int:
-    """The demo's DAG run: like run_dag, but its output goes to var/logs/demo-<time>.log and the
-    terminal shows one line per task and the warnings that concern the user (teamlens.demo_run)."""
-    from teamlens.demo_run import run_with_progress
-
-    env = airflow_env(settings)
-    env.setdefault("TEAMLENS_TASK_RETRIES", "0")
-    ensure_airflow_db(env)
-    # The log file gets the steps' outcome lines (INFO); the terminal only progress and warnings.
-    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
-    conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})
-    logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
-    log_file = REPO_ROOT / "var" / "logs" / f"demo-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
-    print(f"Running DAG {DAG_ID} over {first_day} .. {last_day} (airflow dags test); full log: {log_file}", flush=True)
-    executable = Path(sys.executable).parent / "airflow"
-    command = [str(executable), "dags", "test", DAG_ID, logical, "--conf", conf]
-    rc = run_with_progress(command, env, DAG_ID, log_file, echo=lambda line: print(line, flush=True))
+        env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
+        print(f"Running DAG {DAG_ID} over {first_day} .. {last_day}; full log: {log_file}", flush=True)
+        executable = str(Path(sys.executable).parent / "airflow")
+        rc = run_with_progress([executable, *command], env, DAG_ID, log_file, echo=lambda line: print(line, flush=True))
     code, message = run_verdict(rc, task_states(logical, env) if rc == 0 else None)
-    print(f"{message} Full log: {log_file}", file=sys.stderr if code else sys.stdout)
+    tail = f" Full log: {log_file}" if log_file is not None else ""
+    print(message + tail, file=sys.stderr if code else sys.stdout)
     return code
 
 

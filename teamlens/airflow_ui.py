@@ -34,9 +34,11 @@ DEFAULT_PORT = 8080
 HEALTHY_COMPONENTS = ("metadatabase", "scheduler", "dag_processor")
 
 
-def ui_env(env: dict[str, str]) -> dict[str, str]:
-    """The Airflow environment plus what the UI's components need: PATH, loopback, single-user auth."""
+def ui_env(env: dict[str, str], port: int = DEFAULT_PORT) -> dict[str, str]:
+    """The Airflow environment plus what the UI's components need: PATH, loopback, single-user auth,
+    and where task workers reach the API server's execution API (Airflow assumes port 8080)."""
     ui = dict(env)
+    ui.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://{LOOPBACK}:{port}/execution/")
     bin_dir = str(Path(sys.executable).parent)
     ui["PATH"] = os.pathsep.join([bin_dir, ui.get("PATH", "")]) if ui.get("PATH") else bin_dir
     ui.setdefault("AIRFLOW__API__HOST", LOOPBACK)
@@ -109,7 +111,7 @@ def start_ui(env: dict[str, str], port: int = DEFAULT_PORT, log_file: Path | Non
     env: the Airflow environment (AIRFLOW_HOME with a migrated database, the DAGs folder).
     Their output goes to log_file (default: AIRFLOW_HOME/ui.log).
     """
-    ui = ui_env(env)
+    ui = ui_env(env, port)
     log_file = log_file or Path(ui["AIRFLOW_HOME"]) / "ui.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).parent / "airflow")

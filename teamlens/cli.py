@@ -20,7 +20,7 @@ import typer
 
 from foundation import lake
 from foundation.settings import Settings, load_settings
-from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_demo_dag, run_verdict
+from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_log_file, run_verdict
 from teamlens.tables import console, table
 
 __all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag", "run_verdict"]
@@ -130,7 +130,7 @@ def cmd_run(
 
     settings = _settings()
     started_at = dt.datetime.now(dt.UTC)
-    rc = run_dag(settings, first_day, last_day)
+    rc = run_dag(settings, first_day, last_day, log_file=run_log_file("run"))
     print_run_summary(settings, first_day, last_day, started_at)
     return rc
 
@@ -163,10 +163,10 @@ def cmd_demo(
     from teamlens.run_summary import print_run_summary
 
     started_at = dt.datetime.now(dt.UTC)
-    rc = run_demo_dag(settings, start, last_day)
+    rc = run_dag(settings, start, last_day, log_file=run_log_file("demo"))
     print_run_summary(settings, start, last_day, started_at)
     if rc != 0:
-        return rc  # run_demo_dag has said why
+        return rc  # run_dag has said why
     from teamlens.report import print_report
 
     print_report(settings)

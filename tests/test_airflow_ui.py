@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
+import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from foundation.settings import load_settings
 from teamlens.airflow_ui import start_ui
 from teamlens.cli import airflow_env, ensure_airflow_db
+from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
+
+DAY = dt.date(2026, 10, 5)
 
 
 def free_port() -> int:
@@ -41,10 +48,51 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def api(ui: Any, path: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
+    """One call of Airflow's REST API on the UI's port (everyone is admin on this loopback setup)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{ui.url}/api/v2{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def wait_for_task(ui: Any, run_id: str, task_id: str, timeout_seconds: float = 180) -> str:
+    """The task's state once it is finished (success, failed, upstream_failed, ...)."""
+    deadline = time.monotonic() + timeout_seconds
+    state = None
+    while time.monotonic() < deadline:
+        run = urllib.parse.quote(run_id)
+        instance = api(ui, f"/dags/teamlens_daily/dagRuns/{run}/taskInstances/{task_id}")
+        state = instance.get("state")
+        if state in ("success", "failed", "upstream_failed", "skipped"):
+            return str(state)
+        time.sleep(2)
+    raise AssertionError(f"{task_id} still {state} after {timeout_seconds} s")
+
+
+def wait_for_scheduled_run(ui: Any, timeout_seconds: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        runs = api(ui, "/dags/teamlens_daily/dagRuns")["dag_runs"]
+        scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+        if scheduled:
+            return dict(scheduled[0])
+        time.sleep(2)
+    raise AssertionError(f"no scheduled run after {timeout_seconds} s")
+
+
 @pytest.mark.slow
 def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Path) -> None:
-    settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path / "data")})
-    env = airflow_env(settings, {"AIRFLOW_HOME": str(tmp_path / "airflow"), "PATH": os.environ.get("PATH", "")})
+    """The UI's scheduler runs the scheduled run's first tasks (its workers reach the API server on the
+    UI's port), which plan the day the run's interval closes."""
+    from teamlens.generator import generate_center
+
+    keys = {"TEAMLENS_PSEUDONYM_KEY": TEST_KEY, "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY}
+    settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path / "data"), **keys})
+    generate_center(settings.lake.landing, agents=12, teams=1, sites=1, days=1, start=DAY, seed=3)
+    base = {"AIRFLOW_HOME": str(tmp_path / "airflow"), "PATH": os.environ.get("PATH", ""), **keys}
+    env = airflow_env(settings, base)
     ensure_airflow_db(env)
     port = free_port()
     ui = start_ui(env, port)
@@ -55,6 +103,18 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
         with urllib.request.urlopen(f"{ui.url}/api/v2/dags?dag_id_pattern=teamlens", timeout=10) as response:
             dags = {d["dag_id"] for d in json.loads(response.read())["dags"]}
         assert "teamlens_daily" in dags
+        # Unpaused, the scheduler creates the latest scheduled run (catchup is off) and runs its tasks.
+        api(ui, "/dags/teamlens_daily", {"is_paused": False}, "PATCH")
+        run = wait_for_scheduled_run(ui)
+        assert wait_for_task(ui, run["dag_run_id"], "check_ready") == "success"
+        assert wait_for_task(ui, run["dag_run_id"], "plan_days") == "success"
+        planned = api(
+            ui,
+            f"/dags/teamlens_daily/dagRuns/{urllib.parse.quote(run['dag_run_id'])}"
+            "/taskInstances/plan_days/xcomEntries/return_value",
+        )["value"]
+        # the day whose end the run's interval [D 06:00, D+1 06:00) holds
+        assert planned == [run["data_interval_start"][:10]]
     finally:
         ui.stop()
     assert not group_alive(ui.process_group), "a component or worker outlived the stop"
