@@ -45,8 +45,10 @@ class UserError(Exception):
     """A mistake the user can fix: printed as one line, exit code 2."""
 
 
-def parse_day(text: str) -> dt.date:
-    """A calendar day in ISO form; the error names the format."""
+def parse_day(text: str | dt.date) -> dt.date:
+    """A calendar day in ISO form; the error names the format. (Typer passes a default as it is.)"""
+    if isinstance(text, dt.date):
+        return text
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -78,9 +80,12 @@ ReleaseName = Annotated[str | None, typer.Option("--release", help="Only this re
 def _generate(settings: Settings, agents: int, teams: int, sites: int, days: int, start: dt.date, seed: int) -> None:
     from teamlens.generator import generate_center
 
-    counts = generate_center(
-        settings.lake.landing, agents=agents, teams=teams, sites=sites, days=days, start=start, seed=seed
-    )
+    try:
+        counts = generate_center(
+            settings.lake.landing, agents=agents, teams=teams, sites=sites, days=days, start=start, seed=seed
+        )
+    except ValueError as exc:
+        raise UserError(f"cannot generate this center: {exc}") from None
     print(f"Generated a demo center in {settings.lake.landing}:")
     for name, value in counts.items():
         print(f"  {name:>24}: {value:,}")

@@ -127,3 +127,19 @@ def test_keys_given_through_the_environment_are_used(data_root: Path, monkeypatc
     monkeypatch.setenv("TEAMLENS_PSEUDONYM_KEY", TEST_KEY)
     monkeypatch.setenv("TEAMLENS_CHECKPOINT_KEY", TEST_CHECKPOINT_KEY)
     assert cli.main(["paths"]) == 0
+
+
+def test_the_default_start_day_is_used(data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`teamlens generate` without --start: the documented default day (Typer passes it to the parser)."""
+    assert cli.main(["generate", "--agents", "12", "--teams", "1", "--sites", "1", "--days", "1"]) == 0
+    assert "Generated a demo center" in capsys.readouterr().out
+    assert sorted(p.name for p in (data_root / "landing").rglob("day=*")) == ["day=2026-09-28"] * len(
+        list((data_root / "landing").rglob("day=*"))
+    )
+
+
+def test_a_center_the_generator_cannot_make_is_one_line(data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["generate", "--agents", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("teamlens: cannot generate this center: 2 agents cannot fill 14 teams")
+    assert err.count("\n") == 1
