@@ -35,15 +35,24 @@ def airflow(args: list[str], env: dict[str, str]) -> int:
 
 
 def ensure_airflow_db(env: dict[str, str]) -> None:
-    """Create or upgrade Airflow's SQLite metadata database once (skipped when up to date)."""
+    """Create or upgrade Airflow's SQLite metadata database once (skipped when up to date).
+
+    Airflow's migration output goes to AIRFLOW_HOME/db-migrate.log; the terminal gets one line,
+    and the log's last lines only if the migration fails.
+    """
     home = Path(env["AIRFLOW_HOME"])
     stamp = home / ".teamlens-db-migrated"
     if stamp.exists():
         return
     home.mkdir(parents=True, exist_ok=True)
-    rc = airflow(["db", "migrate"], env)
+    log_file = home / "db-migrate.log"
+    print(f"Setting up Airflow's metadata database in {home} (once; output in {log_file}) ...", flush=True)
+    executable = Path(sys.executable).parent / "airflow"
+    with log_file.open("w") as out:
+        rc = subprocess.call([str(executable), "db", "migrate"], env=env, stdout=out, stderr=subprocess.STDOUT)
     if rc != 0:
-        raise SystemExit(f"airflow db migrate failed with exit code {rc}")
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
+        raise SystemExit(f"airflow db migrate failed with exit code {rc}; the end of {log_file}:\n{tail}")
     stamp.write_text("ok\n")
 
 
