@@ -102,6 +102,8 @@ def _release_lines(
     statuses = [w["status"] for w in windows]
     if windows and statuses.count("stored") == len(windows):
         lines.append("every release returned the stored figures: no new noise drawn, no budget spent")
+    elif "stored" in statuses and not {"released", "correction"} & set(statuses):
+        lines.append("nothing new released: the stored figures were returned, no new noise drawn, no budget spent")
     for w in windows:
         window = step_log.window_text(w["release"], w["window_start"], w["window_end"])
         if w["status"] == "refused":

@@ -250,6 +250,14 @@ def test_a_rerun_summary_says_the_stored_figures_were_returned_and_nothing_spent
         "every release returned the stored figures: no new noise drawn, no budget spent",
         f"late data for team_week 2026-10-05 .. 2026-10-11: {LATE}",
     ]
+    # a rerun with a window still pending (its first days never ran): nothing new, nothing spent
+    write_publish_record(settings, [{**STORED, "late_data": None}, PENDING])
+    assert run_summary.summary_lines(settings, D1, D3, started)[-3:] == [
+        "releases: 2 window(s): 0 published (0 correction(s)), 1 returned the stored figures (nothing spent), "
+        "0 refused, 1 pending",
+        "nothing new released: the stored figures were returned, no new noise drawn, no budget spent",
+        "1 window(s) pending until the metrics of 2026-10-09 .. 2026-10-11 exist",
+    ]
     late_start = dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC)  # the record is older than this run
     assert run_summary.summary_lines(settings, D1, D3, late_start)[-1] == (
         "releases: the publish step did not run this time (its last record: 2026-11-30 12:00 UTC)"
