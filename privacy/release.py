@@ -158,7 +158,9 @@ def release_windows(
     reported as pending and released by a later run. Stored releases are returned unchanged,
     unless the window's metrics were recomputed after its release (late data): then it is
     released again as a correction where the policy allows one (privacy.accountant). So a
-    rerun of days inside an already published window (a backfill) also looks at that window.
+    rerun of days inside an already published window (a backfill) also looks at that window,
+    and so does a run of a day inside a window whose days are all complete by now (its last
+    day ran earlier, e.g. a backfill run backwards or a failed day rerun later): it is released.
     """
     published = published_windows(settings.lake.warehouse_path)
     outcomes: list[ReleaseOutcome | PendingWindow] = []
@@ -166,7 +168,9 @@ def release_windows(
         windows = spec.windows_ending_in(first_day, end_day)
         for day in window_days(first_day, end_day):
             window = window_of(spec.window, day)
-            if window not in windows and (spec.name, *window) in published:
+            if window in windows:
+                continue
+            if (spec.name, *window) in published or all(metrics_complete(settings, d) for d in window_days(*window)):
                 windows.append(window)
         for start, end in sorted(windows):
             days = window_days(start, end)

@@ -84,3 +84,27 @@ def test_a_rerun_with_the_same_rows_is_not_late_data_and_a_changed_row_is(tmp_pa
     assert str(marker(settings)["computed_at"]) > str(first_mark["computed_at"])
     [fix] = release_module.release_windows(settings, policy, DAY, DAY + dt.timedelta(days=1))
     assert isinstance(fix, ReleaseOutcome) and fix.status == "released" and fix.key.correction == 1
+
+
+def test_a_window_completed_by_an_earlier_day_is_released_when_that_day_runs(tmp_path: Path) -> None:
+    """A backfill run backwards (or a failed day rerun later): the week's last day ran first and left
+    the week pending; the run of its missing Wednesday completes it and releases it."""
+    week = {**TEAM_DAY, "name": "team_week", "window": "week"}
+    settings = lake_settings(tmp_path / "data", write_policy_file(tmp_path / "policy.yaml", [week], cap="100"))
+    policy = load_policy(settings.policy_path)
+    approve(settings.lake.warehouse_path, policy)
+    monday = dt.date(2026, 3, 9)
+    days = [monday + dt.timedelta(days=i) for i in range(7)]
+    roster, agent_day = center(contacts=20)
+    for day in days[3:]:  # Thursday to Sunday first
+        write_lake_day(settings, day, roster, agent_day)
+    [pending] = release_module.release_windows(settings, policy, days[6], days[6] + dt.timedelta(days=1))
+    assert isinstance(pending, release_module.PendingWindow) and pending.missing_days == tuple(days[:3])
+    for day in days[:3]:
+        write_lake_day(settings, day, roster, agent_day)
+    # the run of Wednesday alone: its week is complete now, so it is released (once)
+    [released] = release_module.release_windows(settings, policy, days[2], days[2] + dt.timedelta(days=1))
+    assert isinstance(released, ReleaseOutcome) and released.status == "released"
+    assert (released.key.window_start, released.key.window_end) == (monday, monday + dt.timedelta(days=7))
+    [again] = release_module.release_windows(settings, policy, days[1], days[1] + dt.timedelta(days=1))
+    assert isinstance(again, ReleaseOutcome) and again.status == "stored"
