@@ -95,6 +95,11 @@ def understated_footnote(
     return lines
 
 
+def _delta(delta: Any) -> str:
+    """delta as people read it: 1e-09, not 0.000000001 (the exact value is in the ledger)."""
+    return f"{float(delta):g}"
+
+
 def format_year(year: dict[str, Any]) -> str:
     """The composed loss of the rolling year (privacy.budgets.year_summary): the months' spend adds up."""
     unit = year["budget_unit"]
@@ -105,7 +110,7 @@ def format_year(year: dict[str, Any]) -> str:
     elif unit == "epsilon":
         total = f"epsilon {spent} (delta 0)"
     else:
-        total = f"rho {spent}; as (epsilon, delta): ({year['epsilon']:.2f}, {year['delta']})"
+        total = f"rho {spent}; as (epsilon, delta): ({year['epsilon']:.2f}, {_delta(year['delta'])})"
     cap = year[f"cap_year_{unit}"]
     if cap is None:
         verdict = f"no yearly cap set (budget_cap_year_{unit})"
@@ -282,7 +287,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         print(
             f"  {period['period']}: spent {period['spent_rho']} of {period['cap_rho']} "
             f"({period['releases']} releases), remaining {period['remaining_rho']}; "
-            f"as (epsilon, delta): ({period['epsilon']:.2f}, {period['delta']})"
+            f"as (epsilon, delta): ({period['epsilon']:.2f}, {_delta(period['delta'])})"
         )
         units = format_units(period, "rho")
         if units:

@@ -77,7 +77,7 @@ def test_the_report_prints_each_unit_on_its_own(mixed: Any, capsys: pytest.Captu
         f"Policy version 1 ({zcdp.sha256[:12]}), approved by works council 'Betriebsvereinbarung 2026/04' "
         "on 2026-03-01",
         "Privacy budget per agent (zCDP rho per calendar month; cap 2 under policy version 1):",
-        "  2026-03: spent 1.25 of 2 (3 releases), remaining 0.75; as (epsilon, delta): (10.80, 0.000000001)",
+        "  2026-03: spent 1.25 of 2 (3 releases), remaining 0.75; as (epsilon, delta): (10.80, 1e-09)",
         "    recorded per unit (never added across units): rho 0.25 (1 release); epsilon 2 (2 releases); "
         "epsilon counted as rho epsilon^2 / 2",
     ]

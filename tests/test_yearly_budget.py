@@ -122,7 +122,7 @@ def test_the_report_prints_the_rolling_year(wh: Path) -> None:
     assert year is not None
     line = format_year(year)
     assert line.startswith("rolling year 2025-01 to 2025-12 (the months add up): rho 11.76; as (epsilon, delta): (")
-    assert f"({year['epsilon']:.2f}, 0.000000001)" in line and line.endswith("within the yearly cap 12")
+    assert f"({year['epsilon']:.2f}, 1e-09)" in line and line.endswith("within the yearly cap 12")
     no_cap = year_summary(wh, make_test_policy([TEAM_MONTH]))
     assert no_cap is not None and format_year(no_cap).endswith("no yearly cap set (budget_cap_year_rho)")
     assert year_summary(wh.parent / "none.duckdb", policy) is None
