@@ -128,11 +128,6 @@ def landing_day(
     return LandingDay(read, not_read)
 
 
-def landing_files(settings: Settings, source: str, day: dt.date, suffixes: Sequence[str]) -> list[str]:
-    """The landing files of one source and day that it reads, sorted; none when the day was not delivered."""
-    return landing_day(settings, source, suffixes, day).read
-
-
 def _spark_visible(name: str) -> bool:
     """Whether Spark lists a file of a scanned folder (it skips names starting with . or _)."""
     return name[0] not in "._"
