@@ -75,16 +75,21 @@ def source_options(folder: Path) -> dict[str, Any]:
     return doc
 
 
-def source_files(settings: Settings, source: Source, days: Sequence[dt.date]) -> dict[dt.date, list[str]]:
-    """The landing files of a source for the days and their look-around days, by landing day."""
+def source_days(settings: Settings, source: Source, days: Sequence[dt.date]) -> dict[dt.date, reading.LandingDay]:
+    """The landing day folders of a source for the days and their look-around days, by landing day:
+    the files it reads and every other entry with the reason it is not read (jobs.reading.landing_day)."""
     wanted = sorted(
         {d + dt.timedelta(days=k) for d in days for k in range(-source.lookaround_days, source.lookaround_days + 1)}
     )
-    out: dict[dt.date, list[str]] = {}
-    for day in wanted:
-        files = [f for suffix in source.suffixes for f in reading.landing_files(settings, source.name, day, suffix)]
-        out[day] = sorted(set(files))
-    return out
+    return {
+        day: reading.landing_day(settings, source.name, source.suffixes, day, withhold_names=source.stage_folder_only)
+        for day in wanted
+    }
+
+
+def source_files(settings: Settings, source: Source, days: Sequence[dt.date]) -> dict[dt.date, list[str]]:
+    """The landing files a source reads for the days and their look-around days, by landing day."""
+    return {day: landing.read for day, landing in source_days(settings, source, days).items()}
 
 
 def resolve(rows: DataFrame, identities: DataFrame, source: Source, day: dt.date | None = None) -> DataFrame:
@@ -153,8 +158,8 @@ def source_part(
     from pyspark.sql import functions as F
 
     folder = settings.lake.landing_source(source.name)
-    files_by_day = source_files(settings, source, days)
-    files = [f for fs in files_by_day.values() for f in fs]
+    landing_by_day = source_days(settings, source, days)
+    files = [f for landing in landing_by_day.values() for f in landing.read]
     options = source.options if source.options is not None else source_options(folder)
     ctx = SourceContext(
         settings=settings, folder=folder, options=options, days=tuple(days), desktop_rules=desktop_rules
@@ -162,7 +167,14 @@ def source_part(
     parsed = source.parse(spark, files, ctx)
     in_run = parsed.rows.filter(columns.landing_day(F.col("source_file")).isin(list(days)))
     classified = resolve(in_run, identities, source)
-    extra: dict[dt.date, dict[str, Any]] = {d: {"files": len(files_by_day.get(d, []))} for d in days}
+    # Every day lists the entries of its landing folder that were not read, [] when none.
+    extra: dict[dt.date, dict[str, Any]] = {
+        d: {
+            "files": len(landing_by_day[d].read),
+            "not_read": [{"file": name, "reason": reason} for name, reason in landing_by_day[d].not_read],
+        }
+        for d in days
+    }
     if parsed.not_ingested is not None:
         # Every day says what it did not ingest by design, {} when nothing.
         skipped: dict[dt.date, dict[str, int]] = {d: {} for d in days}

@@ -7,8 +7,12 @@ points back to its place in landing and the reconciliation can count each record
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+import gzip
 import json
+import stat
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,35 +23,146 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 
-def landing_files(settings: Settings, source: str, day: dt.date, suffix: str) -> list[str]:
-    """The landing files of one source and day, sorted; none when the day was not delivered."""
+GZIP = ".gz"
+# Endings deliverers write for a declared suffix: newline-delimited JSON is JSON Lines.
+SUFFIX_VARIANTS = {".ndjson": ".jsonl"}
+
+SYMLINK = "symbolic link: not followed"
+HIDDEN = "hidden name (starts with . or _): not read"
+NOT_A_FILE = "not a regular file"
+EMPTY = "empty"
+UNKNOWN_FORMAT = "unknown format"
+UPPER_CASE_GZIP = "unknown format (compressed files must end in lower-case .gz)"
+
+
+class UnreadableLandingFileError(PermissionError):
+    """A landing file the pipeline may not read: its records would be lost, so the run stops."""
+
+
+@dataclass(frozen=True)
+class LandingDay:
+    """A source's landing day folder, every entry accounted for.
+
+    read: the files the source parses (paths, sorted). not_read: (name, reason) of every other
+    entry, sorted by name; the name is withheld when file names are personal.
+    """
+
+    read: list[str] = field(default_factory=list)
+    not_read: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_as(name: str, suffixes: Sequence[str]) -> str | None:
+    """The declared suffix a landing file name is read as, or None when the source reads no such file.
+
+    Case does not matter (.JSON is .json), .ndjson is read as a declared .jsonl, and X.gz as X
+    (Spark and the Python parsers decompress it). A source declaring ".gz" also reads a .gz file
+    whose inner name has no declared ending (Kinesis Firehose names its GZIP objects so); it is
+    then read as GZIP. The .gz ending must be lower case: Hadoop picks its codec by the exact ending.
+    """
+    compressed = name.endswith(GZIP)
+    inner = name[: -len(GZIP)].lower() if compressed else name.lower()
+    for suffix in suffixes:
+        if suffix != GZIP and inner.endswith(suffix.lower()):
+            return suffix
+    for variant, suffix in SUFFIX_VARIANTS.items():
+        if suffix in suffixes and inner.endswith(variant):
+            return suffix
+    if compressed and GZIP in suffixes:
+        return GZIP
+    return None
+
+
+def _open_read(path: Path) -> None:
+    """Open a file for reading and close it (raises PermissionError when it may not be read)."""
+    with path.open("rb"):
+        pass
+
+
+def _not_read_reason(entry: Path, suffixes: Sequence[str]) -> str | None:
+    """Why an entry of a landing day folder is not read, or None when it is. Never follows a link."""
+    if entry.is_symlink():
+        return SYMLINK
+    if entry.name[0] in "._":
+        return HIDDEN
+    st = entry.lstat()
+    if not stat.S_ISREG(st.st_mode):
+        return NOT_A_FILE
+    if read_as(entry.name, suffixes) is None:
+        return UPPER_CASE_GZIP if entry.name.lower().endswith(GZIP) else UNKNOWN_FORMAT
+    if st.st_size == 0:
+        return EMPTY
+    try:
+        _open_read(entry)
+    except PermissionError as e:
+        raise UnreadableLandingFileError(
+            f"landing file {entry} cannot be read (permission denied); its records would be lost. "
+            "Give the pipeline's user read access to it (e.g. chmod a+r) or move it out of landing, then run again."
+        ) from e
+    return None
+
+
+def withheld_name(name: str) -> str:
+    """A not-read file's name as shown when file names are personal: only its ending."""
+    suffix = Path(name).suffix
+    return f"*{suffix} (name withheld)" if suffix else "(name withheld)"
+
+
+def landing_day(
+    settings: Settings, source: str, suffixes: Sequence[str], day: dt.date, withhold_names: bool = False
+) -> LandingDay:
+    """Every entry of a source's landing day folder: read, or not read with its reason.
+
+    Raises UnreadableLandingFileError naming a file the source would read but may not.
+    """
     folder = settings.lake.landing_partition(source, day)
     if not folder.is_dir():
-        return []
-    return sorted(str(p) for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and p.name[0] not in "._")
+        return LandingDay()
+    read: list[str] = []
+    not_read: list[tuple[str, str]] = []
+    for entry in sorted(folder.iterdir()):
+        reason = _not_read_reason(entry, suffixes)
+        if reason is None:
+            read.append(str(entry))
+        else:
+            not_read.append((withheld_name(entry.name) if withhold_names else entry.name, reason))
+    return LandingDay(read, not_read)
+
+
+def _spark_visible(name: str) -> bool:
+    """Whether Spark lists a file of a scanned folder (it skips names starting with . or _)."""
+    return name[0] not in "._"
 
 
 def scan_paths(files: Sequence[str]) -> tuple[list[str], str | None]:
     """The folders to scan (and a glob for the file names) when the files are all of their folders.
 
     Spark builds its file index far faster from a few folders than from thousands of file
-    paths (34 s against 7 s for 4,900 ActivityWatch files here). Folders are used only when
-    every visible file of that suffix in them is wanted, so nothing extra is read.
+    paths (34 s against 7 s for 4,900 ActivityWatch files here). Folders are used only when the
+    files share one exact ending and every entry of their folders that the glob matches (links
+    and other entries included) is one of the files, so nothing extra is read; otherwise the files.
     """
-    suffixes = {Path(f).suffix for f in files}
-    if len(suffixes) != 1:
+    endings = {"".join(Path(f).suffixes[-2:]) if Path(f).suffix == GZIP else Path(f).suffix for f in files}
+    if len(endings) != 1 or "" in endings:
         return list(files), None
-    suffix = suffixes.pop()
+    glob = f"*{endings.pop()}"
     by_folder: dict[Path, set[str]] = {}
     for f in files:
         by_folder.setdefault(Path(f).parent, set()).add(str(f))
     for folder, wanted in by_folder.items():
-        present = {
-            str(p) for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and p.name[0] not in "._"
-        }
+        present = {str(p) for p in folder.iterdir() if _spark_visible(p.name) and fnmatch.fnmatchcase(p.name, glob)}
         if present != wanted:
             return list(files), None
-    return sorted(str(f) for f in by_folder), f"*{suffix}"
+    return sorted(str(f) for f in by_folder), glob
+
+
+def read_landing_bytes(file: str | Path, limit: int | None = None) -> bytes:
+    """A landing file's bytes (a file: URI or a path), decompressed when it ends in .gz; at most
+    limit bytes when given."""
+    text = str(file)
+    path = Path(text[len("file://") :] if text.startswith("file://") else text.removeprefix("file:"))
+    opener = gzip.open if path.name.endswith(GZIP) else open
+    with opener(path, "rb") as f:
+        return f.read() if limit is None else f.read(limit)
 
 
 def _text_reader(spark: SparkSession, files: Sequence[str]) -> tuple[Any, list[str]]:

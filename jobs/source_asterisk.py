@@ -184,7 +184,7 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
 
     lines = reading.read_json_lines(spark, files)
     value = F.col("value")
-    is_csv = F.lower(F.col("source_file")).endswith(".csv")
+    is_csv = F.regexp_replace(F.lower(F.col("source_file")), r"\.gz$", "").endswith(".csv")
     parts = F.split(value, r"\|", -1)
     n_native = F.size(parts)
     csv_schema = ", ".join(f"`{c}` STRING" for c in QUEUE_LOG_CSV_COLUMNS)

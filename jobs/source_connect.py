@@ -32,14 +32,16 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 # Integer durations and counts of the Agent block, never negative.
+JSON_LINES = (".jsonl",)
 _AGENT_NUMBERS = ("AgentInteractionDuration", "CustomerHoldDuration", "NumberOfHolds", "AfterContactWorkDuration")
 
 
 def read_records(spark: SparkSession, files: list[str]) -> DataFrame:
-    """The records of *.jsonl (a line each) and *.json files (a document of records each), as
-    reading.lines_schema rows."""
-    lines = reading.read_json_lines(spark, [f for f in files if f.endswith(".jsonl")])
-    return lines.unionByName(reading.read_json_documents(spark, [f for f in files if f.endswith(".json")]))
+    """The records of JSON Lines files (a line each) and of the others (.json, Firehose's .gz: a
+    document of records each), as reading.lines_schema rows."""
+    line_files = [f for f in files if reading.read_as(f, JSON_LINES) == ".jsonl"]
+    lines = reading.read_json_lines(spark, line_files)
+    return lines.unionByName(reading.read_json_documents(spark, [f for f in files if f not in line_files]))
 
 
 # --- contact trace records --------------------------------------------------------------------
@@ -209,7 +211,7 @@ def _schema_sources(table: schema.Table) -> dict[str, str]:
 CTR = Source(
     name="connect_ctr",
     table=schema.CONTACTS,
-    suffixes=(".jsonl", ".json"),
+    suffixes=(".jsonl", ".json", reading.GZIP),  # Kinesis Firehose names its GZIP objects *.gz
     identity="connect_username",
     parse=parse_ctr,
     order=(("last_update_ts", True),),

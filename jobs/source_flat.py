@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from foundation import schema
+from jobs import reading
 from jobs.flat_mapping import FlatMapping, load_mapping, mapping_from_dict
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
@@ -280,15 +281,6 @@ def parse_bytes(
     return rows, notes
 
 
-def _local_path(file: str) -> Path:
-    """A landing file name as a local path (plain paths and file: URIs)."""
-    if file.startswith("file://"):
-        return Path(file[len("file://") :])
-    if file.startswith("file:"):
-        return Path(file[len("file:") :])
-    return Path(file)
-
-
 # --- the adapter -----------------------------------------------------------------------------
 
 
@@ -313,7 +305,7 @@ def parse_with_mapping(spark: SparkSession, files: Sequence[str], mapping: FlatM
     rows: list[tuple[Any, ...]] = []
     notes: list[tuple[str, str, int]] = []
     for file in files:
-        file_rows, file_notes = parse_bytes(mapping, file, _local_path(file).read_bytes())
+        file_rows, file_notes = parse_bytes(mapping, file, reading.read_landing_bytes(file))
         rows.extend(file_rows)
         notes.extend(file_notes)
     return Parsed(
@@ -404,6 +396,6 @@ def preview(mapping_path: str | Path, sample_file: str | Path, limit: int = 20) 
 
     The same parser the ingest runs (parse_bytes), without Spark: checking six rows need not start a JVM.
     """
-    rows, _ = parse_bytes(load_mapping(mapping_path), str(sample_file), _local_path(str(sample_file)).read_bytes())
+    rows, _ = parse_bytes(load_mapping(mapping_path), str(sample_file), reading.read_landing_bytes(sample_file))
     shown = [c for c in PARSED_COLUMNS if c != "raw_record"]
     return [{c: row[PARSED_COLUMNS.index(c)] for c in shown} for row in rows[:limit]]

@@ -136,9 +136,9 @@ def _blank_file(path: str) -> bool:
     size = p.stat().st_size
     if size == 0:
         return True
-    if size > 65536:
+    if size > 65536 and not p.name.endswith(reading.GZIP):
         return False
-    return not p.read_bytes().strip()
+    return not reading.read_landing_bytes(p, limit=65536).strip()
 
 
 def read_records(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -148,8 +148,8 @@ def read_records(spark: SparkSession, files: list[str]) -> DataFrame:
 
     blank_files = [f for f in files if _blank_file(f)]
     readable = [f for f in files if f not in blank_files]
-    lines_files = [f for f in readable if f.endswith(".jsonl")]
-    doc_files = [f for f in readable if not f.endswith(".jsonl")]
+    lines_files = [f for f in readable if reading.read_as(f, (".jsonl",)) == ".jsonl"]
+    doc_files = [f for f in readable if f not in lines_files]
     pre = F.lit(None).cast("string").alias("_pre")
     lines = reading.read_json_lines(spark, lines_files).select("source_file", "source_line", "value", pre)
     docs = (

@@ -89,7 +89,8 @@ class Source:
     """One landing source feeding one canonical table.
 
     name: the landing folder (landing/<name>/day=D/) and the value of the staged `source` column.
-    suffixes: the file name endings read (others in the folder are ignored and reported).
+    suffixes: the file name endings read, matched as jobs.reading.read_as says (any case, variants,
+    X.gz); other entries of a landing day folder are listed as not read in the ingest report.
     identity: the roster column that the source's agent_key is matched against.
     order: the duplicate order, best first, as (column, descending) pairs; ties go to the first
     in file and line order.

@@ -66,7 +66,8 @@ def _sections(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def ingest_lines(summary: Mapping[str, Any]) -> list[tuple[int, str]]:
     """One line per day of an ingest summary (jobs.writing.summarize): per source that delivered,
-    its files and records read, staged, quarantined (with the reasons) and duplicates; then the totals."""
+    its files and records read, staged, quarantined (with the reasons) and duplicates, and a
+    warning per landing entry not read (jobs.reading.landing_day); then the totals."""
     table = summary["table"]
     lines: list[tuple[int, str]] = []
     for day, report in sorted(summary.get("days", {}).items()):
@@ -84,6 +85,10 @@ def ingest_lines(summary: Mapping[str, Any]) -> list[tuple[int, str]]:
                 text += " (" + ", ".join(f"{reason}: {_n(k)}" for reason, k in sorted(reasons.items())) + ")"
             parts.append(text)
         lines.append((logging.INFO, f"{table} {day}: " + ("; ".join(parts) if parts else "no input from any source")))
+        for source, sec in _sections(report).items():
+            for entry in sec.get("not_read") or []:
+                text = f"{table} {day}: {source}: not read: {entry['file']} ({entry['reason']})"
+                lines.append((logging.WARNING, text))
     days = len(summary.get("days", {}))
     lines.append(
         (

@@ -95,6 +95,13 @@ def test_ingest_lines_count_per_day_and_source_and_name_the_reasons() -> None:
         (INFO, "contacts 2026-10-06: no input from any source"),
         (INFO, "contacts: 2 day(s), read 1,000, staged 990, quarantined 2, duplicates 8"),
     ]
+    listed = section(1, 2, 2)
+    listed["not_read"] = [{"file": "notes.txt", "reason": "unknown format"}, {"file": "x.json", "reason": "empty"}]
+    one_day = {**summary, "days": {"2026-10-05": report(schema.CONTACTS, D1, connect_ctr=listed)}}
+    assert step_log.ingest_lines(one_day)[1:3] == [
+        (WARN, "contacts 2026-10-05: connect_ctr: not read: notes.txt (unknown format)"),
+        (WARN, "contacts 2026-10-05: connect_ctr: not read: x.json (empty)"),
+    ]
     roster = {"table": "roster", "read": 30, "staged": 30, "quarantined": 0, "duplicates": 0, "days": {}}
     roster["days"]["2026-10-05"] = {"table": "roster", "source": "roster", "read": 30, "staged": 30}
     assert step_log.ingest_lines(roster)[0] == (
