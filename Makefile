@@ -33,7 +33,7 @@ demo: setup
 
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 test: setup
-	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+	$(BIN)/pytest -q -p no:cacheprovider --durations=12; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 test-fast: setup
 	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
