@@ -40,12 +40,45 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def group_alive(pgid: int) -> bool:
+def _stat(pid: str) -> tuple[str, str, int, str] | None:
+    """(command, state, parent pid, start time) of a process from /proc, or None when it is gone."""
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return text[text.index("(") + 1 : text.rindex(")")], fields[0], int(fields[1]), fields[19]
+
+
+def process_tree(roots: list[int]) -> dict[str, tuple[str, str]]:
+    """The roots and all their descendants now: pid -> (command, start time)."""
+    stats = {pid.name: _stat(pid.name) for pid in Path("/proc").glob("[0-9]*")}
+    children: dict[int, list[str]] = {}
+    for pid, stat in stats.items():
+        if stat is not None:
+            children.setdefault(stat[2], []).append(pid)
+    tree, todo = {}, [str(r) for r in roots]
+    while todo:
+        pid = todo.pop()
+        stat = stats.get(pid)
+        if stat is not None and pid not in tree:
+            tree[pid] = (stat[0], stat[3])
+            todo += children.get(int(pid), [])
+    return tree
+
+
+def still_running(tree: dict[str, tuple[str, str]], timeout_seconds: float = 30) -> list[str]:
+    """The processes of a tree that still run (the same process: same start time; zombies are dead)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        left = []
+        for pid, (command, started) in tree.items():
+            stat = _stat(pid)
+            if stat is not None and stat[3] == started and stat[1] not in ("Z", "X"):
+                left.append(f"{pid} {command}")
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
 
 
 def api(ui: Any, path: str, body: dict[str, Any] | None = None, method: str = "GET") -> Any:
@@ -57,15 +90,20 @@ def api(ui: Any, path: str, body: dict[str, Any] | None = None, method: str = "G
         return json.loads(response.read())
 
 
-def wait_for_task(ui: Any, run_id: str, task_id: str, timeout_seconds: float = 180) -> str:
-    """The task's state once it is finished (success, failed, upstream_failed, ...)."""
+FINISHED = ("success", "failed", "upstream_failed", "skipped")
+
+
+def wait_for_task(
+    ui: Any, run_id: str, task_id: str, timeout_seconds: float = 180, until: tuple[str, ...] = FINISHED
+) -> str:
+    """The task's state once it is one of `until` (by default: finished)."""
     deadline = time.monotonic() + timeout_seconds
     state = None
     while time.monotonic() < deadline:
         run = urllib.parse.quote(run_id)
         instance = api(ui, f"/dags/teamlens_daily/dagRuns/{run}/taskInstances/{task_id}")
         state = instance.get("state")
-        if state in ("success", "failed", "upstream_failed", "skipped"):
+        if state in until:
             return str(state)
         time.sleep(2)
     raise AssertionError(f"{task_id} still {state} after {timeout_seconds} s")
@@ -115,6 +153,11 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
         )["value"]
         # the day whose end the run's interval [D 06:00, D+1 06:00) holds
         assert planned == [run["data_interval_start"][:10]]
+        # Stop while a Spark task runs: its task process and JVM must go down with the UI.
+        wait_for_task(ui, run["dag_run_id"], "ingest_workforce", until=("running",))
+        time.sleep(5)  # the task's process has started its JVM
+        tree = process_tree([p.pid for p in ui.processes])
+        assert any(command == "java" for command, _ in tree.values()), tree
     finally:
         ui.stop()
-    assert not group_alive(ui.process_group), "a component or worker outlived the stop"
+    assert still_running(tree) == [], "a component, worker or task outlived the stop"
