@@ -196,6 +196,11 @@ class Lake:
         return self.landing / ROSTER_IN_LANDING
 
     @property
+    def run_lock(self) -> Path:
+        """Held (flock) by the one pipeline run of this data root at a time; it names the holder."""
+        return self.root / ".teamlens-run.lock"
+
+    @property
     def demo_center_marker(self) -> Path:
         """Written by `teamlens demo` beside the center it generated."""
         return self.landing / ".teamlens-demo-center.json"
