@@ -52,16 +52,10 @@ PEER_RESULTS: dict[str, tuple[float, float, float]] = {
 
 def peer_policy() -> Policy:
     """Pure DP, epsilon 1/30 per team-day release, cap epsilon 1 a month; the peers' bounds per agent-day."""
-    from teamlens.bench_release import AHT_MAX, DAYS
+    from teamlens.bench_release import AHT_MAX, BASE_POLICY_DOC, DAYS
 
     doc: dict[str, Any] = {
-        "policy_version": 1,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
+        **BASE_POLICY_DOC,
         "privacy_model": "pure",
         "budget_cap_epsilon": str(TOTAL_EPSILON),
         "releases": [

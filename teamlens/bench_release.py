@@ -71,16 +71,20 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 }
 
 
+# What every benchmark policy holds besides its privacy model, cap and releases.
+BASE_POLICY_DOC: dict[str, Any] = {
+    "policy_version": 1,
+    "privacy_unit": "agent",
+    "accounting_period": "month",
+    "min_group_size": 10,
+    "group_assignment": "first_day",
+    "retention_days": {"landing": 14},
+    "desktop_app_categories": {},
+}
+
+
 def _policy_doc(model: str) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "policy_version": 1,
-        "privacy_unit": "agent",
-        "accounting_period": "month",
-        "min_group_size": 10,
-        "group_assignment": "first_day",
-        "retention_days": {"landing": 14},
-        "desktop_app_categories": {},
-    }
+    base = dict(BASE_POLICY_DOC)
     if model == "pure":
         return base | {
             "privacy_model": "pure",
