@@ -43,6 +43,14 @@ it. A data root written before this module may still hold validation's former sw
 them too, so retention deletes them with their day, and `recover` finishes such a swap as it
 finishes its own. A single file (JSON or Parquet) is written as
 `.<name>.<id>.tmp` beside its target and renamed over it.
+
+Leftovers of killed runs (`find_leftovers`, `remove_leftovers`): Spark's committers write into
+`_temporary/` below the output folder and, for a dynamic partition overwrite, into
+`.spark-staging-<job>/` beside the partitions; a swap or an atomic file write leaves its hidden
+sibling. A run killed mid-write leaves them with restricted rows that no reader sees and no day
+partition owns. They are found in the zones the pipeline writes (`WRITTEN_ZONES`; never landing,
+the warehouse or run/) and removed by the next run and by retention, both under the run lock, so
+never while a live run writes them.
 """
 
 from __future__ import annotations
@@ -83,6 +91,13 @@ METRICS_MARKER_TABLE = "agent_day"
 RUN_REPORT_KINDS = ("ingest", "validation")
 # Where the roster lies inside a landing zone (generators write it there without a Lake).
 ROSTER_IN_LANDING = Path("roster") / "roster.csv"
+# The zones the pipeline writes, where a killed run can leave Spark's or a swap's temporary output.
+WRITTEN_ZONES = ("staged", "quarantine", "metrics", "reports")
+# Hadoop's output committer's work folder, and Spark's staging folder of a dynamic partition overwrite.
+SPARK_TEMPORARY = "_temporary"
+SPARK_STAGING_PREFIX = ".spark-staging-"
+_TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+_LEFTOVER_DEPTH = 8  # quarantine/<table>/ingest/<source>/day=D/_temporary/... is found at depth 5
 # Written by validation into the staged partition it checked; a leading "_" keeps readers off it.
 VALIDATION_MARKER = "_teamlens_validation.json"
 
@@ -363,6 +378,79 @@ def replace_file_atomic(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
+
+
+def leftover_kind(name: str, is_dir: bool) -> str | None:
+    """What a killed run's leftover of this name is ('spark', 'swap' or 'temp-file'), or None."""
+    if is_dir and (name == SPARK_TEMPORARY or name.startswith(SPARK_STAGING_PREFIX)):
+        return "spark"
+    if is_dir and hidden_day(name) is not None:
+        return "swap"
+    if not is_dir and _TEMP_FILE.match(name):
+        return "temp-file"
+    return None
+
+
+def find_leftovers(lake: Lake) -> list[Path]:
+    """The leftovers of killed runs in the zones the pipeline writes, zone by zone (WRITTEN_ZONES) and
+    sorted by name within each folder; never follows a symlink.
+
+    Call it (and remove_leftovers) only under the run lock: a live run's temporary output looks the same.
+    """
+    found: list[Path] = []
+
+    def scan(folder: Path, depth: int) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            is_dir = entry.is_dir()
+            if leftover_kind(entry.name, is_dir):
+                found.append(entry)
+            elif is_dir and depth < _LEFTOVER_DEPTH:
+                scan(entry, depth + 1)
+
+    for zone in WRITTEN_ZONES:
+        if not lake.zone(zone).is_symlink():
+            scan(lake.zone(zone), 1)
+    return found
+
+
+def remove_leftovers(lake: Lake) -> dict[str, Any]:
+    """Remove the leftovers of killed runs (find_leftovers); an interrupted swap is finished or undone
+    first (`recover`), so a day whose partition was renamed aside is never lost.
+
+    Returns {"leftovers": [paths relative to the data root], "folders": n, "files": n,
+    "restored_partitions": n}: what was found, its folders and files, and the partitions an
+    interrupted swap put back (its sibling moved in, not removed). Paths
+    stop at the leftover's own name: no record, no pseudonym.
+    """
+    leftovers = find_leftovers(lake)
+    folders = files = restored = 0
+    for path in leftovers:  # measured first: recover removes a day's siblings together
+        inner = [p for p in path.rglob("*") if not p.is_symlink()] if path.is_dir() else []
+        folders += path.is_dir() + sum(1 for p in inner if p.is_dir())
+        files += path.is_file() + sum(1 for p in inner if p.is_file())
+    for path in leftovers:
+        day = hidden_day(path.name)
+        if day is not None and not path.name.startswith(".retention-"):
+            target = partition(path.parent, day)
+            missing = not target.exists()
+            recover(target)  # finishes or undoes the swap, then removes the day's other siblings
+            restored += missing and target.exists()
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return {
+        "leftovers": [str(p.relative_to(lake.root)) for p in leftovers],
+        "folders": folders,
+        "files": files,
+        "restored_partitions": restored,
+    }
 
 
 def partition_paths(root: Path, days: Sequence[dt.date]) -> list[Path]:

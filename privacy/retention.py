@@ -14,7 +14,9 @@ lake.day_file_day):
   reports/validation/<table>/day=D.json (lake.RUN_REPORT_KINDS)      (retention_days.reports)
 Hidden leftovers of an interrupted write or swap of an expired day (lake.hidden_day: .tmp-day=D-*,
 .old-day=D-*, this module's own .retention-day=D-*, and validation's legacy .day=D.validating and
-.day=D.replaced) go with their day.
+.day=D.replaced) go with their day. What killed runs left outside any day (Spark's `_temporary` and
+`.spark-staging-*` folders, temporary files: lake.find_leftovers) is removed on every run, counted
+in the result's `leftovers`.
 A zone without a retention period in the policy is kept, except the run reports: they hold exact
 per-day counts of rows, quarantines and duplicates of the staged and quarantine zones (restricted
 data, not for managers), so without `retention_days.reports` they are kept as long as the longer
@@ -292,6 +294,14 @@ def _delete(root: Path, partition: Partition, run: str) -> bool:
     return True
 
 
+def _killed_run_leftovers(settings: Settings, dry_run: bool) -> dict[str, Any]:
+    """What killed runs left in the zones (foundation.lake.find_leftovers), removed unless dry_run.
+    Not day partitions, so not in the ledger's payload; the result counts them."""
+    if dry_run:
+        return {"leftovers": [str(p.relative_to(settings.lake.root)) for p in lake.find_leftovers(settings.lake)]}
+    return lake.remove_leftovers(settings.lake)
+
+
 def apply_retention(
     settings: Settings,
     policy: Policy,
@@ -304,7 +314,10 @@ def apply_retention(
 
     Returns {as_of, dry_run, zones (as in the ledger payload), partitions (count), deleted
     (count actually removed now), entry_hash (None for a dry run or when nothing was due),
-    refused_symlinks}. A dry run measures what would go and writes nothing anywhere.
+    refused_symlinks, leftovers: what killed runs left (lake.remove_leftovers; removed whatever the
+    policy says, listed only in a dry run)}. A dry run measures what would go and writes nothing anywhere.
+    Call it under the data root's run lock (the pipeline step and `teamlens retention` hold it), so
+    that a live run's temporary output is never taken for a killed run's.
     Raises privacy.approval.PolicyNotApproved, before recording or deleting anything, when
     something is due and the policy is not approved (a deletion runs under an approved policy).
     """
@@ -319,8 +332,10 @@ def apply_retention(
         "deleted": 0,
         "entry_hash": None,
         "refused_symlinks": plan.refused_symlinks,
+        "leftovers": {"leftovers": []},
     }
     if dry_run or not plan.partitions:
+        result["leftovers"] = _killed_run_leftovers(settings, dry_run)
         return result
 
     from privacy.approval import PolicyNotApproved, not_approved_message
@@ -348,4 +363,5 @@ def apply_retention(
     run = lake.new_swap_id()
     for partition in plan.partitions:  # markers first: a day is never marked complete without its metrics
         result["deleted"] += _delete(root, partition, run)
+    result["leftovers"] = _killed_run_leftovers(settings, dry_run)  # after the recorded deletions
     return result

@@ -4,16 +4,14 @@ loopback only), its database created once, and one DAG run over a span of days."
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from foundation.settings import REPO_ROOT, Settings
+from teamlens.run_lock import TOKEN_ENV, RunInProgress, exclusive_run
 
 DAG_ID = "teamlens_daily"
 
@@ -59,41 +57,6 @@ def ensure_airflow_db(env: dict[str, str]) -> None:
     stamp.write_text("ok\n")
 
 
-class RunInProgress(RuntimeError):
-    """Another pipeline run holds this data root's run lock."""
-
-
-@contextmanager
-def exclusive_run(settings: Settings, what: str) -> Iterator[None]:
-    """Hold the data root's run lock (foundation.lake: Lake.run_lock) while a pipeline run goes on.
-
-    One run at a time per data root: two runs over the same zones would swap the same partitions
-    and publish from each other's half-written days. The lock is an flock, so the kernel releases
-    it when its holder dies (a killed run never leaves it held); the file names the holder for the
-    message a second run gets.
-    """
-    path = settings.lake.run_lock
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = path.read_text(errors="replace").strip() or "a process that did not say who it is"
-        os.close(fd)
-        raise RunInProgress(
-            f"another run is using {settings.data_root}: {holder}; wait for it to end (or stop it) and run again"
-        ) from None
-    try:
-        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{what} (pid {os.getpid()}, started {started})\n".encode())
-        yield
-    finally:
-        os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def run_log_file(kind: str) -> Path:
     """Where a quiet run's full output goes: var/logs/<kind>-<local time>.log in the repository."""
     return REPO_ROOT / "var" / "logs" / f"{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
@@ -108,7 +71,7 @@ def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date, log_file:
     replaces that run). Tasks are not retried (TEAMLENS_TASK_RETRIES=0): a failure is reported at
     once, and a rerun is safe. Returns 0 when the run succeeded with every task done; otherwise a
     one-line reason on stderr and 1 (or Airflow's own non-zero exit code); 2 when nothing ran
-    (a reversed range, or another run holding this data root: one run at a time, exclusive_run).
+    (a reversed range, or another run holding this data root: one run at a time, teamlens.run_lock).
 
     log_file: quiet mode (`teamlens run`, `teamlens demo`): Airflow's whole output, the steps'
     outcome lines included (INFO), goes to the file; the terminal shows one line per task as it
@@ -119,16 +82,17 @@ def run_dag(settings: Settings, first_day: dt.date, last_day: dt.date, log_file:
         print(f"last_day {last_day} is before first_day {first_day}; nothing ran", file=sys.stderr)
         return 2
     try:
-        with exclusive_run(settings, f"teamlens run over {first_day} .. {last_day}"):
-            return _run_dag(settings, first_day, last_day, log_file)
+        with exclusive_run(settings, f"teamlens run over {first_day} .. {last_day}") as token:
+            return _run_dag(settings, first_day, last_day, log_file, token)
     except RunInProgress as exc:
         print(f"{exc}; nothing ran", file=sys.stderr)
         return 2
 
 
-def _run_dag(settings: Settings, first_day: dt.date, last_day: dt.date, log_file: Path | None) -> int:
-    """run_dag under the run lock."""
+def _run_dag(settings: Settings, first_day: dt.date, last_day: dt.date, log_file: Path | None, token: str) -> int:
+    """run_dag under the run lock; its tasks get the lock's token, so that their steps run under it."""
     env = airflow_env(settings)
+    env[TOKEN_ENV] = token
     env.setdefault("TEAMLENS_TASK_RETRIES", "0")
     ensure_airflow_db(env)
     conf = json.dumps({"first_day": first_day.isoformat(), "last_day": last_day.isoformat()})

@@ -367,12 +367,14 @@ def cmd_retention(
     from foundation.policy import load_policy
     from privacy.approval import PolicyNotApproved
     from privacy.retention import apply_retention
+    from teamlens.run_lock import RunInProgress, exclusive_run
 
     settings = _settings()
     policy = load_policy(settings.policy_path)
     try:
-        result = apply_retention(settings, policy, as_of, settings.run_by, dry_run=dry_run)
-    except PolicyNotApproved as exc:
+        with exclusive_run(settings, f"teamlens retention as of {as_of}"):
+            result = apply_retention(settings, policy, as_of, settings.run_by, dry_run=dry_run)
+    except (PolicyNotApproved, RunInProgress) as exc:
         raise UserError(str(exc)) from None
     verb = "would delete" if dry_run else "deleted"
     if not result["zones"]:
@@ -388,6 +390,11 @@ def cmd_retention(
             print(f"{'':>12}{parent}: {len(parent_days)} day(s)")
     if result["entry_hash"]:
         print(f"Recorded in the privacy ledger before deleting: entry {result['entry_hash']}")
+    leftovers = result["leftovers"]
+    if leftovers["leftovers"]:
+        counts = f"{leftovers.get('folders', 0)} folder(s), {leftovers.get('files', 0)} file(s)"
+        done = "would remove" if dry_run else f"removed ({counts})"
+        print(f"Leftovers of killed runs, {done}: {', '.join(leftovers['leftovers'])}")
     for link in result["refused_symlinks"]:
         print(f"not followed: {link} is a symlink leading out of {settings.data_root}", file=sys.stderr)
     return 1 if result["refused_symlinks"] else 0

@@ -7,6 +7,10 @@ for the task log and XCom. No step returns or logs anything per agent.
 Each step also logs its outcome in a few readable lines (teamlens.step_log, logger
 "teamlens.pipeline", which Airflow routes into the task's log): rows per source and day, the
 quality result, the metric rows, every release window's outcome, and missing input as a WARNING.
+
+Every step that reads or writes the lake holds the data root's run lock for its duration
+(teamlens.run_lock: shared for the daily DAG's steps, exclusive for retention), so a scheduled
+DAG run never interleaves with a `teamlens run` on the same data root.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from foundation.settings import Settings, load_settings
 from teamlens import step_log
+from teamlens.run_lock import holding_run_lock
 
 
 def days_between(first_day: str, last_day: str) -> list[str]:
@@ -85,8 +90,10 @@ def _dates(days: list[str]) -> list[dt.date]:
     return [dt.date.fromisoformat(d) for d in days]
 
 
+@holding_run_lock()
 def check_ready(settings: Settings | None = None) -> dict[str, Any]:
-    """Fail fast: the key is present, the policy is valid, the landing zone exists."""
+    """Fail fast: the key is present, the policy is valid, the landing zone exists; then remove the
+    leftovers of killed runs (clear_killed_runs), under the run lock like every step."""
     from foundation.policy import load_policy
 
     settings = settings or load_settings()
@@ -100,12 +107,34 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     from jobs.source_flat import flat_sources
 
     exports = flat_sources(settings.lake.landing)  # a broken mapping file fails the run here, naming it
+    cleared = clear_killed_runs(settings)
     return {
+        "killed_run_leftovers": cleared,
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
         "data_root": str(settings.data_root),
         "flat_exports": [s.name for s in exports],
     }
+
+
+def clear_killed_runs(settings: Settings) -> dict[str, Any]:
+    """Remove what killed runs left in the lake (Spark's `_temporary` and `.spark-staging-*`
+    folders, swap siblings, temporary files: foundation.lake.remove_leftovers) and say so in a
+    WARNING naming the folders (no record, no pseudonym). Call it only under the run lock."""
+    from foundation import lake
+
+    cleared = lake.remove_leftovers(settings.lake)
+    if cleared["leftovers"]:
+        restored = cleared["restored_partitions"]
+        step_log.log.warning(
+            "removed %d leftover(s) of killed runs (%d folder(s), %d file(s)%s): %s",
+            len(cleared["leftovers"]),
+            cleared["folders"],
+            cleared["files"],
+            f", {restored} interrupted swap(s) put back" if restored else "",
+            ", ".join(cleared["leftovers"]),
+        )
+    return cleared
 
 
 def start_spark(settings: Settings | None = None) -> dict[str, Any]:
@@ -129,6 +158,7 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
     return {"mode": settings.spark_connect, **spark_connect.stop_server(settings)}
 
 
+@holding_run_lock()
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
     in one Spark session."""
@@ -154,6 +184,7 @@ def _log_ingest(kind: str, others: list[dict[str, Any]], summaries: list[dict[st
     step_log.emit(step_log.missing_kind_lines(kind, summaries))
 
 
+@holding_run_lock()
 def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     from foundation import schema
     from foundation.spark import spark_session
@@ -169,6 +200,7 @@ def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[
     return out
 
 
+@holding_run_lock()
 def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """Desktop activity; the jobs get the policy's desktop category rules, not the policy."""
     from foundation import schema
@@ -183,6 +215,7 @@ def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[st
     return out
 
 
+@holding_run_lock()
 def validate_staged(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     from expectations.validate import validate_day
 
@@ -198,6 +231,7 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
     return out
 
 
+@holding_run_lock()
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """The restricted metric tables of the days: agent_day, then queue_day (one Spark session); then
     each day's completion marker, which names the kinds of input the day lacked.
@@ -230,6 +264,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     return summary
 
 
+@holding_run_lock()
 def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """Release every permitted window that ends on one of the days (stored ones are returned as stored),
     then sign a checkpoint of the ledger (reports/checkpoints: latest.txt and one per tree size).
@@ -278,6 +313,7 @@ class RetentionIncomplete(RuntimeError):
     """Some partitions could not be reached without following a symlink out of the data root."""
 
 
+@holding_run_lock(shared=False)
 def apply_retention(as_of: str, settings: Settings | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Delete the day partitions older than the policy's retention periods as of `as_of` (ISO day),
     recording the run in the privacy ledger first (privacy.retention). Returns counts per zone and
@@ -295,6 +331,7 @@ def apply_retention(as_of: str, settings: Settings | None = None, dry_run: bool 
         "partitions": result["partitions"],
         "deleted": result["deleted"],
         "entry_hash": result["entry_hash"],
+        "killed_run_leftovers": result["leftovers"],
         "zones": {
             zone: {k: z[k] for k in ("retention_days", "oldest_kept_day", "days", "folders", "files", "bytes")}
             for zone, z in result["zones"].items()

@@ -441,7 +441,7 @@ def test_hidden_leftovers_of_every_name_go_with_their_day(settings, policy) -> N
         ".retention-day=2026-10-01-0123abcd",
         ".day=2026-10-01.validating",
         ".day=2026-10-01.replaced",
-        ".day=2026-10-24.validating",  # a kept day: its leftover stays
+        ".day=2026-10-24.validating",  # a kept day: a killed run's leftover, removed as such
         ".new-day=2026-10-01-0123abcd",  # not a name of the lake: never touched
     ]
     for name in names:
@@ -451,7 +451,8 @@ def test_hidden_leftovers_of_every_name_go_with_their_day(settings, policy) -> N
     result = apply_retention(settings, policy, AS_OF, "ops")
     assert result["partitions"] == result["deleted"] == 5
     assert result["zones"]["staged"]["partitions"] == {"staged/contacts": ["2026-10-01"]}
-    assert sorted(p.name for p in contacts.iterdir()) == [".day=2026-10-24.validating", ".new-day=2026-10-01-0123abcd"]
+    assert result["leftovers"]["leftovers"] == ["staged/contacts/.day=2026-10-24.validating"]
+    assert sorted(p.name for p in contacts.iterdir()) == [".new-day=2026-10-01-0123abcd"]
 
 
 def test_run_reports_default_to_the_longer_of_staged_and_quarantine(settings) -> None:
