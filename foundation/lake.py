@@ -453,6 +453,29 @@ def remove_leftovers(lake: Lake) -> dict[str, Any]:
     }
 
 
+def unwritable_folders(lake: Lake, depth: int = 3) -> list[Path]:
+    """The folders of the zones the pipeline writes (and the data root) this process cannot write,
+    down to `depth` levels (zone/<table>/<kind>/<source>); hidden folders and partitions are not
+    checked (a swap replaces a partition, it never writes into one)."""
+    found: list[Path] = []
+
+    def check(folder: Path, level: int) -> None:
+        if folder.is_symlink() or not folder.is_dir():
+            return
+        if not os.access(folder, os.W_OK | os.X_OK):
+            found.append(folder)
+        if level < depth:
+            for entry in sorted(folder.iterdir()):
+                if entry.is_dir() and not entry.name.startswith((".", "_")) and partition_day(entry.name) is None:
+                    check(entry, level + 1)
+
+    if lake.root.is_dir() and not os.access(lake.root, os.W_OK | os.X_OK):
+        found.append(lake.root)
+    for zone in WRITTEN_ZONES:
+        check(lake.zone(zone), 0)
+    return found
+
+
 def partition_paths(root: Path, days: Sequence[dt.date]) -> list[Path]:
     """root/day=D for each day, whether or not it exists (for readers that must fail on a gap)."""
     return [partition(root, d) for d in days]

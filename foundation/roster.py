@@ -10,9 +10,11 @@ day, so that a release window whose days were pseudonymised under two keys is re
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import hmac
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +87,30 @@ def roster_path(settings: Settings) -> Path:
     return settings.lake.roster_file
 
 
+def csv_text(path: Path) -> str:
+    """A CSV file's text: UTF-8, a leading byte-order mark dropped (spreadsheets write one).
+
+    Raises RosterError naming the file, and for text that is not UTF-8 (a latin-1 export) the
+    line, the byte and its column; PermissionError naming the file when it cannot be read.
+    """
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise PermissionError(
+            f"{path} cannot be read (permission denied): give the pipeline's user read access to it (e.g. chmod a+r)"
+        ) from None
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RosterError(
+            f"{path} line {line}: not UTF-8 text (byte 0x{data[exc.start]:02X} at column "
+            f"{exc.start - line_start + 1}); save it as UTF-8"
+        ) from None
+
+
 def read_roster(settings: Settings) -> list[RosterAgent]:
     """The landing roster, pseudonymised in Python (read_keyed_roster without the fingerprint)."""
     return read_keyed_roster(settings).agents
@@ -105,7 +131,7 @@ def read_keyed_roster(settings: Settings) -> KeyedRoster:
     key = settings.pseudonym_key()
     agents: list[RosterAgent] = []
     seen: dict[str, set[str]] = {}
-    with path.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(csv_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         header = [c.strip() for c in (reader.fieldnames or [])]
         missing = [c for c in ROSTER_COLUMNS if c not in header]

@@ -107,6 +107,7 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
     from jobs.source_flat import flat_sources
 
     exports = flat_sources(settings.lake.landing)  # a broken mapping file fails the run here, naming it
+    require_writable_zones(settings)
     cleared = clear_killed_runs(settings)
     return {
         "killed_run_leftovers": cleared,
@@ -115,6 +116,18 @@ def check_ready(settings: Settings | None = None) -> dict[str, Any]:
         "data_root": str(settings.data_root),
         "flat_exports": [s.name for s in exports],
     }
+
+
+def require_writable_zones(settings: Settings) -> None:
+    """Fail before any work when a folder the run writes is read-only, naming the folders."""
+    from foundation import lake
+
+    folders = lake.unwritable_folders(settings.lake)
+    if folders:
+        raise PermissionError(
+            f"this run cannot write {', '.join(str(f) for f in folders)} (read-only for this process's user); "
+            "give the pipeline's user write access to the data root's zones and run again"
+        )
 
 
 def clear_killed_runs(settings: Settings) -> dict[str, Any]:
