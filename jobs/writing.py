@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from foundation import lake, schema
+from foundation import bad_rows, lake, schema
 from foundation.errors import ReconciliationError
 from foundation.settings import Settings
 from jobs.columns import conform, kept_rows, quarantine_rows
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class BadRowShareError(RuntimeError):
-    """A day's share of quarantined records is above settings.max_bad_row_share (raised after writing)."""
+    """A source's share of quarantined records over the run is above settings.max_bad_row_share
+    (raised after writing; foundation.bad_rows)."""
 
 
 def write_partition(df: DataFrame, root: Path, day: dt.date, drop: Sequence[str] = ()) -> Path:
@@ -256,18 +257,17 @@ def read_table_partitions(
 
 
 def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: Settings) -> dict[str, Any]:
-    """The run's summary (counts per day and in total); raises BadRowShareError after all days are written."""
+    """The run's summary (counts per day and in total); raises BadRowShareError after all days are
+    written when a source's quarantined share over the run's days is above the limit
+    (foundation.bad_rows: accepted source-days left out)."""
     totals = {k: sum(int(r[k]) for r in reports) for k in ("read", "staged", "quarantined", "duplicates")}
     summary = {"table": table.name, **totals, "days": {r["day"]: r for r in reports}}
-    too_bad = [
-        f"{r['day']}: {r['quarantined']} of {r['read']}"
-        for r in reports
-        if r["read"] and r["quarantined"] / r["read"] > settings.max_bad_row_share
-    ]
+    accepted = {(a["source"], a["day"]) for a in bad_rows.accepted_days(settings.lake)}
+    too_bad = bad_rows.over_limit(table.name, reports, settings.max_bad_row_share, accepted)
     if too_bad:
         raise BadRowShareError(
-            f"{table.name}: quarantined share above {settings.max_bad_row_share:.1%} "
-            f"(TEAMLENS_MAX_BAD_ROW_SHARE) on {'; '.join(too_bad)}. The partitions are written; see "
-            f"{settings.lake.quarantine} and {settings.lake.ingest_reports(table)}."
+            "; ".join(too_bad) + f" (TEAMLENS_MAX_BAD_ROW_SHARE). The partitions are written; see "
+            f"{settings.lake.quarantine} and {settings.lake.ingest_reports(table)}. After checking a day, accept "
+            "it with `teamlens accept-bad-rows --source S --day D --reason TEXT` and run again."
         )
     return summary

@@ -400,6 +400,29 @@ def cmd_retention(
     return 1 if result["refused_symlinks"] else 0
 
 
+@app.command("accept-bad-rows")
+def cmd_accept_bad_rows(
+    source: Annotated[str, typer.Option(help="The source, as the run's message names it (e.g. connect_ctr).")],
+    day: Annotated[dt.date, typer.Option(parser=parse_day, metavar="YYYY-MM-DD", help="The day to accept.")],
+    reason: Annotated[str, typer.Option(help="Why the day's quarantined records are acceptable.")],
+) -> int:
+    """Accept a source-day's quarantined records: left out of the bad-row limit from now on, still reported."""
+    from foundation import bad_rows
+    from teamlens.run_lock import RunInProgress, exclusive_run
+
+    settings = _settings()
+    try:
+        with exclusive_run(settings, f"teamlens accept-bad-rows {source} {day}"):
+            entry = bad_rows.accept(settings.lake, source, day, reason, settings.run_by)
+    except (RunInProgress, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(
+        f"Accepted {entry['source']} {entry['day']} ({entry['by']}, {entry['at']}): {entry['reason']}. "
+        f"Recorded in {bad_rows.accepted_file(settings.lake)}; the next run leaves it out of the bad-row limit."
+    )
+    return 0
+
+
 @app.command("airflow")
 def cmd_airflow(
     port: Annotated[int, typer.Option(min=1, max=65535, help="The UI's port on 127.0.0.1.")] = 8080,
