@@ -65,7 +65,7 @@ budget_cap_epsilon: "2"            # per agent per calendar month
 min_group_size: 10
 group_assignment: first_day
 bounds_suggestion: {quantile: "0.9", epsilon: "0.1"}
-retention_days: {landing: 14, metrics: 90}
+retention_days: {landing: 14, staged: 30, quarantine: 30, metrics: 90}  # reports: as long as staged, quarantine
 desktop_app_categories:
   crm: [salesforce]
 releases:
