@@ -20,6 +20,13 @@ from foundation import schema
 from foundation.budget import Budget, BudgetUnit
 from foundation.desktop_rules import DesktopRules
 from foundation.exact import canonical_json, fraction_text
+from foundation.policy_keys import BOUNDS_SUGGESTION, RATIO, RELEASE, RETENTION_DAYS, TOP_LEVEL
+from foundation.policy_values import PolicyError
+from foundation.policy_values import count as _count
+from foundation.policy_values import no_unknown as _no_unknown
+from foundation.policy_values import optional_fraction as _optional_fraction
+from foundation.policy_values import positive_fraction as _positive_fraction
+from foundation.policy_values import require as _require
 from foundation.windows import WindowKind, windows_ending_in
 
 # "center": the one group of all agents of a bounds suggestion (never a release's group_by).
@@ -33,10 +40,6 @@ SmallGroups = Literal["suppress", "merge_into_parent"]
 PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 # Accounting periods (calendar months) in one rolling year, for the yearly total and cap.
-
-
-class PolicyError(ValueError):
-    """The policy file is invalid; the message names the key and the reason."""
 
 
 @dataclass(frozen=True)
@@ -244,41 +247,6 @@ class Policy:
         return self.desktop_category(app)
 
 
-_TOP_KEYS = {
-    "policy_version",
-    "privacy_unit",
-    "accounting_period",
-    "privacy_model",
-    "budget_cap_rho",
-    "budget_cap_epsilon",
-    "budget_cap_year_rho",
-    "budget_cap_year_epsilon",
-    "report_delta",
-    "min_group_size",
-    "group_assignment",
-    "retention_days",
-    "desktop_app_categories",
-    "desktop_url_categories",
-    "desktop_title_keywords",
-    "max_relative_half_width",
-    "small_groups",
-    "max_corrections_per_window",
-    "clipping_check_share",
-    "bounds_suggestion",
-    "releases",
-}
-_OPTIONAL_TOP_KEYS = {
-    "desktop_url_categories",
-    "desktop_title_keywords",
-    "max_relative_half_width",
-    "privacy_model",
-    "small_groups",
-    "max_corrections_per_window",
-    "budget_cap_year_rho",
-    "budget_cap_year_epsilon",
-    "clipping_check_share",
-    "bounds_suggestion",
-}
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
     "zcdp": ("budget_cap_rho", "rho"),
@@ -286,32 +254,8 @@ _BUDGET_KEYS: dict[str, tuple[str, str]] = {
 }
 # The optional yearly cap key of each privacy model; the other model's key is refused.
 _YEAR_CAP_KEYS: dict[str, str] = {"zcdp": "budget_cap_year_rho", "pure": "budget_cap_year_epsilon"}
-_RELEASE_KEYS = {
-    "name",
-    "purpose",
-    "group_by",
-    "window",
-    "rho",
-    "epsilon",
-    "sums",
-    "ratios",
-    "typical",
-    "max_relative_half_width",
-    "max_corrections_per_window",
-    "clipping_check_share",
-}
-_OPTIONAL_RELEASE_KEYS = {
-    "ratios",
-    "typical",
-    "max_relative_half_width",
-    "max_corrections_per_window",
-    "clipping_check_share",
-}
 # The clipping check's share of a release's budget lies strictly between 0 and this (the sums keep most).
 MAX_CLIPPING_CHECK_SHARE = Fraction(1, 2)
-_RATIO_KEYS = {"numerator", "denominator", "max"}
-_BOUNDS_SUGGESTION_KEYS = {"quantile", "rho", "epsilon", "max_factor"}
-_RETENTION_ZONES = {"landing", "staged", "quarantine", "metrics", "reports"}
 
 
 def load_policy(path: Path) -> Policy:
@@ -337,7 +281,7 @@ def policy_identity(doc: dict[str, Any]) -> str:
 
 def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "policy") -> Policy:
     """Check a policy document; `sha256` defaults to its identity (policy_identity)."""
-    _no_unknown(doc, _TOP_KEYS, where)
+    _no_unknown(doc, TOP_LEVEL.allowed(), where)
     model = doc.get("privacy_model", "zcdp")
     if model not in _BUDGET_KEYS:
         raise PolicyError(f"{where}: privacy_model must be 'zcdp' or 'pure', got {model!r}")
@@ -348,8 +292,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         present = sorted(others & set(doc))
         if present:
             raise PolicyError(f"{where}: {', '.join(present)} does not apply under privacy_model {model!r}; use {use}")
-    optional = _OPTIONAL_TOP_KEYS | other_cap | ({"report_delta"} if model == "pure" else set())
-    _require(doc, _TOP_KEYS - optional, where)
+    _require(doc, TOP_LEVEL.required(model), where)
     if doc["privacy_unit"] != "agent":
         raise PolicyError(f"{where}: privacy_unit must be 'agent', got {doc['privacy_unit']!r}")
     if doc["accounting_period"] != "month":
@@ -379,7 +322,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     retention = doc["retention_days"]
     if not isinstance(retention, dict):
         raise PolicyError(f"{where}: retention_days must be a mapping of zone to days")
-    _no_unknown(retention, _RETENTION_ZONES, f"{where}: retention_days")
+    _no_unknown(retention, RETENTION_DAYS.allowed(), f"{where}: retention_days")
     for zone, days in retention.items():
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise PolicyError(f"{where}: retention_days.{zone} must be a positive integer, got {days!r}")
@@ -436,12 +379,12 @@ def _bounds_suggestion(doc: Any, model: PrivacyModel, cap: Fraction, where: str)
     where = f"{where}: bounds_suggestion"
     if not isinstance(doc, dict):
         raise PolicyError(f"{where}: expected a mapping with quantile and {_BUDGET_KEYS[model][1]}")
-    _no_unknown(doc, _BOUNDS_SUGGESTION_KEYS, where)
+    _no_unknown(doc, BOUNDS_SUGGESTION.allowed(), where)
     budget_key = _BUDGET_KEYS[model][1]
     other = sorted({k for m, (_, k) in _BUDGET_KEYS.items() if m != model} & set(doc))
     if other:
         raise PolicyError(f"{where}: {', '.join(other)} does not apply under privacy_model {model!r}; use {budget_key}")
-    _require(doc, {"quantile", budget_key}, where)
+    _require(doc, BOUNDS_SUGGESTION.required(model), where)
     quantile = _positive_fraction(doc["quantile"], f"{where}: quantile")
     if quantile >= 1:
         raise PolicyError(f"{where}: quantile must be below 1, got {doc['quantile']!r}")
@@ -474,10 +417,10 @@ def _parse_release(
 ) -> ReleaseSpec:
     if not isinstance(doc, dict):
         raise PolicyError(f"{where}: expected a mapping")
-    _no_unknown(doc, _RELEASE_KEYS, where)
+    _no_unknown(doc, RELEASE.allowed(), where)
     budget_key = _BUDGET_KEYS[model][1]
     other = {k for m, (_, k) in _BUDGET_KEYS.items() if m != model}
-    _require(doc, _RELEASE_KEYS - _OPTIONAL_RELEASE_KEYS - other, where)
+    _require(doc, RELEASE.required(model), where)
     where = f"{where} ({doc['name']})"
     present = sorted(other & set(doc))
     if present:
@@ -505,8 +448,8 @@ def _parse_release(
         rwhere = f"{where}: ratios.{ratio_name}"
         if not isinstance(ratio_doc, dict):
             raise PolicyError(f"{rwhere}: expected a mapping")
-        _no_unknown(ratio_doc, _RATIO_KEYS, rwhere)
-        _require(ratio_doc, _RATIO_KEYS, rwhere)
+        _no_unknown(ratio_doc, RATIO.allowed(), rwhere)
+        _require(ratio_doc, RATIO.required(model), rwhere)
         for part in ("numerator", "denominator"):
             if ratio_doc[part] not in sums:
                 raise PolicyError(f"{rwhere}: {part} {ratio_doc[part]!r} is not one of this release's sums")
@@ -554,42 +497,3 @@ def _clipping_check_share(doc: dict[str, Any], where: str, default: Fraction | N
             f"{where}: clipping_check_share must be below 1/2 (the sums keep most of the budget), got {value!r}"
         )
     return share
-
-
-def _count(doc: dict[str, Any], key: str, where: str) -> int | None:
-    """An optional integer of at least 0; None when the key is absent."""
-    if key not in doc:
-        return None
-    value = doc[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise PolicyError(f"{where}: {key} must be an integer of at least 0, got {value!r}")
-    return value
-
-
-def _positive_fraction(value: Any, where: str) -> Fraction:
-    if not isinstance(value, str):
-        raise PolicyError(f'{where} must be a quoted decimal string such as "0.1" (exact), got {value!r}')
-    try:
-        out = Fraction(value)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise PolicyError(f"{where} is not a number: {value!r}") from exc
-    if out <= 0:
-        raise PolicyError(f"{where} must be positive, got {value!r}")
-    return out
-
-
-def _optional_fraction(doc: dict[str, Any], key: str, where: str) -> Fraction | None:
-    """An optional positive decimal string such as "0.5" (exact); None when the key is absent."""
-    return _positive_fraction(doc[key], f"{where}: {key}") if key in doc else None
-
-
-def _no_unknown(doc: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise PolicyError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _require(doc: dict[str, Any], required: set[str], where: str) -> None:
-    missing = sorted(required - set(doc))
-    if missing:
-        raise PolicyError(f"{where}: missing key(s) {', '.join(missing)}")

@@ -1,7 +1,8 @@
 """docs/canonical-tables.md and docs/metrics.md, written from the schema and the source adapters
 (never by hand).
 
-`python -m teamlens.schema_doc` rewrites both; a test fails when one is out of date, so the
+`python -m teamlens.schema_doc` rewrites both, and docs/policy.md (teamlens.policy_doc, from the
+policy's key declaration); a test fails when one is out of date, so the
 documents always say what the code does: each table's grain, key, columns and types, which field
 of each source format feeds each column, and each metric's formula, unit, grain, inputs and the
 vendor definition it follows.
@@ -90,7 +91,13 @@ def render_metrics() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    targets = [(DOC_PATH, render()), (METRICS_DOC_PATH, render_metrics())]
+    from teamlens import policy_doc
+
+    targets = [
+        (DOC_PATH, render()),
+        (METRICS_DOC_PATH, render_metrics()),
+        (policy_doc.POLICY_DOC_PATH, policy_doc.render()),
+    ]
     if argv:
         targets = [(Path(argv[0]), render())]
     for path, text in targets:

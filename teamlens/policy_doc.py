@@ -1,0 +1,192 @@
+"""docs/policy.md, written from the policy's key declaration (foundation/policy_keys.py), never by hand.
+
+The parser takes the keys it accepts from the same declaration, so every key the policy may hold
+is in the document, with its type, whether it is required, its default, its allowed values, its
+meaning and an example. `python -m teamlens.schema_doc` rewrites it with the other generated
+documents; a test fails when it is out of date, and the test parses the worked examples below and
+every example value with the real parser.
+"""
+
+from __future__ import annotations
+
+import re
+
+from foundation.policy_keys import MODELS, SECTIONS, PolicyKey, PolicySection
+from foundation.settings import REPO_ROOT
+
+POLICY_DOC_PATH = REPO_ROOT / "docs" / "policy.md"
+
+# A small center's policy under zCDP: every required key and the optional keys most policies set.
+ZCDP_EXAMPLE = """\
+policy_version: 1
+privacy_unit: agent
+accounting_period: month
+budget_cap_rho: "1.0"              # per agent per calendar month, all releases together
+report_delta: "1e-9"               # only to report the spend as (epsilon, delta)
+min_group_size: 10                 # no group of fewer than 10 roster agents is published alone
+group_assignment: first_day
+small_groups: merge_into_parent    # the small teams of a site are pooled into one group
+clipping_check_share: "1/40"       # 2.5% of each release's budget counts agents over a bound
+max_relative_half_width: "2"       # refuse a release whose figures would be off by more than 200%
+bounds_suggestion:                 # permits `teamlens plan --suggest-bounds`
+  quantile: "0.95"
+  rho: "0.05"
+retention_days: {landing: 14, staged: 30, quarantine: 30, metrics: 90, reports: 30}
+desktop_app_categories:
+  crm: [salesforce]
+  communication: [outlook, teams]
+releases:
+  - name: team_month_contacts_aht
+    purpose: Monthly workload per team for staffing plans.
+    group_by: team
+    window: month
+    rho: "0.5"                     # one window touches a month: 0.5 a month
+    sums:
+      contacts_handled: 1300       # at most 1,300 contacts per agent per month count
+      handle_seconds: 520000       # at most about 144 hours of handle time per agent per month
+    ratios:
+      aht_seconds: {numerator: handle_seconds, denominator: contacts_handled, max: 3600}
+  - name: site_week_contacts
+    purpose: Weekly contacts per site for capacity planning.
+    group_by: site
+    window: week
+    rho: "0.06"                    # up to 6 ISO weeks touch a month: 6 x 0.06 = 0.36 a month
+    sums:
+      contacts_handled: 300
+"""
+
+# The same kind of policy under pure DP: epsilon keys instead of rho keys, no report_delta.
+PURE_EXAMPLE = """\
+policy_version: 1
+privacy_unit: agent
+accounting_period: month
+privacy_model: pure                # Laplace noise, budgets in epsilon
+budget_cap_epsilon: "2"            # per agent per calendar month
+min_group_size: 10
+group_assignment: first_day
+bounds_suggestion: {quantile: "0.9", epsilon: "0.1"}
+retention_days: {landing: 14, staged: 30, quarantine: 30, metrics: 90}  # reports: as long as staged, quarantine
+desktop_app_categories:
+  crm: [salesforce]
+releases:
+  - name: team_month_contacts_aht
+    purpose: Monthly workload per team.
+    group_by: team
+    window: month
+    epsilon: "1"
+    sums: {contacts_handled: 1300, handle_seconds: 520000}
+    ratios:
+      aht_seconds: {numerator: handle_seconds, denominator: contacts_handled, max: 3600}
+"""
+
+_HEADING = {
+    "top level": "Top level",
+    "retention_days": "retention_days",
+    "releases": "releases: each release",
+    "ratios": "ratios: each ratio of a release",
+    "bounds_suggestion": "bounds_suggestion",
+}
+
+
+def _text(text: str) -> str:
+    """A table cell: document references become links beside this page, pipes are escaped."""
+    text = re.sub(
+        r"docs/([\w-]+\.md), ([A-Z][\w ]*\w)",
+        lambda m: f"[{m[1]}, {m[2]}]({m[1]}#{m[2].lower().replace(' ', '-')})",
+        text,
+    )
+    text = re.sub(r"docs/([\w-]+\.md)", r"[\1](\1)", text)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _row(key: PolicyKey) -> str:
+    cells = [
+        f"`{key.name}`",
+        key.type,
+        key.presence_text(),
+        key.allowed_text(),
+        key.meaning,
+        f"`{key.example}`",
+    ]
+    return "| " + " | ".join(_text(c) for c in cells) + " |"
+
+
+def _section(section: PolicySection) -> list[str]:
+    return [
+        f"## {_HEADING.get(section.name, section.name)}",
+        "",
+        _text(section.meaning),
+        "",
+        "| key | type | required / default | allowed values | meaning | example |",
+        "|---|---|---|---|---|---|",
+        *[_row(k) for k in section.keys],
+        "",
+    ]
+
+
+def render() -> str:
+    """docs/policy.md: the policy's keys section by section, then worked examples."""
+    lines = [
+        "# Policy keys",
+        "",
+        "Generated by `python -m teamlens.schema_doc` from `foundation/policy_keys.py`, the declaration",
+        "the policy parser (`foundation/policy.py`) takes its keys from; do not edit by hand.",
+        "",
+        "The privacy policy is the works agreement as code: `foundation/policy.yaml` (or the file",
+        "`TEAMLENS_POLICY` names), a YAML mapping of the keys below. It is loaded strictly: an unknown",
+        "key, a missing required key or a value outside the allowed ones stops the pipeline with an",
+        "error naming the key. `teamlens policy show` loads it and shows its identity and approval;",
+        "`teamlens plan` shows what each release will cost and how precise it will be for the current",
+        "roster. A policy takes effect only once approved (`teamlens policy approve`); any changed",
+        "value is a new policy that needs a new approval (comments and layout are not). The privacy",
+        "arithmetic behind the keys is in [privacy.md](privacy.md), the metrics a release may sum in",
+        "[metrics.md](metrics.md).",
+        "",
+        "- **Exact numbers.** Budgets, caps, shares and limits are written as quoted strings, decimal",
+        '  or fraction (`"0.5"`, `"1/40"`, `"1e-9"`), and kept as exact fractions; a bare number',
+        "  (`0.5`) is refused, so no budget passes through floating point.",
+        f"- **Privacy models.** `privacy_model` ({', '.join(f'`{m}`' for m in MODELS)}) decides the unit",
+        "  of every budget: rho keys apply under `zcdp`, epsilon keys under `pure`, and the other",
+        "  model's keys are refused. Where a key's column says `zcdp: ...; pure: ...` it differs by model.",
+        "- **Policy-wide and per release.** `max_relative_half_width`, `max_corrections_per_window`",
+        "  and `clipping_check_share` may be set at the top level and on a release; the release's own",
+        "  value applies to it.",
+        "",
+    ]
+    for section in SECTIONS:
+        lines += _section(section)
+    lines += [
+        "## Worked example",
+        "",
+        "A small center's policy under zCDP (every example on this page is parsed by a test with the",
+        "pipeline's parser). The shipped `foundation/policy.yaml` is a longer one with every choice",
+        "explained in its comments.",
+        "",
+        "```yaml",
+        *ZCDP_EXAMPLE.splitlines(),
+        "```",
+        "",
+        "What it permits: teams' monthly contacts and average handle time (a ratio of two noisy sums,",
+        "free of further budget), and sites' weekly contacts. What it costs each agent: a calendar",
+        "month is touched by one team-month window and at most 6 ISO weeks, so the releases spend at",
+        "most 0.5 + 6 x 0.06 = 0.86 rho a month. That leaves 0.14 of the cap of 1.0: room for one bounds",
+        "suggestion per release (0.05 each, 0.96 in all). `max_corrections_per_window` is left at its",
+        "default 0: a window whose metrics change after publication keeps its published figures (a",
+        "correction would cost its release's rho again). Over a rolling year the releases",
+        "spend at most 12 x 0.86 = 10.32 rho (no `budget_cap_year_rho` is set, so only the monthly",
+        "cap bounds it). Each release spends 1/40 of its rho on the clipping check; the rest is split",
+        "evenly over its sums. Teams of fewer than 10 roster agents are pooled per site; a release",
+        "whose smallest published group would get a figure off by more than 200% at typical values",
+        "(half of each bound, as no release declares `typical`) is refused before any noise is drawn.",
+        "`teamlens plan` shows these costs and the predicted precision for the current roster.",
+        "",
+        "The same kind of policy under pure DP: `privacy_model: pure`, budgets in epsilon",
+        "(`budget_cap_epsilon`, a release's `epsilon`, the suggestion's `epsilon`) and no",
+        "`report_delta`:",
+        "",
+        "```yaml",
+        *PURE_EXAMPLE.splitlines(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
