@@ -272,7 +272,7 @@ def _no_time(value: Any, path: str | Path) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise MappingError(
             f"{path}: no_time: expected a list of quoted texts such as ['0:00:00', 'NULL'] "
-            "(unquoted, YAML reads 0:00:00 as a number)"
+            "(unquoted, YAML reads a time such as 7:00:00 as a number)"
         )
     return frozenset(v.strip().upper() for v in value if v.strip())
 
