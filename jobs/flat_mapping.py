@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,16 @@ _TOP_KEYS = {
     "formats": True,
     "outcomes": True,
     "agent_identity": True,
+    "call_ids_unique": False,
+    "no_time": False,
 }
+# Joins the parts of a call key composed of several columns (columns.call_id: [a, b]). A part's own
+# "|" or "\" is escaped (as "\|" and "\\"), so the separator never occurs unescaped inside a part
+# and two different rows of key columns never give the same key (docs/flat-exports.md, Call keys).
+KEY_SEPARATOR = "|"
+# Time texts that mean "did not happen" unless the mapping names its own (no_time); an empty field
+# always means no time. Matched after trimming, case-insensitively.
+DEFAULT_NO_TIME = ("NULL",)
 _DATE_DIRECTIVES = set("YymdjbBaAUWG")
 _TIME_DIRECTIVES = set("HIMSfp")
 _ALLOWED_DIRECTIVES = _DATE_DIRECTIVES | _TIME_DIRECTIVES | {"%"}
@@ -50,8 +59,10 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class FlatMapping:
-    """A validated mapping. columns: (canonical field, export column) pairs; with header: false
-    the export column is a 1-based position as a string ("3")."""
+    """A validated mapping. columns: (canonical field, export column) pairs for every field but
+    call_id, whose export column(s) are key_columns (joined into one key when several); with
+    header: false an export column is a 1-based position as a string ("3"). no_time: upper-cased
+    time texts that mean "did not happen"."""
 
     path: str
     mapping_version: int
@@ -61,6 +72,9 @@ class FlatMapping:
     header: bool
     timezone: str
     columns: tuple[tuple[str, str], ...]
+    key_columns: tuple[str, ...]
+    call_ids_unique: bool
+    no_time: frozenset[str]
     date_format: str | None
     time_format: str
     answered: frozenset[str]
@@ -69,8 +83,20 @@ class FlatMapping:
     agent_identity: str
 
     def column(self, name: str) -> str | None:
-        """The export column mapped to a canonical field, None when it is not mapped."""
+        """The export column mapped to a canonical field (call_id: its columns joined by " + "),
+        None when it is not mapped."""
+        if name == "call_id":
+            return " + ".join(self.key_columns)
         return dict(self.columns).get(name)
+
+    def read_columns(self) -> tuple[tuple[str, str], ...]:
+        """Every (canonical field, export column) pair the parser reads: call_id once per key column."""
+        return (*(("call_id", c) for c in self.key_columns), *self.columns)
+
+    def did_not_happen(self, text: str) -> bool:
+        """Whether a time field's text means the time did not happen (empty, or a no_time token)."""
+        trimmed = text.strip()
+        return not trimmed or trimmed.upper() in self.no_time
 
     @property
     def zone(self) -> ZoneInfo:
@@ -134,17 +160,13 @@ def mapping_from_dict(doc: Any, path: str | Path = "<mapping>") -> FlatMapping:
     )
     pairs: list[tuple[str, str]] = []
     for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
-        if name not in columns:
-            continue
-        value = columns[name]
-        if header:
-            if not isinstance(value, str) or not value.strip():
-                raise fail(f"columns.{name}", "the export's column name (header: true)")
-            pairs.append((name, value.strip()))
-        else:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise fail(f"columns.{name}", "a 1-based column position (header: false)")
-            pairs.append((name, str(value)))
+        if name in columns and name != "call_id":
+            pairs.append((name, _export_column(columns[name], f"columns.{name}", header, path)))
+    key_columns = _key_columns(columns["call_id"], header, path)
+    call_ids_unique = doc.get("call_ids_unique", False)
+    if not isinstance(call_ids_unique, bool):
+        raise fail("call_ids_unique", "true or false")
+    no_time = _no_time(doc.get("no_time", list(DEFAULT_NO_TIME)), path)
 
     formats = doc["formats"]
     if not isinstance(formats, Mapping):
@@ -193,6 +215,9 @@ def mapping_from_dict(doc: Any, path: str | Path = "<mapping>") -> FlatMapping:
         header=header,
         timezone=timezone,
         columns=tuple(pairs),
+        key_columns=key_columns,
+        call_ids_unique=call_ids_unique,
+        no_time=no_time,
         date_format=date_format,
         time_format=time_format,
         answered=answered,
@@ -200,6 +225,56 @@ def mapping_from_dict(doc: Any, path: str | Path = "<mapping>") -> FlatMapping:
         transferred=transferred,
         agent_identity=identity,
     )
+
+
+def ids_unique(mapping: FlatMapping) -> bool:
+    """Whether the export declares its call key unique across the export (call_ids_unique).
+
+    The one place the ingest learns it: a repeated key is then one call delivered again, and two
+    rows sharing a key but differing in content are an id collision. False (the default): rows
+    sharing a key but differing in content are different calls.
+    """
+    return mapping.call_ids_unique
+
+
+def compose_call_key(parts: Sequence[str]) -> str:
+    """The call key of a row: its one key column as it is, or several joined by KEY_SEPARATOR with
+    each part's "\\" and "|" escaped (injective: different parts never give the same key)."""
+    if len(parts) == 1:
+        return parts[0]
+    return KEY_SEPARATOR.join(p.replace("\\", "\\\\").replace(KEY_SEPARATOR, "\\" + KEY_SEPARATOR) for p in parts)
+
+
+def _export_column(value: Any, key: str, header: bool, path: str | Path) -> str:
+    """One export column: a name (header: true) or a 1-based position as text (header: false)."""
+    if header:
+        if not isinstance(value, str) or not value.strip():
+            raise MappingError(f"{path}: {key}: expected the export's column name (header: true)")
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MappingError(f"{path}: {key}: expected a 1-based column position (header: false)")
+    return str(value)
+
+
+def _key_columns(value: Any, header: bool, path: str | Path) -> tuple[str, ...]:
+    """columns.call_id: one export column, or a list of distinct columns composing the key."""
+    parts = value if isinstance(value, list) else [value]
+    if not parts:
+        raise MappingError(f"{path}: columns.call_id: expected a column or a list of columns, e.g. [VRU_LINE, CALL_ID]")
+    out = tuple(_export_column(p, "columns.call_id", header, path) for p in parts)
+    if len(set(out)) != len(out):
+        raise MappingError(f"{path}: columns.call_id: expected distinct columns (one is listed twice)")
+    return out
+
+
+def _no_time(value: Any, path: str | Path) -> frozenset[str]:
+    """no_time: the texts that mean a time did not happen, as quoted strings."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MappingError(
+            f"{path}: no_time: expected a list of quoted texts such as ['0:00:00', 'NULL'] "
+            "(unquoted, YAML reads a time such as 7:00:00 as a number)"
+        )
+    return frozenset(v.strip().upper() for v in value if v.strip())
 
 
 def _check_keys(doc: Mapping[Any, Any], keys: Mapping[str, bool], prefix: str, path: str | Path) -> None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from foundation import schema
 from jobs import reading
-from jobs.flat_mapping import FlatMapping, load_mapping, mapping_from_dict
+from jobs.flat_mapping import KEY_SEPARATOR, FlatMapping, compose_call_key, load_mapping, mapping_from_dict
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ TABLE = schema.CONTACTS
 FOLDER = "flat_calls"
 MAPPING_FILE = "mapping.yaml"
 SUFFIXES = (".csv", ".tsv", ".txt")
+TIME_FIELDS = ("queue_start", "queue_exit", "service_start", "service_exit")
 UTC = dt.UTC
 
 # The parsed-rows columns (jobs.sources contract), in frame order.
@@ -121,12 +122,14 @@ def _strptime(text: str, fmt: str) -> dt.datetime | None:
 class _LineParser:
     """Turns the data lines of one file into parsed-rows tuples (PARSED_COLUMNS order)."""
 
-    def __init__(self, mapping: FlatMapping, index: Mapping[str, int], labels: Mapping[str, str], width: int | None):
+    def __init__(self, mapping: FlatMapping, positions: Mapping[str, int], width: int | None):
         self.m = mapping
-        self.index = index  # canonical field -> 0-based position in the line
-        self.labels = labels  # canonical field -> how a reason names the column
+        # canonical field (call_id: each key column) -> 0-based position in the line
+        self.index = {f: positions[c] for f, c in mapping.columns}
+        self.key_index = [(c, positions[c]) for c in mapping.key_columns]
+        self.labels = {f: f"column {c}" for f, c in mapping.columns}  # how a reason names the column
         self.width = width  # expected field count (header); None: at least the highest position
-        self.needed = max(index.values()) + 1
+        self.needed = max(positions[c] for _, c in mapping.read_columns()) + 1
         self.clock = _Clock(mapping)
 
     def row(self, source_file: str, line_no: int, line: str, reason: str | None = None) -> tuple[Any, ...]:
@@ -143,7 +146,8 @@ class _LineParser:
     def _label(self, field: str) -> str:
         return f"{field} ({self.labels[field]})"
 
-    def _parse(self, line: str) -> dict[str, Any] | str:
+    def fields(self, line: str) -> dict[str, str] | str:
+        """The mapped fields' texts of a line (call_id: the composed key), or why there are none."""
         if not line.strip():
             return "empty line"
         try:
@@ -154,10 +158,19 @@ class _LineParser:
             expected = self.width if self.width is not None else f"at least {self.needed}"
             return f"wrong column count: {len(fields)} fields, expected {expected}"
         # Only the mapped fields are taken from the split line; the rest is dropped here.
+        parts = [(column, fields[i].strip()) for column, i in self.key_index]
+        empty = [column for column, part in parts if not part]
+        if empty:
+            return f"missing call_id (column {empty[0]})"
         get = {name: fields[i].strip() for name, i in self.index.items()}
+        get["call_id"] = compose_call_key([part for _, part in parts])
+        return get
+
+    def _parse(self, line: str) -> dict[str, Any] | str:
+        get = self.fields(line)
+        if isinstance(get, str):
+            return get
         call_id = get["call_id"]
-        if not call_id:
-            return f"missing {self._label('call_id')}"
         outcome = get["outcome"].upper()
         if not outcome:
             return f"missing {self._label('outcome')}"
@@ -178,14 +191,18 @@ class _LineParser:
             date = self.clock.date(get["date"])
             if date is None:
                 return f"invalid {self._label('date')}: expected {self.m.date_format}"
+        # A time whose text is empty or a no_time token did not happen: null, never midnight. An
+        # answered call needs its service; one without a queue start never queued (it starts when
+        # served, after 0 s in queue); an abandoned call needs its queue start, not its exit.
+        needed = ("queue_start",) if abandoned else ("service_start", "service_exit")
         wanted = ("queue_start", "queue_exit") if abandoned else ("queue_start", "service_start", "service_exit")
         walls: list[tuple[str, dt.datetime]] = []
         for name in wanted:
-            if name not in get:  # queue_exit not mapped
+            text = get.get(name, "")  # queue_exit may be unmapped
+            if self.m.did_not_happen(text):
+                if name in needed:
+                    return f"missing {self._label(name)}" + (" on an abandoned call" if abandoned else "")
                 continue
-            text = get[name]
-            if not text:
-                return f"missing {self._label(name)}" + (" on an abandoned call" if abandoned else "")
             parsed = self.clock.time(text)
             if parsed is None:
                 return f"invalid {self._label(name)}: expected {self.m.time_format}"
@@ -196,7 +213,7 @@ class _LineParser:
         if isinstance(instants, str):
             return instants
         at = dict(zip((name for name, _ in walls), instants, strict=True))
-        start = at["queue_start"]
+        start = at.get("queue_start") or at["service_start"]
         if abandoned:
             end = at.get("queue_exit")
             connected = None
@@ -238,47 +255,71 @@ def parse_bytes(
     Every data line gives exactly one row; the header line is counted as not ingested ("header"),
     an empty file as ("empty file", 0). Raises ValueError when the header lacks a mapped column.
     """
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # the final line break ends the last line, it does not start another
-    lines = [b[:-1] if b.endswith(b"\r") else b for b in lines]
+    lines = _split_lines(data)
     if not lines:
         return [], [(source_file, "empty file", 0)]
     notes: list[tuple[str, str, int]] = []
-    if mapping.header:
-        header_text = lines[0].decode(mapping.encoding, errors="replace").lstrip("\ufeff")
-        try:
-            names = [n.strip() for n in next(csv.reader([header_text], delimiter=mapping.delimiter))]
-        except (csv.Error, StopIteration):
-            names = []
-        missing = [(f, c) for f, c in mapping.columns if c not in names]
-        if missing:
-            field, column = missing[0]
-            raise ValueError(
-                f"{source_file}: the header lacks column {column!r} (columns.{field} in {mapping.path}); "
-                f"missing: {', '.join(c for _, c in missing)}"
-            )
-        index = {f: names.index(c) for f, c in mapping.columns}
-        labels = {f: f"column {c}" for f, c in mapping.columns}
-        parser = _LineParser(mapping, index, labels, len(names))
+    parser, first = _file_parser(mapping, source_file, lines[0])
+    if first:
         notes.append((source_file, "header", 1))
-        first = 1
-    else:
-        index = {f: int(c) - 1 for f, c in mapping.columns}
-        labels = {f: f"column {c}" for f, c in mapping.columns}
-        parser = _LineParser(mapping, index, labels, None)
-        first = 0
     rows = []
+    for n, text, bad in _data_lines(mapping, lines, first):
+        rows.append(parser.row(source_file, n, text, _decode_error(mapping.encoding) if bad else None))
+    return rows, notes
+
+
+def _file_parser(mapping: FlatMapping, source_file: str, first_line: bytes) -> tuple[_LineParser, int]:
+    """The line parser of a file and the number of its header lines (0 or 1); raises ValueError
+    when the header lacks a mapped column."""
+    if not mapping.header:
+        positions = {c: int(c) - 1 for _, c in mapping.read_columns()}
+        return _LineParser(mapping, positions, None), 0
+    header_text = first_line.decode(mapping.encoding, errors="replace").lstrip("\ufeff")
+    try:
+        names = [n.strip() for n in next(csv.reader([header_text], delimiter=mapping.delimiter))]
+    except (csv.Error, StopIteration):
+        names = []
+    missing = [(f, c) for f, c in mapping.read_columns() if c not in names]
+    if missing:
+        field, column = missing[0]
+        raise ValueError(
+            f"{source_file}: the header lacks column {column!r} (columns.{field} in {mapping.path}); "
+            f"missing: {', '.join(c for _, c in missing)}"
+        )
+    return _LineParser(mapping, {c: names.index(c) for _, c in mapping.read_columns()}, len(names)), 1
+
+
+def _data_lines(mapping: FlatMapping, lines: Sequence[bytes], first: int) -> Iterator[tuple[int, str, bool]]:
+    """(1-based line number, decoded text, whether it failed to decode) of each data line."""
     for n, raw in enumerate(lines[first:], start=first + 1):
         try:
             text = raw.decode(mapping.encoding)
         except UnicodeDecodeError:
-            rows.append(
-                parser.row(source_file, n, raw.decode(mapping.encoding, "replace"), _decode_error(mapping.encoding))
-            )
+            yield n, raw.decode(mapping.encoding, "replace"), True
             continue
-        rows.append(parser.row(source_file, n, text.lstrip("\ufeff") if n == 1 else text))
-    return rows, notes
+        yield n, text.lstrip("\ufeff") if n == 1 else text, False
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final line break ends the last line, it does not start another
+    return [b[:-1] if b.endswith(b"\r") else b for b in lines]
+
+
+def time_texts(mapping: FlatMapping, source_file: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """(line number, mapped time field -> text) of each data line that splits, for check-mapping's
+    look at the texts behind the parsed times (e.g. a "did not happen" value read as midnight)."""
+    lines = _split_lines(data)
+    if not lines:
+        return []
+    parser, first = _file_parser(mapping, source_file, lines[0])
+    out = []
+    for n, text, bad in _data_lines(mapping, lines, first):
+        got = None if bad else parser.fields(text)
+        if isinstance(got, dict):
+            out.append((n, {f: v for f, v in got.items() if f in TIME_FIELDS}))
+    return out
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -322,15 +363,16 @@ def field_sources(mapping: FlatMapping) -> dict[str, str]:
     date = f"{c['date']} + " if c["date"] else ""
     local = f"local time {mapping.timezone}"
     out = {
-        "contact_id": c["call_id"],
+        "contact_id": c["call_id"] + (f" (joined by {KEY_SEPARATOR})" if len(mapping.key_columns) > 1 else ""),
         "agent_pseudonym": f"{c['agent']} via roster {mapping.agent_identity} (answered calls)",
         "queue": c["queue"] or "not in the export (null)",
         "channel": c["channel"] or "VOICE (constant)",
         "initiation_method": "INBOUND (constant)",
-        "initiation_ts": f"{date}{q_start} ({local})",
+        "initiation_ts": f"{date}{q_start}, else {s_start} when never queued ({local})",
         "connected_to_agent_ts": f"{date}{s_start} ({local})",
         "disconnect_ts": f"{date}{s_exit}" + (f"; {q_exit} when abandoned" if q_exit else "") + f" ({local})",
-        "queue_seconds": f"{s_start} (abandoned: {q_exit}) - {q_start}" if q_exit else f"{s_start} - {q_start}",
+        "queue_seconds": (f"{s_start} (abandoned: {q_exit}) - {q_start}" if q_exit else f"{s_start} - {q_start}")
+        + " (0 when never queued)",
         "talk_seconds": f"{s_exit} - {s_start}",
         "hold_seconds": "not in flat exports (null)",
         "holds": "not in flat exports (null)",
@@ -354,6 +396,8 @@ def flat_sources(landing: Path) -> list[Source]:
     sources = []
     for path in sorted((Path(landing) / FOLDER).glob(f"*/{MAPPING_FILE}")):
         mapping = load_mapping(path)
+        # WIRING (lead): pass ids_unique(mapping) (jobs.flat_mapping) to the Source's declaration
+        # that its ids are unique, once jobs.sources has that field.
         sources.append(
             Source(
                 name=f"{FOLDER}/{path.parent.name}",
