@@ -20,6 +20,7 @@ from foundation import schema
 from foundation.budget import Budget, BudgetUnit
 from foundation.desktop_rules import DesktopRules
 from foundation.exact import canonical_json, fraction_text
+from foundation.status_names import StatusNameKeywords, parse_status_name_keywords
 from foundation.windows import WindowKind, windows_ending_in
 
 # "center": the one group of all agents of a bounds suggestion (never a release's group_by).
@@ -32,7 +33,6 @@ SmallGroups = Literal["suppress", "merge_into_parent"]
 # The parent of each kind of group, for small_groups: merge_into_parent (None: no parent).
 PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
-# Accounting periods (calendar months) in one rolling year, for the yearly total and cap.
 
 
 class PolicyError(ValueError):
@@ -161,6 +161,7 @@ class Policy:
     budget_cap_year: Budget | None = None
     # The budget and quantile of `teamlens plan --suggest-bounds`; None: suggestions are not permitted.
     bounds_suggestion: BoundsSuggestion | None = None
+    status_name_keywords: StatusNameKeywords = field(default_factory=StatusNameKeywords)
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -265,6 +266,7 @@ _TOP_KEYS = {
     "max_corrections_per_window",
     "clipping_check_share",
     "bounds_suggestion",
+    "status_name_keywords",
     "releases",
 }
 _OPTIONAL_TOP_KEYS = {
@@ -278,6 +280,7 @@ _OPTIONAL_TOP_KEYS = {
     "budget_cap_year_epsilon",
     "clipping_check_share",
     "bounds_suggestion",
+    "status_name_keywords",
 }
 # The budget keys of each privacy model: (cap key, per-release key); the other model's keys are refused.
 _BUDGET_KEYS: dict[str, tuple[str, str]] = {
@@ -425,6 +428,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         max_corrections_per_window=0 if corrections is None else corrections,
         budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
         bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
+        status_name_keywords=parse_status_name_keywords(doc.get("status_name_keywords"), where, PolicyError),
     )
 
 
