@@ -14,6 +14,14 @@ from typing import Literal
 
 # scheme://[user@]host[:port]/... -> host; the jobs use the same pattern in Spark.
 URL_HOST_PATTERN = r"^[a-z][a-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#\[\]@]+)"
+# The platform suffix of an application name (Windows OUTLOOK.EXE, macOS Slack.app), matched on the
+# lower-case name and removed before it is looked up; the jobs use the same pattern in Spark.
+PLATFORM_SUFFIX_PATTERN = r"\.(exe|app)$"
+
+
+def app_key(app: str | None) -> str:
+    """An application name as the category tables list it: trimmed, lower case, without .exe or .app."""
+    return re.sub(PLATFORM_SUFFIX_PATTERN, "", (app or "").strip().lower())
 
 
 def url_host(url: str | None) -> str:
@@ -36,7 +44,8 @@ class DesktopRules:
     """The desktop category rules in the order they are tried; the first that matches decides.
 
     1. the URL's host is a listed host or a subdomain of one;
-    2. the application name is listed under a category other than web;
+    2. the application name (app_key: any case, without .exe or .app) is listed under a category
+       other than web;
     3. the title contains a listed keyword, case-insensitive;
     4. the application is listed under web (browsers).
     An event no rule matches is 'web' when it is a browser tab, otherwise 'other'. No rules at
@@ -56,15 +65,20 @@ class DesktopRules:
         return cls(
             (
                 *(CategoryRule("url_host", h, c) for c, hosts in url_categories.items() for h in hosts),
-                *(CategoryRule("app", a, c) for c, names in app_categories.items() if c != "web" for a in names),
+                *(
+                    CategoryRule("app", app_key(a), c)
+                    for c, names in app_categories.items()
+                    if c != "web"
+                    for a in names
+                ),
                 *(CategoryRule("title_keyword", k, c) for c, kws in title_keywords.items() for k in kws),
-                *(CategoryRule("app", a, "web") for a in app_categories.get("web", ())),
+                *(CategoryRule("app", app_key(a), "web") for a in app_categories.get("web", ())),
             )
         )
 
     def category(self, app: str | None, title: str | None = None, url: str | None = None, browser: bool = False) -> str:
         """The category of a desktop event; title and URL are only read here, never kept."""
-        app_name = (app or "").strip().lower()
+        app_name = app_key(app)
         title_text = (title or "").lower()
         host = url_host(url)
         for rule in self.rules:

@@ -27,6 +27,7 @@ from foundation.policy_values import no_unknown as _no_unknown
 from foundation.policy_values import optional_fraction as _optional_fraction
 from foundation.policy_values import positive_fraction as _positive_fraction
 from foundation.policy_values import require as _require
+from foundation.status_names import StatusNameKeywords, parse_status_name_keywords
 from foundation.windows import WindowKind, windows_ending_in
 
 # "center": the one group of all agents of a bounds suggestion (never a release's group_by).
@@ -39,7 +40,6 @@ SmallGroups = Literal["suppress", "merge_into_parent"]
 # The parent of each kind of group, for small_groups: merge_into_parent (None: no parent).
 PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
-# Accounting periods (calendar months) in one rolling year, for the yearly total and cap.
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ class Policy:
     budget_cap_year: Budget | None = None
     # The budget and quantile of `teamlens plan --suggest-bounds`; None: suggestions are not permitted.
     bounds_suggestion: BoundsSuggestion | None = None
+    status_name_keywords: StatusNameKeywords = field(default_factory=StatusNameKeywords)
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -368,6 +369,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         max_corrections_per_window=0 if corrections is None else corrections,
         budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
         bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
+        status_name_keywords=parse_status_name_keywords(doc.get("status_name_keywords"), where, PolicyError),
     )
 
 

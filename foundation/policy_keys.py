@@ -255,7 +255,8 @@ TOP_LEVEL = PolicySection(
         PolicyKey(
             "desktop_app_categories",
             "mapping of category to a list of application names",
-            "Application names (exact, case-insensitive) that put a desktop event in a category. The rules are "
+            "Application names that put a desktop event in a category, matched in any case and without a platform "
+            "suffix (`.exe`, `.app`), so `OUTLOOK.EXE` and `Microsoft Outlook.app` match `outlook` and `microsoft outlook`. The rules are "
             "tried in order, the first match wins: the URL's host, the application name, a title keyword, a "
             "browser application (`web`); anything else is `other`. Names, titles and URLs are dropped after.",
             "{crm: [salesforce, zendesk], communication: [outlook, teams]}",
@@ -278,6 +279,18 @@ TOP_LEVEL = PolicySection(
             allowed=f"categories {_CATEGORIES}; non-empty keywords",
             required=NEVER,
             default="no keyword rules",
+        ),
+        PolicyKey(
+            "status_name_keywords",
+            "mapping of category to a list of words",
+            "Words that sort agent status names and schedule activity names into categories: a name containing "
+            "a word (any case) belongs to its category; categories are tried in the fixed order break, meeting, "
+            "training, other. A not-ready status name with none of the words counts as `other` and is named in "
+            "the run summary; schedule activity names are only counted there (they may be personal).",
+            "{break: [break, pause, lunch, mittag], meeting: [meeting, besprechung], training: [training, schulung]}",
+            allowed="categories `break`, `meeting`, `training`, `other`; non-empty words, each under one category",
+            required=NEVER,
+            default="no words: every not-ready status name is reported as not in the table",
         ),
         PolicyKey(
             "releases",

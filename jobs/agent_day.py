@@ -18,7 +18,8 @@ docs/metrics.md):
   the day (time before the first event is not observed in this day's data: a LOGIN's Offline
   status may have started the day before; a missing logout ends the day at the last event).
   staffed = not OFFLINE, available = ROUTABLE, not_ready = CUSTOM (split by the status name's
-  category, schema.NOT_READY_CATEGORIES), available_idle = max(0, available - handle).
+  category: the words of the policy's status_name_keywords, foundation.status_names),
+  available_idle = max(0, available - handle).
 - desktop: each bucket's events, in start order, become segments: an event ends where the next
   one of its bucket begins (focus and presence are states; overlapping or out-of-order events
   never count twice). active = not-afk segments, idle = afk segments, per category = time a
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from foundation import schema
 from foundation.settings import Settings
+from foundation.status_names import StatusNameKeywords, policy_file_keywords
 from jobs import columns, writing
 
 if TYPE_CHECKING:
@@ -117,15 +119,16 @@ def status_intervals(agent_events: DataFrame) -> DataFrame:
     )
 
 
-def actual_state(status_type: Column, status_name: Column) -> Column:
+def actual_state(status_type: Column, status_name: Column, keywords: StatusNameKeywords) -> Column:
     """The state a status interval puts the agent in, for adherence (schema.ADHERING_STATES):
-    work (ROUTABLE), offline (OFFLINE), else the not-ready category of the status name."""
+    work (ROUTABLE), offline (OFFLINE), else the not-ready category of the status name (the
+    policy's status_name_keywords)."""
     from pyspark.sql import functions as F
 
     return (
         F.when(status_type == "ROUTABLE", F.lit("work"))
         .when(status_type == "OFFLINE", F.lit("offline"))
-        .otherwise(columns.not_ready_category(status_name))
+        .otherwise(columns.status_name_category(status_name, keywords))
     )
 
 
@@ -139,7 +142,7 @@ def adheres(scheduled: Column, actual: Column) -> Column:
     return out
 
 
-def timeline_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
+def timeline_totals(schedules: DataFrame, intervals: DataFrame, keywords: StatusNameKeywords) -> DataFrame:
     """Per (day, agent), in microseconds (long, not yet rounded): staffed, available and not-ready
     time by category from the status intervals; scheduled, scheduled-as-break and in-adherence
     time from the schedule against them.
@@ -195,7 +198,7 @@ def timeline_totals(schedules: DataFrame, intervals: DataFrame) -> DataFrame:
             layer(
                 intervals.filter(F.col("micros") > 0),
                 "status",
-                actual_state(F.col("status_type"), F.col("status_name")),
+                actual_state(F.col("status_type"), F.col("status_name"), keywords),
                 F.unix_micros("start_ts"),
                 F.unix_micros("end_ts"),
             )
@@ -293,9 +296,15 @@ def desktop_totals(desktop: DataFrame) -> DataFrame:
 
 
 def transform(
-    roster: DataFrame, contacts: DataFrame, agent_events: DataFrame, desktop: DataFrame, schedules: DataFrame
+    roster: DataFrame,
+    contacts: DataFrame,
+    agent_events: DataFrame,
+    desktop: DataFrame,
+    schedules: DataFrame,
+    keywords: StatusNameKeywords,
 ) -> DataFrame:
-    """The agent-day rows (schema.AGENT_DAY) of the days in the inputs (staged tables, any days).
+    """The agent-day rows (schema.AGENT_DAY) of the days in the inputs (staged tables, any days);
+    keywords: the policy's status name keywords (foundation.status_names).
 
     team and site are null for an agent missing from the day's roster snapshot (run refuses those).
     """
@@ -312,7 +321,7 @@ def transform(
     intervals = status_intervals(agent_events)
     joined = (
         agents.join(contact_totals(contacts), _KEY, "left")
-        .join(timeline_totals(schedules, intervals), _KEY, "left")
+        .join(timeline_totals(schedules, intervals, keywords), _KEY, "left")
         .join(desktop_totals(desktop), _KEY, "left")
         .join(roster.select(*_KEY, "team", "site"), _KEY, "left")
     )
@@ -357,9 +366,12 @@ def transform(
     return columns.conform(out, TABLE)
 
 
-def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[str, Any]:
+def run(
+    spark: SparkSession, settings: Settings, days: list[dt.date], keywords: StatusNameKeywords | None = None
+) -> dict[str, Any]:
     """Staged roster, contacts, agent_events, desktop_activity, schedules day=D -> metrics/agent_day/day=D,
-    all days in one pass.
+    all days in one pass. keywords: the policy's status name keywords; None: those of the policy
+    file the settings name.
 
     Every input partition must exist (the staged jobs write one even for an empty day). Raises
     MissingRosterError, before writing, when an active agent is not in the day's roster snapshot.
@@ -371,8 +383,15 @@ def run(spark: SparkSession, settings: Settings, days: list[dt.date]) -> dict[st
         t.name: writing.read_table_partitions(spark, settings, t, days)
         for t in (schema.ROSTER, schema.CONTACTS, schema.AGENT_EVENTS, schema.DESKTOP_ACTIVITY, schema.SCHEDULES)
     }
+    if keywords is None:
+        keywords = policy_file_keywords(settings.policy_path)
     out = transform(
-        inputs["roster"], inputs["contacts"], inputs["agent_events"], inputs["desktop_activity"], inputs["schedules"]
+        inputs["roster"],
+        inputs["contacts"],
+        inputs["agent_events"],
+        inputs["desktop_activity"],
+        inputs["schedules"],
+        keywords,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         per_day = {

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
     from pyspark.sql.types import StructType
 
+    from foundation.status_names import StatusNameKeywords
+
 CORRUPT = "_corrupt_record"
 MALFORMED_JSON = "malformed JSON"
 NOT_IN_ROSTER = "agent not in roster"
@@ -85,20 +87,21 @@ def first_reason(checks: Sequence[tuple[Column, str]]) -> Column:
     return F.coalesce(*[F.when(cond, F.lit(reason)) for cond, reason in checks], F.lit(None).cast("string"))
 
 
-def not_ready_category(name: Column) -> Column:
-    """break, meeting, training or other, from words in a status or activity name
-    (schema.NOT_READY_CATEGORIES, first category first)."""
+def status_name_category(name: Column, keywords: StatusNameKeywords, unlisted: str | None = "other") -> Column:
+    """break, meeting, training or other, from the policy's words in a status or activity name
+    (foundation.status_names: first category first, case-insensitive); `unlisted` (default 'other',
+    None: null) for a name with none of the words."""
     from pyspark.sql import functions as F
 
     lowered = F.lower(F.coalesce(name, F.lit("")))
+    fallback = F.lit(unlisted).cast("string")
     out = None
-    for category, words in schema.NOT_READY_CATEGORIES.items():
+    for category, words in keywords.categories:
         matches = F.lit(False)
         for word in words:
             matches = matches | lowered.contains(word)
         out = F.when(matches, F.lit(category)) if out is None else out.when(matches, F.lit(category))
-    assert out is not None
-    return out.otherwise(F.lit("other"))
+    return fallback if out is None else out.otherwise(fallback)
 
 
 def local_day(ts: Column, tz: Column) -> Column:

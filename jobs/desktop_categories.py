@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from foundation.desktop_rules import URL_HOST_PATTERN, DesktopRules
+from foundation.desktop_rules import PLATFORM_SUFFIX_PATTERN, URL_HOST_PATTERN, DesktopRules
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -17,7 +17,7 @@ def category_column(rules: DesktopRules, app: Column, title: Column, url: Column
     """The category of each event, first matching rule wins, as DesktopRules.category."""
     from pyspark.sql import functions as F
 
-    app_name = F.lower(F.trim(F.coalesce(app, F.lit(""))))
+    app_name = F.regexp_replace(F.lower(F.trim(F.coalesce(app, F.lit("")))), PLATFORM_SUFFIX_PATTERN, "")
     title_text = F.lower(F.coalesce(title, F.lit("")))
     host = F.regexp_extract(F.lower(F.trim(F.coalesce(url, F.lit("")))), URL_HOST_PATTERN, 1)
     fallback = F.when(F.coalesce(browser, F.lit(False)), F.lit("web")).otherwise(F.lit("other"))

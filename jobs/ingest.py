@@ -25,6 +25,7 @@ import yaml
 from foundation import roster, schema
 from foundation.desktop_rules import DesktopRules
 from foundation.settings import Settings
+from foundation.status_names import StatusNameKeywords, policy_file_keywords
 from jobs import columns, reading, writing
 from jobs.sources import Source, SourceContext
 
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 MISSING_AGENT = "missing agent"
 MISSING_TIME = "missing record time"
+# The ingest report's counts, per day and source, of agent events whose not-ready status name
+# contains none of the policy's status name words (they count as 'other'); status names are not personal.
+UNLISTED_STATUS_NAMES = "status_names_not_in_policy"
 
 
 def outside_day_reason(source: Source) -> str:
@@ -153,6 +157,7 @@ def source_part(
     days: Sequence[dt.date],
     identities: DataFrame,
     desktop_rules: DesktopRules | None = None,
+    status_name_keywords: StatusNameKeywords | None = None,
 ) -> writing.SourcePart:
     """Parse, resolve and classify one source's records of the run's days."""
     from pyspark.sql import functions as F
@@ -161,8 +166,14 @@ def source_part(
     landing_by_day = source_days(settings, source, days)
     files = [f for landing in landing_by_day.values() for f in landing.read]
     options = source.options if source.options is not None else source_options(folder)
+    keywords = status_name_keywords if status_name_keywords is not None else policy_file_keywords(settings.policy_path)
     ctx = SourceContext(
-        settings=settings, folder=folder, options=options, days=tuple(days), desktop_rules=desktop_rules
+        settings=settings,
+        folder=folder,
+        options=options,
+        days=tuple(days),
+        desktop_rules=desktop_rules,
+        status_name_keywords=keywords,
     )
     parsed = source.parse(spark, files, ctx)
     in_run = parsed.rows.filter(columns.landing_day(F.col("source_file")).isin(list(days)))
@@ -175,20 +186,28 @@ def source_part(
         }
         for d in days
     }
+    day = columns.landing_day(F.col("source_file")).alias("day")
+    # Every day says what it did not ingest by design, {} when nothing; and, when the source notes
+    # anything, its notes.
     if parsed.not_ingested is not None:
-        # Every day says what it did not ingest by design, {} when nothing.
-        skipped: dict[dt.date, dict[str, int]] = {d: {} for d in days}
-        counts = (
-            parsed.not_ingested.groupBy(columns.landing_day(F.col("source_file")).alias("day"), "kind")
-            .agg(F.sum("records").alias("n"))
-            .collect()
-        )
-        for r in counts:
-            if r["day"] in skipped:
-                skipped[r["day"]][r["kind"]] = int(r["n"])
-        for d in days:
-            extra[d]["not_ingested"] = dict(sorted(skipped[d].items()))
+        _add_counts(extra, "not_ingested", parsed.not_ingested.groupBy(day, "kind").agg(F.sum("records")))
+    if parsed.notes is not None:
+        _add_counts(extra, "notes", parsed.notes.groupBy(day, "note").agg(F.sum("records")))
+    if source.table is schema.AGENT_EVENTS:
+        kept = columns.kept_rows(classified).filter(F.col("status_type") == "CUSTOM")
+        unlisted = kept.filter(columns.status_name_category(F.col("status_name"), keywords, None).isNull())
+        _add_counts(extra, UNLISTED_STATUS_NAMES, unlisted.groupBy("day", "status_name").agg(F.count(F.lit(1))))
     return writing.SourcePart(source.name, classified, extra, source.stage_folder_only, parsed.persisted)
+
+
+def _add_counts(extra: dict[dt.date, dict[str, Any]], key: str, counts: DataFrame) -> None:
+    """extra[day][key] = {name: count} from rows (day, name, count), {} on a day without any."""
+    found: dict[dt.date, dict[str, int]] = {d: {} for d in extra}
+    for day, name, n in counts.collect():
+        if day in found:
+            found[day][str(name)] = int(n)
+    for d, names in found.items():
+        extra[d][key] = dict(sorted(names.items()))
 
 
 def run_table(
@@ -197,12 +216,16 @@ def run_table(
     table: schema.Table,
     days: Sequence[dt.date],
     desktop_rules: DesktopRules | None = None,
+    status_name_keywords: StatusNameKeywords | None = None,
 ) -> dict[str, Any]:
     """Ingest a table from every registered source (jobs.registry) that has a landing folder or is
     always ingested: one staged partition per day, replaced; summary of the counts.
 
     desktop_rules: the desktop category rules (foundation.desktop_rules), which the application
     builds from the policy; the desktop activity sources refuse to run without them.
+    status_name_keywords: the policy's (foundation.status_names), for the schedules' activity
+    categories and the agent events' status names not in the policy; None: those of the policy
+    file the settings name.
     """
     from jobs import registry
 
@@ -212,6 +235,7 @@ def run_table(
     ]
     keyed = roster.read_keyed_roster(settings)
     identities = roster_identities(spark, keyed.agents)
-    parts = [source_part(spark, settings, s, days, identities, desktop_rules) for s in sources]
+    keywords = status_name_keywords if status_name_keywords is not None else policy_file_keywords(settings.policy_path)
+    parts = [source_part(spark, settings, s, days, identities, desktop_rules, keywords) for s in sources]
     reports = writing.ingest_days(settings, table, days, parts, key_fingerprint=keyed.key_fingerprint)
     return writing.summarize(table, reports, settings)

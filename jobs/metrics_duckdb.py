@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from foundation import lake, schema
 from foundation.settings import Settings
+from foundation.status_names import StatusNameKeywords, policy_file_keywords
 
 if TYPE_CHECKING:
     import duckdb
@@ -47,12 +48,20 @@ def _round_seconds(expr: str) -> str:
     return f"CAST((COALESCE({expr}, 0) + 500000) // 1000000 AS BIGINT)"
 
 
-def _not_ready_category(name: str) -> str:
+def _sql_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _not_ready_category(name: str, keywords: StatusNameKeywords) -> str:
+    """SQL: the category of a status name by the policy's words (foundation.status_names), else 'other'."""
+    lowered = f"lower(COALESCE({name}, ''))"
     whens = " ".join(
-        f"WHEN {' OR '.join(f'contains(lower({name}), {word!r})' for word in words)} THEN '{category}'"
-        for category, words in schema.NOT_READY_CATEGORIES.items()
+        f"WHEN {' OR '.join(f'contains({lowered}, {_sql_text(w)})' for w in words)} THEN {_sql_text(category)}"
+        for category, words in keywords.categories
+        if words
     )
-    return f"CASE {whens} ELSE 'other' END"
+    return f"CASE {whens} ELSE 'other' END" if whens else "'other'"
 
 
 def _adheres(planned: str, actual: str) -> str:
@@ -63,8 +72,9 @@ def _adheres(planned: str, actual: str) -> str:
     )
 
 
-def agent_day_sql() -> str:
-    """agent_day (schema.AGENT_DAY column order) over the views contacts, agent_events, desktop, schedules, roster."""
+def agent_day_sql(keywords: StatusNameKeywords) -> str:
+    """agent_day (schema.AGENT_DAY column order) over the views contacts, agent_events, desktop, schedules,
+    roster; keywords: the policy's status name keywords."""
     not_ready = ",\n".join(
         f"SUM(CASE WHEN status_type = 'CUSTOM' AND category = '{c}' THEN micros ELSE 0 END) AS nr_{c}"
         for c in schema.NOT_READY_CATEGORY_NAMES
@@ -98,7 +108,7 @@ statuses AS (
     SELECT DISTINCT day, agent_pseudonym, status_start_ts, status_name, status_type FROM agent_events
 ),
 bounded AS (
-    SELECT s.day, s.agent_pseudonym, s.status_type, {_not_ready_category("s.status_name")} AS category,
+    SELECT s.day, s.agent_pseudonym, s.status_type, {_not_ready_category("s.status_name", keywords)} AS category,
         epoch_us(GREATEST(s.status_start_ts, b.first_ts)) AS start_us,
         epoch_us(LEAST(
             COALESCE(LEAD(s.status_start_ts) OVER (
@@ -283,10 +293,18 @@ FROM q
 """
 
 
-def compute(settings: Settings, days: Sequence[dt.date], threads: int | None = None) -> dict[str, pa.Table]:
-    """agent_day and queue_day of the days, as Arrow tables sorted by their keys."""
+def compute(
+    settings: Settings,
+    days: Sequence[dt.date],
+    threads: int | None = None,
+    keywords: StatusNameKeywords | None = None,
+) -> dict[str, pa.Table]:
+    """agent_day and queue_day of the days, as Arrow tables sorted by their keys. keywords: the
+    policy's status name keywords; None: those of the policy file the settings name."""
     import duckdb
 
+    if keywords is None:
+        keywords = policy_file_keywords(settings.policy_path)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -302,7 +320,7 @@ def compute(settings: Settings, days: Sequence[dt.date], threads: int | None = N
             _relation(con, name, _files(settings, table, days), table)
         out = {}
         for table, sql in (
-            (schema.AGENT_DAY, agent_day_sql()),
+            (schema.AGENT_DAY, agent_day_sql(keywords)),
             (schema.QUEUE_DAY, queue_day_sql(settings.service_level_seconds)),
         ):
             order = ", ".join(table.key)

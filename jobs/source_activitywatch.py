@@ -14,9 +14,15 @@ Minimisation: of an event only timestamp, duration, data.app, data.title, data.u
 data.status are read. Application, title and URL become the policy's desktop category
 (jobs.desktop_categories) and are dropped there: no title or URL reaches staged, and the
 quarantine keeps only timestamp, duration, data.app and data.status of a bad event. Host names
-never reach staged: the agent comes from the roster's desktop_host (the bucket's hostname, else
-the bucket id's suffix), and the staged source_file is the landing day folder (the file in it is
-the host's of the row's agent).
+never reach staged: the agent comes from the roster's desktop_host, and the staged source_file is
+the landing day folder (the file in it is the host's of the row's agent).
+
+The host of a bucket (HOST_ORIGINS, first that is usable): its own hostname; the suffix of its id
+(aw-watcher-window_HOST); the one host the document's other buckets name (when they agree on one);
+the file name (landing/activitywatch/day=D/HOST.json, docs/landing.md). "unknown" (any case, as
+aw-watcher-web writes it) and blank are not usable. An event whose host came from the other
+buckets or the file name is counted per origin in the ingest report's notes (counts only: a host
+name identifies a person, so none is written to a report or log).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from jobs.desktop_categories import category_column
 from jobs.sources import Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 BUCKET_TYPES = {"currentwindow": "window", "afkstatus": "afk", "web.tab.current": "browser"}
@@ -38,6 +44,13 @@ CATEGORISED_BUCKETS = ("window", "browser")
 # What the quarantine keeps of a bad event: no title, no URL.
 QUARANTINED_PATHS = ("timestamp", "duration", "data.app", "data.status")
 AFK_STATUSES = ("afk", "not-afk")
+# A hostname that names no host: aw-watcher-web writes "unknown".
+UNUSABLE_HOSTS = ("", "unknown")
+# Where an event's host came from, when not from its own bucket: the ingest report's note per origin.
+HOST_FROM_OTHER_BUCKETS = "host from the export's other buckets"
+HOST_FROM_FILE_NAME = "host from the file name"
+# The file name of an export is its host's: HOST.json (any case, optionally compressed).
+FILE_NAME_HOST_PATTERN = r"([^/]+?)\.(?i:json)(?:\.[A-Za-z0-9]+)?$"
 
 
 def document_schema() -> StructType:
@@ -67,8 +80,17 @@ def event_schema() -> StructType:
     )
 
 
+def usable_host(host: Column) -> Column:
+    """The trimmed host, null when it is blank or "unknown" (UNUSABLE_HOSTS, any case)."""
+    from pyspark.sql import functions as F
+
+    trimmed = F.trim(host)
+    return F.when(~F.coalesce(F.lower(trimmed).isin(*UNUSABLE_HOSTS), F.lit(True)), trimmed)
+
+
 def _events(documents: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(every event of every valid document, numbered; one row per invalid document)."""
+    """(every event of every valid document, numbered, with its bucket's own host and the hosts the
+    document's buckets name; one row per invalid document)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -88,11 +110,18 @@ def _events(documents: DataFrame) -> tuple[DataFrame, DataFrame]:
         F.lit(None).cast(T.StringType()).alias("bucket_key"),
         F.lit(None).cast(T.StringType()).alias("bucket_type"),
         F.lit(None).cast(T.StringType()).alias("hostname"),
+        F.lit(None).cast(T.StringType()).alias("own_host"),
+        F.lit(None).cast(T.ArrayType(T.StringType())).alias("document_hosts"),
         F.col("value").alias("raw_record"),
         "doc_reason",
     )
     buckets = parsed.filter(F.col("doc_reason").isNull()).select(
         "source_file", F.posexplode(d["buckets"]).alias("bucket_pos", "bucket_key", "b")
+    )
+    key_suffix = F.regexp_extract(F.col("bucket_key"), r"^[^_]*_(.+)$", 1)
+    own_host = F.coalesce(usable_host(F.col("b")["hostname"]), usable_host(key_suffix))
+    buckets = buckets.withColumn("own_host", own_host).withColumn(
+        "document_hosts", F.array_sort(F.collect_set("own_host").over(Window.partitionBy("source_file")))
     )
     events = buckets.select(
         "source_file",
@@ -100,6 +129,8 @@ def _events(documents: DataFrame) -> tuple[DataFrame, DataFrame]:
         "bucket_key",
         F.col("b")["type"].alias("bucket_type"),
         F.col("b")["hostname"].alias("hostname"),
+        "own_host",
+        "document_hosts",
         F.posexplode(F.col("b")["events"]).alias("event_pos", "raw_record"),
     )
     order = Window.partitionBy("source_file").orderBy("bucket_pos", "event_pos")
@@ -108,7 +139,9 @@ def _events(documents: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def records(documents: DataFrame) -> DataFrame:
-    """One row per record: each event of an ingested bucket type, and each invalid document.
+    """One row per record: each event of an ingested bucket type, and each invalid document, with
+    its host (agent_key) and where the host came from (host_origin: null when from its own bucket,
+    else HOST_FROM_OTHER_BUCKETS or HOST_FROM_FILE_NAME).
 
     documents: source_file, value (reading.read_documents).
     """
@@ -122,10 +155,34 @@ def records(documents: DataFrame) -> DataFrame:
         "bucket_key",
         "bucket_type",
         "hostname",
+        "own_host",
+        "document_hosts",
         "raw_record",
         F.lit(None).cast(T.StringType()).alias("doc_reason"),
     )
-    return ingested.unionByName(bad)
+    rows = ingested.unionByName(bad)
+    agreed = F.when(F.size(F.col("document_hosts")) == 1, F.col("document_hosts")[0])
+    from_file = usable_host(F.regexp_extract(F.col("source_file"), FILE_NAME_HOST_PATTERN, 1))
+    origin = (
+        F.when(F.col("own_host").isNotNull(), F.lit(None))
+        .when(agreed.isNotNull(), F.lit(HOST_FROM_OTHER_BUCKETS))
+        .when(from_file.isNotNull(), F.lit(HOST_FROM_FILE_NAME))
+    )
+    return rows.withColumn("agent_key", F.coalesce(F.col("own_host"), agreed, from_file)).withColumn(
+        "host_origin", F.when(F.col("doc_reason").isNull(), origin).cast(T.StringType())
+    )
+
+
+def host_notes(rows: DataFrame) -> DataFrame:
+    """Events whose host came from the document's other buckets or its file name (source_file, note,
+    records), per file and origin: counts only, never the host."""
+    from pyspark.sql import functions as F
+
+    return (
+        rows.filter(F.col("host_origin").isNotNull())
+        .groupBy("source_file", F.col("host_origin").alias("note"))
+        .agg(F.count(F.lit(1)).alias("records"))
+    )
 
 
 def not_ingested(documents: DataFrame) -> DataFrame:
@@ -147,8 +204,7 @@ def event_rows(documents: DataFrame, rules: DesktopRules) -> DataFrame:
     from pyspark.sql import functions as F
 
     e = F.col("_e")
-    host_from_key = F.regexp_extract(F.col("bucket_key"), r"^[^_]*_(.+)$", 1)
-    host = F.coalesce(F.nullif(F.trim(F.col("hostname")), F.lit("")), host_from_key)
+    host = F.col("agent_key")
     parsed = records(documents).withColumn("_e", columns.parse_json(F.col("raw_record"), event_schema()))
     bucket = F.coalesce(*[F.when(F.col("bucket_type") == k, F.lit(v)) for k, v in BUCKET_TYPES.items()])
     status = e["data"]["status"]
@@ -185,7 +241,8 @@ def parse_buckets(spark: SparkSession, files: list[str], ctx: SourceContext) -> 
     from pyspark import StorageLevel
 
     documents = reading.read_documents(spark, files).persist(StorageLevel.MEMORY_AND_DISK)
-    return Parsed(event_rows(documents, ctx.require_desktop_rules()), not_ingested(documents), (documents,))
+    rows = event_rows(documents, ctx.require_desktop_rules())
+    return Parsed(rows, not_ingested(documents), (documents,), notes=host_notes(records(documents)))
 
 
 ACTIVITYWATCH = Source(

@@ -11,12 +11,14 @@ naming the file and the column): that is the export's layout, not a bad record. 
 is not a record; it is counted as not ingested ("header"). source_line is the line in the file
 (the header is line 1).
 
-Activity: "shift" (any case, trimmed) is the shift; any other name gets the category of the first
-schema.NOT_READY_CATEGORIES entry one of whose words it contains (Lunch -> break, Team huddle ->
-meeting, Coaching -> training), else "other". Only the category passes: the name (which may be
-personal, "Doctor appointment") never reaches staged, and the quarantine keeps of a bad line only
-employee_id, the activity's category, start_utc and end_utc (nothing of a line that does not split
-into the header's columns: its file and line point to it in landing).
+Activity: "shift" (any case, trimmed) is the shift; any other name gets the category of the
+policy's status_name_keywords (foundation.status_names: Lunch -> break, Team huddle -> meeting,
+Schulung -> training), else "other"; an activity whose name contains none of the policy's words is
+counted in the ingest report's notes (ACTIVITY_NOT_IN_POLICY: a count, never the name). Only the
+category passes: the name (which may be personal, "Doctor appointment") never reaches staged, and
+the quarantine keeps of a bad line only employee_id, the activity's category, start_utc and end_utc
+(nothing of a line that does not split into the header's columns: its file and line point to it in
+landing).
 
 Parsing happens in Spark (lines read as text with their numbers, fields split by from_csv); only
 the header lines are read on the driver. The employee_id is matched against the roster's
@@ -36,6 +38,7 @@ import csv
 from typing import TYPE_CHECKING, Any
 
 from foundation import schema
+from foundation.status_names import StatusNameKeywords
 from jobs import columns, reading
 from jobs.sources import Parsed, Source, SourceContext
 
@@ -47,19 +50,22 @@ NAME = "schedules"
 COLUMNS = ("employee_id", "activity", "start_utc", "end_utc")
 KIND_HEADER = "header"
 SHIFT = "shift"
+# The ingest report's note for scheduled activities whose name contains none of the policy's words.
+ACTIVITY_NOT_IN_POLICY = "activity names not in the policy's table (counted as other)"
 
 
 class HeaderError(ValueError):
     """A schedules file's header lacks a required column (or names one twice): the run fails."""
 
 
-def activity_category(activity: Column) -> Column:
-    """shift, or the category of an activity name (schema.NOT_READY_CATEGORIES words), else other;
+def activity_category(activity: Column, keywords: StatusNameKeywords, unlisted: str | None = "other") -> Column:
+    """shift, or the category of an activity name (the policy's status_name_keywords), else `unlisted`;
     null when the name is blank."""
     from pyspark.sql import functions as F
 
     shift = F.lower(F.trim(activity)) == SHIFT
-    return F.when(~columns.blank(activity), F.when(shift, F.lit(SHIFT)).otherwise(columns.not_ready_category(activity)))
+    category = columns.status_name_category(activity, keywords, unlisted)
+    return F.when(~columns.blank(activity), F.when(shift, F.lit(SHIFT)).otherwise(category))
 
 
 def csv_field_count(value: Column) -> Column:
@@ -151,7 +157,8 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
 
     employee, activity, start_text, end_text = (field(c) for c in COLUMNS)
     start, end = columns.timestamp(start_text), columns.timestamp(end_text)
-    category = activity_category(activity)
+    keywords = ctx.status_name_keywords
+    category = activity_category(activity, keywords)
     n = csv_field_count(value)
     quotes = F.length(value) - F.length(F.regexp_replace(value, '"', ""))
     shape_reason = (
@@ -194,15 +201,19 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
     )
     headers = [(row[0], KIND_HEADER, 1) for row in layouts]
     not_ingested = spark.createDataFrame(headers, "source_file string, kind string, records long")
-    return Parsed(rows, not_ingested)
+    listed = activity_category(activity, keywords, None)
+    unlisted = data.filter(shape_reason.isNull() & ~columns.blank(activity) & listed.isNull())
+    notes = unlisted.groupBy("source_file", F.lit(ACTIVITY_NOT_IN_POLICY).alias("note")).agg(
+        F.count(F.lit(1)).alias("records")
+    )
+    return Parsed(rows, not_ingested, notes=notes)
 
 
 def _field_sources() -> dict[str, str]:
-    words = "; ".join(f"{c}: {', '.join(w)}" for c, w in schema.NOT_READY_CATEGORIES.items())
     return {
         "agent_pseudonym": "employee_id via roster employee_id",
-        "activity": f"activity: shift (any case) is shift, else the category whose word it contains ({words}), "
-        "else other; the name is dropped",
+        "activity": "activity: shift (any case) is shift, else the category whose word it contains "
+        "(the policy's status_name_keywords), else other; the name is dropped",
         "start_ts": "start_utc",
         "end_ts": "end_utc",
         "source_file": "the landing file",

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from foundation import schema
 from foundation.desktop_rules import DesktopRules
 from foundation.settings import Settings
+from foundation.status_names import StatusNameKeywords
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,14 +51,16 @@ class MissingDesktopRulesError(ValueError):
 @dataclass(frozen=True)
 class SourceContext:
     """What a parse function may use besides the files: the settings, the source's options
-    (landing/<source>/source.yaml, or a flat export's mapping; empty when there is none) and, for
-    the desktop sources, the policy's desktop category rules (never the whole policy)."""
+    (landing/<source>/source.yaml, or a flat export's mapping; empty when there is none) and, of
+    the policy (never the whole policy), the desktop category rules for the desktop sources and the
+    status name keywords for the schedules."""
 
     settings: Settings
     folder: Path
     options: Mapping[str, Any] = field(default_factory=dict)
     days: tuple[dt.date, ...] = ()
     desktop_rules: DesktopRules | None = None
+    status_name_keywords: StatusNameKeywords = field(default_factory=StatusNameKeywords)
 
     def require_desktop_rules(self) -> DesktopRules:
         """The desktop category rules; refuses to guess categories without them."""
@@ -72,13 +75,17 @@ class SourceContext:
 @dataclass(frozen=True)
 class Parsed:
     """A parse function's result: the parsed rows (contract above) and, optionally, a frame
-    (source_file, kind, records) counting input not ingested by design, per kind."""
+    (source_file, kind, records) counting input not ingested by design, per kind, and a frame
+    (source_file, note, records) counting records read in a way a person should know of (a host
+    taken from another bucket, an activity name not in the policy's table): per day in the ingest
+    report's `notes`, counts only."""
 
     rows: DataFrame
     not_ingested: DataFrame | None = None
     # Frames the parse persisted because rows and not_ingested both read them; jobs.ingest
     # unpersists them once the table is written.
     persisted: tuple[DataFrame, ...] = ()
+    notes: DataFrame | None = None
 
 
 ParseFn = Callable[["SparkSession", list[str], SourceContext], Parsed]

@@ -13,6 +13,7 @@ from typing import Any
 
 from foundation import schema
 from foundation.settings import Settings
+from jobs.ingest import UNLISTED_STATUS_NAMES
 from teamlens import step_log
 
 # The staged tables whose records the summary counts (the roster is a snapshot, not records).
@@ -29,7 +30,7 @@ def summary_lines(
     """The run summary over [first_day, last_day]. started_at: when the run started; a publish record
     written before it is from an earlier run (so the publish step did not run this time)."""
     days = _days(first_day, last_day)
-    lines = [_ingest_line(settings, days)]
+    lines = [_ingest_line(settings, days), *_names_lines(settings, days)]
     missing = _missing_line(settings, days)
     if missing:
         lines.append(missing)
@@ -70,6 +71,26 @@ def _ingest_line(settings: Settings, days: list[dt.date]) -> str:
     if without_report:
         text += f"; no ingest report for {step_log.compact_days(without_report)} (ingest did not run)"
     return text
+
+
+def _names_lines(settings: Settings, days: list[dt.date]) -> list[str]:
+    """The status names not in the policy's table (named, with their events) and the sources' notes
+    (counts), summed over the days' ingest reports."""
+    unlisted: dict[str, int] = {}
+    notes: dict[str, dict[str, int]] = {}
+    for table in COUNTED_TABLES:
+        for day in days:
+            report = step_log.read_report(settings.lake.ingest_report(table, day)) or {}
+            for source, section in (report.get("sources") or {}).items():
+                for name, n in (section.get(UNLISTED_STATUS_NAMES) or {}).items():
+                    unlisted[name] = unlisted.get(name, 0) + int(n)
+                for note, n in (section.get("notes") or {}).items():
+                    of_source = notes.setdefault(source, {})
+                    of_source[note] = of_source.get(note, 0) + int(n)
+    lines = [f"WARNING {step_log.unlisted_status_names_text(unlisted)}"] if unlisted else []
+    if notes:
+        lines.append("notes: " + "; ".join(f"{s}: {step_log.notes_text(n)}" for s, n in sorted(notes.items())))
+    return lines
 
 
 def _missing_line(settings: Settings, days: list[dt.date]) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from foundation import schema
 from foundation.settings import Settings
+from jobs.ingest import UNLISTED_STATUS_NAMES
 
 log = logging.getLogger("teamlens.pipeline")
 
@@ -56,6 +57,21 @@ def delivered(section: Mapping[str, Any]) -> bool:
     return int(section.get("files", 0) or 0) > 0 or int(section.get("read", 0) or 0) > 0
 
 
+def unlisted_status_names_text(counts: Mapping[str, int]) -> str:
+    """The status names that contain none of the policy's words, most events first (status names
+    are not personal: they are shown, so that the policy's table can be completed)."""
+    named = ", ".join(f"{name!r} ({n:,} events)" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (
+        f"status names not in the policy's table: {named}; counted as other "
+        "(list their words under status_name_keywords in the policy)"
+    )
+
+
+def notes_text(notes: Mapping[str, int]) -> str:
+    """A source's notes of an ingest report (counts of records read in a noteworthy way)."""
+    return ", ".join(f"{note}: {n:,}" for note, n in sorted(notes.items()))
+
+
 def _sections(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The per-source sections of an ingest report (the roster's report is one section of its own)."""
     sources = report.get("sources")
@@ -83,11 +99,16 @@ def ingest_lines(summary: Mapping[str, Any]) -> list[tuple[int, str]]:
             reasons = sec.get("quarantine_reasons") or {}
             if reasons:
                 text += " (" + ", ".join(f"{reason}: {_n(k)}" for reason, k in sorted(reasons.items())) + ")"
+            if sec.get("notes"):
+                text += f" [{notes_text(sec['notes'])}]"
             parts.append(text)
         lines.append((logging.INFO, f"{table} {day}: " + ("; ".join(parts) if parts else "no input from any source")))
         for source, sec in _sections(report).items():
             for entry in sec.get("not_read") or []:
                 text = f"{table} {day}: {source}: not read: {entry['file']} ({entry['reason']})"
+                lines.append((logging.WARNING, text))
+            if sec.get(UNLISTED_STATUS_NAMES):
+                text = f"{table} {day}: {source}: {unlisted_status_names_text(sec[UNLISTED_STATUS_NAMES])}"
                 lines.append((logging.WARNING, text))
     days = len(summary.get("days", {}))
     lines.append(

@@ -12,8 +12,14 @@ import duckdb
 from hypothesis import HealthCheck as _HealthCheck
 from hypothesis import settings as _hypothesis_settings
 
-from foundation.policy import Policy, parse_policy
+from foundation.policy import Policy, load_policy, parse_policy
+from foundation.status_names import StatusNameKeywords
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue
+
+
+def shipped_status_name_keywords() -> StatusNameKeywords:
+    """The status name keywords of the shipped policy (foundation/policy.yaml)."""
+    return load_policy(Path(__file__).resolve().parents[1] / "foundation" / "policy.yaml").status_name_keywords
 
 
 def policy_document(

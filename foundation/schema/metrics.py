@@ -5,7 +5,7 @@ The catalog users read (docs/metrics.md) is generated from these declarations.
 
 from __future__ import annotations
 
-from foundation.schema.staged import APP_CATEGORIES, NOT_READY_CATEGORIES
+from foundation.schema.staged import APP_CATEGORIES, NOT_READY_CATEGORY_NAMES
 from foundation.schema.types import MAX_DAY_SECONDS, Column, Metric, Table, agent_column, day_column
 
 
@@ -163,15 +163,15 @@ AGENT_DAY = Table(
                 f"not_ready_{category}_seconds",
                 f"Not-ready time whose status is a {category} status.",
                 Metric(
-                    f"sum of CUSTOM status intervals whose name contains {', '.join(words)}"
-                    if words
-                    else "sum of the other CUSTOM status intervals",
+                    f"sum of CUSTOM status intervals whose name contains a word the policy's "
+                    f"status_name_keywords list under {category}"
+                    + ("" if category != "other" else ", or none of the listed words"),
                     "seconds",
                     "Amazon Connect AGENT_NON_PRODUCTIVE_TIME by status (custom status names)",
                     _STATUS,
                 ),
             )
-            for category, words in (*NOT_READY_CATEGORIES.items(), ("other", ()))
+            for category in NOT_READY_CATEGORY_NAMES
         ),
         Column(
             "occupancy",

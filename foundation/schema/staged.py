@@ -211,18 +211,13 @@ DESKTOP_ACTIVITY = Table(
 )
 
 
-# Not-ready statuses by reason category: a status name containing one of the words (case-
-# insensitive) belongs to the category, first category first; any other not-ready status is 'other'.
-NOT_READY_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "break": ("break", "lunch", "pause", "rest", "personal"),
-    "meeting": ("meeting", "huddle", "briefing"),
-    "training": ("training", "coaching", "learning", "onboarding"),
-}
-NOT_READY_CATEGORY_NAMES = (*NOT_READY_CATEGORIES, "other")
+# Not-ready statuses by reason category. Which names belong to which category is policy (the words
+# of the policy key status_name_keywords, foundation.status_names); a name with none of them is 'other'.
+NOT_READY_CATEGORY_NAMES = ("break", "meeting", "training", "other")
 
 # Scheduled activities (workforce management): the shift itself, and activities scheduled inside
 # it. A landing activity named "shift" (any case) is the shift; any other gets its category from
-# the words of NOT_READY_CATEGORIES (lunch is a break), else "other". The name is dropped.
+# the policy's status_name_keywords (Lunch is a break), else "other". The name is dropped.
 SCHEDULE_ACTIVITIES = ("shift", *NOT_READY_CATEGORY_NAMES)
 # Adherence: the actual states that adhere to a scheduled state. Inside the shift and outside any
 # scheduled activity the scheduled state is "work" (a routable status); a scheduled break is kept
