@@ -256,8 +256,8 @@ TOP_LEVEL = PolicySection(
             "desktop_app_categories",
             "mapping of category to a list of application names",
             "Application names that put a desktop event in a category, matched in any case and without a platform "
-            "suffix (`.exe`, `.app`), so `OUTLOOK.EXE` and `Microsoft Outlook.app` match `outlook` and `microsoft outlook`. The rules are "
-            "tried in order, the first match wins: the URL's host, the application name, a title keyword, a "
+            "suffix (`.exe`, `.app`): `OUTLOOK.EXE` matches `outlook`. The rules are tried in order, the "
+            "first match wins: the URL's host, the application name, a title keyword, a "
             "browser application (`web`); anything else is `other`. Names, titles and URLs are dropped after.",
             "{crm: [salesforce, zendesk], communication: [outlook, teams]}",
             allowed=f"categories {_CATEGORIES}; non-empty names",
