@@ -40,6 +40,11 @@ def accepted_days(data_lake: lake.Lake) -> list[dict[str, str]]:
     return list(entries.get("accepted", []))
 
 
+def accepted_pairs(data_lake: lake.Lake) -> set[tuple[str, str]]:
+    """The accepted (source, ISO day) pairs, which over_limit leaves out."""
+    return {(a["source"], a["day"]) for a in accepted_days(data_lake)}
+
+
 def accept(data_lake: lake.Lake, source: str, day: dt.date, reason: str, by: str) -> dict[str, str]:
     """Record that `by` accepts the quarantined records of source on day, and why. Run it under the
     run lock (the command does), so that two acceptances never overwrite each other."""
