@@ -135,8 +135,10 @@ def clear_killed_runs(settings: Settings) -> dict[str, Any]:
     folders, swap siblings, temporary files: foundation.lake.remove_leftovers) and say so in a
     WARNING naming the folders (no record, no pseudonym). Call it only under the run lock."""
     from foundation import lake
+    from teamlens.run_summary import record_leftovers
 
     cleared = lake.remove_leftovers(settings.lake)
+    record_leftovers(settings, cleared)  # for the run summary and the report
     if cleared["leftovers"]:
         restored = cleared["restored_partitions"]
         step_log.log.warning(
