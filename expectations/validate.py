@@ -10,9 +10,13 @@ table's suite (expectations.suites.suite_for) in an ephemeral Great Expectations
   finished on the next run);
 - writes a counts-only report (Lake.validation_report; GX results hold raw values, they never
   leave this process), reconciled with the ingest job's report (Lake.ingest_report) when present;
-- fails loudly when the counts do not reconcile (foundation.errors.ReconciliationError) or when
-  the quarantined share exceeds settings.max_bad_row_share (BadRowRateError), always after
-  quarantining.
+- fails loudly when the counts do not reconcile (foundation.errors.ReconciliationError).
+
+The bad-row limit (settings.max_bad_row_share) is judged by `validate_days` over all days of a
+run per source (the staged rows' `source`), the same way as at ingest (foundation.bad_rows:
+accepted source-days left out and named): every partition is validated, quarantined and
+reconciled first, then BadRowRateError names each source over the limit, its worst days, the
+counts and the top reasons.
 
 Every path comes from settings.lake; files are replaced only through foundation.lake.
 
@@ -20,7 +24,8 @@ Idempotency. The validated partition carries a marker file (lake.VALIDATION_MARK
 DuckDB and Polars globs skip it) with the SHA-256 of its data files, a fingerprint of the suite,
 and the cumulative counts. On a rerun:
 - same files, same suite: nothing is validated or written again; the stored counts are reported
-  and checked again, so a day that failed the bad-row limit keeps failing until it is fixed;
+  and judged again, so a run whose days failed the bad-row limit keeps failing until they are
+  fixed or accepted (`teamlens accept-bad-rows`);
 - the files the marker names are all still there but the suite changed (or files were appended):
   the partition is validated again, new bad rows are added to validation.parquet (never
   replacing the rows quarantined before: they are no longer in staged) and the counts accumulate;
@@ -52,7 +57,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from expectations.suites import file_columns, suite_for
-from foundation import lake
+from foundation import bad_rows, lake
 from foundation.errors import ReconciliationError
 from foundation.schema import QUARANTINE_COLUMNS, STAGED_TABLES, Column, Table, arrow_type
 from foundation.settings import Settings
@@ -72,7 +77,8 @@ class SchemaValidationError(ValidationFailure):
 
 
 class BadRowRateError(ValidationFailure):
-    """Too large a share of the partition's rows was quarantined (raised after quarantining)."""
+    """Too large a share of a source's rows failed validation over the run's days (raised after
+    every partition is validated, quarantined and reconciled; foundation.bad_rows)."""
 
 
 def arrow_schema(columns: Iterable[Column]) -> pa.Schema:
@@ -342,6 +348,43 @@ def _merge_failures(previous: list[dict[str, Any]], outcomes: list[_Outcome]) ->
     return [{"expectation": e, "column": c, "unexpected_count": n} for (e, c), n in sorted(merged.items())]
 
 
+def _previous_sources(previous: dict[str, Any], table: Table) -> dict[str, dict[str, Any]]:
+    """The per-source counts a marker carries; a marker written before they existed counts its
+    quarantined rows under the table's name, with the failures as reasons."""
+    if "sources" in previous:
+        return {src: dict(sec) for src, sec in previous["sources"].items()}
+    reasons = {
+        f"expectation {f['expectation']} failed on {f['column']}": int(f["unexpected_count"])
+        for f in previous.get("failures", [])
+    }
+    quarantined = int(previous["rows_quarantined"])
+    return {table.name: {"read": quarantined, "quarantined": quarantined, "quarantine_reasons": reasons}}
+
+
+def _source_sections(
+    table: Table, data: pa.Table, reasons: dict[int, list[str]], previous: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """Per source (the rows' `source`, else the table's name): rows in, rows quarantined and the
+    reasons' counts (bad_rows.over_limit's shape), those of earlier validations of the partition added."""
+    names = data.column("source").to_pylist() if "source" in data.column_names else [None] * data.num_rows
+    sections = _previous_sources(previous, table) if previous else {}
+
+    def section(source: Any) -> dict[str, Any]:
+        return sections.setdefault(str(source or table.name), {"read": 0, "quarantined": 0, "quarantine_reasons": {}})
+
+    for source in names:
+        section(source)["read"] += 1
+    for row, why in reasons.items():
+        sec = section(names[row])
+        sec["quarantined"] += 1
+        for reason in why:
+            sec["quarantine_reasons"][reason] = sec["quarantine_reasons"].get(reason, 0) + 1
+    return {
+        src: {**sec, "quarantine_reasons": dict(sorted(sec["quarantine_reasons"].items()))}
+        for src, sec in sorted(sections.items())
+    }
+
+
 def _validate(
     settings: Settings,
     table: Table,
@@ -387,6 +430,7 @@ def _validate(
         "rows_passed": data.num_rows - len(bad),
         "rows_quarantined": earlier_in + len(bad),
         "failures": _merge_failures(previous["failures"] if previous else [], outcomes),
+        "sources": _source_sections(table, data, reasons, previous),
     }
     marker = {"version": _MARKER_VERSION, "suite": fingerprint, "summary": summary}
     qpath = settings.lake.validation_quarantine_file(table, day)
@@ -418,7 +462,8 @@ def _read_marker(folder: Path) -> dict[str, Any] | None:
 
 
 def _reconcile(settings: Settings, table: Table, day: dt.date, summary: dict[str, Any]) -> dict[str, Any]:
-    """Write the counts-only report; check it against the ingest report, then the bad-row share."""
+    """Write the counts-only report and check it against the ingest report (the bad-row share is
+    judged over the run by validate_days)."""
     report: dict[str, Any] = {**summary, "ingest": None, "reconciled": None}
     accounted = 0
     ingest_path = settings.lake.ingest_report(table, day)
@@ -442,14 +487,6 @@ def _reconcile(settings: Settings, table: Table, day: dt.date, summary: dict[str
             f"{summary['rows_passed']} passed + {ingest['quarantined']} quarantined at ingest + "
             f"{summary['rows_quarantined']} quarantined by validation + {ingest['duplicates']} duplicates "
             f"= {accounted}; {ingest['read'] - accounted:+d} rows unaccounted for"
-        )
-    rows_in, quarantined = summary["rows_in"], summary["rows_quarantined"]
-    if rows_in and quarantined / rows_in > settings.max_bad_row_share:
-        raise BadRowRateError(
-            f"{_where(table, day)}: {quarantined} of {rows_in} rows ({quarantined / rows_in:.1%}) failed "
-            f"validation, above the limit of {settings.max_bad_row_share:.1%} (TEAMLENS_MAX_BAD_ROW_SHARE). "
-            f"They are in {settings.lake.validation_quarantine_file(table, day)}; the staged partition holds the "
-            f"{summary['rows_passed']} rows that passed."
         )
     return report
 
@@ -478,21 +515,66 @@ def validate_partition(settings: Settings, table: Table, day: dt.date) -> dict[s
     return _reconcile(settings, table, day, {**summary, "already_validated": already})
 
 
-def validate_day(settings: Settings, day: dt.date, tables: Iterable[Table] = _STAGED) -> list[dict[str, Any]]:
-    """Validate every staged table's partition for `day` (the DAG task).
+def _sources_of(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's per-source counts; a report stored before they existed counts as one source."""
+    if "sources" in report:
+        return dict(report["sources"])
+    if not report["rows_in"]:
+        return {}
+    return {report["table"]: {"read": report["rows_in"], "quarantined": report["rows_quarantined"]}}
 
-    Every table is validated even when one fails (ValidationFailure or ReconciliationError); then
-    the failure is raised (an ExceptionGroup when several tables failed).
+
+def _bad_row_error(settings: Settings, reports: Sequence[dict[str, Any]]) -> BadRowRateError | None:
+    """BadRowRateError naming every table's sources whose share of rows failing validation over
+    the reports' days is above the limit (accepted source-days left out), or None."""
+    accepted = bad_rows.accepted_pairs(settings.lake)
+    sentences = []
+    for table in dict.fromkeys(r["table"] for r in reports):
+        judged = [{"day": r["day"], "sources": _sources_of(r)} for r in reports if r["table"] == table]
+        judged = [j for j in judged if j["sources"]]  # an empty partition has no source
+        sentences += bad_rows.over_limit(table, judged, settings.max_bad_row_share, accepted)
+    if not sentences:
+        return None
+    return BadRowRateError(
+        "rows failing validation: "
+        + "; ".join(sentences)
+        + f" (TEAMLENS_MAX_BAD_ROW_SHARE). Every partition is validated and reconciled; the failing rows are in "
+        f"{settings.lake.quarantine} (validation.parquet of each table and day), the reports in "
+        f"{settings.lake.reports}. After checking a day, accept it with `teamlens accept-bad-rows --source S "
+        "--day D --reason TEXT` and run again."
+    )
+
+
+def validate_days(
+    settings: Settings, days: Sequence[dt.date], tables: Iterable[Table] = _STAGED
+) -> list[dict[str, Any]]:
+    """Validate every staged table's partition for each of the run's days (the DAG task), then judge
+    the bad-row limit per source over all of them (foundation.bad_rows).
+
+    Every partition is validated even when one fails (ValidationFailure or ReconciliationError);
+    then the failures are raised, the bad-row judgement among them (an ExceptionGroup when there
+    are several).
     """
+    tables = tuple(tables)
     reports: list[dict[str, Any]] = []
     errors: list[Exception] = []
-    for table in tables:
-        try:
-            reports.append(validate_partition(settings, table, day))
-        except (ValidationFailure, ReconciliationError) as exc:
-            errors.append(exc)
+    for day in days:
+        for table in tables:
+            try:
+                reports.append(validate_partition(settings, table, day))
+            except (ValidationFailure, ReconciliationError) as exc:
+                errors.append(exc)
+    too_bad = _bad_row_error(settings, reports)
+    if too_bad is not None:
+        errors.append(too_bad)
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise ExceptionGroup(f"validation failed for {len(errors)} tables on {day}", errors)
+        span = f"{days[0]}" if len(days) == 1 else f"{min(days)}..{max(days)}"
+        raise ExceptionGroup(f"validation failed for {len(errors)} checks on {span}", errors)
     return reports
+
+
+def validate_day(settings: Settings, day: dt.date, tables: Iterable[Table] = _STAGED) -> list[dict[str, Any]]:
+    """validate_days for one day."""
+    return validate_days(settings, [day], tables)

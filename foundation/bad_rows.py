@@ -4,7 +4,9 @@ settings.max_bad_row_share (TEAMLENS_MAX_BAD_ROW_SHARE) bounds each source's sha
 records over all days of a run together, not each day alone: one bad Saturday does not fail a
 month whose other days are clean, and a source whose every record is quarantined fails even when
 the table's other sources are clean. A run over the limit still writes and reconciles everything;
-then it fails naming the source, its worst days, the counts and the top reasons.
+then it fails naming the source, its worst days, the counts and the top reasons. Both limits use
+this one judgement: the ingest job's (jobs.writing.summarize, records quarantined at ingest) and
+validation's (expectations.validate.validate_days, rows failing the Great Expectations checks).
 
 An operator who has looked at a day's quarantine can accept it (`teamlens accept-bad-rows
 --source S --day D --reason TEXT`): recorded with who, when and why in the lake
@@ -38,6 +40,11 @@ def accepted_days(data_lake: lake.Lake) -> list[dict[str, str]]:
         return []
     entries = json.loads(path.read_text(encoding="utf-8"))
     return list(entries.get("accepted", []))
+
+
+def accepted_pairs(data_lake: lake.Lake) -> set[tuple[str, str]]:
+    """The accepted (source, ISO day) pairs, which over_limit leaves out."""
+    return {(a["source"], a["day"]) for a in accepted_days(data_lake)}
 
 
 def accept(data_lake: lake.Lake, source: str, day: dt.date, reason: str, by: str) -> dict[str, str]:

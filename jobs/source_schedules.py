@@ -9,7 +9,9 @@ The columns are found by their header names (trimmed, any case, any order); othe
 export are never read. A file whose header lacks one of them fails the whole run (HeaderError,
 naming the file and the column): that is the export's layout, not a bad record. The header line
 is not a record; it is counted as not ingested ("header"). source_line is the line in the file
-(the header is line 1).
+(the header is line 1). Files are UTF-8 (a byte-order mark before the header is ignored); a line
+that is not (an export saved in latin-1) is quarantined as "malformed line (invalid UTF-8)" with
+its file and line, never staged with replacement characters.
 
 Activity: "shift" (any case, trimmed) is the shift; any other name gets the category of the
 policy's status_name_keywords (foundation.status_names: Lunch -> break, Team huddle -> meeting,
@@ -52,6 +54,7 @@ KIND_HEADER = "header"
 SHIFT = "shift"
 # The ingest report's note for scheduled activities whose name contains none of the policy's words.
 ACTIVITY_NOT_IN_POLICY = "activity names not in the policy's table (counted as other)"
+INVALID_UTF8 = "malformed line (invalid UTF-8)"
 
 
 class HeaderError(ValueError):
@@ -162,7 +165,9 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
     n = csv_field_count(value)
     quotes = F.length(value) - F.length(F.regexp_replace(value, '"', ""))
     shape_reason = (
-        F.when(value.contains("\ufffd"), F.lit("malformed line (invalid UTF-8)"))
+        # Spark's text reader keeps a line's bytes as they are: a latin-1 byte is invalid UTF-8
+        # (it would read as U+FFFD); a line already holding U+FFFD was damaged before landing.
+        F.when(~F.is_valid_utf8(value) | value.contains("\ufffd"), F.lit(INVALID_UTF8))
         .when(quotes % 2 == 1, F.lit("malformed line (unbalanced quotes)"))
         .when(
             n != F.col("_width"),

@@ -135,8 +135,10 @@ def clear_killed_runs(settings: Settings) -> dict[str, Any]:
     folders, swap siblings, temporary files: foundation.lake.remove_leftovers) and say so in a
     WARNING naming the folders (no record, no pseudonym). Call it only under the run lock."""
     from foundation import lake
+    from teamlens.run_summary import record_leftovers
 
     cleared = lake.remove_leftovers(settings.lake)
+    record_leftovers(settings, cleared)  # for the run summary and the report
     if cleared["leftovers"]:
         restored = cleared["restored_partitions"]
         step_log.log.warning(
@@ -230,16 +232,17 @@ def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[st
 
 @holding_run_lock()
 def validate_staged(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    from expectations.validate import validate_day
+    """Validate every staged partition of the days; the bad-row limit is judged per source over all
+    of them together (expectations.validate.validate_days), after everything is validated."""
+    from expectations.validate import validate_days
 
     settings = settings or load_settings()
     out: dict[str, Any] = {}
-    for day in _dates(days):
-        for report in validate_day(settings, day):
-            table = report.get("table", "?")
-            totals = out.setdefault(table, {"rows_in": 0, "rows_passed": 0, "rows_quarantined": 0})
-            for k in totals:
-                totals[k] += int(report.get(k, 0))
+    for report in validate_days(settings, _dates(days)):
+        table = report.get("table", "?")
+        totals = out.setdefault(table, {"rows_in": 0, "rows_passed": 0, "rows_quarantined": 0})
+        for k in totals:
+            totals[k] += int(report.get(k, 0))
     step_log.emit(step_log.validation_lines(out, days))
     return out
 

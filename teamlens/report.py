@@ -304,6 +304,12 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         print("Refusals and late data (recent releases):")
         for note in notes:
             print(f"  {note}")
+    housekeeping = _run_notes(settings)
+    if housekeeping:
+        print()
+        print("Accepted bad rows and killed runs (counts and zone-level folders only):")
+        for note in housekeeping:
+            print(f"  {note}")
     verification = verify_ledger(settings.lake.warehouse_path)
     print()
     print(f"Privacy ledger: {verification.message}")
@@ -345,3 +351,12 @@ def release_notes(settings: Settings, limit: int = 5) -> list[str]:
                 late[step_log.window_text(w["release"], w["window_start"], w["window_end"])] = w["late_data"]
     notes += [f"late data for {window}: {note}" for window, note in late.items()]
     return notes
+
+
+def _run_notes(settings: Settings) -> list[str]:
+    """Every accepted source-day with its counts, and the latest removal of killed-run leftovers
+    (teamlens.run_summary; the same lines as the run summary)."""
+    from teamlens.run_summary import accepted_lines, leftovers_line
+
+    leftovers = leftovers_line(settings)
+    return [*accepted_lines(settings), *([leftovers] if leftovers else [])]

@@ -1,17 +1,22 @@
 """The summary printed after `teamlens run` and `teamlens demo`: what the run wrote, in a few lines.
 
 Built only from files the run's tasks wrote: the days' ingest reports (reports/ingest), the
-metrics completion markers (which name missing input), and the release outcomes the publish
-step recorded (teamlens.step_log.publish_record_path). Counts per day and source and
-group-level release outcomes only: no pseudonym, no value of an agent.
+metrics completion markers (which name missing input), the release outcomes the publish
+step recorded (teamlens.step_log.publish_record_path), the source-days an operator accepted
+(foundation.bad_rows) with their counts from the ingest and validation reports, and the record
+of the killed-run leftovers the run's first step removed (leftovers_record_path). Counts per day
+and source, zone-level folders and group-level release outcomes only: no pseudonym, no value of
+an agent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from foundation import schema
+from foundation import bad_rows, lake, schema
 from foundation.settings import Settings
 from jobs.ingest import UNLISTED_STATUS_NAMES
 from teamlens import step_log
@@ -37,8 +42,79 @@ def summary_lines(
     not_complete = [d for d in days if not settings.lake.metrics_marker(d).exists()]
     if not_complete:
         lines.append(f"metrics not complete (no completion marker) for {step_log.compact_days(not_complete)}")
+    lines.extend(accepted_lines(settings, days))
+    leftovers = leftovers_line(settings, started_at)
+    if leftovers:
+        lines.append(leftovers)
     lines.extend(_release_lines(settings, first_day, last_day, started_at))
     return lines
+
+
+def _source_day_counts(settings: Settings, source: str, day: dt.date) -> str:
+    """'Q of N record(s) quarantined at ingest, V by validation' for a source-day (counts only)."""
+    read = quarantined = by_validation = 0
+    for table in COUNTED_TABLES:
+        ingest = (step_log.read_report(settings.lake.ingest_report(table, day)) or {}).get("sources") or {}
+        section = ingest.get(source) or {}
+        read += int(section.get("read", 0))
+        quarantined += int(section.get("quarantined", 0))
+        validation = (step_log.read_report(settings.lake.validation_report(table, day)) or {}).get("sources") or {}
+        by_validation += int((validation.get(source) or {}).get("quarantined", 0))
+    return f"{quarantined:,} of {read:,} record(s) quarantined at ingest, {by_validation:,} by validation"
+
+
+def accepted_lines(settings: Settings, days: list[dt.date] | None = None) -> list[str]:
+    """One line per accepted source-day (of `days`, or all): source, day, who, when, why, counts."""
+    wanted = {d.isoformat() for d in days} if days is not None else None
+    lines = []
+    for a in bad_rows.accepted_days(settings.lake):
+        if wanted is None or a["day"] in wanted:
+            counts = _source_day_counts(settings, a["source"], dt.date.fromisoformat(a["day"]))
+            lines.append(
+                f"accepted bad rows {a['source']} {a['day']} (by {a['by']} at {a['at'][:16]}, {a['reason']}): "
+                f"{counts}; left out of the bad-row limit"
+            )
+    return lines
+
+
+def leftovers_record_path(settings: Settings) -> Path:
+    """Where the run's first step records the killed-run leftovers it removed (the latest removal)."""
+    return settings.lake.reports / "runs" / "killed-run-leftovers.json"
+
+
+def record_leftovers(settings: Settings, cleared: dict[str, Any]) -> None:
+    """Record a removal of killed-run leftovers (foundation.lake.remove_leftovers' result): when, how
+    many, and where by zone-level folder (zone/table: no file name, no pseudonym). Nothing removed,
+    nothing recorded."""
+    paths = list(cleared.get("leftovers") or [])
+    if not paths:
+        return
+    where = Counter("/".join(Path(p).parts[:2]) for p in paths)
+    lake.write_json_atomic(
+        leftovers_record_path(settings),
+        {
+            "removed_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+            "leftovers": len(paths),
+            "restored_partitions": int(cleared.get("restored_partitions", 0)),
+            "where": dict(sorted(where.items())),
+        },
+    )
+
+
+def leftovers_line(settings: Settings, started_at: dt.datetime | None = None) -> str:
+    """'removed N leftover(s) of killed runs: zone/table (n), ...' for a removal at or after started_at
+    (any, without it); empty when there is none."""
+    record = step_log.read_report(leftovers_record_path(settings))
+    if record is None:
+        return ""
+    removed_at = dt.datetime.fromisoformat(str(record["removed_at"]))
+    if started_at is not None and removed_at < started_at:
+        return ""
+    where = ", ".join(f"{folder} ({n})" for folder, n in record["where"].items())
+    restored = int(record.get("restored_partitions", 0))
+    put_back = f", {restored} interrupted swap(s) put back" if restored else ""
+    when = "" if started_at is not None else f" at {removed_at:%Y-%m-%d %H:%M} UTC"
+    return f"removed {record['leftovers']} leftover(s) of killed runs{when}{put_back}: {where}"
 
 
 def print_run_summary(

@@ -71,3 +71,27 @@ def test_an_accepted_source_day_is_left_out_and_recorded(settings, capsys, monke
     summary = writing.summarize(CONTACTS, [*MONTH, SATURDAY], settings)  # the run goes on
     assert summary["quarantined"] == 9 + 11 + 40  # still reported
     assert cli.main(["accept-bad-rows", "--source", "acme", "--day", "2026-10-10", "--reason", " "]) == 2
+
+
+def test_the_run_summary_and_the_report_show_accepted_source_days_with_their_counts(settings) -> None:
+    from foundation import lake
+    from teamlens import report, run_summary
+
+    day = dt.date(2026, 10, 10)
+    lake.write_json_atomic(settings.lake.ingest_report(CONTACTS, day), SATURDAY)
+    validation = {"table": "contacts", "day": "2026-10-10", "sources": {"acme": {"read": 0, "quarantined": 0}}}
+    validation["sources"]["connect_ctr"] = {"read": 183, "quarantined": 2}
+    lake.write_json_atomic(settings.lake.validation_report(CONTACTS, day), validation)
+    entry = bad_rows.accept(settings.lake, "connect_ctr", day, "carrier outage", "ops")
+    bad_rows.accept(settings.lake, "acme", dt.date(2026, 9, 1), "trial export", "ops")
+    line = (
+        f"accepted bad rows connect_ctr 2026-10-10 (by ops at {entry['at'][:16]}, carrier outage): 11 of 194 "
+        "record(s) quarantined at ingest, 2 by validation; left out of the bad-row limit"
+    )
+    lines = run_summary.summary_lines(settings, day, day)
+    assert [x for x in lines if x.startswith("accepted")] == [line]  # only the run's days
+    notes = report._run_notes(settings)  # every accepted source-day, oldest acceptance first
+    assert notes[0] == line and notes[1].startswith("accepted bad rows acme 2026-09-01 (by ops at ")
+    assert notes[1].endswith(
+        "trial export): 0 of 0 record(s) quarantined at ingest, 0 by validation; left out of the bad-row limit"
+    )

@@ -20,9 +20,10 @@ from expectations.validate import (
     SchemaValidationError,
     staged_file_schema,
     validate_day,
+    validate_days,
     validate_partition,
 )
-from foundation import lake
+from foundation import bad_rows, lake
 from foundation.errors import ReconciliationError
 from foundation.schema import AGENT_EVENTS, CONTACTS, DESKTOP_ACTIVITY, QUARANTINE_COLUMNS, ROSTER
 
@@ -58,9 +59,11 @@ def _contact(i: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-def _write_partition(settings, table, rows: list[dict[str, Any]], schema: pa.Schema | None = None) -> Path:
+def _write_partition(
+    settings, table, rows: list[dict[str, Any]], schema: pa.Schema | None = None, day: dt.date = DAY
+) -> Path:
     """A staged partition as Spark leaves it: a part file, _SUCCESS and a .crc file."""
-    folder = settings.lake.table_partition(table, DAY)
+    folder = settings.lake.table_partition(table, day)
     folder.mkdir(parents=True, exist_ok=True)
     data = pa.Table.from_pylist(rows, schema=schema or staged_file_schema(table))
     pq.write_table(data, folder / "part-00000-abc.snappy.parquet")
@@ -237,12 +240,51 @@ def test_bad_row_share_above_limit_raises_after_quarantining(settings):
     rows = [_contact(i) for i in range(10)]
     rows[0] = _contact(0, channel="FAX")
     _write_partition(settings, CONTACTS, rows)
-    with pytest.raises(BadRowRateError, match=r"contacts day=2024-05-02: 1 of 10 rows .*above the limit of 5\.0%"):
-        validate_partition(settings, CONTACTS, DAY)
+    with pytest.raises(BadRowRateError) as caught:
+        validate_day(settings, DAY, [CONTACTS])
+    assert str(caught.value).startswith(
+        "rows failing validation: contacts source connect_ctr: 1 of 10 records quarantined over 1 day(s) (10.0%), "
+        "above 5.0%; worst days: 2024-05-02 (1 of 10); top reasons: expectation expect_column_values_to_be_in_set "
+        "failed on column channel (1) (TEAMLENS_MAX_BAD_ROW_SHARE). Every partition is validated and reconciled"
+    )
     assert pq.read_metadata(settings.lake.validation_quarantine_file(CONTACTS, DAY)).num_rows == 1
     assert _staged(settings, CONTACTS).num_rows == 9
-    with pytest.raises(BadRowRateError):  # a rerun keeps failing: the stored counts are checked again
-        validate_partition(settings, CONTACTS, DAY)
+    assert json.loads(settings.lake.validation_report(CONTACTS, DAY).read_text())["rows_quarantined"] == 1
+    with pytest.raises(BadRowRateError):  # a rerun keeps failing: the stored counts are judged again
+        validate_day(settings, DAY, [CONTACTS])
+
+
+def test_bad_row_share_is_judged_per_source_over_the_run_and_accepted_days_are_left_out(settings):
+    """Day 1 alone is over 5% (2 of 20) but the run is not (2 of 40); a source whose every row fails
+    on day 2 fails the run until that source-day is accepted."""
+    day2 = DAY + dt.timedelta(days=1)
+    first = [_contact(i, channel="FAX") if i < 2 else _contact(i) for i in range(20)]
+    _write_partition(settings, CONTACTS, first)
+    acme = [_contact(i, source="acme", talk_seconds=BAD_TALK) for i in range(3)]
+    _write_partition(settings, CONTACTS, [*(_contact(i) for i in range(20)), *acme], day=day2)
+    with pytest.raises(BadRowRateError) as caught:
+        validate_days(settings, [DAY, day2], [CONTACTS])
+    assert str(caught.value).startswith(
+        "rows failing validation: contacts source acme: 3 of 3 records quarantined over 1 day(s) (100.0%), "
+        "above 5.0%; worst days: 2024-05-03 (3 of 3); top reasons: expectation expect_column_values_to_be_between "
+        "failed on column talk_seconds (3) (TEAMLENS_MAX_BAD_ROW_SHARE)."
+    )
+    assert "connect_ctr" not in str(caught.value)
+    report = json.loads(settings.lake.validation_report(CONTACTS, day2).read_text())
+    assert report["sources"] == {
+        "acme": {
+            "read": 3,
+            "quarantined": 3,
+            "quarantine_reasons": {"expectation expect_column_values_to_be_between failed on column talk_seconds": 3},
+        },
+        "connect_ctr": {"read": 20, "quarantined": 0, "quarantine_reasons": {}},
+    }
+    bad_rows.accept(settings.lake, "acme", day2, "test export", "test")
+    reports = validate_days(settings, [DAY, day2], [CONTACTS])  # the stored counts, judged again
+    assert [(r["day"], r["rows_quarantined"], r["already_validated"]) for r in reports] == [
+        ("2024-05-02", 2, True),
+        ("2024-05-03", 3, True),
+    ]
 
 
 def test_reconciliation(settings):

@@ -10,9 +10,10 @@ import pytest
 
 from foundation import lake
 from privacy.retention import apply_retention
-from teamlens import pipeline
+from teamlens import pipeline, report, run_summary
 
-AS_OF = lake.dt.date(2026, 10, 7)  # no day is due: only the leftovers go
+AS_OF = lake.dt.date(2026, 10, 7)
+DAY = lake.dt.date(2026, 10, 5)  # no day is due: only the leftovers go
 
 # What a run killed during ingest, validation and a swap leaves (restricted rows in Parquet files).
 LEFTOVERS = [
@@ -53,9 +54,11 @@ def _files(root: Path) -> set[str]:
 def test_the_next_run_removes_what_killed_runs_left_and_says_so(settings, caplog: pytest.LogCaptureFixture) -> None:
     root = settings.lake.root
     _lay_out(root, [*LEFTOVERS, *INTERRUPTED_SWAP, *KEPT])
+    started = lake.dt.datetime.now(lake.dt.UTC)
     with caplog.at_level(logging.WARNING, logger="teamlens.pipeline"):
         cleared = pipeline.clear_killed_runs(settings)
-    assert _files(root) == {*KEPT, "staged/agent_events/day=2026-10-05/part-new.parquet"}
+    record = "reports/runs/killed-run-leftovers.json"  # for the run summary and the report
+    assert _files(root) == {*KEPT, "staged/agent_events/day=2026-10-05/part-new.parquet", record}
     assert cleared["leftovers"] == [  # zone by zone, in the order data flows
         "staged/agent_events/.old-day=2026-10-05-feedbeef",
         "staged/agent_events/.tmp-day=2026-10-05-feedbeef",
@@ -73,6 +76,15 @@ def test_the_next_run_removes_what_killed_runs_left_and_says_so(settings, caplog
         "staged/agent_events/.old-day=2026-10-05-feedbeef, "
     )
     assert pipeline.clear_killed_runs(settings)["leftovers"] == []  # nothing left
+    summary = (
+        "removed 8 leftover(s) of killed runs, 1 interrupted swap(s) put back: metrics/agent_day (1), "
+        "quarantine/contacts (2), reports/ingest (1), staged/agent_events (2), staged/contacts (2)"
+    )
+    assert summary in run_summary.summary_lines(settings, DAY, DAY, started)  # zone and table only
+    later = lake.dt.datetime.now(lake.dt.UTC)
+    assert not any("killed runs" in line for line in run_summary.summary_lines(settings, DAY, DAY, later))
+    [note] = report._run_notes(settings)  # the report shows the latest removal, with its time
+    assert note.startswith("removed 8 leftover(s) of killed runs at ") and note.endswith(summary.split(" runs")[1])
 
 
 def test_retention_removes_what_killed_runs_left_and_counts_it(settings, policy) -> None:

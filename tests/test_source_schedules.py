@@ -279,3 +279,27 @@ def test_source_is_registered_for_the_table():
     assert sources == [source_schedules.SCHEDULES]
     assert sources[0].identity == "employee_id"
     assert set(sources[0].field_sources) <= set(schema.SCHEDULES.column_names)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "schedules"
+
+
+def test_latin1_line_is_quarantined_and_a_utf8_bom_does_not_break_the_header(spark, policy, tmp_path):
+    """tests/fixtures/schedules: a latin-1 line is never staged with replacement characters; it is
+    quarantined naming its file and line. A byte-order mark before the header is ignored."""
+    settings = _settings(tmp_path, {})
+    for name, day in (("latin1.csv", DAY), ("utf8_bom.csv", DAY2)):
+        folder = settings.lake.landing / "schedules" / f"day={day}"
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes((FIXTURES / name).read_bytes())
+    summary = ingest.run_table(spark, settings, schema.SCHEDULES, [DAY, DAY2])
+    assert _quarantine(settings, DAY) == [(3, "malformed line (invalid UTF-8)", None)]
+    quarantine = settings.lake.quarantine / "schedules" / "ingest" / "schedules" / f"day={DAY}"
+    [(source_file,)] = duckdb.sql(f"SELECT source_file FROM read_parquet('{quarantine}/*.parquet')").fetchall()
+    assert source_file.endswith(f"day={DAY}/latin1.csv")
+    assert [(r[0], r[3], r[6]) for r in _staged(settings)] == [
+        (DAY, "shift", 2),
+        (DAY2, "shift", 2),
+        (DAY2, "break", 3),
+    ]
+    assert (summary["read"], summary["staged"], summary["quarantined"]) == (4, 3, 1)
