@@ -200,6 +200,12 @@ class Lake:
         return self.root / "warehouse" / "warehouse.duckdb"
 
     @property
+    def published_snapshot_path(self) -> Path:
+        """An immutable copy of the warehouse that readers (dashboard, statement) open, replaced
+        whole after each publish (warehouse.snapshot), so no reader ever locks out the pipeline."""
+        return self.root / "warehouse" / "published-snapshot.duckdb"
+
+    @property
     def spark_connect_dir(self) -> Path:
         """Where the per-run Spark Connect server keeps its pid file, token and logs."""
         return self.root / "run" / "spark-connect"
