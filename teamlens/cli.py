@@ -22,8 +22,9 @@ from foundation import lake
 from foundation.settings import Settings, load_settings
 from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_log_file, run_verdict
 from teamlens.tables import console, table
+from teamlens.user_errors import UserError
 
-__all__ = ["DAG_ID", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag", "run_verdict"]
+__all__ = ["DAG_ID", "UserError", "airflow_env", "app", "ensure_airflow_db", "main", "run_dag", "run_verdict"]
 
 app = typer.Typer(
     name="teamlens",
@@ -39,10 +40,6 @@ policy_app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 
 DEMO_START = dt.date(2026, 9, 28)
-
-
-class UserError(Exception):
-    """A mistake the user can fix: printed as one line, exit code 2."""
 
 
 def parse_day(text: str | dt.date) -> dt.date:
@@ -461,6 +458,17 @@ def cmd_airflow(
     env = airflow_env(_settings())
     ensure_airflow_db(env)
     return serve_until_interrupted(env, port)
+
+
+@app.command("dashboard")
+def cmd_dashboard(
+    host: Annotated[str, typer.Option(help="The address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port.")] = 8050,
+) -> int:
+    """Serve the read-only dashboard (managers' figures, the works council's audit) until Ctrl-C."""
+    from teamlens.dashboard.app import serve
+
+    return serve(_settings(), host, port)
 
 
 # --- policy approval ---------------------------------------------------------------------------------
