@@ -25,6 +25,9 @@ from foundation.settings import Settings
 ROSTER_COLUMNS = ("employee_id", "team", "site", "site_timezone")  # required; the rest are optional
 # Roster columns that are never an agent identifier (names are not unique, groups are not agents).
 NOT_IDENTIFIERS = ("display_name", "team", "site", "site_timezone")
+# An identifier cell may hold several values, one agent's identifiers in one source (e.g. the agent
+# number and the extension it logs in from): `1101|2101`. employee_id is always one value.
+IDENTIFIER_SEPARATOR = "|"
 
 
 class RosterError(ValueError):
@@ -42,13 +45,20 @@ class RosterAgent:
     site: str
     site_timezone: str
     # Every identifier column of the roster (employee_id, connect_username, desktop_host,
-    # asterisk_agent, genesys_user_id, or any column a flat export's mapping names), trimmed and
-    # lower case: the values sources are matched against; they never reach the staged zone.
-    identifiers: Mapping[str, str] = field(default_factory=dict)
+    # asterisk_agent, genesys_user_id, or any column a flat export's mapping names) -> its values,
+    # trimmed and lower case: the values sources are matched against; they never reach the staged zone.
+    identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def all_identifiers(self) -> dict[str, str]:
+    def all_identifiers(self) -> dict[str, tuple[str, ...]]:
+        """Roster column -> the agent's identifiers in it (one or more)."""
         named = {"connect_username": self.connect_username, "desktop_host": self.desktop_host}
-        return {**{k: v.strip().lower() for k, v in named.items() if v}, **self.identifiers}
+        return {**{k: identifier_values(k, v) for k, v in named.items() if v}, **self.identifiers}
+
+
+def identifier_values(column: str, cell: str) -> tuple[str, ...]:
+    """The identifiers of one roster cell: trimmed, lower case, split at '|' (except employee_id)."""
+    parts = [cell] if column == "employee_id" else cell.split(IDENTIFIER_SEPARATOR)
+    return tuple(dict.fromkeys(v.strip().lower() for v in parts if v.strip()))
 
 
 def pseudonym(key: bytes, employee_id: str) -> str:
@@ -122,15 +132,16 @@ def read_keyed_roster(settings: Settings) -> KeyedRoster:
     A bad roster is an error naming the line.
 
     Required columns: employee_id, team, site, site_timezone. Every other column except
-    display_name is an agent identifier that some source matches (see docs/landing.md). Duplicate
-    identifiers (compared case-insensitively) are refused: they would join one record to two agents.
+    display_name is an agent identifier that some source matches (see docs/landing.md); a cell may
+    hold several, separated by '|'. An identifier claimed by two agents in one column (compared
+    case-insensitively) is refused: it would join one record to two agents.
     """
     path = roster_path(settings)
     if not path.is_file():
         raise FileNotFoundError(f"no roster at {path}: records cannot be pseudonymised without it")
     key = settings.pseudonym_key()
     agents: list[RosterAgent] = []
-    seen: dict[str, set[str]] = {}
+    seen: dict[str, dict[str, int]] = {}  # column -> identifier -> the roster line that claims it
     with io.StringIO(csv_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         header = [c.strip() for c in (reader.fieldnames or [])]
@@ -147,11 +158,15 @@ def read_keyed_roster(settings: Settings) -> KeyedRoster:
                 ZoneInfo(values["site_timezone"])
             except (ZoneInfoNotFoundError, ValueError):
                 raise RosterError(f"{path} line {line}: unknown site_timezone {values['site_timezone']!r}") from None
-            identifiers = {c: values[c].lower() for c in id_columns if values.get(c)}
-            for column, value in identifiers.items():
-                if value in seen.setdefault(column, set()):
-                    raise RosterError(f"{path} line {line}: duplicate {column} (one record would match two agents)")
-                seen[column].add(value)
+            identifiers = {c: identifier_values(c, values[c]) for c in id_columns if values.get(c)}
+            for column, claimed in identifiers.items():
+                for position, value in enumerate(claimed, start=1):
+                    if value in seen.setdefault(column, {}):
+                        raise RosterError(
+                            f"{path} line {line}: duplicate {column} (value {position} of the cell is also "
+                            f"claimed by line {seen[column][value]}; one record would match two agents)"
+                        )
+                    seen[column][value] = line
             agents.append(
                 RosterAgent(
                     agent_pseudonym=pseudonym(key, values["employee_id"]),

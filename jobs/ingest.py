@@ -59,11 +59,13 @@ def identities_schema() -> StructType:
 
 
 def roster_identities(spark: SparkSession, agents: Sequence[roster.RosterAgent]) -> DataFrame:
-    """The long identity map: (roster column, identifier in lower case) -> pseudonym, site time zone."""
+    """The long identity map: (roster column, identifier in lower case) -> pseudonym, site time zone;
+    one row per identifier (a roster cell may hold several)."""
     rows = [
         (column, value, a.agent_pseudonym, a.site_timezone)
         for a in agents
-        for column, value in sorted(a.all_identifiers().items())
+        for column, values in sorted(a.all_identifiers().items())
+        for value in values
     ]
     return spark.createDataFrame(rows, identities_schema())
 

@@ -1,9 +1,10 @@
-"""Asterisk adapters: queue_log (calls -> CONTACTS, agent lines -> AGENT_EVENTS) and CDR Master.csv (-> CONTACTS).
+"""Asterisk adapters: queue_log (calls -> CONTACTS, agent lines -> AGENT_EVENTS) and CDR (-> CONTACTS).
 
-queue_log comes natively as `epoch|callid|queue|agent|event|data1..data5` (*.log) or as a CSV
-export with a header row, its own id column and a text time column (*.csv, columns
-id,time,callid,queuename,agent,event,data1..data5 in that order; time is UTC
-'YYYY-MM-DD HH:MM:SS[.ffffff]' or an epoch).
+queue_log comes natively as `epoch|callid|queue|agent|event|data1..data5` (*.log) or as a database
+export with a header row (*.csv: columns found by name in any order, name variants and the CDR
+layouts in jobs.source_asterisk_layout; time is UTC 'YYYY-MM-DD HH:MM:SS[.ffffff]' or an epoch).
+Agent values (queue_log agent, CDR dstchannel) become one identifier per agent by the source's
+identity rule (jobs.source_asterisk_layout.agent_identifier) before the roster lookup.
 
 Accounting (the contract's "one row per record or a not_ingested count"), per parse function:
 - contacts: one row per call (its first line, by time then file and line); each further line of
@@ -22,10 +23,11 @@ disconnect_ts; a rerun with the next day's files (lookaround_days=1) completes i
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from foundation import schema
 from jobs import columns, reading
+from jobs import source_asterisk_layout as layout
+from jobs.source_asterisk_layout import cdr_time_zone
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -58,42 +60,14 @@ AGENT_EVENT_MAP: dict[str, tuple[str, str | None, str]] = {
     "PAUSEALL": ("STATE_CHANGE", None, "CUSTOM"),
     "UNPAUSE": ("STATE_CHANGE", "Available", "ROUTABLE"),
     "UNPAUSEALL": ("STATE_CHANGE", "Available", "ROUTABLE"),
+    "AGENTCALLBACKLOGIN": ("LOGIN", "Available", "ROUTABLE"),
     "AGENTLOGOFF": ("LOGOUT", "Offline", "OFFLINE"),
+    "AGENTCALLBACKLOGOFF": ("LOGOUT", "Offline", "OFFLINE"),
     "REMOVEMEMBER": ("LOGOUT", "Offline", "OFFLINE"),
 }
-QUEUE_LOG_CSV_COLUMNS = (
-    "id",
-    "time",
-    "callid",
-    "queuename",
-    "agent",
-    "event",
-    "data1",
-    "data2",
-    "data3",
-    "data4",
-    "data5",
-)
-CDR_COLUMNS = (
-    "accountcode",
-    "src",
-    "dst",
-    "dcontext",
-    "clid",
-    "channel",
-    "dstchannel",
-    "lastapp",
-    "lastdata",
-    "start",
-    "answer",
-    "end",
-    "duration",
-    "billsec",
-    "disposition",
-    "amaflags",
-    "uniqueid",
-    "userfield",
-)
+# Logins and logoffs: their data1 names the agent's channel (a callback login's extension@context).
+LOGIN_LOGOFF_EVENTS = ("AGENTLOGIN", "AGENTCALLBACKLOGIN", "AGENTLOGOFF", "AGENTCALLBACKLOGOFF")
+DATA_FIELDS = ("d1", "d2", "d3", "d4", "d5")
 CDR_DISPOSITIONS = ("ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION")
 
 KIND_MERGED = "call line merged into its call"
@@ -174,43 +148,67 @@ def _kind_counts(lines: DataFrame, kind: Column) -> DataFrame:
 # --- queue_log ----------------------------------------------------------------------------------
 
 
-def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
+def _queue_log_layouts(spark: SparkSession, lines: DataFrame) -> DataFrame:
+    """Per CSV export file: its header line and the positions of the fields (columns found by name)."""
+    from pyspark.sql import functions as F
+
+    csv_lines = lines.filter(_is_csv_file(F.col("source_file")))
+    layouts = [layout.queue_log_layout(f, n, text) for f, n, text in layout.first_lines(csv_lines)]
+    return layout.layout_frame(spark, layouts, list(layout.QUEUE_LOG_NAMES))
+
+
+def _is_csv_file(source_file: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.regexp_replace(F.lower(source_file), r"\.gz$", "").endswith(".csv")
+
+
+def queue_log_lines(spark: SparkSession, files: list[str], ctx: SourceContext | None = None) -> DataFrame:
     """Every non-blank queue_log line with its fields in one layout, `line_reason` and `kind`.
 
     kind: "header", "call", "agent", the event name (a line no table needs) or null (malformed:
-    line_reason says why).
+    line_reason says why). `agent` is the agent identifier (the source's identity rule applied).
     """
     from pyspark.sql import functions as F
 
-    lines = reading.read_json_lines(spark, files)
+    pattern = layout.agent_pattern(ctx.options if ctx else {}, QUEUE_LOG_SOURCE)
+    raw_lines = reading.read_json_lines(spark, files)
+    layouts = _queue_log_layouts(spark, raw_lines)
+    width = max([1, *[r["_ncols"] for r in layouts.select("_ncols").collect()]])
+    lines = raw_lines.join(F.broadcast(layouts), "source_file", "left")
     value = F.col("value")
-    is_csv = F.regexp_replace(F.lower(F.col("source_file")), r"\.gz$", "").endswith(".csv")
+    is_csv = _is_csv_file(F.col("source_file"))
     parts = F.split(value, r"\|", -1)
     n_native = F.size(parts)
-    csv_schema = ", ".join(f"`{c}` STRING" for c in QUEUE_LOG_CSV_COLUMNS)
-    row = F.from_csv(value, csv_schema, {"mode": "PERMISSIVE", "escape": '"'})
+    row = layout.csv_fields(value, width)
+    joined_data = F.split(layout.field_at(row, "data"), r"\|", -1)
 
-    def pick(csv_name: str, native_index: int) -> Column:
-        return F.when(is_csv, row[csv_name]).otherwise(F.get(parts, native_index))
+    def pick(field_name: str, native_index: int) -> Column:
+        in_csv = layout.field_at(row, field_name)
+        if field_name.startswith("d"):
+            in_csv = F.coalesce(in_csv, F.get(joined_data, int(field_name[1:]) - 1))
+        return F.when(is_csv, in_csv).otherwise(F.get(parts, native_index))
 
     fields = lines.select(
         "source_file",
         "source_line",
         "value",
         is_csv.alias("_csv"),
+        F.col("_header_line"),
+        F.col("_ncols"),
         F.when(is_csv, _csv_field_count(value)).otherwise(n_native).alias("_n"),
         F.trim(pick("time", 0)).alias("time_text"),
         F.trim(pick("callid", 1)).alias("callid"),
-        F.trim(pick("queuename", 2)).alias("queue"),
-        F.trim(pick("agent", 3)).alias("agent"),
+        F.trim(pick("queue", 2)).alias("queue"),
+        F.trim(pick("agent", 3)).alias("_agent_raw"),
         F.upper(F.trim(pick("event", 4))).alias("event"),
-        *[F.trim(pick(f"data{i}", 4 + i)).alias(f"d{i}") for i in range(1, 6)],
+        *[F.trim(pick(f"d{i}", 4 + i)).alias(f"d{i}") for i in range(1, 6)],
     )
     text = F.col("time_text")
     epoch = F.when(text.rlike(_EPOCH), F.timestamp_seconds(text.try_cast("decimal(18,6)")))
     ts = F.coalesce(epoch, F.when(F.col("_csv") & text.rlike(_DATETIME), columns.timestamp(text)))
     event, callid = F.col("event"), F.col("callid")
-    header = F.col("_csv") & F.lower(F.trim(value)).rlike(r'^"?id"?\s*,') & F.lower(value).contains("event")
+    header = F.col("_csv") & F.col("source_line").eqNullSafe(F.col("_header_line"))
     native_shape = (
         (F.col("_n") < 5, "too few fields (need epoch|callid|queue|agent|event)"),
         (F.col("_n") > 10, "too many fields (at most epoch|callid|queue|agent|event|data1..data5)"),
@@ -218,7 +216,7 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     checks = [
         (~F.is_valid_utf8(value) | value.contains("\ufffd"), "invalid UTF-8 bytes"),
         *[(~F.col("_csv") & cond, reason) for cond, reason in native_shape],
-        (F.col("_csv") & (F.col("_n") != len(QUEUE_LOG_CSV_COLUMNS)), "wrong number of columns"),
+        (F.col("_csv") & (F.col("_n") != F.col("_ncols")), "wrong number of columns"),
         (columns.blank(text), "missing time"),
         (ts.isNull(), "invalid time"),
         ((ts < F.lit(_MIN_TS)) | (ts >= F.lit(_MAX_TS)), "time out of range"),
@@ -234,7 +232,16 @@ def queue_log_lines(spark: SparkSession, files: list[str]) -> DataFrame:
         .when(event.isin(*AGENT_EVENT_MAP), F.lit("agent"))
         .otherwise(event)
     )
-    return fields.select("*", ts.alias("ts"), line_reason.alias("line_reason"), kind.alias("kind"))
+    # The agent: the agent column; a login or logoff without one names it in data1 (the channel,
+    # or a callback login's extension@context).
+    raw_agent = F.col("_agent_raw")
+    no_agent = columns.blank(raw_agent) | (F.upper(raw_agent) == "NONE")
+    from_data = event.isin(*LOGIN_LOGOFF_EVENTS) & ~columns.blank(F.col("d1")) & (F.upper(F.col("d1")) != "NONE")
+    delivered = F.when(~no_agent, raw_agent).when(from_data, F.col("d1"))
+    agent = F.when(delivered.isNotNull(), layout.agent_identifier(delivered, pattern))
+    return fields.select(
+        "*", agent.alias("agent"), ts.alias("ts"), line_reason.alias("line_reason"), kind.alias("kind")
+    ).drop("_header_line", "_ncols")
 
 
 def _call_line_values(lines: DataFrame) -> DataFrame:
@@ -286,7 +293,7 @@ def parse_queue_log_calls(spark: SparkSession, files: list[str], ctx: SourceCont
     """queue_log -> one CONTACTS row per call (grouped by callid across all files given)."""
     from pyspark.sql import functions as F
 
-    lines = queue_log_lines(spark, files)
+    lines = queue_log_lines(spark, files, ctx)
     call_lines = _call_line_values(lines.filter(F.col("kind") == "call"))
     e = F.col("event")
 
@@ -368,7 +375,7 @@ def parse_queue_log_agent_events(spark: SparkSession, files: list[str], ctx: Sou
     """queue_log -> one AGENT_EVENTS row per login, logoff, pause or unpause line."""
     from pyspark.sql import functions as F
 
-    lines = queue_log_lines(spark, files)
+    lines = queue_log_lines(spark, files, ctx)
     agent_lines = lines.filter(F.col("kind") == "agent")
     e = F.col("event")
 
@@ -386,7 +393,7 @@ def parse_queue_log_agent_events(spark: SparkSession, files: list[str], ctx: Sou
 
     content = [
         F.unix_micros("ts").cast("string"),
-        *[F.coalesce(F.col(c), F.lit("")) for c in ("callid", "queue", "agent", "event", "d1", "d2", "d3", "d4", "d5")],
+        *[F.coalesce(F.col(c), F.lit("")) for c in ("callid", "queue", "_agent_raw", "event", *DATA_FIELDS)],
     ]
     agent = F.col("agent")
     rows = agent_lines.select(
@@ -417,59 +424,71 @@ def parse_queue_log_agent_events(spark: SparkSession, files: list[str], ctx: Sou
 # --- CDR (Master.csv) -----------------------------------------------------------------------------
 
 
-def cdr_time_zone(ctx: SourceContext) -> str | None:
-    """The zone CDR times are local to, None for UTC (usegmtime); refuses to guess."""
-    if ctx.options.get("usegmtime"):
-        return None
-    tz = ctx.options.get("timezone")
-    if not tz:
-        raise ValueError(
-            "Asterisk CDR times are local unless usegmtime is set: write `timezone: <IANA name>` "
-            "(e.g. Europe/Berlin) or `usegmtime: true` into landing/asterisk_cdr/source.yaml"
-        )
-    try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"landing/asterisk_cdr/source.yaml: unknown timezone {tz!r} (need an IANA name)") from None
-    return str(tz)
+def cdr_lines(spark: SparkSession, files: list[str]) -> DataFrame:
+    """Every non-blank CDR line with its allow-listed fields (cdr_<field>, strings), `_ncols` and `_header`."""
+    from pyspark.sql import functions as F
+
+    raw_lines = reading.read_json_lines(spark, files)
+    layouts = [layout.cdr_layout(f, n, text) for f, n, text in layout.first_lines(raw_lines)]
+    frame = layout.layout_frame(spark, layouts, list(layout.CDR_NAMES))
+    width = max([1, *[x.n_columns for x in layouts]])
+    lines = raw_lines.join(F.broadcast(frame), "source_file", "left")
+    row = layout.csv_fields(F.col("value"), width)
+    return lines.select(
+        "source_file",
+        "source_line",
+        "value",
+        "_ncols",
+        F.col("source_line").eqNullSafe(F.col("_header_line")).alias("_header"),
+        F.col("_p_end").isNotNull().alias("_has_end"),
+        F.col("_p_answer").isNotNull().alias("_has_answer"),
+        *[layout.field_at(row, f).alias(f"cdr_{f}") for f in layout.CDR_NAMES],
+    )
 
 
 def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Parsed:
-    """Master.csv -> one CONTACTS row per CDR line; src, dst, clid and userfield are never parsed."""
+    """Master.csv or a CDR table export -> one CONTACTS row per CDR line; only the allow-listed
+    columns (source_asterisk_layout.CDR_NAMES) are read: src, dst, clid and userfield never are."""
     from pyspark.sql import functions as F
 
-    tz = cdr_time_zone(ctx)
-    lines = reading.read_json_lines(spark, files)
+    tz = cdr_time_zone(ctx.options)
+    pattern = layout.agent_pattern(ctx.options, CDR_SOURCE)
+    lines = cdr_lines(spark, files)
     value = F.col("value")
-    # Only the allow-listed columns get a type; the others are read as positions and dropped.
-    allowed = {"dstchannel", "lastapp", "lastdata", "start", "answer", "end", "duration", "billsec"}
-    allowed |= {"disposition", "uniqueid"}
-    csv_schema = ", ".join(f"`{c if c in allowed else f'_skip{i}'}` STRING" for i, c in enumerate(CDR_COLUMNS))
-    r = F.from_csv(value, csv_schema, {"mode": "PERMISSIVE", "escape": '"'})
+
+    def r(name: str) -> Column:
+        return F.col(f"cdr_{name}")
 
     def local_ts(name: str) -> tuple[Column, Column]:
-        text = F.trim(r[name])
-        ts = F.when(text.rlike(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"), columns.timestamp(text))
+        text = F.trim(r(name))
+        ts = F.when(text.rlike(_DATETIME), columns.timestamp(text))
         return text, (ts if tz is None else F.to_utc_timestamp(ts, tz))
 
-    (start_text, start), (answer_text, answer), (end_text, end) = (local_ts(n) for n in ("start", "answer", "end"))
-    disposition = F.upper(F.trim(r["disposition"]))
-    dstchannel = F.trim(r["dstchannel"])
+    (start_text, start), (answer_text, given_answer), (end_text, given_end) = (
+        local_ts(n) for n in ("start", "answer", "end")
+    )
+    disposition = F.upper(F.trim(r("disposition")))
+    # A table without end and answer columns (calldate only): end = start + duration, answer = end - billsec.
+    duration, billsec = _seconds(r("duration")), _seconds(r("billsec"))
+    end = F.when(F.col("_has_end"), given_end).otherwise(start + F.make_dt_interval(secs=duration))
+    derived_answer = F.when((disposition == "ANSWERED") & (billsec > 0), end - F.make_dt_interval(secs=billsec))
+    answer = F.when(F.col("_has_answer"), given_answer).otherwise(derived_answer)
+    dstchannel = F.trim(r("dstchannel"))
     checks = [
         (~F.is_valid_utf8(value) | value.contains("\ufffd"), "invalid UTF-8 bytes"),
-        (_csv_field_count(value) != len(CDR_COLUMNS), "wrong number of columns"),
-        (columns.blank(r["uniqueid"]), "missing uniqueid"),
+        (_csv_field_count(value) != F.col("_ncols"), "wrong number of columns"),
+        (columns.blank(r("uniqueid")), "missing uniqueid"),
         *_time_checks(start, start_text, "start", required=True),
-        *_time_checks(answer, answer_text, "answer", required=False),
-        *_time_checks(end, end_text, "end", required=True),
+        *_time_checks(given_answer, answer_text, "answer", required=False),
+        *[(F.col("_has_end") & c, reason) for c, reason in _time_checks(given_end, end_text, "end", required=True)],
         (end < start, "end before start"),
-        *_seconds_checks(r["duration"], "duration"),
-        *_seconds_checks(r["billsec"], "billsec"),
-        (columns.blank(r["disposition"]) | ~disposition.isin(*CDR_DISPOSITIONS), "unknown disposition"),
+        *_seconds_checks(r("duration"), "duration"),
+        *_seconds_checks(r("billsec"), "billsec"),
+        (columns.blank(r("disposition")) | ~disposition.isin(*CDR_DISPOSITIONS), "unknown disposition"),
     ]
-    queue = F.when(F.lower(F.trim(r["lastapp"])) == "queue", F.trim(F.split(r["lastdata"], r"[,|]").getItem(0)))
-    rows = lines.select(
-        F.trim(r["uniqueid"]).alias("contact_id"),
+    queue = F.when(F.lower(F.trim(r("lastapp"))) == "queue", F.trim(F.split(r("lastdata"), r"[,|]").getItem(0)))
+    rows = lines.filter(~F.col("_header")).select(
+        F.trim(r("uniqueid")).alias("contact_id"),
         F.when(~columns.blank(queue), queue).alias("queue"),
         F.lit("VOICE").alias("channel"),
         F.lit("INBOUND").alias("initiation_method"),
@@ -477,21 +496,25 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
         answer.alias("connected_to_agent_ts"),
         end.alias("disconnect_ts"),
         _null("int").alias("queue_seconds"),
-        _seconds(r["billsec"]).alias("talk_seconds"),
+        billsec.alias("talk_seconds"),
         _null("int").alias("hold_seconds"),
         _null("int").alias("holds"),
         _null("int").alias("acw_seconds"),
         F.lit(False).alias("transferred_out"),
         (disposition != "ANSWERED").alias("abandoned"),
         F.coalesce(end, answer, start).alias("last_update_ts"),
-        F.when(~columns.blank(dstchannel), F.regexp_replace(dstchannel, r"-[^-/]*$", "")).alias("agent_key"),
+        F.when(~columns.blank(dstchannel), layout.agent_identifier(dstchannel, pattern)).alias("agent_key"),
         start.alias("day_ts"),
         columns.first_reason(checks).alias("reason"),
         "source_file",
         "source_line",
         value.alias("raw_record"),
     )
-    return Parsed(rows=_conform_parsed(rows, schema.CONTACTS, _parsed_columns(schema.CONTACTS)))
+    headers = _kind_counts(lines.filter(F.col("_header")), F.lit(KIND_HEADER))
+    return Parsed(
+        rows=_conform_parsed(rows, schema.CONTACTS, _parsed_columns(schema.CONTACTS)),
+        not_ingested=_not_ingested(headers),
+    )
 
 
 _CALL_FIELDS = {
@@ -507,7 +530,7 @@ _CALL_FIELDS = {
     "transferred_out": "BLINDTRANSFER or ATTENDEDTRANSFER line",
     "abandoned": "ABANDON or EXIT* without CONNECT",
     "last_update_ts": "the call's last line time",
-    "agent_pseudonym": "CONNECT agent (interface, e.g. SIP/1001) via roster asterisk_agent",
+    "agent_pseudonym": "CONNECT agent, its identifier (SIP/1001 -> 1001) via roster asterisk_agent",
 }
 
 QUEUE_LOG_CALLS = Source(
@@ -532,11 +555,12 @@ QUEUE_LOG_AGENT_EVENTS = Source(
     field_sources={
         "event_id": "SHA-256 of the line's content (time, callid, queue, agent, event, data1..5)",
         "event_ts": "epoch / time",
-        "event_type": "AGENTLOGIN/ADDMEMBER: LOGIN, PAUSE/UNPAUSE: STATE_CHANGE, AGENTLOGOFF/REMOVEMEMBER: LOGOUT",
+        "event_type": "AGENT(CALLBACK)LOGIN/ADDMEMBER: LOGIN, PAUSE/UNPAUSE: STATE_CHANGE, "
+        "AGENT(CALLBACK)LOGOFF/REMOVEMEMBER: LOGOUT",
         "status_name": "Available, Offline, or the PAUSE reason (data1, else Paused)",
         "status_type": "ROUTABLE, CUSTOM (pause) or OFFLINE",
         "status_start_ts": "epoch / time",
-        "agent_pseudonym": "agent (interface) via roster asterisk_agent",
+        "agent_pseudonym": "agent (else a login's data1), its identifier via roster asterisk_agent",
     },
     description="Asterisk queue_log agent lines: logins, logoffs, pauses.",
 )
@@ -553,16 +577,16 @@ CDR = Source(
         "queue": "lastdata (first part) when lastapp is Queue",
         "channel": "VOICE (constant)",
         "initiation_method": "INBOUND (constant)",
-        "initiation_ts": "start (local time, or UTC with usegmtime)",
-        "connected_to_agent_ts": "answer",
-        "disconnect_ts": "end",
+        "initiation_ts": "start or calldate (local time, or UTC with usegmtime)",
+        "connected_to_agent_ts": "answer (without one: end - billsec when ANSWERED)",
+        "disconnect_ts": "end (without one: start + duration)",
         "talk_seconds": "billsec",
         "transferred_out": "false (not in the CDR)",
         "abandoned": "disposition other than ANSWERED",
         "last_update_ts": "end",
-        "agent_pseudonym": "dstchannel without its -<suffix> via roster asterisk_agent",
+        "agent_pseudonym": "dstchannel, its identifier (PJSIP/1101-0000000a -> 1101) via roster asterisk_agent",
     },
-    description="Asterisk CDR Master.csv: one contact per line; src, dst, clid, userfield never parsed.",
+    description="Asterisk CDR (Master.csv or a CDR table export): one contact per line; src, dst, clid never parsed.",
 )
 
 SOURCES = [QUEUE_LOG_CALLS, QUEUE_LOG_AGENT_EVENTS, CDR]

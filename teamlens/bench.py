@@ -65,7 +65,7 @@ def _roster(landing: Path, agents: int) -> list[dict[str, str]]:
         {
             "employee_id": f"E{i:05d}",
             "connect_username": f"agent{i:05d}",
-            "asterisk_agent": f"SIP/{1000 + i}",
+            "asterisk_agent": f"{1000 + i}",  # the channel rule's identifier (SIP/1000 -> 1000)
             "genesys_user_id": f"u-{i:05d}",
             "desktop_host": f"pc-{i:05d}",
             "team": f"team-{i % 10}",

@@ -30,8 +30,8 @@ def pseudonym(employee_id: str) -> str:
 
 
 ROSTER = """employee_id,display_name,connect_username,genesys_user_id,asterisk_agent,team,site,site_timezone
-E100,Nora Newyork,nora.ny,u-alice,SIP/1001,Team East,New York,America/New_York
-E101,Olaf Overnight,,u-bob,sip/1002,Team East,New York,America/New_York
+E100,Nora Newyork,nora.ny,u-alice,1001,Team East,New York,America/New_York
+E101,Olaf Overnight,,u-bob,2002|1002,Team East,New York,America/New_York
 E-7001,Anna Aardvark-Agent,anna.aardvark,u-carol,,Team Nord,Berlin,Europe/Berlin
 """
 
@@ -190,8 +190,8 @@ def test_roster_identifier_columns_are_optional_and_unique(tmp_path):
     settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_PSEUDONYM_KEY": KEY})
     agents = roster.read_roster(settings)
     assert [a.all_identifiers() for a in agents] == [
-        {"employee_id": "e1", "genesys_user_id": "abc"},
-        {"employee_id": "e2"},
+        {"employee_id": ("e1",), "genesys_user_id": ("abc",)},
+        {"employee_id": ("e2",)},
     ]
     roster_csv.write_text("employee_id,team,site,site_timezone,genesys_user_id\nE1,T,S,UTC,abc\nE2,T,S,UTC,ABC\n")
     with pytest.raises(roster.RosterError, match="line 3: duplicate genesys_user_id"):

@@ -34,8 +34,8 @@ def test_a_roster_with_a_byte_order_mark_is_read_as_without_it(settings) -> None
     _landing_roster(settings, "utf8_bom.csv")
     agents = read_roster(settings)
     assert [(a.team, a.site, a.identifiers) for a in agents] == [
-        ("North", "Berlin", {"employee_id": "e1"}),
-        ("South", "Berlin", {"employee_id": "e2"}),
+        ("North", "Berlin", {"employee_id": ("e1",)}),
+        ("South", "Berlin", {"employee_id": ("e2",)}),
     ]
 
 
