@@ -165,12 +165,17 @@ _browser_tests: list[str] = []
 
 
 def chromium_missing() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
+    """Why the browser tests cannot run here ('what is missing: how to install it'), or None."""
     if not CHROMIUM.is_file():
-        return "chromium not installed: browser tests skipped; apt-get install chromium"
+        return "chromium not installed: apt-get install chromium"
     if importlib.util.find_spec("playwright") is None:
-        return "playwright (Python) not installed: browser tests skipped; make setup installs it"
+        return "playwright (Python) not installed: make setup installs it"
     return None
+
+
+def _skip_reason(missing: str) -> str:
+    what, how = missing.split(": ", 1)
+    return f"{what}: browser tests skipped; {how}"
 
 
 def _in_ci() -> bool:
@@ -185,7 +190,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reason = chromium_missing()
     if reason and not _in_ci():
         for item in browser_items:
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.skip(reason=_skip_reason(reason)))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -194,7 +199,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if _browser_tests and reason:
         verdict = "FAILED (CI=true)" if _in_ci() else "skipped"
         terminalreporter.write_sep("-", f"{len(_browser_tests)} browser test(s) {verdict}")
-        terminalreporter.write_line(reason)
+        terminalreporter.write_line(f"{reason} (CI=true: they must run)" if _in_ci() else _skip_reason(reason))
 
 
 @pytest.fixture(scope="session")
@@ -204,7 +209,7 @@ def browser() -> Iterator[Any]:
     if reason and _in_ci():
         pytest.fail(f"{reason} (CI=true: the browser tests must run)")
     if reason:
-        pytest.skip(reason)
+        pytest.skip(_skip_reason(reason))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
