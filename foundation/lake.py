@@ -25,6 +25,7 @@ Layout under the data root (docs/architecture.md explains the layers around it):
     reports/checkpoints/latest.txt (+ .pub)      the ledger's latest signed checkpoint and verifier key
     reports/checkpoints/size=N.txt               the signed checkpoint of the ledger's first N entries
     warehouse/warehouse.duckdb                   published aggregates and the privacy ledger
+    warehouse/published-snapshot.duckdb          its copy for readers, replaced whole after each write
     run/spark-connect/                           the per-run Spark Connect server's state
 
 `ZONES` are the data's top folders (run/ holds process state only); `RECORD_ZONES` are those that
@@ -48,20 +49,25 @@ Leftovers of killed runs (`find_leftovers`, `remove_leftovers`): Spark's committ
 `_temporary/` below the output folder and, for a dynamic partition overwrite, into
 `.spark-staging-<job>/` beside the partitions; a swap or an atomic file write leaves its hidden
 sibling. A run killed mid-write leaves them with restricted rows that no reader sees and no day
-partition owns. They are found in the zones the pipeline writes (`WRITTEN_ZONES`; never landing,
-the warehouse or run/) and removed by the next run and by retention, both under the run lock, so
-never while a live run writes them.
+partition owns. They are found in the zones the pipeline writes (`WRITTEN_ZONES`; never landing
+or run/) and removed by the next run and by retention, both under the run lock, so never while a
+live run writes them. In the warehouse zone only the published snapshot's temporary copies count
+(`.published-snapshot.duckdb.<id>.tmp` and its `.wal`): its writer holds `writer_lock` on the
+snapshot, so they are listed only while no writer holds it (a command that writes the warehouse,
+such as `teamlens policy approve`, refreshes the snapshot without the run lock).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,7 +102,8 @@ WRITTEN_ZONES = ("staged", "quarantine", "metrics", "reports")
 # Hadoop's output committer's work folder, and Spark's staging folder of a dynamic partition overwrite.
 SPARK_TEMPORARY = "_temporary"
 SPARK_STAGING_PREFIX = ".spark-staging-"
-_TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+# A file written aside (`.<name>.<id>.tmp`), and DuckDB's log beside a database written so (`.tmp.wal`).
+_TEMP_FILE = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp(?:\.wal)?$")
 _LEFTOVER_DEPTH = 8  # quarantine/<table>/ingest/<source>/day=D/_temporary/... is found at depth 5
 # Written by validation into the staged partition it checked; a leading "_" keeps readers off it.
 VALIDATION_MARKER = "_teamlens_validation.json"
@@ -422,7 +429,49 @@ def find_leftovers(lake: Lake) -> list[Path]:
     for zone in WRITTEN_ZONES:
         if not lake.zone(zone).is_symlink():
             scan(lake.zone(zone), 1)
-    return found
+    return found + _snapshot_leftovers(lake.published_snapshot_path)
+
+
+def _snapshot_leftovers(snapshot: Path) -> list[Path]:
+    """The temporary copies a killed snapshot writer left beside the snapshot: listed holding
+    writer_lock, so never a live writer's copy (none while a writer holds it)."""
+
+    def listed() -> list[Path]:
+        if snapshot.parent.is_symlink() or not snapshot.parent.is_dir():
+            return []
+        prefix = f".{snapshot.name}."
+        return sorted(
+            p
+            for p in snapshot.parent.iterdir()
+            if p.name.startswith(prefix) and not p.is_symlink() and leftover_kind(p.name, p.is_dir())
+        )
+
+    if not listed():  # the usual case: no lock taken, no lock file made
+        return []
+    try:
+        with writer_lock(snapshot, wait=False) as held:
+            return listed() if held else []
+    except PermissionError:  # a warehouse zone this process may not write: not its leftovers to clean
+        return []
+
+
+@contextmanager
+def writer_lock(target: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold the flock on `.<name>.lock` beside `target` while writing its temporary copy: one writer
+    at a time, and the leftover cleanup leaves a live writer's copy alone. Yields True when held;
+    with wait=False, False at once when another process holds it. The kernel releases the lock
+    when its holder dies."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def remove_leftovers(lake: Lake) -> dict[str, Any]:

@@ -24,8 +24,9 @@ of those two zones' periods (`retention_period`), and only without either are th
 
 What is never deleted: files that are not day partitions (landing/roster/roster.csv, the flat
 exports' mapping.yaml files, ...), the signed checkpoints under reports/checkpoints (public audit
-artefacts), the warehouse with its published aggregates and the privacy ledger (published
-aggregates are noisy group figures, not personal data).
+artefacts), the warehouse with its published aggregates and the privacy ledger, and the published
+snapshot that copies it for readers (published aggregates are noisy group figures, not personal
+data); a killed snapshot writer's temporary copy beside it is a leftover like any other.
 
 The boundary rule. A partition of day D is kept while (as_of - D) <= retention_days, in whole
 days, and deleted once as_of - D > retention_days. With landing 14 days and as_of 2026-11-23,

@@ -21,6 +21,7 @@ import typer
 from foundation import lake
 from foundation.settings import Settings, load_settings
 from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_log_file, run_verdict
+from teamlens.publishing import refresh_snapshot
 from teamlens.tables import console, table
 from teamlens.user_errors import UserError
 
@@ -183,6 +184,7 @@ def _demo_approval(settings: Settings) -> None:
     policy = load_policy(settings.policy_path)
     approval, new = approve_policy(settings.lake.warehouse_path, policy, DEMO_ROLE, DEMO_NAME, settings.run_by)
     if new:
+        refresh_snapshot(settings)
         print(
             f"The demo approves its own policy (version {policy.version}, {policy.sha256[:12]}) as "
             f"{DEMO_ROLE!r}, {DEMO_NAME!r}; a real deployment records the works council's approval with "
@@ -245,6 +247,7 @@ def cmd_checkpoint(
     if not settings.lake.warehouse_path.exists():
         raise UserError(f"no warehouse at {settings.lake.warehouse_path}: nothing to checkpoint")
     checkpoint = write_signed_checkpoint(settings.lake.warehouse_path, settings.checkpoint_key_text(), out)
+    refresh_snapshot(settings)  # the readers' snapshot is never older than the latest checkpoint
     print(f"Signed checkpoint of the ledger's {checkpoint.size} entries: {out}")
     print(f"Verifier key (give it to the works council): {lake.public_key_path(out)}")
     return 0
@@ -398,7 +401,11 @@ def cmd_retention(
     policy = load_policy(settings.policy_path)
     try:
         with exclusive_run(settings, f"teamlens retention as of {as_of}"):
-            result = apply_retention(settings, policy, as_of, settings.run_by, dry_run=dry_run)
+            try:
+                result = apply_retention(settings, policy, as_of, settings.run_by, dry_run=dry_run)
+            finally:
+                if not dry_run:
+                    refresh_snapshot(settings)
     except (PolicyNotApproved, RunInProgress) as exc:
         raise UserError(str(exc)) from None
     verb = "would delete" if dry_run else "deleted"
@@ -493,6 +500,7 @@ def cmd_policy_approve(
     except (PolicyError, OSError, ValueError) as exc:
         raise UserError(f"not approved: {exc}") from None
     if new:
+        refresh_snapshot(settings)
         print(f"Recorded in the privacy ledger: {approval.describe()}. The policy takes effect now.")
     else:
         print(f"Already approved, nothing recorded: {approval.describe()}.")

@@ -283,17 +283,28 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
 @holding_run_lock()
 def publish_releases(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
     """Release every permitted window that ends on one of the days (stored ones are returned as stored),
-    then sign a checkpoint of the ledger (reports/checkpoints: latest.txt and one per tree size).
+    then sign a checkpoint of the ledger (reports/checkpoints: latest.txt and one per tree size),
+    then replace the published snapshot readers open (teamlens.publishing; also when a window
+    failed after others were committed).
 
     Fails (privacy.approval.PolicyNotApproved, naming the command that approves it) when the
     policy is not approved, so that a scheduled run does not silently publish nothing.
     """
+    from teamlens.publishing import refresh_snapshot
+
+    settings = settings or load_settings()
+    try:
+        return _publish(days, settings)
+    finally:
+        refresh_snapshot(settings)
+
+
+def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
     from foundation.policy import load_policy
     from privacy.approval import require_approval
     from privacy.release import PendingWindow, release_windows
     from privacy.verify import write_signed_checkpoint
 
-    settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
     require_approval(settings.lake.warehouse_path, policy)
     dates = _dates(days)
@@ -337,10 +348,15 @@ def apply_retention(as_of: str, settings: Settings | None = None, dry_run: bool 
     symlink leading out of the data root hid partitions from it."""
     from foundation.policy import load_policy
     from privacy.retention import apply_retention as apply
+    from teamlens.publishing import refresh_snapshot
 
     settings = settings or load_settings()
     policy = load_policy(settings.policy_path)
-    result = apply(settings, policy, dt.date.fromisoformat(as_of), settings.run_by, dry_run=dry_run)
+    try:
+        result = apply(settings, policy, dt.date.fromisoformat(as_of), settings.run_by, dry_run=dry_run)
+    finally:
+        if not dry_run:  # the run's ledger entry, committed before the deletions, reaches the readers
+            refresh_snapshot(settings)
     summary = {
         "as_of": result["as_of"],
         "dry_run": result["dry_run"],

@@ -1,17 +1,32 @@
-"""Test setup: Airflow's home and the data root in temporary folders, one Spark session."""
+"""Test setup: Airflow's home and the data root in temporary folders, one Spark session; the
+dashboard's tiny center, its server and one headless Chromium for the browser tests.
+
+Browser tests (marker `browser`) drive Debian's chromium (CHROMIUM) through Playwright for Python.
+Where either is missing they are skipped with one reason, repeated in the terminal summary so
+that `make test` says so; with CI=true they fail instead (.ci/run installs chromium first)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.util
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
+from tests.helpers import TEAM_WEEK, TEST_CHECKPOINT_KEY, TEST_KEY, approve, lake_settings, write_lake_day
+from tests.helpers import write_policy_file as _write_policy_file
 
 # Before anything imports airflow: never create ~/airflow, never load the examples.
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
@@ -60,3 +75,206 @@ def policy():
     from foundation.settings import REPO_ROOT
 
     return load_policy(REPO_ROOT / "foundation" / "policy.yaml")
+
+
+# --- the dashboard's tiny center ---------------------------------------------------------------------
+
+# Two teams of 10 agents (released) and one of 4 (below min_group_size: suppressed), all in Berlin.
+DASHBOARD_TEAMS = {"Team Nord": 10, "Team Sued": 10, "Team Klein": 4}
+DASHBOARD_NAMES = [
+    f"{first} {last}"
+    for last in ("Weber", "Okafor", "Lindqvist")
+    for first in "Maria Jonas Aylin Pieter Ines Tomasz Greta Malik".split()
+]
+# A day per team, rho 1 over two sums (cap rho 100 a month): sigma = the bound.
+DASHBOARD_TEAM_DAY: dict[str, Any] = {
+    "name": "team_day",
+    "purpose": "daily workload per team",
+    "group_by": "team",
+    "window": "day",
+    "rho": "1",
+    "sums": {"contacts_handled": 60, "handle_seconds": 23400},
+    "ratios": TEAM_WEEK["ratios"],
+}
+
+
+def write_dashboard_center(root: Path, days: list[dt.date], releases: list[dict[str, Any]] | None = None) -> Any:
+    """Settings over a data root holding a landing roster with names, user names and hosts
+    (DASHBOARD_TEAMS), each day's roster snapshot and agent_day partition under the roster's real
+    pseudonyms (marked complete), and an approved policy file of `releases` (default
+    DASHBOARD_TEAM_DAY, cap rho 100). Agent k handles 20 + (7k + day's ordinal) mod 21 contacts of
+    300 seconds a day."""
+    import polars as pl
+
+    from foundation.policy import load_policy
+    from foundation.roster import read_roster
+
+    members = [team for team, n in DASHBOARD_TEAMS.items() for _ in range(n)]
+    lines = ["employee_id,display_name,connect_username,desktop_host,team,site,site_timezone"]
+    lines += [
+        f"EMP-{70001 + k},{name},{name.split()[0].lower()}.q{k},WS-BER-{k:04d},{team},Berlin,Europe/Berlin"
+        for k, (team, name) in enumerate(zip(members, DASHBOARD_NAMES, strict=True))
+    ]
+    (root / "landing" / "roster").mkdir(parents=True)
+    (root / "landing" / "roster" / "roster.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    policy_file = _write_policy_file(root.parent / "policy.yaml", releases or [DASHBOARD_TEAM_DAY], cap="100")
+    settings = lake_settings(root, policy_file)
+    agents = read_roster(settings)
+    for day in days:
+        contacts = [20 + (k * 7 + day.toordinal()) % 21 for k in range(len(agents))]
+        frame = pl.DataFrame(
+            {
+                "day": [day] * len(agents),
+                "agent_pseudonym": [a.agent_pseudonym for a in agents],
+                "team": [a.team for a in agents],
+                "site": [a.site for a in agents],
+                "contacts_handled": contacts,
+                "handle_seconds": [c * 300 for c in contacts],
+            }
+        )
+        roster_frame = frame.select("agent_pseudonym", "team", "site", site_timezone=pl.lit("Europe/Berlin"))
+        write_lake_day(settings, day, roster_frame, frame)
+    approve(settings.lake.warehouse_path, load_policy(policy_file))
+    return settings
+
+
+@pytest.fixture
+def dashboard_center(tmp_path: Path) -> Callable[..., Any]:
+    """write_dashboard_center over tmp_path/data: call it with the days (and releases); publish
+    with teamlens.pipeline.publish_releases, which also writes the published snapshot."""
+
+    def build(days: list[dt.date], releases: list[dict[str, Any]] | None = None) -> Any:
+        return write_dashboard_center(tmp_path / "data", days, releases)
+
+    return build
+
+
+# --- the dashboard's server and the browser -----------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+SERVER_START_SECONDS = 60.0
+_browser_tests: list[str] = []
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here ('what is missing: how to install it'), or None."""
+    if not CHROMIUM.is_file():
+        return "chromium not installed: apt-get install chromium"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright (Python) not installed: make setup installs it"
+    return None
+
+
+def _skip_reason(missing: str) -> str:
+    what, how = missing.split(": ", 1)
+    return f"{what}: browser tests skipped; {how}"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the browser tests, with one reason, where chromium is missing (not under CI=true: there
+    the `browser` fixture fails them)."""
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    _browser_tests[:] = [item.nodeid for item in browser_items]
+    reason = chromium_missing()
+    if reason and not _in_ci():
+        for item in browser_items:
+            item.add_marker(pytest.mark.skip(reason=_skip_reason(reason)))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say in the summary when the browser tests were skipped, and why."""
+    reason = chromium_missing()
+    if _browser_tests and reason:
+        verdict = "FAILED (CI=true)" if _in_ci() else "skipped"
+        terminalreporter.write_sep("-", f"{len(_browser_tests)} browser test(s) {verdict}")
+        terminalreporter.write_line(f"{reason} (CI=true: they must run)" if _in_ci() else _skip_reason(reason))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Debian's, through Playwright) for the whole session."""
+    reason = chromium_missing()
+    if reason and _in_ci():
+        pytest.fail(f"{reason} (CI=true: the browser tests must run)")
+    if reason:
+        pytest.skip(_skip_reason(reason))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"teamlens dashboard exited ({process.returncode}): {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:  # it answers (e.g. 503: nothing published yet)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"teamlens dashboard did not answer {url} within {SERVER_START_SECONDS:.0f} s")
+
+
+@pytest.fixture
+def dashboard_server(tmp_path: Path) -> Iterator[Callable[[Any], str]]:
+    """Start `teamlens dashboard` over a test's settings: call it with the settings, get the base URL
+    (http://127.0.0.1:PORT). The server runs as a subprocess in its own process group, without the
+    pseudonymisation or checkpoint key, and is stopped by its group at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(settings: Any) -> str:
+        port = _free_port()
+        secrets = ("TEAMLENS_PSEUDONYM_KEY", "TEAMLENS_CHECKPOINT_KEY", "TEAMLENS_DEMO")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(secrets)}
+        repo = str(Path(__file__).resolve().parent.parent)
+        env |= {"TEAMLENS_DATA_ROOT": str(settings.data_root), "TEAMLENS_POLICY": str(settings.policy_path)}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p)
+        log = tmp_path / f"dashboard-{port}.log"
+        command = [sys.executable, "-m", "teamlens.cli", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_answering(url + "/", process, log)
+        return url
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)  # its own group: the server and anything it started
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where browser tests write their screenshots (var/screenshots, git-ignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

@@ -511,3 +511,24 @@ def two_week_warehouse(path: Path) -> list[Any]:
             )
         )
     return outcomes
+
+
+# --- the readers' pages (the dashboard's tests, the statement's) ------------------------------------
+
+
+def assert_no_identities(text: str, settings: Any) -> None:
+    """No agent of the landing roster is named in `text` (a page's text, a log, a statement): no
+    pseudonym nor its first 8 characters, no identifier (employee id, user name, host) and no
+    display name, compared in any case."""
+    import csv
+
+    from foundation.roster import read_roster
+
+    lowered = text.lower()
+    agents = read_roster(settings)
+    with settings.lake.roster_file.open(newline="", encoding="utf-8") as fh:
+        names = [(row.get("display_name") or "").strip().lower() for row in csv.DictReader(fh)]
+    found = [p for a in agents for p in (a.agent_pseudonym, a.agent_pseudonym[:8]) if p in lowered]
+    found += [v for a in agents for v in a.all_identifiers().values() if v in lowered]
+    found += [n for n in names if n and n in lowered]
+    assert not found, f"the text names agents: {found}"

@@ -2,11 +2,12 @@
 
 DuckDB lets one process write a file and no other process read it meanwhile, and a reader blocks
 the writer. Readers that stay a while (the dashboard, the monthly statement) therefore never open
-the warehouse itself: after each publish the pipeline copies the warehouse aside, adds a
-`snapshot_info` row (when it was written, the ledger's size and head), and atomically replaces
-the snapshot file with the copy. A reader opens the snapshot read-only for a short while; a reader
-that still has the previous file open keeps reading it (the replaced file lives on until closed),
-and publishing goes on meanwhile.
+the warehouse itself: after every command that writes the warehouse commits (the publish step,
+retention, a policy approval), the application copies the warehouse aside, adds a `snapshot_info`
+row (when it was written, the ledger's size and head), and atomically replaces the snapshot file
+with the copy. A reader opens the snapshot read-only for a short while; a reader that still has
+the previous file open keeps reading it (the replaced file lives on until closed), and publishing
+goes on meanwhile.
 
 Table `snapshot_info` [one row]: written_at (UTC), ledger_entries, ledger_head (the entry_hash of
 the ledger's last entry, '' when empty), source (the warehouse file it copies).
@@ -17,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from foundation import lake
 from warehouse import store
 
 
@@ -46,10 +47,17 @@ def write_snapshot(warehouse_path: Path, snapshot_path: Path) -> SnapshotInfo:
 
     Call it when no connection to the warehouse is open for writing in this process (after the
     publish step committed and closed). The copy is read through a read-only connection, which
-    waits (store.connect's retry) while another process writes.
+    waits (store.connect's retry) while another process writes. One writer at a time holds the
+    snapshot's writer lock (foundation.lake.writer_lock), so a copy of an older state never
+    replaces a newer one, and the killed-run cleanup leaves the live copy
+    (`.<name>.<id>.tmp`) alone.
     """
-    snapshot_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = snapshot_path.with_name(f".{snapshot_path.name}.{uuid.uuid4().hex}.tmp")
+    with lake.writer_lock(snapshot_path):
+        return _write(warehouse_path, snapshot_path)
+
+
+def _write(warehouse_path: Path, snapshot_path: Path) -> SnapshotInfo:
+    temporary = snapshot_path.with_name(f".{snapshot_path.name}.{lake.new_swap_id()}.tmp")
     try:
         con = store.connect(warehouse_path, read_only=True)
         try:

@@ -63,20 +63,19 @@ from warehouse.tables import COLUMN_COMMENTS, PUBLISHED_COLUMNS, SCHEMA_DDL, TAB
 LOCK_RETRY_SECONDS = 30.0
 
 
-def connect(
-    path: Path, read_only: bool = False, *, retry_seconds: float = LOCK_RETRY_SECONDS
-) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, *, retry_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse briefly; a read-write connection creates the schema if missing.
 
     Retries while another process holds the file's lock (DuckDB allows one writer and no
-    readers beside it), up to `retry_seconds`. Close the connection as soon as possible.
+    readers beside it), up to `retry_seconds` (default: LOCK_RETRY_SECONDS, read at each call).
+    Close the connection as soon as possible.
     """
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: nothing has been published yet")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + retry_seconds
+    deadline = time.monotonic() + (LOCK_RETRY_SECONDS if retry_seconds is None else retry_seconds)
     delay = 0.05
     while True:
         try:
