@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,6 +97,11 @@ def client(settings: Settings, tmp_path: Path) -> Any:
     write_snapshot(wh, settings.lake.published_snapshot_path)
     settings = type(settings)(**{**settings.__dict__, "policy_path": path})
     return TestClient(create_app(settings))
+
+
+def clock(at: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock standing at `at` (the publish time a release records)."""
+    return lambda: at
 
 
 def csv_rows(client: Any, url: str) -> list[list[str]]:
@@ -248,3 +254,45 @@ def test_laplace_differences_add_the_two_975_percent_half_widths() -> None:
 )
 def test_numbers_read_in_their_units(number: float | None, unit: str, signed: bool, text: str) -> None:
     assert fg.format_number(number, unit, signed) == text
+
+
+def test_a_corrected_window_shows_the_latest_figure_and_says_it_is_a_correction(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from teamlens.dashboard.app import create_app
+    from tests.helpers import make_test_policy
+
+    policy = make_test_policy([TEAM_WEEK], max_corrections_per_window=1)
+    wh = settings.lake.warehouse_path
+    wh.parent.mkdir(parents=True)
+    approve(wh, policy)
+    key = ReleaseKey("team_week", WEEK_41, WEEK_42, policy.sha256)
+    # the window's metrics were recomputed on 13 Oct (late data): the second publish corrects it
+    for contacts, released_on, inputs_on in ((100.0, 13, 12), (120.0, 14, 13)):
+        at = dt.datetime(2026, 10, released_on, tzinfo=dt.UTC)
+        draw = FakeDraw(
+            NoisyRelease(
+                (value("Berlin-Support", "contacts_handled", contacts, contacts - 9, contacts + 9, 4.0),),
+                (GroupDecision("Berlin-Support", 15, "released"),),
+                "test double",
+                {},
+            )
+        )
+        as_of = dt.datetime(2026, 10, inputs_on, tzinfo=dt.UTC)
+        spec = policy.release("team_week")
+        out = publish_release(wh, key, spec, policy, "tester", draw, now=clock(at), inputs_as_of=as_of)
+        assert out.status == "released", out.message
+    write_snapshot(wh, settings.lake.published_snapshot_path)
+    client = TestClient(create_app(settings))
+    assert csv_rows(client, "/release/team_week/contacts_handled.csv")[1:] == [
+        [
+            "week 41 of 2026 (5 Oct - 11 Oct 2026)",
+            "Berlin-Support",
+            "15",
+            "120",
+            "[111, 129]",
+            "correction 1: published again after late data",
+        ]
+    ]
+    page = client.get("/release/team_week").text
+    assert "week 41 of 2026 (5 Oct - 11 Oct 2026): correction 1, published 2026-10-14 00:00 UTC" in page
