@@ -151,7 +151,8 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     from privacy.approval import approval_of
     from privacy.budgets import budget_summary, year_summary
     from privacy.verify import verify_ledger
-    from warehouse.store import connect, fetch_dicts, has_column, has_table, read_published
+    from teamlens import published
+    from warehouse.store import connect, read_published
 
     policy = load_policy(settings.policy_path)
     rows = read_published(settings.lake.warehouse_path, release_name)
@@ -206,34 +207,9 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     if settings.lake.warehouse_path.exists():
         con = connect(settings.lake.warehouse_path, read_only=True)
         try:
-            suppressed = (
-                fetch_dicts(
-                    con,
-                    "SELECT release_name, group_value, roster_size, count(*) AS windows FROM suppressed_groups "
-                    "GROUP BY ALL ORDER BY release_name, group_value",
-                )
-                if has_table(con, "suppressed_groups")
-                else []
-            )
-            merged = (
-                fetch_dicts(
-                    con,
-                    "SELECT release_name, merged_into, string_agg(DISTINCT group_value, ', ' ORDER BY group_value) "
-                    "AS teams, count(DISTINCT window_start) AS windows FROM merged_groups GROUP BY ALL "
-                    "ORDER BY release_name, merged_into",
-                )
-                if has_table(con, "merged_groups")
-                else []
-            )
-            corrections = (
-                fetch_dicts(
-                    con,
-                    "SELECT release_name, window_start, correction, correction_of, released_at FROM releases "
-                    "WHERE correction > 0 ORDER BY released_at",
-                )
-                if has_column(con, "releases", "correction")
-                else []
-            )
+            suppressed = published.suppressed_groups(con)
+            merged = published.merged_groups(con)
+            corrections = published.corrections(con)
         finally:
             con.close()
         if merged:
