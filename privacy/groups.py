@@ -22,12 +22,7 @@ def decide_groups(roster: pl.DataFrame, spec: ReleaseSpec, policy: Policy) -> tu
     have no parent: a small site is suppressed.
     """
     sizes = roster.group_by(spec.group_by).agg(pl.len().alias("n")).sort(spec.group_by)
-    parent = PARENT_GROUP[spec.group_by] if policy.small_groups == "merge_into_parent" else None
-    parents: dict[str, str] = {}
-    if parent is not None:
-        counts = roster.group_by(spec.group_by, parent).agg(pl.len().alias("n"))
-        for row in counts.sort([spec.group_by, "n", parent], descending=[False, True, False]).iter_rows(named=True):
-            parents.setdefault(str(row[spec.group_by]), str(row[parent]))
+    parents = group_parents(roster, spec.group_by) if policy.small_groups == "merge_into_parent" else {}
     decisions: list[GroupDecision] = []
     pools: dict[str, int] = {}
     for row in sizes.iter_rows(named=True):
@@ -45,6 +40,19 @@ def decide_groups(roster: pl.DataFrame, spec: ReleaseSpec, policy: Policy) -> tu
             raise ValueError(f"a roster group is named {pool!r}, the name of a merged group; rename it")
         decisions.append(GroupDecision(pool, n, "released" if n >= policy.min_group_size else "suppressed_small_group"))
     return tuple(sorted(decisions, key=lambda d: d.group_value))
+
+
+def group_parents(roster: pl.DataFrame, group_by: str) -> dict[str, str]:
+    """Each group's parent (a team's site: the site of most of its roster agents, ties to the first
+    by name); {} for groups without a parent (sites). Organisational facts, published with a
+    release so readers can compare a team with its site."""
+    parent = PARENT_GROUP[group_by]
+    parents: dict[str, str] = {}
+    if parent is not None:
+        counts = roster.group_by(group_by, parent).agg(pl.len().alias("n"))
+        for row in counts.sort([group_by, "n", parent], descending=[False, True, False]).iter_rows(named=True):
+            parents.setdefault(str(row[group_by]), str(row[parent]))
+    return parents
 
 
 def merged_group_value(parent_value: str) -> str:

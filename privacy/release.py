@@ -41,7 +41,7 @@ from foundation.policy import Policy, ReleaseSpec
 from foundation.settings import Settings
 from foundation.windows import window_of
 from privacy.accountant import publish_release
-from privacy.groups import assign_merged_groups, decide_groups
+from privacy.groups import assign_merged_groups, decide_groups, group_parents
 from privacy.mechanisms import (
     ALPHA_SUM,
     MAX_AGENTS_PER_GROUP,
@@ -341,4 +341,8 @@ def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days
     agent_day = read_partitions(settings.lake.table_root(schema.AGENT_DAY), days)
     decisions = decide_groups(roster, spec, policy)
     totals = agent_window_totals(agent_day, roster.select("agent_pseudonym", "team", "site"), spec)
-    return draw_noisy_release(totals, decisions, spec)
+    release = draw_noisy_release(totals, decisions, spec)
+    parents = group_parents(roster, spec.group_by)
+    if parents:  # team -> site, so readers can set a team's figure beside its site's
+        release.parameters["group_parents"] = dict(sorted(parents.items()))
+    return release

@@ -25,7 +25,7 @@ from foundation.exact import canonical_json
 from foundation.policy import Policy, PolicyError
 from privacy import release as release_module
 from privacy.accountant import budget_summary, publish_release
-from privacy.groups import assign_merged_groups, decide_groups
+from privacy.groups import assign_merged_groups, decide_groups, group_parents
 from privacy.ledger import AUDIT_SQL, canonical_entry, entry_hash
 from privacy.release import draw_noisy_release
 from privacy.verify import verify_ledger
@@ -461,3 +461,16 @@ def test_a_warehouse_with_rho_named_budget_columns_verifies_and_is_migrated(tmp_
     [(payload,)] = rows(wh, f"SELECT payload FROM ledger WHERE release_id = '{out.key.release_id}'")
     assert json.loads(payload)["budget_amount"] == "0.25"  # new entries name the amount without its unit
     assert verify_ledger(wh).ok
+
+
+def test_group_parents_name_each_teams_site_by_most_of_its_agents() -> None:
+    """A team's site is where most of its roster agents are (ties: the first site by name); sites have none."""
+    roster = pl.DataFrame(
+        {
+            "agent_pseudonym": ["a", "b", "c", "d", "e"],
+            "team": ["North", "North", "North", "South", "South"],
+            "site": ["Berlin", "Leipzig", "Leipzig", "Berlin", "Leipzig"],
+        }
+    )
+    assert group_parents(roster, "team") == {"North": "Leipzig", "South": "Berlin"}
+    assert group_parents(roster, "site") == {}
