@@ -471,6 +471,17 @@ def cmd_dashboard(
     return serve(_settings(), host, port)
 
 
+@app.command("statement")
+def cmd_statement(
+    month: Annotated[str, typer.Option(help="The month stated, YYYY-MM (it must be over).")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the files (default: statements/YYYY-MM).")] = None,
+) -> int:
+    """Write the works council's monthly statement (HTML + PDF) and record its SHA-256 in the ledger."""
+    from teamlens.statement import print_statement
+
+    return print_statement(_settings(), month, out)
+
+
 # --- policy approval ---------------------------------------------------------------------------------
 
 
