@@ -102,6 +102,11 @@ class PolicyView:
         return SMALL_GROUP_WORDS.get(self.small_groups, self.small_groups)
 
 
+def _number(value: Any) -> Any:
+    """3600.0 as 3600: a bound as people write it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyView:
     """The policy a 'policy_approved' payload records (privacy.ledger.policy_payload)."""
     unit: BudgetUnit = "epsilon" if doc.get("budget_unit") == "epsilon" else "rho"
@@ -114,7 +119,7 @@ def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyVi
             group_by=r["group_by"],
             window=r["window"],
             sums=list(r.get("sums", {}).items()),
-            ratios=[(q["name"], q["numerator"], q["denominator"], q.get("max")) for q in r.get("ratios", [])],
+            ratios=[(q["name"], q["numerator"], q["denominator"], _number(q.get("max"))) for q in r.get("ratios", [])],
             budget=Budget.parse(unit, r["epsilon"] if unit == "epsilon" else r["rho"]),
         )
         for r in doc.get("releases", [])

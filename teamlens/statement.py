@@ -218,3 +218,18 @@ def print_statement(settings: Settings, month: str, out: Path | None = None) -> 
     print(f"  PDF:  {result.pdf}  sha256 {result.pdf_sha256}")
     print(f"  HTML: {result.html}  sha256 {result.html_sha256}")
     return 0
+
+
+def statement_task(month: str, settings: Settings | None = None) -> dict[str, Any]:
+    """The monthly DAG's task: write the month's statement; a small summary for the task log (no figures)."""
+    from foundation.settings import load_settings
+
+    result = write_statement(settings or load_settings(), month)
+    return {
+        "month": result.month,
+        "version": result.version,
+        "pdf": str(result.pdf),
+        "pdf_sha256": result.pdf_sha256,
+        "ledger_entry": result.seq,
+        "recorded_now": result.recorded_now,
+    }
