@@ -25,7 +25,8 @@ Layout under the data root (docs/architecture.md explains the layers around it):
     reports/checkpoints/latest.txt (+ .pub)      the ledger's latest signed checkpoint and verifier key
     reports/checkpoints/size=N.txt               the signed checkpoint of the ledger's first N entries
     warehouse/warehouse.duckdb                   published aggregates and the privacy ledger
-    warehouse/published-snapshot.duckdb          its copy for readers, replaced whole after each write
+    warehouse/published-snapshot.duckdb          the readers' immutable copy of it (warehouse.snapshot)
+    statements/YYYY-MM/statement-YYYY-MM-vN.{html,pdf}  the works council's monthly statements (never deleted)
     run/spark-connect/                           the per-run Spark Connect server's state
 
 `ZONES` are the data's top folders (run/ holds process state only); `RECORD_ZONES` are those that
@@ -211,6 +212,16 @@ class Lake:
         """An immutable copy of the warehouse that readers (dashboard, statement) open, replaced
         whole after each publish (warehouse.snapshot), so no reader ever locks out the pipeline."""
         return self.root / "warehouse" / "published-snapshot.duckdb"
+
+    @property
+    def statements(self) -> Path:
+        """statements/: the works council's monthly statements (teamlens statement); published and
+        ledger information only, audit artefacts that retention never deletes."""
+        return self.root / "statements"
+
+    def statement_dir(self, month: str) -> Path:
+        """statements/YYYY-MM: every version of one month's statement."""
+        return self.statements / month
 
     @property
     def spark_connect_dir(self) -> Path:

@@ -162,6 +162,12 @@ def period_budgets(
     )
 
 
+def spend_in_unit(rows: list[tuple[str, str, Budget]], unit: BudgetUnit) -> tuple[dict[str, Budget], set[str]]:
+    """Spend rows (warehouse.store.spend_rows) summed exactly per period in `unit`, as the accountant
+    counts them; and the periods holding spend with no bound in that unit (_spend_by_period)."""
+    return _spend_by_period(rows, unit)
+
+
 def _spend_by_period(rows: list[tuple[str, str, Budget]], unit: BudgetUnit) -> tuple[dict[str, Budget], set[str]]:
     """The exact spend per period in `unit`, and the periods holding spend with no bound in it.
 

@@ -2,7 +2,7 @@
 
 Table `ledger` in the warehouse DuckDB file, one row per event:
 seq (1, 2, 3, ... no gaps), entry_type ('policy_approved', 'release', 'refusal',
-'retention_deletion'), recorded_at, release_id (NULL for policy entries), payload, prev_hash,
+'retention_deletion', 'statement'), recorded_at, release_id (NULL for policy entries), payload, prev_hash,
 entry_hash. DuckDB has no triggers or grants, so append-only cannot be enforced; it is made
 detectable: every entry commits to the one before it.
 
@@ -58,6 +58,10 @@ requested_rho or requested_epsilon, ...), the message and run_by. A refusal for 
 written before the deletion): as_of, policy version and sha256, run_by, the boundary rule, and
 per zone the retention days, the oldest kept day, the days and the day folders (per parent
 folder, no file names) deleted, and counts of folders, files and bytes; see privacy/retention.py.
+Payload of a 'statement' entry (release_id NULL, written by `teamlens statement`,
+privacy/statements.py): the month (YYYY-MM), the statement's version for that month (1, 2, ...),
+per format (html, pdf) the file name and its sha256, the ledger entries the statement covers
+(`covers_entries`: those recorded up to the month's end) and run_by.
 
 Besides the chain, `verify_ledger` (privacy/verify.py) checks every column of every row of
 releases, budget_spend, release_groups and published_aggregates against the release entries,
@@ -92,7 +96,7 @@ from privacy.mechanisms import (
 from warehouse.records import NoisyRelease, PublishedValue, ReleaseKey
 
 GENESIS_HASH = "0" * 64
-ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion")
+ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion", "statement")
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
 

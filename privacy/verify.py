@@ -90,40 +90,45 @@ def verify_ledger(path: Path, checkpoint_note: str | None = None, verifier: str 
         return LedgerVerification(False, 0, None, f"no warehouse file at {path}: nothing to verify")
     con = store.connect(path, read_only=True)
     try:
-        if not store.has_table(con, "ledger"):
-            if checkpoint_note is not None:
-                return LedgerVerification(
-                    False, 0, None, "ledger: the warehouse has no ledger table, the checkpoint does"
-                )
-            return LedgerVerification(True, 0, None, "ledger is empty (no schema yet)")
-        rows = ledger_rows(con)
-        broken = _chain_problem(rows)
-        if broken is not None:
-            return LedgerVerification(False, len(rows), broken[0], broken[1], str(rows[-1][6]))
-        head = str(rows[-1][6]) if rows else GENESIS_HASH
-        extends = ""
-        if checkpoint_note is not None:
-            if verifier is None:
-                raise ValueError("a checkpoint is verified with its verifier key")
-            problem = _checkpoint_problem(rows, checkpoint_note, verifier)
-            if problem is not None:
-                return LedgerVerification(False, len(rows), None, problem, head)
-            extends = "; the ledger extends the signed checkpoint"
-        unattributed, warnings = _attribution(rows)
-        found = unattributed or _tables_problem(con, rows) or _views_problem(con)
-        if found is not None:
-            return LedgerVerification(False, len(rows), found[0], found[1], head)
-        return LedgerVerification(
-            True,
-            len(rows),
-            None,
-            f"ledger ok: {len(rows)} entries chained from genesis to head {head}{extends}; every column of "
-            "releases, budget_spend, release_groups and published_aggregates matches its ledger entry, "
-            "and the views are as declared" + "".join(f"\nwarning: {w}" for w in warnings),
-            head,
-        )
+        return verify_connection(con, checkpoint_note, verifier)
     finally:
         con.close()
+
+
+def verify_connection(
+    con: duckdb.DuckDBPyConnection, checkpoint_note: str | None = None, verifier: str | None = None
+) -> LedgerVerification:
+    """verify_ledger over an open connection (a read-only one to the published snapshot, for example)."""
+    if not store.has_table(con, "ledger"):
+        if checkpoint_note is not None:
+            return LedgerVerification(False, 0, None, "ledger: the warehouse has no ledger table, the checkpoint does")
+        return LedgerVerification(True, 0, None, "ledger is empty (no schema yet)")
+    rows = ledger_rows(con)
+    broken = _chain_problem(rows)
+    if broken is not None:
+        return LedgerVerification(False, len(rows), broken[0], broken[1], str(rows[-1][6]))
+    head = str(rows[-1][6]) if rows else GENESIS_HASH
+    extends = ""
+    if checkpoint_note is not None:
+        if verifier is None:
+            raise ValueError("a checkpoint is verified with its verifier key")
+        problem = _checkpoint_problem(rows, checkpoint_note, verifier)
+        if problem is not None:
+            return LedgerVerification(False, len(rows), None, problem, head)
+        extends = "; the ledger extends the signed checkpoint"
+    unattributed, warnings = _attribution(rows)
+    found = unattributed or _tables_problem(con, rows) or _views_problem(con)
+    if found is not None:
+        return LedgerVerification(False, len(rows), found[0], found[1], head)
+    return LedgerVerification(
+        True,
+        len(rows),
+        None,
+        f"ledger ok: {len(rows)} entries chained from genesis to head {head}{extends}; every column of "
+        "releases, budget_spend, release_groups and published_aggregates matches its ledger entry, "
+        "and the views are as declared" + "".join(f"\nwarning: {w}" for w in warnings),
+        head,
+    )
 
 
 def _chain_problem(rows: list[tuple[Any, ...]]) -> tuple[int, str] | None:

@@ -380,7 +380,7 @@ def _roster_identifiers(identity: str) -> tuple[set[str] | None, str]:
         agents = read_roster(_settings())
     except (OSError, ValueError, MissingSecretError) as exc:
         return None, f"roster not read ({exc})"
-    return {a.all_identifiers()[identity] for a in agents if identity in a.all_identifiers()}, ""
+    return {value for a in agents for value in a.all_identifiers().get(identity, ())}, ""
 
 
 @app.command("retention")
@@ -476,6 +476,17 @@ def cmd_dashboard(
     from teamlens.dashboard.app import serve
 
     return serve(_settings(), host, port)
+
+
+@app.command("statement")
+def cmd_statement(
+    month: Annotated[str, typer.Option(help="The month stated, YYYY-MM (it must be over).")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the files (default: statements/YYYY-MM).")] = None,
+) -> int:
+    """Write the works council's monthly statement (HTML + PDF) and record its SHA-256 in the ledger."""
+    from teamlens.statement import print_statement
+
+    return print_statement(_settings(), month, out)
 
 
 # --- policy approval ---------------------------------------------------------------------------------

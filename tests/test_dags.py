@@ -143,3 +143,12 @@ def test_a_backfill_creates_one_run_per_day_that_processes_that_day(dagbag) -> N
 
     assert planned(dt.datetime(2026, 10, 7, 6, tzinfo=dt.UTC)) == [["2026-10-05"], ["2026-10-06"], ["2026-10-07"]]
     assert planned(dt.datetime(2026, 10, 7, tzinfo=dt.UTC)) == [["2026-10-05"], ["2026-10-06"]]
+
+
+def test_statement_dag_states_the_month_just_over(dagbag) -> None:
+    """The monthly statement DAG: plan_month, then write_statement, once a month."""
+    dag = dagbag.dags["teamlens_statement"]
+    assert {t.task_id for t in dag.tasks} == {"plan_month", "write_statement"}
+    assert dag.get_task("write_statement").upstream_task_ids == {"plan_month"}
+    assert dag.max_active_runs == 1
+    assert dag.timetable.expression in ("@monthly", "0 0 1 * *")  # the first of each month, 00:00 UTC

@@ -114,7 +114,7 @@ TABLE_COMMENTS = {
         "(zCDP rho or pure DP epsilon)."
     ),
     "ledger": (
-        "Append-only hash chain of policy approvals, releases, refusals and retention deletions; "
+        "Append-only hash chain of policy approvals, releases, refusals, retention deletions and monthly statements; "
         "see AUDIT_SQL in privacy/ledger.py."
     ),
 }
