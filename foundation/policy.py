@@ -44,12 +44,30 @@ PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 
 @dataclass(frozen=True)
 class Ratio:
-    """A published ratio of two noisy sums, clamped to [0, max] (free post-processing)."""
+    """A published ratio of noisy sums, clamped to [0, max] (free post-processing).
+
+    The denominator is one sum, or several joined by " + " as the policy writes them (occupancy =
+    handle_seconds / handle_seconds + available_idle_seconds); `denominator_parts` lists them.
+    """
 
     name: str
     numerator: str
     denominator: str
     max: float
+
+    @property
+    def denominator_parts(self) -> tuple[str, ...]:
+        return denominator_parts(self.denominator)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The distinct sums the ratio is computed from: the numerator, then the denominator's others."""
+        return tuple(dict.fromkeys((self.numerator, *self.denominator_parts)))
+
+
+def denominator_parts(text: str) -> tuple[str, ...]:
+    """The sums of a ratio's denominator as the policy writes it: "a" or "a + b"."""
+    return tuple(part.strip() for part in text.split("+"))
 
 
 @dataclass(frozen=True)
@@ -453,11 +471,22 @@ def _parse_release(
         _no_unknown(ratio_doc, RATIO.allowed(), rwhere)
         _require(ratio_doc, RATIO.required(model), rwhere)
         for part in ("numerator", "denominator"):
-            if ratio_doc[part] not in sums:
-                raise PolicyError(f"{rwhere}: {part} {ratio_doc[part]!r} is not one of this release's sums")
+            if not isinstance(ratio_doc[part], str):
+                raise PolicyError(f"{rwhere}: {part} must name sums of this release, got {ratio_doc[part]!r}")
+        if ratio_doc["numerator"] not in sums:
+            raise PolicyError(f"{rwhere}: numerator {ratio_doc['numerator']!r} is not one of this release's sums")
+        below = denominator_parts(ratio_doc["denominator"])
+        for part in below:
+            if part not in sums:
+                raise PolicyError(f"{rwhere}: denominator {part!r} is not one of this release's sums")
+        if len(set(below)) != len(below) or below == (ratio_doc["numerator"],):
+            raise PolicyError(
+                f"{rwhere}: denominator {ratio_doc['denominator']!r} must name each sum once, and more than "
+                "the numerator alone"
+            )
         if not isinstance(ratio_doc["max"], (int, float)) or ratio_doc["max"] <= 0:
             raise PolicyError(f"{rwhere}: max must be a positive number")
-        ratios.append(Ratio(ratio_name, ratio_doc["numerator"], ratio_doc["denominator"], float(ratio_doc["max"])))
+        ratios.append(Ratio(ratio_name, ratio_doc["numerator"], " + ".join(below), float(ratio_doc["max"])))
     typical_doc = doc.get("typical") or {}
     if not isinstance(typical_doc, dict):
         raise PolicyError(f"{where}: typical must map sums to a typical value per agent per window")

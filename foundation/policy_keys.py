@@ -387,8 +387,9 @@ RELEASE = PolicySection(
         PolicyKey(
             "ratios",
             "mapping of name to a ratio (see ratios below)",
-            "Ratios of two of the release's noisy sums (average handle time = handle_seconds / contacts_handled), "
-            "computed from the published sums at no further cost.",
+            "Ratios of the release's noisy sums (average handle time = handle_seconds / contacts_handled; "
+            "occupancy = handle_seconds / (handle_seconds + available_idle_seconds)), computed from the published "
+            "sums at no further cost.",
             "{aht_seconds: {numerator: handle_seconds, denominator: contacts_handled, max: 3600}}",
             allowed="see its keys below",
             required=NEVER,
@@ -440,7 +441,12 @@ RATIO = PolicySection(
     (
         PolicyKey("numerator", "text", "The sum above the line.", "handle_seconds", allowed="a sum of this release"),
         PolicyKey(
-            "denominator", "text", "The sum below the line.", "contacts_handled", allowed="a sum of this release"
+            "denominator",
+            "text",
+            "The sum below the line, or several sums joined by + whose total is below the line; the numerator may "
+            "be one of them, as in a share of time (occupancy: handle_seconds + available_idle_seconds).",
+            "contacts_handled",
+            allowed="sums of this release, each once, joined by +",
         ),
         PolicyKey("max", "number", "The largest value the ratio is published as.", "3600", allowed="above 0"),
     ),

@@ -11,8 +11,8 @@ the released group keys, the budget) and returns numbers or an OpenDP measuremen
   count per sum of the agents whose window total exceeded its bound shares budget x share, each
   count with sensitivity 1 and the sums' noise family, in the same OpenDP measurement (docs/privacy.md,
   The clipping check).
-- Intervals: 95% for sums; a ratio S/N combines two 97.5% intervals by the union bound
-  (docs/privacy.md, Intervals).
+- Intervals: 95% for sums; a ratio S/N combines two 97.5% intervals by the union bound, a ratio
+  of k sums (occupancy: handle / (handle + idle)) k intervals at 5%/k each (docs/privacy.md, Intervals).
 - Converting rho to epsilon at a delta: Bun and Steinke's formula and OpenDP's tighter one
   (docs/privacy.md, Converting rho to epsilon).
 """
@@ -28,14 +28,14 @@ from typing import Any
 import polars as pl
 
 from foundation.budget import Budget
-from foundation.policy import ReleaseSpec
+from foundation.policy import Ratio, ReleaseSpec
 from warehouse.records import PublishedValue
 
 # An upper bound on the agents in one group, required by OpenDP for overflow checks only.
 MAX_AGENTS_PER_GROUP = 100_000
-# 95% intervals for sums; ratios combine two 97.5% intervals (union bound).
+# 95% intervals for sums; a ratio of two sums combines two 97.5% intervals (union bound; a ratio
+# of k sums splits the 5% evenly over them: ratio_part_alpha).
 ALPHA_SUM = 0.05
-ALPHA_RATIO_PART = 0.025
 
 # The noise distribution of each privacy model on integer sums, as OpenDP draws it.
 NOISE_DISTRIBUTION: dict[str, str] = {"zcdp": "discrete_gaussian", "pure": "discrete_laplace"}
@@ -161,31 +161,65 @@ def sum_value(
     )
 
 
+def ratio_part_alpha(parts: int) -> float:
+    """The alpha of each part's interval of a ratio of `parts` distinct sums: the union bound splits
+    ALPHA_SUM evenly, so all parts' intervals hold together with probability at least 95%."""
+    return ALPHA_SUM / parts
+
+
+def ratio_interval(
+    ratio: Ratio, values: dict[str, float], half_widths: dict[str, float]
+) -> tuple[float, float, float] | None:
+    """S/D with its union-bound interval (unclamped); None (too noisy) when D's interval reaches 0.
+
+    values: each part's sum; half_widths: each part's half-width at ratio_part_alpha(len(ratio.parts)).
+    D is the total of the denominator's parts. The ratio rises with S and falls with every other
+    part, so its extremes lie at the corners of the parts' intervals: a numerator that is not in D
+    gives [(S - a_S) / (D + a_D), (S + a_S) / (D - a_D)]; a share S / (S + R) gives
+    [S_lo / (S_lo + R_hi), S_hi / (S_hi + R_lo)], with S and R kept at 0 or above (true sums are).
+    """
+    s, a_s = values[ratio.numerator], half_widths[ratio.numerator]
+    below = ratio.denominator_parts
+    if sum(values[p] - half_widths[p] for p in below) <= 0:
+        return None
+    total = sum(values[p] for p in below)
+    if ratio.numerator not in below:
+        a_d = sum(half_widths[p] for p in below)
+        return s / total, (s - a_s) / (total + a_d), (s + a_s) / (total - a_d)
+    rest = [p for p in below if p != ratio.numerator]
+    s_low, s_high = max(0.0, s - a_s), s + a_s
+    r_low = max(0.0, sum(values[p] - half_widths[p] for p in rest))
+    r_high = sum(values[p] + half_widths[p] for p in rest)
+    low = s_low / (s_low + r_high) if s_low + r_high > 0 else 0.0
+    high = s_high / (s_high + r_low) if s_high + r_low > 0 else 0.0
+    return s / total, low, high
+
+
 def ratio_value(
     group_value: str,
-    name: str,
-    numerator: float,
-    numerator_scale: float,
-    denominator: float,
-    denominator_scale: float,
-    maximum: float,
+    ratio: Ratio,
+    values: dict[str, float],
+    scales: dict[str, float],
     distribution: str = "discrete_gaussian",
 ) -> PublishedValue:
-    """S/N from noisy sums with a union-bound 95% interval; too noisy when N's interval reaches 0."""
-    a_s = half_width(numerator_scale, ALPHA_RATIO_PART, distribution)
-    a_n = half_width(denominator_scale, ALPHA_RATIO_PART, distribution)
-    if denominator - a_n <= 0:
-        return PublishedValue(group_value, name, None, None, None, None, "too_noisy")
+    """A ratio of noisy sums with its union-bound 95% interval, clamped to [0, max]; too noisy when
+    the denominator's interval reaches 0 (docs/privacy.md, Intervals)."""
+    alpha = ratio_part_alpha(len(ratio.parts))
+    half_widths = {p: half_width(scales[p], alpha, distribution) for p in ratio.parts}
+    interval = ratio_interval(ratio, values, half_widths)
+    if interval is None:
+        return PublishedValue(group_value, ratio.name, None, None, None, None, "too_noisy")
 
     def clamp(x: float) -> float:
-        return min(maximum, max(0.0, x))
+        return min(ratio.max, max(0.0, x))
 
+    value, low, high = interval
     return PublishedValue(
         group_value=group_value,
-        statistic=name,
-        value=clamp(numerator / denominator),
-        ci_low=clamp((numerator - a_s) / (denominator + a_n)),
-        ci_high=clamp((numerator + a_s) / (denominator - a_n)),
+        statistic=ratio.name,
+        value=clamp(value),
+        ci_low=clamp(low),
+        ci_high=clamp(high),
         noise_scale=None,
         status="published",
     )
@@ -245,18 +279,8 @@ def published_values(
                     over_bound_value(key, metric, float(row[count]), scales[count], roster_sizes[key], distribution)
                 )
         for ratio in spec.ratios:
-            values.append(
-                ratio_value(
-                    key,
-                    ratio.name,
-                    float(row[ratio.numerator]),
-                    scales[ratio.numerator],
-                    float(row[ratio.denominator]),
-                    scales[ratio.denominator],
-                    ratio.max,
-                    distribution,
-                )
-            )
+            parts = {p: float(row[p]) for p in ratio.parts}
+            values.append(ratio_value(key, ratio, parts, scales, distribution))
     return tuple(values)
 
 

@@ -16,7 +16,9 @@ and scales):
 - for a ratio S/N, the relative half-width of the union-bound interval the release publishes,
   [(S - a_S)/(N + a_N), (S + a_S)/(N - a_N)] with 97.5% half-widths a_S, a_N: with r = a / typical
   sum for each part, its wider side lies (r_S + r_N) / (1 - r_N) above S/N, and when r_N >= 1 the
-  ratio would be published as too noisy (infinite relative half-width).
+  ratio would be published as too noisy (infinite relative half-width). A ratio of more sums
+  (occupancy) is predicted with the same function the release uses (`mechanisms.ratio_interval`)
+  at typical values, its wider side relative to the typical quotient.
 
 Groups below the policy's minimum group size (roster sizes, exactly as `groups.decide_groups`
 decides) are shown as suppressed. A release's predicted relative half-width is the largest over
@@ -54,12 +56,13 @@ from foundation.policy import Policy, ReleaseSpec
 from foundation.windows import MONTHS_PER_YEAR, WindowKind
 from privacy.groups import decide_groups
 from privacy.mechanisms import (
-    ALPHA_RATIO_PART,
     ALPHA_SUM,
     NOISE_DISTRIBUTION,
     expected_noise_scale,
     expected_over_bound_scale,
     half_width,
+    ratio_interval,
+    ratio_part_alpha,
     rho_to_epsilon,
     rho_to_epsilon_opendp,
 )
@@ -255,13 +258,17 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
             half = half_width(scales[metric], ALPHA_SUM, dist)
             rows.append(_row(g, metric, "sum", scales[metric], half, typical, half / typical, limit))
         for ratio in spec.ratios:
-            s_typical = spec.typical_value(ratio.numerator) * n
-            n_typical = spec.typical_value(ratio.denominator) * n
-            r_s = half_width(scales[ratio.numerator], ALPHA_RATIO_PART, dist) / s_typical
-            r_n = half_width(scales[ratio.denominator], ALPHA_RATIO_PART, dist) / n_typical
-            relative = ratio_relative_half_width(r_s, r_n)
-            quotient = s_typical / n_typical
-            spread = quotient * relative if math.isfinite(relative) else None
+            typicals = {p: spec.typical_value(p) * n for p in ratio.parts}
+            alpha = ratio_part_alpha(len(ratio.parts))
+            halves = {p: half_width(scales[p], alpha, dist) for p in ratio.parts}
+            quotient = typicals[ratio.numerator] / sum(typicals[p] for p in ratio.denominator_parts)
+            interval = ratio_interval(ratio, typicals, halves)
+            if interval is None:
+                relative, spread = math.inf, None
+            else:
+                _, low, high = interval
+                spread = max(high - quotient, quotient - low)
+                relative = spread / quotient
             rows.append(_row(g, ratio.name, "ratio", None, spread, quotient, relative, limit))
     return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
 

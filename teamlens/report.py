@@ -28,15 +28,35 @@ STATISTIC_LABELS = {
     "contacts_handled": ("contacts handled", 0),
     "handle_seconds": ("handle time (h)", 1),
     "aht_seconds": ("AHT (s)", 0),
+    "available_idle_seconds": ("available, idle (h)", 1),
+    "transfers_out": ("transfers", 0),
+    "hold_seconds": ("hold time (h)", 1),
+    "contacts_held": ("contacts held", 0),
+    "scheduled_seconds": ("scheduled (h)", 1),
+    "in_adherence_seconds": ("in adherence (h)", 1),
+    "scheduled_work_seconds": ("scheduled work (h)", 1),
+    "worked_seconds": ("worked (h)", 1),
+    "occupancy": ("occupancy (%)", 1),
+    "adherence": ("adherence (%)", 1),
+    "conformance": ("conformance (%)", 1),
+    "transfer_rate": ("transfer rate (%)", 1),
+    "average_hold_seconds": ("average hold (s)", 0),
 }
+# Sums of seconds shown in hours; ratios of time or contacts shown in percent.
+HOURS = {s for s in STATISTIC_LABELS if s.endswith("_seconds") and s not in ("aht_seconds", "average_hold_seconds")}
+PERCENT = {"occupancy", "adherence", "conformance", "transfer_rate"}
+# A release with more statistics than this is shown one statistic a row, its groups as columns.
+WIDE_RELEASE = 4
 
 
 def _fmt(value: float | None, statistic: str) -> str:
     if value is None:
         return "-"
     digits = STATISTIC_LABELS.get(statistic, (statistic, 1))[1]
-    if statistic == "handle_seconds":
+    if statistic in HOURS:
         value = value / 3600
+    elif statistic in PERCENT:
+        value = value * 100
     return f"{value:,.{digits}f}"
 
 
@@ -187,11 +207,20 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 mark = UNDERSTATED_MARK if (r["window_start"], r["group_value"], r["statistic"]) in flagged else ""
                 cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r) + mark
         labels = [STATISTIC_LABELS.get(s, (s, 0))[0] for s in statistics]
-        lines = [
-            (window_label(window, ends[window]), group, *(values.get(s, "-") for s in statistics))
-            for (window, group), values in sorted(cells.items())
-        ]
-        console().print(table(("window", "group", *labels), lines, right=labels))
+        if len(statistics) > WIDE_RELEASE:
+            groups = sorted({group for _, group in cells})
+            long_lines = [
+                (window_label(window, ends[window]), label, *(cells[(window, g)].get(s, "-") for g in groups))
+                for window in shown
+                for s, label in zip(statistics, labels, strict=True)
+            ]
+            console().print(table(("window", "figure", *groups), long_lines, right=groups))
+        else:
+            lines = [
+                (window_label(window, ends[window]), group, *(values.get(s, "-") for s in statistics))
+                for (window, group), values in sorted(cells.items())
+            ]
+            console().print(table(("window", "group", *labels), lines, right=labels))
         for line in understated_footnote(flagged, ends):
             print(line)
     if suggestions:

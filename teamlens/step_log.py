@@ -212,9 +212,11 @@ def compact_days(days: Iterable[dt.date | str]) -> str:
 
 
 def window_text(name: str, start: dt.date | str, end: dt.date | str) -> str:
-    """A release window as 'name 2026-10-01 .. 2026-10-31' (end given exclusive, shown inclusive)."""
-    last = dt.date.fromisoformat(str(end)) - dt.timedelta(days=1)
-    return f"{name} {start} .. {last}"
+    """A release window as people say it: 'name October 2026', 'name week 41 of 2026 (5 Oct - 11 Oct
+    2026)' (teamlens.labels.window_label; end given exclusive)."""
+    from teamlens.labels import window_label
+
+    return f"{name} {window_label(dt.date.fromisoformat(str(start)), dt.date.fromisoformat(str(end)))}"
 
 
 # --- releases ----------------------------------------------------------------------------------

@@ -27,15 +27,21 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
     assert policy.privacy_unit == "agent"
     assert policy.budget_cap == Budget("rho", Fraction(1))
     assert policy.min_group_size == 10
-    assert [r.name for r in policy.releases] == ["team_month_contacts_aht", "site_week_contacts_aht"]
-    assert policy.release("site_week_contacts_aht").rho == Fraction(8, 100)
+    assert [r.name for r in policy.releases] == [
+        "team_month_contacts_aht",
+        "site_week_contacts_aht",
+        "site_month_service",
+    ]
+    assert policy.release("site_week_contacts_aht").rho == Fraction(5, 100)
+    assert policy.release("site_month_service").rho == Fraction(18, 100)
     assert len(policy.sha256) == 64
 
 
 def test_shipped_policy_fits_the_cap_in_the_worst_month() -> None:
-    """One monthly team release plus the 6 weeks that can touch one month stay within the cap."""
+    """The monthly team and site releases plus the 6 weeks that can touch one month stay within the cap."""
     policy = load_policy(POLICY_FILE)
-    worst = policy.release("team_month_contacts_aht").rho + 6 * policy.release("site_week_contacts_aht").rho
+    monthly = policy.release("team_month_contacts_aht").rho + policy.release("site_month_service").rho
+    worst = monthly + 6 * policy.release("site_week_contacts_aht").rho
     assert worst == Fraction(98, 100)
     assert worst <= policy.budget_cap.amount
 

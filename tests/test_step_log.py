@@ -201,16 +201,20 @@ REFUSED = {**PUBLISHED, "status": "refused", "release_id": None, "reason": "refu
 PENDING = {**WEEK, "status": "pending", "missing_days": ["2026-10-09", "2026-10-10", "2026-10-11"]}
 
 
+# The window of the release lines below as people say it (teamlens.labels.window_label).
+WEEK_41 = "week 41 of 2026 (5 Oct - 11 Oct 2026)"
+
+
 def test_release_lines_say_published_stored_refused_pending_and_late_data() -> None:
     assert step_log.release_lines([PUBLISHED, {**PUBLISHED, "correction": 1}, STORED, REFUSED, PENDING]) == [
-        (INFO, "published team_week 2026-10-05 .. 2026-10-11 as abc: 2 group(s) released, 1 suppressed, 0 merged; "
+        (INFO, f"published team_week {WEEK_41} as abc: 2 group(s) released, 1 suppressed, 0 merged; "
             "spent rho 1/4 per agent in 2026-10"),
-        (WARN, "correction 1 of team_week 2026-10-05 .. 2026-10-11 as abc: 2 group(s) released, 1 suppressed, "
+        (WARN, f"correction 1 of team_week {WEEK_41} as abc: 2 group(s) released, 1 suppressed, "
             "0 merged; spent rho 1/4 per agent in 2026-10"),
-        (INFO, "stored team_week 2026-10-05 .. 2026-10-11 (abc): returned as stored, no noise drawn, nothing spent"),
-        (WARN, f"late data for team_week 2026-10-05 .. 2026-10-11: {LATE}"),
-        (WARN, "refused team_week 2026-10-05 .. 2026-10-11: refused team_week: over the cap"),
-        (INFO, "pending team_week 2026-10-05 .. 2026-10-11: metrics not complete for 3 day(s) (2026-10-09 .. "
+        (INFO, f"stored team_week {WEEK_41} (abc): returned as stored, no noise drawn, nothing spent"),
+        (WARN, f"late data for team_week week 41 of 2026 (5 Oct - 11 Oct 2026): {LATE}"),
+        (WARN, "refused team_week week 41 of 2026 (5 Oct - 11 Oct 2026): refused team_week: over the cap"),
+        (INFO, f"pending team_week {WEEK_41}: metrics not complete for 3 day(s) (2026-10-09 .. "
             "2026-10-11); nothing drawn, a later run releases it"),
         (INFO, "releases: 5 window(s): 2 published (1 correction(s)), 1 returned the stored figures (nothing spent), "
             "1 refused, 1 pending"),
@@ -241,7 +245,7 @@ def test_run_summary_counts_the_days_missing_input_and_releases(settings, stub_s
         "WARNING missing input: telephony on 2026-10-06; no input at all on 2026-10-07",
         "releases: 3 window(s): 1 published (0 correction(s)), 0 returned the stored figures (nothing spent), "
         "1 refused, 1 pending",
-        "WARNING refused team_week 2026-10-05 .. 2026-10-11: refused team_week: over the cap",
+        "WARNING refused team_week week 41 of 2026 (5 Oct - 11 Oct 2026): refused team_week: over the cap",
         "1 window(s) pending until the metrics of 2026-10-09 .. 2026-10-11 exist",
     ]
 
@@ -255,7 +259,7 @@ def test_a_rerun_summary_says_the_stored_figures_were_returned_and_nothing_spent
         "releases: 2 window(s): 0 published (0 correction(s)), 2 returned the stored figures (nothing spent), "
         "0 refused, 0 pending",
         "every release returned the stored figures: no new noise drawn, no budget spent",
-        f"late data for team_week 2026-10-05 .. 2026-10-11: {LATE}",
+        f"late data for team_week week 41 of 2026 (5 Oct - 11 Oct 2026): {LATE}",
     ]
     # a rerun with a window still pending (its first days never ran): nothing new, nothing spent
     write_publish_record(settings, [{**STORED, "late_data": None}, PENDING])
@@ -325,4 +329,4 @@ def test_the_report_names_late_data_of_the_latest_publish_records(settings) -> N
 
     assert release_notes(settings) == []
     write_publish_record(settings, [STORED, PUBLISHED])
-    assert release_notes(settings) == [f"late data for team_week 2026-10-05 .. 2026-10-11: {LATE}"]
+    assert release_notes(settings) == [f"late data for team_week week 41 of 2026 (5 Oct - 11 Oct 2026): {LATE}"]
