@@ -27,15 +27,31 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from privacy.mechanisms import ALPHA_RATIO_PART, ALPHA_SUM, half_width
+from privacy.mechanisms import ALPHA_SUM, half_width
 from teamlens.labels import window_label
 from teamlens.report import is_over_bound, likely_understated
+
+# Under pure DP a difference's interval joins two Laplace intervals of 97.5% each (union bound: 95%).
+ALPHA_EACH_OF_TWO = ALPHA_SUM / 2
 
 # How a statistic is named and shown: (label, unit); unit one of count, hours, duration, share, number.
 STATISTICS: dict[str, tuple[str, str]] = {
     "contacts_handled": ("Contacts handled", "count"),
     "handle_seconds": ("Handle time", "hours"),
     "aht_seconds": ("Average handle time", "duration"),
+    "occupancy": ("Occupancy (handling / available)", "share"),
+    "adherence": ("Schedule adherence", "share"),
+    "conformance": ("Schedule conformance (worked / scheduled)", "share"),
+    "transfer_rate": ("Transfer rate", "share"),
+    "average_hold_seconds": ("Average hold", "duration"),
+    "available_idle_seconds": ("Available, waiting for a contact", "hours"),
+    "transfers_out": ("Contacts transferred", "count"),
+    "contacts_held": ("Contacts put on hold", "count"),
+    "hold_seconds": ("Hold time", "hours"),
+    "scheduled_seconds": ("Scheduled time", "hours"),
+    "in_adherence_seconds": ("Time in adherence", "hours"),
+    "scheduled_work_seconds": ("Scheduled working time", "hours"),
+    "worked_seconds": ("Worked time", "hours"),
 }
 SHARE_WORDS = ("share", "rate", "pct", "percent", "occupancy", "adherence", "conformance", "service_level", "abandon")
 UNIT_WORDS = {"count": "", "hours": "hours", "duration": "m:ss", "share": "%", "number": ""}
@@ -222,8 +238,8 @@ def difference_interval(first: Figure, second: Figure, distribution: str) -> Com
     if sums and first.value > 0 and second.value > 0:
         assert first.noise_scale is not None and second.noise_scale is not None
         if distribution == "discrete_laplace":
-            half = half_width(first.noise_scale, ALPHA_RATIO_PART, distribution) + half_width(
-                second.noise_scale, ALPHA_RATIO_PART, distribution
+            half = half_width(first.noise_scale, ALPHA_EACH_OF_TWO, distribution) + half_width(
+                second.noise_scale, ALPHA_EACH_OF_TWO, distribution
             )
         else:
             half = half_width(math.hypot(first.noise_scale, second.noise_scale), ALPHA_SUM, distribution)
