@@ -520,6 +520,7 @@ QUEUE_LOG_CALLS = Source(
     lookaround_days=1,
     field_sources=_CALL_FIELDS,
     description="Asterisk queue_log (native pipe lines or CSV export): one contact per callid.",
+    ids_unique=True,
 )
 
 QUEUE_LOG_AGENT_EVENTS = Source(
@@ -539,6 +540,7 @@ QUEUE_LOG_AGENT_EVENTS = Source(
         "agent_pseudonym": "agent (interface) via roster asterisk_agent",
     },
     description="Asterisk queue_log agent lines: logins, logoffs, pauses.",
+    ids_unique=True,
 )
 
 CDR = Source(
@@ -563,6 +565,7 @@ CDR = Source(
         "agent_pseudonym": "dstchannel without its -<suffix> via roster asterisk_agent",
     },
     description="Asterisk CDR Master.csv: one contact per line; src, dst, clid, userfield never parsed.",
+    ids_unique=True,
 )
 
 SOURCES = [QUEUE_LOG_CALLS, QUEUE_LOG_AGENT_EVENTS, CDR]
