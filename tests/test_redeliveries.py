@@ -12,6 +12,7 @@ Expected counts, worked out by hand from the fixtures:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -163,23 +164,63 @@ def test_repeated_call_ids_with_different_content_are_distinct_calls(spark, tmp_
     suffixed = [cid for cid in got if cid.startswith("C-2001~")]
     assert sorted(got) == sorted(["C-2001", "C-2002", *suffixed]) and len(suffixed) == 1
     assert len(suffixed[0]) == len("C-2001~") + 8
-    assert got["C-2001"][:2] == ("calls.csv", 1) and got[suffixed[0]][:2] == ("calls.csv", 2)
+    # Lines 2 and 3 (line 1 is the header).
+    assert got["C-2001"][:2] == ("calls.csv", 2) and got[suffixed[0]][:2] == ("calls.csv", 3)
 
     # Stable across reruns: the same suffix again.
     ingest.run_table(spark, settings, schema.CONTACTS, [D])
     assert sorted(staged(settings, D, source)) == sorted(got)
 
 
-def test_a_declared_unique_id_with_different_content_is_an_id_collision(spark, tmp_path):
+def test_a_declared_unique_id_makes_versions_or_an_id_collision(spark, tmp_path):
     # The same export through a parse that declares its ids unique (Parsed.ids_unique, as a flat
-    # mapping's declaration sets it): the two different C-2001 calls are quarantined.
+    # mapping's declaration sets it): the two C-2001 calls are then versions of one call, the
+    # later one (by last_update_ts, the source's order) wins; without a version order they are an
+    # id collision, both quarantined, and the identical copy of the first stays a duplicate.
     settings = settings_for(tmp_path, flat=True)
     [flat] = [s for s in registry.sources_for(schema.CONTACTS, settings.lake.landing) if s.name.startswith("flat")]
     keyed = roster.read_keyed_roster(settings)
     identities = ingest.roster_identities(spark, keyed.agents)
-    days = ingest.source_files(settings, flat, [D])
-    parsed = flat.parse(spark, days[D], SourceContext(settings=settings, folder=Path(".")))
-    classified = ingest.resolve(parsed.rows, identities, flat, ids_unique=True)
-    rows = sorted((r["source_line"], r["reason"], r["_dup_rank"]) for r in classified.collect())
+    files = ingest.source_files(settings, flat, [D])[D]
+    parsed = flat.parse(spark, files, SourceContext(settings=settings, folder=Path(".")))
+
+    def outcome(source: Any) -> list[tuple[int, str | None, int, bool]]:
+        classified = ingest.resolve(parsed.rows, identities, source, ids_unique=True)
+        return sorted((r["source_line"], r["reason"], r["_dup_rank"], r["_superseded"]) for r in classified.collect())
+
+    # Lines: 2 C-2001 (call A), 3 C-2001 (call B, ends later), 4 C-2002, 5 C-2001 (call A again).
+    assert outcome(flat) == [(2, None, 2, True), (3, None, 1, False), (4, None, 1, False), (5, None, 2, True)]
     collision = "id collision: different records share source, contact_id"
-    assert rows == [(1, collision, 1), (2, collision, 1), (3, None, 1), (4, None, 2)]
+    unordered = dataclasses.replace(flat, order=())
+    assert outcome(unordered) == [
+        (2, collision, 1, False),
+        (3, collision, 1, False),
+        (4, None, 1, False),
+        (5, None, 2, False),
+    ]
+
+
+def test_a_broken_record_in_a_document_hides_nothing_after_it():
+    from jobs.reading import split_json_document
+
+    # Back to back: the broken object ends in "}" and the next one follows directly.
+    assert split_json_document('{"a": 1}{"b": {"x": 1}, oops}{"a": 3}') == [
+        '{"a": 1}',
+        '{"b": {"x": 1}, oops}',
+        '{"a": 3}',
+    ]
+    # Cut off mid-record, the next record on its own line.
+    assert split_json_document('{"a": 1}\n{"a": 2, "n": {"q"\n{"a": 3}\n') == [
+        '{"a": 1}',
+        '{"a": 2, "n": {"q"',
+        '{"a": 3}',
+    ]
+    # An array anywhere counts as its records.
+    assert split_json_document('{"a": 1}[{"c": 1}, {"c": 2}]{"a": 4}') == [
+        '{"a": 1}',
+        '{"c": 1}',
+        '{"c": 2}',
+        '{"a": 4}',
+    ]
+    # A broken tail stays one record.
+    assert split_json_document('{"a": 1}{"a"') == ['{"a": 1}', '{"a"']
