@@ -84,8 +84,9 @@ def count_by_day(spark: SparkSession, root: Path, days: Sequence[dt.date]) -> di
 @dataclass(frozen=True)
 class SourcePart:
     """One source's classified records for a table: the canonical columns (with day and source),
-    source_file, source_line, raw_record, reason (null when good) and _dup_rank; extra: per-day
-    report fields of the source (files read, input not ingested by design)."""
+    source_file, source_line, raw_record, reason (null when good), _dup_rank and _superseded
+    (jobs.columns.ranked); extra: per-day report fields of the source (files read, input not
+    ingested by design)."""
 
     source: str
     classified: DataFrame
