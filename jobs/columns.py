@@ -143,16 +143,92 @@ def conform(df: DataFrame, table: schema.Table) -> DataFrame:
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in fields])
 
 
-def ranked(df: DataFrame, key: Sequence[str], order: Sequence[Column]) -> DataFrame:
-    """Adds _dup_rank: 1 for the row kept per key and day, 2.. for its duplicates (deterministic order).
+ID_COLLISION = "id collision"
+# The staged key of a distinct record that shares its id with an earlier one: id + this + 8 hex digits
+# of its content fingerprint (stable across reruns).
+DISTINCT_SUFFIX = "~"
 
-    Only rows that pass rank against each other: a quarantined record never hides a good one.
+
+def id_collision_reason(key: Sequence[str]) -> str:
+    """The quarantine reason of records whose id is declared unique but that differ in content."""
+    return f"{ID_COLLISION}: different records share {', '.join(key)}"
+
+
+def fingerprint(values: Sequence[Column]) -> Column:
+    """A record's content fingerprint: SHA-256 (hex) of its parsed values as JSON, timestamps as
+    microseconds since the epoch (so that it does not depend on the session's time zone)."""
+    from pyspark.sql import functions as F
+
+    return F.sha2(F.to_json(F.array(F.struct(*values))), 256)
+
+
+def ranked(
+    df: DataFrame,
+    key: Sequence[str],
+    version: Sequence[Column],
+    *,
+    ids_unique: bool,
+    id_column: str | None,
+) -> DataFrame:
+    """Decides which deliveries are the same record (docs/landing.md, "Duplicates and redeliveries"):
+    adds _dup_rank (1: the delivery that counts, 2..: the same record delivered again) and
+    _superseded (an older version of a record whose latest version is elsewhere), _group (the
+    record's key as delivered), _vrank (1: its latest version) and _changed, sets reason to
+    the id collision reason where the id is declared unique but the records differ, and suffixes
+    id_column where distinct records share an id that is not declared unique.
+
+    df: classified rows with day, source_file, source_line, reason and _fp (the content
+    fingerprint). Rows rank per key across every landing day in df, never per day, so that a
+    redelivery in another day's folder is recognised wherever the copies landed.
+    version: the source's version order (best first); used only where ids are unique (only then
+    are two contents of one id versions of one record). The latest version decides, valid or not:
+    when it is invalid, it is quarantined and the older versions are duplicates. Among deliveries
+    of the latest version, identical contents are one record (the first valid delivery in day,
+    file and line order counts; an invalid copy never hides a valid one, it is quarantined).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    window = Window.partitionBy(F.col("reason").isNull(), F.col("day"), *[F.col(k) for k in key]).orderBy(*order)
-    return df.withColumn("_dup_rank", F.row_number().over(window))
+    valid = F.col("reason").isNull()
+    # The content breaks ties between the elements of one JSON array line (they share the line).
+    position = [F.col("day").asc(), F.col("source_file").asc(), F.col("source_line").asc(), F.col("_fp").asc()]
+    # A row without its key is its own group (it is quarantined anyway, for the missing key).
+    solo = F.when(
+        F.greatest(*[F.col(k).isNull() for k in key], F.lit(False)),
+        F.concat_ws("#", F.col("source_file"), F.col("source_line").cast("string")),
+    )
+    df = df.withColumn("_group", F.to_json(F.struct(*[F.col(k) for k in key], solo.alias("_solo"))))
+    group = [F.col("_group")]
+    versions = [*version] if ids_unique else []
+    whole = Window.partitionBy(*group)
+    if versions:
+        df = df.withColumn("_vrank", F.dense_rank().over(Window.partitionBy(*group).orderBy(*versions)))
+    else:
+        df = df.withColumn("_vrank", F.lit(1))
+    latest = valid & (F.col("_vrank") == 1)
+    copies = Window.partitionBy(*group, latest, F.col("_fp")).orderBy(*position)
+    df = df.withColumn("_copy", F.row_number().over(copies))
+    representative = latest & (F.col("_copy") == 1)
+    contents = F.sum(F.when(representative, 1).otherwise(0)).over(whole)
+    content_no = F.sum(F.when(representative, 1).otherwise(0)).over(
+        Window.partitionBy(*group)
+        .orderBy(representative.desc(), *position)
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    df = df.withColumn("_contents", contents).withColumn("_content_no", content_no)
+    collide = ids_unique or id_column is None
+    collision = representative & (F.col("_contents") > 1) & F.lit(collide)
+    distinct_later = representative & (F.col("_contents") > 1) & F.lit(not collide) & (F.col("_content_no") > 1)
+    out = df.withColumn("_superseded", valid & (F.col("_vrank") > 1))
+    out = out.withColumn(
+        "_dup_rank",
+        F.when(F.col("_superseded"), F.lit(2)).when(latest, F.col("_copy")).otherwise(F.lit(1)),
+    )
+    out = out.withColumn("reason", F.when(collision, F.lit(id_collision_reason(key))).otherwise(F.col("reason")))
+    if id_column is not None and not collide:
+        suffixed = F.concat(F.col(id_column), F.lit(DISTINCT_SUFFIX), F.substring(F.col("_fp"), 1, 8))
+        out = out.withColumn(id_column, F.when(distinct_later, suffixed).otherwise(F.col(id_column)))
+    return out.withColumn("_changed", collision | distinct_later).drop("_copy", "_contents", "_content_no")
 
 
 def quarantine_rows(classified: DataFrame, source: str, day: dt.date | None = None) -> DataFrame:

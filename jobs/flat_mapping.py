@@ -230,9 +230,10 @@ def mapping_from_dict(doc: Any, path: str | Path = "<mapping>") -> FlatMapping:
 def ids_unique(mapping: FlatMapping) -> bool:
     """Whether the export declares its call key unique across the export (call_ids_unique).
 
-    The one place the ingest learns it: a repeated key is then one call delivered again, and two
-    rows sharing a key but differing in content are an id collision. False (the default): rows
-    sharing a key but differing in content are different calls.
+    The one place the ingest learns it (Source.ids_unique): a repeated key is then one call
+    delivered again, its versions ranked by last_update_ts (the latest staged; two different rows
+    at the same latest time are an id collision). False (the default): rows sharing a key but
+    differing in content are different calls (jobs.columns: the later ones get a suffixed id).
     """
     return mapping.call_ids_unique
 

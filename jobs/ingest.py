@@ -3,8 +3,9 @@
 The one ingest path: every source (jobs.registry) only parses its files (jobs.sources contract);
 what is the same for every source lives here: the agent is resolved through the roster (the
 source's identifier column, case-insensitively), the day rule is checked (a record whose time lies
-more than one site-local day from its landing day is quarantined), duplicates are ranked per
-source and key, and all sources' rows are written as the table's day partitions, with a
+more than one site-local day from its landing day is quarantined), duplicates are decided per
+source and key across every landing day the source read (jobs.columns.ranked; docs/landing.md,
+"Duplicates and redeliveries"), and all sources' rows are written as the table's day partitions, with a
 quarantine folder per source and one reconciliation report per day (jobs.writing.ingest_days).
 
 Day rule: `day` is the landing partition's day, which the landing contract (docs/landing.md)
@@ -16,22 +17,25 @@ a one-day rerun could then neither replace nor remove.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from foundation import roster, schema
+from foundation import lake, roster, schema
 from foundation.desktop_rules import DesktopRules
 from foundation.settings import Settings
 from foundation.status_names import StatusNameKeywords, policy_file_keywords
 from jobs import columns, reading, writing
-from jobs.sources import Source, SourceContext
+from jobs.sources import ADDED_COLUMNS, Source, SourceContext
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
+
+log = logging.getLogger(__name__)
 
 MISSING_AGENT = "missing agent"
 MISSING_TIME = "missing record time"
@@ -98,12 +102,40 @@ def source_files(settings: Settings, source: Source, days: Sequence[dt.date]) ->
     return {day: landing.read for day, landing in source_days(settings, source, days).items()}
 
 
-def resolve(rows: DataFrame, identities: DataFrame, source: Source, day: dt.date | None = None) -> DataFrame:
+def record_id_column(table: schema.Table) -> str | None:
+    """The key column that names a record (contact_id, event_id), which a distinct record sharing
+    it gets a suffix in; None when the key has none (desktop activity, schedules)."""
+    ids = [c for c in table.key if c.endswith("_id")]
+    return ids[-1] if ids else None
+
+
+def content_values(rows: DataFrame, table: schema.Table) -> list[Column]:
+    """The parsed values a record's content fingerprint covers: the table's columns the source
+    parsed (not the key, the landing day, the source or the lineage), timestamps as microseconds,
+    and the agent as delivered (trimmed, lower case) instead of its pseudonym."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    skip = {*table.key, *table.lineage, *ADDED_COLUMNS}
+    out = []
+    for f in table.spark_schema().fields:
+        if f.name in skip or f.name not in rows.columns:
+            continue
+        col = F.col(f.name)
+        out.append((F.unix_micros(col) if isinstance(f.dataType, T.TimestampType) else col).alias(f.name))
+    return [*out, F.lower(F.trim(F.col("agent_key"))).alias("agent_key")]
+
+
+def resolve(
+    rows: DataFrame, identities: DataFrame, source: Source, day: dt.date | None = None, ids_unique: bool | None = None
+) -> DataFrame:
     """Parsed rows (jobs.sources contract) -> classified rows: canonical columns with day,
-    agent_pseudonym and source, lineage, raw_record, reason and _dup_rank.
+    agent_pseudonym and source, lineage, raw_record, reason, _dup_rank and _superseded
+    (columns.ranked: duplicates are decided across every landing day in rows).
 
     day: the landing day of every row (the rows of one day's files); None: each row's landing day
     from the day=YYYY-MM-DD folder in its source_file.
+    ids_unique: the parse's declaration (Parsed.ids_unique); None: the source's (Source.ids_unique).
     """
     from pyspark.sql import functions as F
 
@@ -135,10 +167,17 @@ def resolve(rows: DataFrame, identities: DataFrame, source: Source, day: dt.date
         *canonical,
         F.col("raw_record").cast("string").alias("raw_record"),
         F.coalesce(F.col("reason"), columns.first_reason(checks)).alias("reason"),
+        columns.fingerprint(content_values(joined, table)).alias("_fp"),
     )
     order = [F.col(c).desc() if desc else F.col(c).asc() for c, desc in source.order]
     key_columns = [c for c in table.key if c not in ("day",)]
-    return columns.ranked(classified, key_columns, [*order, F.col("source_file"), F.col("source_line")])
+    return columns.ranked(
+        classified,
+        key_columns,
+        order,
+        ids_unique=source.ids_unique if ids_unique is None else ids_unique,
+        id_column=record_id_column(table),
+    )
 
 
 def staged_rows(classified: DataFrame, source: Source) -> DataFrame:
@@ -178,8 +217,14 @@ def source_part(
         status_name_keywords=keywords,
     )
     parsed = source.parse(spark, files, ctx)
-    in_run = parsed.rows.filter(columns.landing_day(F.col("source_file")).isin(list(days)))
-    classified = resolve(in_run, identities, source)
+    # Ranked across every day read (the look-around days too), then cut to the run's days: a run
+    # of D and a run of D+1 decide a record delivered on both days the same way.
+    everything = resolve(parsed.rows, identities, source, ids_unique=parsed.ids_unique)
+    reingest: dict[dt.date, dt.date] = {}
+    if set(landing_by_day) - set(days):
+        everything = everything.persist()
+        reingest = replaced_days(spark, everything, source, days, settings.lake.table_root(source.table))
+    classified = everything.filter(F.col("day").isin(list(days)))
     # Every day lists the entries of its landing folder that were not read, [] when none.
     extra: dict[dt.date, dict[str, Any]] = {
         d: {
@@ -199,7 +244,61 @@ def source_part(
         kept = columns.kept_rows(classified).filter(F.col("status_type") == "CUSTOM")
         unlisted = kept.filter(columns.status_name_category(F.col("status_name"), keywords, None).isNull())
         _add_counts(extra, UNLISTED_STATUS_NAMES, unlisted.groupBy("day", "status_name").agg(F.count(F.lit(1))))
-    return writing.SourcePart(source.name, classified, extra, source.stage_folder_only, parsed.persisted)
+    persisted = (*parsed.persisted, everything) if set(landing_by_day) - set(days) else parsed.persisted
+    return writing.SourcePart(source.name, classified, extra, source.stage_folder_only, persisted, reingest)
+
+
+def replaced_days(
+    spark: SparkSession, ranked: DataFrame, source: Source, days: Sequence[dt.date], table_root: Path
+) -> dict[dt.date, dt.date]:
+    """Look-around days outside the run whose staged partition this run's deliveries change, each
+    with the run day that changes it (the latest).
+
+    A delivery on a run day now decides a record that also landed on another day (a later
+    version, an id collision, a distinct record whose id takes a suffix), and that other day's
+    staged partition still holds its copy as it was (its run did not see this delivery yet: it
+    landed later). Staged copies are found by their lineage (source, source_file, source_line),
+    so a day whose partition already agrees is not written again.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    in_run = F.col("day").isin(list(days))
+    latest_in_run = F.col("reason").isNull() & (F.col("_vrank") == 1) & in_run
+    lost = (F.col("_dup_rank") > 1) | F.col("_changed") | (F.col("_superseded"))
+    id_column = record_id_column(source.table)
+    staged_id = F.col(id_column) if id_column else F.lit("")
+    # The id the copy should be staged under now; null: it should not be staged.
+    expected = F.when((F.col("_dup_rank") == 1) & F.col("reason").isNull(), staged_id)
+    candidates = (
+        writing.staged_lineage(ranked, source.stage_folder_only)
+        .withColumn("_by", F.max(F.when(latest_in_run, F.col("day"))).over(Window.partitionBy("_group")))
+        .filter(~in_run & lost & F.col("_by").isNotNull())
+        .select("day", "source_file", "source_line", expected.alias("_expected"), "_by")
+    )
+    candidate_days = [r["day"] for r in candidates.select("day").distinct().collect()]
+    folders = [str(lake.partition(table_root, d)) for d in candidate_days if lake.partition(table_root, d).is_dir()]
+    if not folders:
+        return {}
+    staged = (
+        spark.read.option("basePath", str(table_root))
+        .parquet(*folders)
+        .filter(F.col("source") == source.name)
+        .select(
+            "day",
+            "source_file",
+            "source_line",
+            staged_id.alias("_staged_id"),
+        )
+    )
+    changed = (
+        candidates.join(staged, ["day", "source_file", "source_line"])
+        .filter(~F.col("_expected").eqNullSafe(F.col("_staged_id")))
+        .groupBy("day")
+        .agg(F.max("_by").alias("by"))
+        .collect()
+    )
+    return {r["day"]: r["by"] for r in changed}
 
 
 def _add_counts(extra: dict[dt.date, dict[str, Any]], key: str, counts: DataFrame) -> None:
@@ -239,5 +338,24 @@ def run_table(
     identities = roster_identities(spark, keyed.agents)
     keywords = status_name_keywords if status_name_keywords is not None else policy_file_keywords(settings.policy_path)
     parts = [source_part(spark, settings, s, days, identities, desktop_rules, keywords) for s in sources]
+    reingested = {
+        day.isoformat(): (
+            f"day {day} re-ingested: a later delivery on {by} ({part.source}) replaces a record staged on it"
+        )
+        for part in parts
+        for day, by in sorted(part.reingest.items())
+    }
+    if reingested:
+        # One partition in, one out: a replaced day is written as a whole, with every source.
+        for part in parts:
+            for frame in part.persisted:
+                frame.unpersist()
+        days = sorted({*days, *(dt.date.fromisoformat(d) for d in reingested)})
+        for message in reingested.values():
+            log.warning("%s: %s", table.name, message)
+        parts = [source_part(spark, settings, s, days, identities, desktop_rules, keywords) for s in sources]
     reports = writing.ingest_days(settings, table, days, parts, key_fingerprint=keyed.key_fingerprint)
-    return writing.summarize(table, reports, settings)
+    summary = writing.summarize(table, reports, settings)
+    if reingested:
+        summary["reingested"] = dict(sorted(reingested.items()))
+    return summary

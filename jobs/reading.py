@@ -223,12 +223,32 @@ def read_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     return reader.text(paths, wholetext=True).select(F.input_file_name().alias("source_file"), F.col("value"))
 
 
-def split_json_document(text: str | None) -> list[str]:
-    """The records of one JSON document: the elements of an array, or each object of a file of
-    concatenated objects (Kinesis Firehose writes records back to back, with or without newlines).
+def _resync(text: str, start: int, decoder: json.JSONDecoder) -> int:
+    """Where the next whole JSON value after a broken one begins: the first '{' or '[' after start
+    that opens a line or directly follows a closing '}' or ']' (objects back to back) and decodes;
+    len(text) when none does. A '{' inside the broken record (after ':' or ',') is never taken."""
+    for pos in range(start + 1, len(text)):
+        if text[pos] not in "{[":
+            continue
+        before = text[:pos].rstrip(" \t")
+        if not (before.endswith("\n") or before.rstrip().endswith(("}", "]"))):
+            continue
+        try:
+            decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            continue
+        return pos
+    return len(text)
 
-    Text that is not JSON from some point on becomes one last record (the rest of the file), so
-    it is quarantined as malformed rather than lost.
+
+def split_json_document(text: str | None) -> list[str]:
+    """The records of one JSON document: the elements of an array (wherever an array appears,
+    back to back with objects or other arrays), or each object of a file of concatenated objects
+    (Kinesis Firehose writes records back to back, with or without newlines).
+
+    A broken record (text that is not JSON) becomes one record of its own, from where it starts to
+    where the next whole object begins (_resync), so it is quarantined as malformed and never
+    hides the valid records after it.
     """
     if text is None:
         return []
@@ -243,12 +263,30 @@ def split_json_document(text: str | None) -> list[str]:
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
-            out.append(text[pos:])
-            return out
-        if isinstance(value, list) and not out and text[end:].strip() == "":
-            return [json.dumps(v) for v in value]
-        out.append(text[pos:end])
+            end = _resync(text, pos, decoder)
+            out.append(text[pos:end].rstrip())
+            pos = end
+            continue
+        if isinstance(value, list):
+            out.extend(json.dumps(v) for v in value)
+        else:
+            out.append(text[pos:end])
         pos = end
+
+
+def read_json_line_records(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """The records of JSON Lines files as lines_schema rows: a line each, except that a line
+    holding a JSON array is its elements (some exporters write a batch as one array per line);
+    they share the line's source_line, each its element as raw record. A line that only looks
+    like an array (not valid JSON) stays one record, quarantined as malformed."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    lines = read_json_lines(spark, files)
+    elements = F.from_json(F.col("value"), T.ArrayType(T.StringType()))
+    is_array = F.trim(F.col("value")).startswith("[") & elements.isNotNull()
+    records = F.when(is_array, elements).otherwise(F.array(F.col("value")))
+    return lines.select("source_file", "source_line", F.explode(records).alias("value"))
 
 
 def read_json_documents(spark: SparkSession, files: Sequence[str]) -> DataFrame:

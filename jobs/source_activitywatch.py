@@ -257,6 +257,7 @@ ACTIVITYWATCH = Source(
     record_time="timestamp",
     always=True,
     stage_folder_only=True,
+    ids_unique=True,
 )
 
 SOURCES = [ACTIVITYWATCH]

@@ -543,6 +543,7 @@ QUEUE_LOG_CALLS = Source(
     lookaround_days=1,
     field_sources=_CALL_FIELDS,
     description="Asterisk queue_log (native pipe lines or CSV export): one contact per callid.",
+    ids_unique=True,
 )
 
 QUEUE_LOG_AGENT_EVENTS = Source(
@@ -563,6 +564,7 @@ QUEUE_LOG_AGENT_EVENTS = Source(
         "agent_pseudonym": "agent (else a login's data1), its identifier via roster asterisk_agent",
     },
     description="Asterisk queue_log agent lines: logins, logoffs, pauses.",
+    ids_unique=True,
 )
 
 CDR = Source(
@@ -587,6 +589,7 @@ CDR = Source(
         "agent_pseudonym": "dstchannel, its identifier (PJSIP/1101-0000000a -> 1101) via roster asterisk_agent",
     },
     description="Asterisk CDR (Master.csv or a CDR table export): one contact per line; src, dst, clid never parsed.",
+    ids_unique=True,
 )
 
 SOURCES = [QUEUE_LOG_CALLS, QUEUE_LOG_AGENT_EVENTS, CDR]

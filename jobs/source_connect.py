@@ -2,12 +2,13 @@
 (landing/connect_agent_events), JSON lines (*.jsonl) or JSON documents of records (*.json, one
 document of records per file, as Kinesis Firehose delivers them).
 
-Contacts (schema.CONTACTS): one row per contact (ContactId) per landing day, the delivery with the
-latest LastUpdateTimestamp winning (ties: the first in file and line order). The day rule checks
+Contacts (schema.CONTACTS): one row per contact (ContactId), the delivery with the latest
+LastUpdateTimestamp winning across the landing day and the days around it (a redelivery in the
+next day's folder is the same contact; docs/landing.md, "Duplicates and redeliveries"). The day rule checks
 InitiationTimestamp in the agent's site time zone (UTC for contacts without an agent).
 
-Agent events (schema.AGENT_EVENTS): one row per agent event (EventId) per landing day; a
-redelivered EventId is kept once (the first in file and line order). The day rule checks
+Agent events (schema.AGENT_EVENTS): one row per agent event (EventId); a redelivered EventId with
+the same content is kept once (the first in file and line order). The day rule checks
 EventTimestamp; the landing day is the site-local day the agent's shift started, so a shift that
 runs past midnight stays in one day. The status is the one after the event, from
 CurrentAgentSnapshot.AgentStatus; records that omit Type (older streams) get it from the name:
@@ -37,10 +38,10 @@ _AGENT_NUMBERS = ("AgentInteractionDuration", "CustomerHoldDuration", "NumberOfH
 
 
 def read_records(spark: SparkSession, files: list[str]) -> DataFrame:
-    """The records of JSON Lines files (a line each) and of the others (.json, Firehose's .gz: a
-    document of records each), as reading.lines_schema rows."""
+    """The records of JSON Lines files (a line each, or a JSON array's elements) and of the others
+    (.json, Firehose's .gz: a document of records each), as reading.lines_schema rows."""
     line_files = [f for f in files if reading.read_as(f, JSON_LINES) == ".jsonl"]
-    lines = reading.read_json_lines(spark, line_files)
+    lines = reading.read_json_line_records(spark, line_files)
     return lines.unionByName(reading.read_json_documents(spark, [f for f in files if f not in line_files]))
 
 
@@ -219,6 +220,8 @@ CTR = Source(
     description="Amazon Connect contact trace records",
     record_time="InitiationTimestamp",
     always=True,
+    ids_unique=True,
+    lookaround_days=1,  # a redelivery in the next day's folder is the same contact
 )
 
 AGENT_EVENTS = Source(
@@ -231,6 +234,7 @@ AGENT_EVENTS = Source(
     description="Amazon Connect agent event stream",
     record_time="EventTimestamp",
     always=True,
+    ids_unique=True,
 )
 
 SOURCES = [CTR, AGENT_EVENTS]

@@ -58,7 +58,7 @@ def parse_events(spark: SparkSession, files: list[str], ctx: SourceContext) -> P
     """One parsed row per event line (jobs.sources contract)."""
     from pyspark.sql import functions as F
 
-    lines = reading.read_json_lines(spark, files)
+    lines = reading.read_json_line_records(spark, files)
     e = F.col("_e")
     parsed = lines.withColumn("_e", columns.parse_json(F.col("value"), event_schema()))
     kind = F.lower(F.trim(e["type"]))
@@ -110,6 +110,7 @@ EVENTS = Source(
         "source_line": "line in the file",
     },
     description="plain JSON-lines desktop events (window, afk, browser)",
+    ids_unique=True,
 )
 
 SOURCES = [EVENTS]

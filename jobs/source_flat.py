@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 
 from foundation import schema
 from jobs import reading
-from jobs.flat_mapping import KEY_SEPARATOR, FlatMapping, compose_call_key, load_mapping, mapping_from_dict
+from jobs.flat_mapping import (
+    KEY_SEPARATOR,
+    FlatMapping,
+    compose_call_key,
+    ids_unique,
+    load_mapping,
+    mapping_from_dict,
+)
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -396,8 +403,6 @@ def flat_sources(landing: Path) -> list[Source]:
     sources = []
     for path in sorted((Path(landing) / FOLDER).glob(f"*/{MAPPING_FILE}")):
         mapping = load_mapping(path)
-        # WIRING (lead): pass ids_unique(mapping) (jobs.flat_mapping) to the Source's declaration
-        # that its ids are unique, once jobs.sources has that field.
         sources.append(
             Source(
                 name=f"{FOLDER}/{path.parent.name}",
@@ -408,6 +413,7 @@ def flat_sources(landing: Path) -> list[Source]:
                 order=(("last_update_ts", True),),
                 field_sources=field_sources(mapping),
                 description=mapping.description or f"flat call export {path.parent.name}",
+                ids_unique=ids_unique(mapping),
             )
         )
     return sources

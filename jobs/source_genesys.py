@@ -456,6 +456,7 @@ CONVERSATIONS = Source(
         "last_update_ts": "conversationEnd, else latest metric emitDate",
     },
     description="Genesys Cloud analytics conversation details (JSON lines or API response documents).",
+    ids_unique=True,
 )
 
 SOURCES = [CONVERSATIONS]

@@ -236,6 +236,7 @@ SCHEDULES = Source(
     field_sources=_field_sources(),
     description="workforce management schedules: shifts and the activities scheduled inside them (CSV)",
     always=True,
+    ids_unique=True,
 )
 
 SOURCES = [SCHEDULES]

@@ -86,6 +86,9 @@ class Parsed:
     # unpersists them once the table is written.
     persisted: tuple[DataFrame, ...] = ()
     notes: DataFrame | None = None
+    # Whether the records' ids are unique, as the parse read it from its options (a flat export's
+    # mapping); None: the source's declaration (Source.ids_unique).
+    ids_unique: bool | None = None
 
 
 ParseFn = Callable[["SparkSession", list[str], SourceContext], Parsed]
@@ -99,16 +102,25 @@ class Source:
     suffixes: the file name endings read, matched as jobs.reading.read_as says (any case, variants,
     X.gz); other entries of a landing day folder are listed as not read in the ingest report.
     identity: the roster column that the source's agent_key is matched against.
-    order: the duplicate order, best first, as (column, descending) pairs; ties go to the first
-    in file and line order.
+    order: the version order of a record's deliveries, latest first, as (column, descending)
+    pairs; used where ids are unique (ids_unique): the latest version decides (docs/landing.md,
+    "Duplicates and redeliveries").
     lookaround_days: landing days on each side also passed to parse (for records that span
-    midnight, such as a queue_log call); only rows whose source_file is in a run day are kept.
+    midnight, such as a queue_log call, and for redeliveries in a neighbouring day's folder):
+    duplicates are decided over all of them; only rows whose source_file is in a run day are
+    written.
     field_sources: canonical column -> the source field that feeds it (for docs/canonical-tables.md).
     record_time: the field day_ts comes from, as the day rule's quarantine reason names it.
     always: ingested even without a landing folder (a center's standard systems: the table's
     partitions and reports then say "nothing delivered" rather than nothing at all).
     stage_folder_only: stage only the landing day folder as source_file, when the file name is
     personal (an ActivityWatch export is named after its host); the quarantine keeps the path.
+    ids_unique: the source's ids name one record each (a Connect ContactId): deliveries of one id
+    are versions of one record (order decides, the latest wins) and different records under one
+    id at the latest version are quarantined as an id collision. False (the default, e.g. a flat
+    export that does not declare its call ids unique): records that share an id but differ in
+    content are distinct records, the later ones staged with a suffixed id; only identical
+    copies are duplicates. A parse may override it per run (Parsed.ids_unique).
     """
 
     name: str
@@ -124,3 +136,4 @@ class Source:
     record_time: str = "record time"
     always: bool = False
     stage_folder_only: bool = False
+    ids_unique: bool = False

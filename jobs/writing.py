@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,8 +85,9 @@ def count_by_day(spark: SparkSession, root: Path, days: Sequence[dt.date]) -> di
 @dataclass(frozen=True)
 class SourcePart:
     """One source's classified records for a table: the canonical columns (with day and source),
-    source_file, source_line, raw_record, reason (null when good) and _dup_rank; extra: per-day
-    report fields of the source (files read, input not ingested by design)."""
+    source_file, source_line, raw_record, reason (null when good), _dup_rank and _superseded
+    (jobs.columns.ranked); extra: per-day report fields of the source (files read, input not
+    ingested by design)."""
 
     source: str
     classified: DataFrame
@@ -96,6 +97,9 @@ class SourcePart:
     stage_folder_only: bool = False
     # Frames the source's parse persisted (read once, used twice); unpersisted after writing.
     persisted: Sequence[DataFrame] = ()
+    # Days outside the run whose staged copy a delivery on a run day replaces: {day: run day}
+    # (jobs.ingest.replaced_days); jobs.ingest.run_table then writes those days too.
+    reingest: Mapping[dt.date, dt.date] = field(default_factory=dict)
 
 
 def staged_lineage(classified: DataFrame, folder_only: bool) -> DataFrame:
@@ -138,7 +142,9 @@ def ingest_days(
     key_fingerprint: the fingerprint of the key of the roster the parts were resolved with; every
     report records it (the release refuses a window whose days name two keys).
 
-    A record is read once and ends staged, quarantined or as a duplicate; staged and quarantined
+    A record is read once and ends staged, quarantined or as a duplicate (an identical copy, or an
+    older version superseded by a later one: `superseded` counts those among the duplicates,
+    docs/landing.md "Duplicates and redeliveries"); staged and quarantined
     counts come from the written files, so the check covers the writes too. Raises
     ReconciliationError for the first day and source that do not add up (after writing every report).
     """
@@ -150,6 +156,7 @@ def ingest_days(
     spark = parts[0].classified.sparkSession
     outcome = (
         F.when(F.col("reason").isNotNull(), F.col("reason"))
+        .when(F.col("_superseded"), F.lit("_superseded"))
         .when(F.col("_dup_rank") > 1, F.lit("_duplicate"))
         .otherwise(F.lit("_kept"))
     )
@@ -160,7 +167,7 @@ def ingest_days(
             for r in classified.groupBy("day", outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("n")).collect():
                 tally.setdefault((r["day"], part.source), {})[r["outcome"]] = int(r["n"])
             with_quarantine = {
-                d for (d, s), t in tally.items() if s == part.source and set(t) - {"_kept", "_duplicate"}
+                d for (d, s), t in tally.items() if s == part.source and set(t) - {"_kept", "_duplicate", "_superseded"}
             }
             write_day_partitions(
                 quarantine_rows(classified, part.source),
@@ -197,13 +204,15 @@ def ingest_days(
         for part in parts:
             counts = dict(tally.get((day, part.source), {}))
             kept = counts.pop("_kept", 0)
-            duplicates = counts.pop("_duplicate", 0)
+            superseded = counts.pop("_superseded", 0)
+            duplicates = counts.pop("_duplicate", 0) + superseded
             quarantined_n = quarantined[part.source].get(day, 0)
             section: dict[str, Any] = {
                 "read": kept + duplicates + sum(counts.values()),
                 "staged": staged_n.get((day, part.source), 0),
                 "quarantined": quarantined_n,
                 "duplicates": duplicates,
+                "superseded": superseded,
                 "quarantine_reasons": dict(sorted(counts.items())),
                 **part.extra.get(day, {}),
             }

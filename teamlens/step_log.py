@@ -83,7 +83,8 @@ def _sections(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def ingest_lines(summary: Mapping[str, Any]) -> list[tuple[int, str]]:
     """One line per day of an ingest summary (jobs.writing.summarize): per source that delivered,
     its files and records read, staged, quarantined (with the reasons) and duplicates, and a
-    warning per landing entry not read (jobs.reading.landing_day); then the totals."""
+    warning per landing entry not read (jobs.reading.landing_day) and per day written again because
+    a later delivery replaced a record staged on it (jobs.ingest.run_table); then the totals."""
     table = summary["table"]
     lines: list[tuple[int, str]] = []
     for day, report in sorted(summary.get("days", {}).items()):
@@ -110,6 +111,8 @@ def ingest_lines(summary: Mapping[str, Any]) -> list[tuple[int, str]]:
             if sec.get(UNLISTED_STATUS_NAMES):
                 text = f"{table} {day}: {source}: {unlisted_status_names_text(sec[UNLISTED_STATUS_NAMES])}"
                 lines.append((logging.WARNING, text))
+    for message in (summary.get("reingested") or {}).values():
+        lines.append((logging.WARNING, f"{table}: {message}"))
     days = len(summary.get("days", {}))
     lines.append(
         (

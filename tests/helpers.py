@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,44 @@ def assert_no_personal_text(rows: list[dict[str, Any]]) -> None:
     assert PROP_MARKER.lower() not in text
     for identifier in PROP_IDENTIFIERS:
         assert identifier not in text, identifier
+
+
+def prop_dedup_model(
+    deliveries: list[tuple[Any, Any, Any, dict[str, Any] | None]], collision_reason: str
+) -> tuple[dict[Any, dict[str, Any]], dict[Any, str], list[Any]]:
+    """The expected outcome of the deliveries that count for duplicates (docs/landing.md,
+    "Duplicates and redeliveries"), for sources whose ids are unique.
+
+    deliveries: (where: file and position, in delivery order), key, version (a constant when the
+    source has none), values (the staged values without lineage; None for an invalid delivery
+    whose key and version were read: it can be the latest version, which then hides the older).
+    Returns (staged values by where, id collisions: reason by where, duplicates' wheres): per key
+    the latest version decides; identical values at it are one record (the first delivery);
+    different values at it are an id collision (each one's first delivery), the rest duplicates.
+    """
+    groups: dict[Any, list[tuple[Any, Any, dict[str, Any] | None]]] = {}
+    for where, key, version, values in sorted(deliveries, key=lambda d: d[0]):
+        groups.setdefault(key, []).append((where, version, values))
+    staged: dict[Any, dict[str, Any]] = {}
+    collided: dict[Any, str] = {}
+    duplicates: list[Any] = []
+    for rows in groups.values():
+        top = max(version for _, version, _ in rows)
+        firsts: dict[str, tuple[Any, dict[str, Any]]] = {}
+        for where, version, values in rows:
+            if values is None:
+                continue
+            content = json.dumps(values, sort_keys=True, default=str)
+            if version != top or content in firsts:
+                duplicates.append(where)
+            else:
+                firsts[content] = (where, values)
+        if len(firsts) == 1:
+            [(where, values)] = firsts.values()
+            staged[where] = values
+        else:
+            collided.update({where: collision_reason for where, _ in firsts.values()})
+    return staged, collided, sorted(duplicates)
 
 
 def assert_accounted(records: list[Any], staged: list[Any], quarantined: list[Any], duplicates: list[Any]) -> None:

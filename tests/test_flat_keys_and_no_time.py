@@ -63,6 +63,22 @@ def test_bank_mapping_declares_its_key_uniqueness_and_no_time() -> None:
     assert ids_unique(mapping_from_dict(doc)) is True
 
 
+def test_the_flat_source_declares_what_its_mapping_says(tmp_path: Path) -> None:
+    """The ingest's dedup reads Source.ids_unique: the mapping's call_ids_unique reaches it."""
+    from jobs.source_flat import flat_sources
+
+    for name, unique in (("shared_ids", False), ("unique_ids", True)):
+        doc = bank_doc()
+        doc["call_ids_unique"] = unique
+        folder = tmp_path / "flat_calls" / name
+        folder.mkdir(parents=True)
+        (folder / "mapping.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert {s.name: s.ids_unique for s in flat_sources(tmp_path)} == {
+        "flat_calls/shared_ids": False,
+        "flat_calls/unique_ids": True,
+    }
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -31,6 +31,7 @@ from tests.helpers import (
     assert_no_personal_text,
     assert_table_constraints,
     ingest_source_rows,
+    prop_dedup_model,
     prop_garbage,
     prop_identities,
 )
@@ -154,6 +155,10 @@ def ctr_records(draw) -> tuple[str, dict[str, Any] | None, str | None]:
     if reason is None and far_from_day(start, TIMEZONES[pseudonym] if pseudonym else "UTC"):
         reason = "InitiationTimestamp more than a day from the landing day"
     if reason is not None:
+        if fault != "missing ContactId":
+            # Ids of their own: a faulty record with a later LastUpdateTimestamp would be the latest
+            # version of a valid one and hide it (by design; tests/test_redeliveries.py).
+            record["ContactId"] = f"q-{record['ContactId']}"
         return json.dumps(record), None, reason
     staged = {
         "contact_id": record["ContactId"],
@@ -197,8 +202,15 @@ def test_ctr_lines_are_each_staged_quarantined_or_duplicate(spark, mixture, expl
     staged_df, quarantined_df = ingest_source_rows(source_connect.CTR, source_connect.ctr_rows(lines_df), rmap, day)
     staged, quarantined = _collect(staged_df), _collect(quarantined_df)
 
-    # Quarantined: exactly the faulty records and the garbage, each with its reason.
+    # Per ContactId the latest LastUpdateTimestamp decides; identical copies count once, different
+    # records at the latest version are an id collision.
+    winners, collided, duplicates = prop_dedup_model(
+        [(i, v["contact_id"], v["last_update_ts"], v) for i, (_, v, _) in enumerate(mixture, start=1) if v],
+        "id collision: different records share source, contact_id",
+    )
+    # Quarantined: exactly the faulty records, the garbage and the id collisions, each with its reason.
     expected_reasons = {i: reason for i, (_, _, reason) in enumerate(mixture, start=1) if reason is not None}
+    expected_reasons |= collided
     got_reasons = {r["source_line"]: r["reason"] for r in quarantined}
     assert set(got_reasons) == set(expected_reasons)
     for line, reason in expected_reasons.items():
@@ -207,18 +219,8 @@ def test_ctr_lines_are_each_staged_quarantined_or_duplicate(spark, mixture, expl
     assert all((r["day"], r["source"], r["source_file"]) == (DAY, "connect_ctr", CTR_FILE) for r in quarantined)
     assert {r["source_line"]: r["raw_record"] for r in quarantined} == {i: mixture[i - 1][0] for i in got_reasons}
 
-    # Staged: per ContactId the valid delivery with the latest LastUpdateTimestamp (ties: first line).
-    winners: dict[str, tuple[int, dict[str, Any]]] = {}
-    for line, (_, values, _) in enumerate(mixture, start=1):
-        if values is None:
-            continue
-        best = winners.get(values["contact_id"])
-        if best is None or values["last_update_ts"] > best[1]["last_update_ts"]:
-            winners[values["contact_id"]] = (line, values)
-    expected = {cid: {**values, "source_line": line} for cid, (line, values) in winners.items()}
+    expected = {values["contact_id"]: {**values, "source_line": line} for line, values in winners.items()}
     assert {r["contact_id"]: r for r in staged} == expected
-    valid_lines = [i for i, (_, values, _) in enumerate(mixture, start=1) if values is not None]
-    duplicates = sorted(set(valid_lines) - {line for line, _ in winners.values()})
     assert_accounted(
         list(range(1, len(mixture) + 1)),
         [r["source_line"] for r in staged],
@@ -331,7 +333,14 @@ def test_agent_event_lines_are_each_staged_quarantined_or_duplicate(spark, mixtu
     staged_df, quarantined_df = ingest_source_rows(source_connect.AGENT_EVENTS, rows, rmap, day)
     staged, quarantined = _collect(staged_df), _collect(quarantined_df)
 
+    # Per EventId (no versions): identical copies count once (the first line), different events
+    # under one EventId are an id collision.
+    winners, collided, duplicates = prop_dedup_model(
+        [(i, v["event_id"], 0, v) for i, (_, v, _) in enumerate(mixture, start=1) if v],
+        "id collision: different records share source, event_id",
+    )
     expected_reasons = {i: reason for i, (_, _, reason) in enumerate(mixture, start=1) if reason is not None}
+    expected_reasons |= collided
     got_reasons = {r["source_line"]: r["reason"] for r in quarantined}
     assert set(got_reasons) == set(expected_reasons)
     for line, reason in expected_reasons.items():
@@ -339,18 +348,13 @@ def test_agent_event_lines_are_each_staged_quarantined_or_duplicate(spark, mixtu
             assert got_reasons[line] == reason, (line, mixture[line - 1][0])
     assert all((r["day"], r["source"]) == (DAY, "connect_agent_events") for r in quarantined)
 
-    # Staged: per EventId the first valid delivery in line order.
-    first: dict[str, dict[str, Any]] = {}
-    for line, (_, values, _) in enumerate(mixture, start=1):
-        if values is not None and values["event_id"] not in first:
-            first[values["event_id"]] = {**values, "source_line": line}
+    first = {values["event_id"]: {**values, "source_line": line} for line, values in winners.items()}
     assert {r["event_id"]: r for r in staged} == first
-    valid_lines = [i for i, (_, values, _) in enumerate(mixture, start=1) if values is not None]
     assert_accounted(
         list(range(1, len(mixture) + 1)),
         [r["source_line"] for r in staged],
         [r["source_line"] for r in quarantined],
-        sorted(set(valid_lines) - {r["source_line"] for r in first.values()}),
+        duplicates,
     )
 
     assert_table_constraints(schema.AGENT_EVENTS, staged)

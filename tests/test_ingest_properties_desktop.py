@@ -28,6 +28,7 @@ from tests.helpers import (
     assert_no_personal_text,
     assert_table_constraints,
     ingest_source_rows,
+    prop_dedup_model,
     prop_garbage,
     prop_identities,
 )
@@ -131,6 +132,34 @@ def aw_documents(draw) -> tuple[str, list[tuple[str, str | None, dict[str, Any] 
     return json.dumps(doc), [(key, bucket, events) for key, bucket, events in buckets]
 
 
+DAY_RULE = "timestamp more than a day from the landing day"
+
+
+def duration_of(values: dict[str, Any]) -> float:
+    return float(values["duration"])
+
+
+def staged_values(policy: Any, v: dict[str, Any]) -> dict[str, Any]:
+    """The staged row (without source_line) of a passing event."""
+    data = v["data"]
+    category = None
+    if v["bucket"] in ("window", "browser"):
+        category = policy.desktop_rules().category(
+            data.get("app"), data.get("title"), data.get("url"), v["bucket"] == "browser"
+        )
+    return {
+        "day": DAY,
+        "source": "activitywatch",
+        "agent_pseudonym": v["agent"],
+        "bucket": v["bucket"],
+        "start_ts": naive(v["start"]),
+        "duration_seconds": v["duration"],
+        "app_category": category,
+        "afk": data["status"] == "afk" if v["bucket"] == "afk" else None,
+        "source_file": AW_FOLDER,
+    }
+
+
 @PROPERTY_SETTINGS
 @given(
     docs=st.lists(aw_documents(), min_size=1, max_size=4),
@@ -154,6 +183,8 @@ def test_activitywatch_events_are_each_staged_quarantined_or_duplicate(spark, po
     # Expected outcome of every record: (file, position) -> reason, or the staged values.
     reasons: dict[tuple[str, int | None], str | None] = {}
     passing: list[tuple[str, int, dict[str, Any]]] = []
+    # Invalid events whose key and duration were read: the longest event is the latest version.
+    versioned_invalid: list[tuple[str, int, tuple[str, str, dt.datetime], float]] = []
     expected_skipped: dict[str, int] = {}
     for file, (_, buckets) in zip(files, docs, strict=True):
         if buckets is None:
@@ -173,14 +204,26 @@ def test_activitywatch_events_are_each_staged_quarantined_or_duplicate(spark, po
                 if reason is None and agent is None:
                     reason = "agent not in roster"
                 if reason is None and far_from_day(values["start"], TIMEZONES[agent]):
-                    reason = "timestamp more than a day from the landing day"
+                    reason = DAY_RULE
                 reasons[(file, position)] = reason
+                if agent is not None and (reason in AFK_FAULT_REASONS.values() or reason == DAY_RULE):
+                    event_key = (agent, values["bucket"], values["start"])
+                    versioned_invalid.append((file, position, event_key, duration_of(values)))
                 if reason is None:
                     passing.append((file, position, {**values, "agent": agent}))
     assert skipped == expected_skipped
 
+    # Per (agent, bucket, start) the longest event decides; identical events count once (first file,
+    # then first position); different events of that length are an id collision.
+    valid = [
+        ((f, p), (v["agent"], v["bucket"], v["start"]), v["duration"], staged_values(policy, v)) for f, p, v in passing
+    ]
+    winners, collided, duplicates = prop_dedup_model(
+        valid + [((f, p), key, duration, None) for f, p, key, duration in versioned_invalid],
+        "id collision: different records share source, agent_pseudonym, bucket, start_ts",
+    )
     got_reasons = {(r["source_file"], r["source_line"]): r["reason"] for r in quarantined}
-    expected_quarantined = {k: v for k, v in reasons.items() if v is not None}
+    expected_quarantined = {k: v for k, v in reasons.items() if v is not None} | collided
     assert set(got_reasons) == set(expected_quarantined)
     for where, reason in expected_quarantined.items():
         if reason != "invalid document":
@@ -189,35 +232,7 @@ def test_activitywatch_events_are_each_staged_quarantined_or_duplicate(spark, po
     # The quarantine keeps no title, URL or whole document: only the allow-listed event fields.
     assert all(MARKER not in (r["raw_record"] or "") for r in quarantined)
 
-    # Staged: per (agent, bucket, start) the longest event (ties: first file, then first position).
-    winners: dict[tuple[str, str, dt.datetime], tuple[float, str, int, dict[str, Any]]] = {}
-    for file, position, values in passing:
-        key = (values["agent"], values["bucket"], values["start"])
-        candidate = (-values["duration"], file, position, values)
-        if key not in winners or candidate[:3] < winners[key][:3]:
-            winners[key] = candidate
-    expected = []
-    for _, _, position, v in winners.values():
-        data = v["data"]
-        category = None
-        if v["bucket"] in ("window", "browser"):
-            category = policy.desktop_rules().category(
-                data.get("app"), data.get("title"), data.get("url"), v["bucket"] == "browser"
-            )
-        expected.append(
-            {
-                "day": DAY,
-                "source": "activitywatch",
-                "agent_pseudonym": v["agent"],
-                "bucket": v["bucket"],
-                "start_ts": naive(v["start"]),
-                "duration_seconds": v["duration"],
-                "app_category": category,
-                "afk": data["status"] == "afk" if v["bucket"] == "afk" else None,
-                "source_file": AW_FOLDER,
-                "source_line": position,
-            }
-        )
+    expected = [{**values, "source_line": position} for (_, position), values in winners.items()]
 
     def order(r: dict[str, Any]) -> tuple[Any, ...]:
         return r["agent_pseudonym"], r["bucket"], r["start_ts"]
@@ -225,14 +240,13 @@ def test_activitywatch_events_are_each_staged_quarantined_or_duplicate(spark, po
     assert sorted(staged, key=order) == sorted(expected, key=order)
 
     # Every record once: the events of ingested bucket types plus the invalid documents.
-    kept = {(file, position) for _, file, position, _ in winners.values()}
     assert_accounted(
         [(f, p or 0) for f, p in reasons],
-        [(f, p) for f, p in kept],
+        list(winners),
         [(f, p or 0) for f, p in got_reasons],
-        [(f, p) for f, p, _ in passing if (f, p) not in kept],
+        duplicates,
     )
-    assert len(staged) == len(kept)
+    assert len(staged) == len(winners)
 
     assert_table_constraints(schema.DESKTOP_ACTIVITY, staged)
     assert_no_personal_text(staged)

@@ -272,11 +272,14 @@ def test_rerun_replaces_the_day_and_leaves_other_days_alone(spark, tmp_path):
     ctr = settings.lake.landing / "connect_ctr"
     lines = (ctr / f"day={DAY}" / "ctr-0001.jsonl").read_text().splitlines()
     (ctr / f"day={day2}").mkdir()
-    (ctr / f"day={day2}" / "ctr-0001.jsonl").write_text(lines[1] + "\n")  # c-2 again, on the next day
+    # c-2 as another contact (c-22) on the next day (c-2 itself again would be a redelivery: a duplicate).
+    assert '"ContactId":"c-2"' in lines[1]
+    other_contact = lines[1].replace('"ContactId":"c-2"', '"ContactId":"c-22"')
+    (ctr / f"day={day2}" / "ctr-0001.jsonl").write_text(other_contact + "\n")
     ingest.run_table(spark, settings, schema.CONTACTS, [DAY, day2])
     other = settings.lake.staged / "contacts" / f"day={day2}"
     before = {p.name: p.read_bytes() for p in other.iterdir()}
-    assert [r["contact_id"] for r in rows(other)] == ["c-2"]
+    assert [r["contact_id"] for r in rows(other)] == ["c-22"]
 
     (ctr / f"day={DAY}" / "ctr-0001.jsonl").write_text(lines[9] + "\n")  # only c-8 now
     summary = ingest.run_table(spark, settings, schema.CONTACTS, [DAY])

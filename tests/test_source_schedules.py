@@ -38,7 +38,7 @@ LINES = [
     "E1,Team huddle,2026-10-05T07:00:00Z,2026-10-05T07:15:00Z",  # 4 meeting
     "E1,Coaching,2026-10-05T10:00:00Z,2026-10-05T11:00:00Z",  # 5 training
     "E1,Doctor appointment,2026-10-05T11:30:00Z,2026-10-05T12:30:00Z",  # 6 other
-    "E1,SHIFT,2026-10-05T05:00:00Z,2026-10-05T13:30:00Z",  # 7 duplicate of line 2 (agent, shift, start)
+    "E1,SHIFT,2026-10-05T05:00:00Z,2026-10-05T13:00:00Z",  # 7 duplicate of line 2 (the same activity again)
     'E1,"Break, short",2026-10-05T08:00:00Z,2026-10-05T08:10:00Z',  # 8 break (quoted comma)
     "",  # 9 blank: not a record
     "E1,shift,2026-10-05T05:00:00Z",  # 10

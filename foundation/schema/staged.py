@@ -61,7 +61,14 @@ CONTACTS = Table(
     key=("source", "contact_id"),
     lineage=("source_file", "source_line"),
     columns=(
-        Column("contact_id", "string", False, "Contact id as the telephony system assigns it.", "ContactId"),
+        Column(
+            "contact_id",
+            "string",
+            False,
+            "Contact id as the telephony system assigns it; a different call under an id already seen, where "
+            "the export's ids are not unique, gets ~ and 8 hex digits of its content fingerprint.",
+            "ContactId",
+        ),
         day_column(),
         source_column(),
         Column(
