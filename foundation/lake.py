@@ -291,6 +291,13 @@ class Lake:
         return self.metrics_markers / METRICS_MARKER_TABLE / f"{partition_name(day)}.json"
 
     @property
+    def reingested_days(self) -> Path:
+        """reports/runs/reingested/day=D.json: days an ingest re-wrote outside its run's days (a later
+        delivery replaced a record staged on them), which validation, metrics and publishing still
+        owe; each file is removed once the day is published again."""
+        return self.reports / "runs" / "reingested"
+
+    @property
     def checkpoints(self) -> Path:
         """reports/checkpoints: signed checkpoints of the privacy ledger (privacy/checkpoint.py)."""
         return self.reports / "checkpoints"

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from foundation import lake
 from foundation.settings import Settings, load_settings
 from teamlens import step_log
 from teamlens.run_lock import holding_run_lock
@@ -187,16 +188,37 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
         "roster": staged_roster.run(spark, settings, _dates(days)),
         "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
     }
-    _log_ingest("workforce", [out["roster"]], [out["schedules"]])
+    _log_ingest(settings, "workforce", [out["roster"]], [out["schedules"]])
     return out
 
 
-def _log_ingest(kind: str, others: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
+def _log_ingest(settings: Settings, kind: str, others: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
     """Log an ingest step's counts per table, day and source, and a WARNING per day its kind of input
-    (the summaries' tables) delivered nothing."""
+    (the summaries' tables) delivered nothing; note the days an ingest re-wrote outside the run."""
     for summary in [*others, *summaries]:
         step_log.emit(step_log.ingest_lines(summary))
     step_log.emit(step_log.missing_kind_lines(kind, summaries))
+    for summary in summaries:
+        for day, message in (summary.get("reingested") or {}).items():
+            marker = settings.lake.reingested_days / f"{lake.partition_name(dt.date.fromisoformat(day))}.json"
+            lake.write_json_atomic(marker, {"day": day, "reason": message})
+
+
+def with_reingested(days: list[str], settings: Settings) -> list[str]:
+    """The run's days and the days an ingest re-wrote that are not yet published again (a later
+    delivery replaced a record staged on them: jobs.ingest.run_table): validation, metrics and
+    publishing take them along, so the re-written partition never stays unvalidated or stale."""
+    folder = settings.lake.reingested_days
+    owed = {d.isoformat() for p in folder.glob("day=*.json") if (d := lake.day_file_day(p.name)) is not None}
+    return sorted(set(days) | owed)
+
+
+def _published_reingested(days: list[str], settings: Settings) -> None:
+    """The re-written days among the days just published are settled."""
+    for day in days:
+        (settings.lake.reingested_days / f"{lake.partition_name(dt.date.fromisoformat(day))}.json").unlink(
+            missing_ok=True
+        )
 
 
 @holding_run_lock()
@@ -211,7 +233,7 @@ def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[
         "contacts": ingest.run_table(spark, settings, schema.CONTACTS, _dates(days)),
         "agent_events": ingest.run_table(spark, settings, schema.AGENT_EVENTS, _dates(days)),
     }
-    _log_ingest("telephony", [], [out["contacts"], out["agent_events"]])
+    _log_ingest(settings, "telephony", [], [out["contacts"], out["agent_events"]])
     return out
 
 
@@ -226,7 +248,7 @@ def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[st
     settings = settings or load_settings()
     rules = load_policy(settings.policy_path).desktop_rules()
     out = ingest.run_table(spark_session(settings), settings, schema.DESKTOP_ACTIVITY, _dates(days), rules)
-    _log_ingest("desktop", [], [out])
+    _log_ingest(settings, "desktop", [], [out])
     return out
 
 
@@ -237,6 +259,7 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
     from expectations.validate import validate_days
 
     settings = settings or load_settings()
+    days = with_reingested(days, settings)
     out: dict[str, Any] = {}
     for report in validate_days(settings, _dates(days)):
         table = report.get("table", "?")
@@ -261,6 +284,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     from privacy.release import mark_metrics_complete
 
     settings = settings or load_settings()
+    days = with_reingested(days, settings)
     missing = {day: step_log.missing_input(settings, dt.date.fromisoformat(day)) for day in days}
     warnings = step_log.missing_input_lines(missing)
     step_log.emit(warnings)
@@ -293,10 +317,13 @@ def publish_releases(days: list[str], settings: Settings | None = None) -> dict[
     from teamlens.publishing import refresh_snapshot
 
     settings = settings or load_settings()
+    days = with_reingested(days, settings)
     try:
-        return _publish(days, settings)
+        published = _publish(days, settings)
     finally:
         refresh_snapshot(settings)
+    _published_reingested(days, settings)
+    return published
 
 
 def _publish(days: list[str], settings: Settings) -> dict[str, Any]:

@@ -224,3 +224,19 @@ def test_a_broken_record_in_a_document_hides_nothing_after_it():
     ]
     # A broken tail stays one record.
     assert split_json_document('{"a": 1}{"a"') == ['{"a": 1}', '{"a"']
+
+
+def test_a_reingested_day_is_owed_to_validation_metrics_and_publishing(tmp_path: Path) -> None:
+    """A day an ingest re-wrote outside its run's days is taken along by the run's later steps
+    (teamlens.pipeline.with_reingested) until it is published again."""
+    from teamlens import pipeline
+
+    settings = settings_for(tmp_path)
+    message = f"day {D} re-ingested: a later delivery on {D1} (connect_ctr) replaces a record staged on it"
+    summary = {"table": "contacts", "days": {}, "reingested": {D.isoformat(): message}}
+    pipeline._log_ingest(settings, "telephony", [], [summary])
+    assert pipeline.with_reingested([D1.isoformat()], settings) == [D.isoformat(), D1.isoformat()]
+    pipeline._published_reingested([D1.isoformat()], settings)  # another day published: still owed
+    assert pipeline.with_reingested([D1.isoformat()], settings) == [D.isoformat(), D1.isoformat()]
+    pipeline._published_reingested([D.isoformat(), D1.isoformat()], settings)
+    assert pipeline.with_reingested([D1.isoformat()], settings) == [D1.isoformat()]
