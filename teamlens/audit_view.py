@@ -279,7 +279,8 @@ def budget_chart(months: list[MonthBudget]) -> dict[str, Any]:
         for m in months
     ]
     unit = months[0].cap.unit if months else "rho"
-    top = max([v["cap"] or 0.0 for v in values] + [v["spent"] or 0.0 for v in values] + [0.0])
+    amounts = [float(m.cap.amount) for m in months] + [float(m.spent.amount) for m in months if m.spent]
+    top = max(amounts, default=0.0)
     x = {"field": "month", "type": "ordinal", "title": None, "sort": None, "axis": {"labelAngle": -40}}
     y_scale = {"domainMin": 0, "domainMax": top * 1.15} if top > 0 else {}
     return {
