@@ -267,13 +267,22 @@ def year_budget(con: duckdb.DuckDBPyConnection, policy: PolicyView, last: str | 
 
 
 def budget_chart(months: list[MonthBudget]) -> dict[str, Any]:
-    """A Vega-Lite spec: the spend per month as bars, the monthly cap as a line (teamlens.dashboard.charts.to_svg)."""
+    """A Vega-Lite spec: the spend per month as bars, the monthly cap as a red tick above each
+    (teamlens.dashboard.charts.to_svg). Months are labelled as people say them (Oct 2026), in
+    time order; the scale leaves room above the cap so that its mark is not on the frame."""
     values = [
-        {"month": m.period, "spent": float(m.spent.amount) if m.spent else None, "cap": float(m.cap.amount)}
+        {
+            "month": dt.date(int(m.period[:4]), int(m.period[5:]), 1).strftime("%b %Y"),
+            "spent": float(m.spent.amount) if m.spent else None,
+            "cap": float(m.cap.amount),
+        }
         for m in months
     ]
     unit = months[0].cap.unit if months else "rho"
-    x = {"field": "month", "type": "ordinal", "title": "month", "axis": {"labelAngle": -40}}
+    amounts = [float(m.cap.amount) for m in months] + [float(m.spent.amount) for m in months if m.spent]
+    top = max(amounts, default=0.0)
+    x = {"field": "month", "type": "ordinal", "title": None, "sort": None, "axis": {"labelAngle": -40}}
+    y_scale = {"domainMin": 0, "domainMax": top * 1.15} if top > 0 else {}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": values},
@@ -284,7 +293,12 @@ def budget_chart(months: list[MonthBudget]) -> dict[str, Any]:
                 "mark": {"type": "bar", "color": "#4c78a8"},
                 "encoding": {
                     "x": x,
-                    "y": {"field": "spent", "type": "quantitative", "title": f"budget spent ({unit})"},
+                    "y": {
+                        "field": "spent",
+                        "type": "quantitative",
+                        "title": f"budget spent ({unit})",
+                        "scale": y_scale,
+                    },
                 },
             },
             {

@@ -147,7 +147,8 @@ def cmd_demo(
     start: Start = DEMO_START,
     seed: Seed = 7,
 ) -> int:
-    """Generate a demo center, run the pipeline, print the report (what `make demo` does)."""
+    """Generate a demo center, run the pipeline, print the report, write the statement of its whole
+    month and say how to open the dashboard (what `make demo` does)."""
     # A deprecation inside Airflow's imports, not the demo user's business.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     os.environ.setdefault("TEAMLENS_DEMO", "1")
@@ -170,9 +171,11 @@ def cmd_demo(
     print_run_summary(settings, start, last_day, started_at)
     if rc != 0:
         return rc  # run_dag has said why
+    from teamlens.demo_run import print_demo_ending
     from teamlens.report import print_report
 
     print_report(settings)
+    print_demo_ending(settings, start, last_day)
     return 0
 
 

@@ -5,6 +5,9 @@ Progress comes from Airflow's own metadata database (the task instances of the r
 read-only), not from parsing log text. Of the output, only warnings and errors that concern the
 operator are echoed (missing input, refusals, a failed task); NOISE lists what is dropped from the
 terminal (it stays in the log file).
+
+print_demo_ending: the demo's last words, the monthly statement of its whole month and how to
+open the dashboard.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from foundation.settings import Settings
 
 # Output lines that are not the demo user's business (kept in the log file, not printed).
 NOISE = re.compile(
@@ -126,3 +133,26 @@ def run_with_progress(
             if done:
                 return int(process.returncode)
             time.sleep(POLL_SECONDS)
+
+
+DASHBOARD_COMMAND = ".venv/bin/teamlens dashboard"
+DASHBOARD_URL = "http://127.0.0.1:8050/"
+
+
+def print_demo_ending(settings: Settings, first_day: dt.date, last_day: dt.date, today: dt.date | None = None) -> None:
+    """Write the works council's statement of the demo's last whole month (as `teamlens statement`
+    does: a rerun with the same content records nothing new) and say how to open the dashboard.
+
+    The demo's data may lie after the clock's today; its month is over once its last day is past,
+    so the statement is written as of the later of today and the day after the demo's last day."""
+    from teamlens.statement import last_whole_month, print_statement
+
+    month = last_whole_month(first_day, last_day)
+    today = max(today or dt.datetime.now(dt.UTC).date(), last_day + dt.timedelta(days=1))
+    print()
+    if month is None:
+        print("No whole month in the demo's days: no monthly statement (teamlens statement --month YYYY-MM).")
+    else:
+        print_statement(settings, month, today=today)
+    print(f"Dashboard: run `{DASHBOARD_COMMAND}`, then open {DASHBOARD_URL} (managers' figures)")
+    print(f"  and {DASHBOARD_URL}council/ (the works council's pages); Ctrl-C stops it.")

@@ -66,6 +66,13 @@ def previous_month(day: dt.date) -> str:
     return f"{first:%Y-%m}"
 
 
+def last_whole_month(first_day: dt.date, last_day: dt.date) -> str | None:
+    """The last calendar month lying wholly within [first_day, last_day] (YYYY-MM), or None."""
+    first_of_next = (last_day + dt.timedelta(days=1)).replace(day=1)
+    month_start = (first_of_next - dt.timedelta(days=1)).replace(day=1)
+    return f"{month_start:%Y-%m}" if month_start >= first_day else None
+
+
 def _month_end(month: str) -> dt.date:
     year, number = int(month[:4]), int(month[5:])
     return dt.date(year + number // 12, number % 12 + 1, 1)
@@ -205,12 +212,13 @@ def write_statement(
     )
 
 
-def print_statement(settings: Settings, month: str, out: Path | None = None) -> int:
-    """`teamlens statement`: write the statement and say where it is and what the ledger holds."""
+def print_statement(settings: Settings, month: str, out: Path | None = None, today: dt.date | None = None) -> int:
+    """`teamlens statement`: write the statement and say where it is and what the ledger holds.
+    `today` (default: the UTC date) decides whether the month is over."""
     from warehouse.snapshot import NoSnapshotError
 
     try:
-        result = write_statement(settings, month, out)
+        result = write_statement(settings, month, out, today)
     except NoSnapshotError as exc:
         raise UserError(str(exc)) from None
     state = "recorded in the ledger as entry" if result.recorded_now else "unchanged; already recorded as entry"

@@ -98,16 +98,22 @@ DASHBOARD_TEAM_DAY: dict[str, Any] = {
 }
 
 
-def write_dashboard_center(root: Path, days: list[dt.date], releases: list[dict[str, Any]] | None = None) -> Any:
-    """Settings over a data root holding a landing roster with names, user names and hosts
-    (DASHBOARD_TEAMS), each day's roster snapshot and agent_day partition under the roster's real
-    pseudonyms (marked complete), and an approved policy file of `releases` (default
-    DASHBOARD_TEAM_DAY, cap rho 100). Agent k handles 20 + (7k + day's ordinal) mod 21 contacts of
-    300 seconds a day."""
-    import polars as pl
+DASHBOARD_SITE_DAY: dict[str, Any] = {
+    **DASHBOARD_TEAM_DAY,
+    "name": "site_day",
+    "purpose": "daily workload per site",
+    "group_by": "site",
+}
 
+
+def write_dashboard_center(
+    root: Path, days: list[dt.date], releases: list[dict[str, Any]] | None = None, cap: str = "100"
+) -> Any:
+    """Settings over a data root holding a landing roster with names, user names and hosts
+    (DASHBOARD_TEAMS), each day's roster snapshot and agent_day partition (write_dashboard_days),
+    and an approved policy file of `releases` (default DASHBOARD_TEAM_DAY) with the monthly cap
+    rho `cap`."""
     from foundation.policy import load_policy
-    from foundation.roster import read_roster
 
     members = [team for team, n in DASHBOARD_TEAMS.items() for _ in range(n)]
     lines = ["employee_id,display_name,connect_username,desktop_host,team,site,site_timezone"]
@@ -117,8 +123,21 @@ def write_dashboard_center(root: Path, days: list[dt.date], releases: list[dict[
     ]
     (root / "landing" / "roster").mkdir(parents=True)
     (root / "landing" / "roster" / "roster.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    policy_file = _write_policy_file(root.parent / "policy.yaml", releases or [DASHBOARD_TEAM_DAY], cap="100")
+    policy_file = _write_policy_file(root.parent / "policy.yaml", releases or [DASHBOARD_TEAM_DAY], cap=cap)
     settings = lake_settings(root, policy_file)
+    write_dashboard_days(settings, days)
+    approve(settings.lake.warehouse_path, load_policy(policy_file))
+    return settings
+
+
+def write_dashboard_days(settings: Any, days: list[dt.date]) -> None:
+    """Each day's roster snapshot and agent_day partition of the dashboard's center, under the
+    roster's real pseudonyms (marked complete): agent k handles 20 + (7k + day's ordinal) mod 21
+    contacts of 300 seconds a day."""
+    import polars as pl
+
+    from foundation.roster import read_roster
+
     agents = read_roster(settings)
     for day in days:
         contacts = [20 + (k * 7 + day.toordinal()) % 21 for k in range(len(agents))]
@@ -134,8 +153,6 @@ def write_dashboard_center(root: Path, days: list[dt.date], releases: list[dict[
         )
         roster_frame = frame.select("agent_pseudonym", "team", "site", site_timezone=pl.lit("Europe/Berlin"))
         write_lake_day(settings, day, roster_frame, frame)
-    approve(settings.lake.warehouse_path, load_policy(policy_file))
-    return settings
 
 
 @pytest.fixture
@@ -239,38 +256,54 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path)
     raise RuntimeError(f"teamlens dashboard did not answer {url} within {SERVER_START_SECONDS:.0f} s")
 
 
+def start_dashboard(settings: Any, log_dir: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `teamlens dashboard` over `settings` on a free port; its base URL and process. The
+    server runs in its own process group, without the pseudonymisation or checkpoint key; its
+    output goes to log_dir/dashboard-PORT.log."""
+    port = _free_port()
+    secrets = ("TEAMLENS_PSEUDONYM_KEY", "TEAMLENS_CHECKPOINT_KEY", "TEAMLENS_DEMO")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(secrets)}
+    repo = str(Path(__file__).resolve().parent.parent)
+    env |= {"TEAMLENS_DATA_ROOT": str(settings.data_root), "TEAMLENS_POLICY": str(settings.policy_path)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p)
+    log = log_dir / f"dashboard-{port}.log"
+    command = [sys.executable, "-m", "teamlens.cli", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answering(url + "/", process, log)
+    except BaseException:
+        stop_dashboard(process)
+        raise
+    return url, process
+
+
+def stop_dashboard(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server start_dashboard started: its whole process group, by the group's id."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # its own group: the server and anything it started
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 @pytest.fixture
 def dashboard_server(tmp_path: Path) -> Iterator[Callable[[Any], str]]:
-    """Start `teamlens dashboard` over a test's settings: call it with the settings, get the base URL
-    (http://127.0.0.1:PORT). The server runs as a subprocess in its own process group, without the
-    pseudonymisation or checkpoint key, and is stopped by its group at teardown."""
+    """Start `teamlens dashboard` over a test's settings (start_dashboard): call it with the
+    settings, get the base URL (http://127.0.0.1:PORT); stopped by its group at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(settings: Any) -> str:
-        port = _free_port()
-        secrets = ("TEAMLENS_PSEUDONYM_KEY", "TEAMLENS_CHECKPOINT_KEY", "TEAMLENS_DEMO")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(secrets)}
-        repo = str(Path(__file__).resolve().parent.parent)
-        env |= {"TEAMLENS_DATA_ROOT": str(settings.data_root), "TEAMLENS_POLICY": str(settings.policy_path)}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p)
-        log = tmp_path / f"dashboard-{port}.log"
-        command = [sys.executable, "-m", "teamlens.cli", "dashboard", "--host", "127.0.0.1", "--port", str(port)]
-        with log.open("wb") as out:
-            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        url, process = start_dashboard(settings, tmp_path)
         started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_answering(url + "/", process, log)
         return url
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # its own group: the server and anything it started
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_dashboard(process)
 
 
 @pytest.fixture(scope="session")

@@ -568,6 +568,6 @@ def assert_no_identities(text: str, settings: Any) -> None:
     with settings.lake.roster_file.open(newline="", encoding="utf-8") as fh:
         names = [(row.get("display_name") or "").strip().lower() for row in csv.DictReader(fh)]
     found = [p for a in agents for p in (a.agent_pseudonym, a.agent_pseudonym[:8]) if p in lowered]
-    found += [v for a in agents for v in a.all_identifiers().values() if v in lowered]
+    found += [v for a in agents for vs in a.all_identifiers().values() for v in vs if v.lower() in lowered]
     found += [n for n in names if n and n in lowered]
     assert not found, f"the text names agents: {found}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -143,3 +144,39 @@ def test_a_center_the_generator_cannot_make_is_one_line(data_root: Path, capsys:
     err = capsys.readouterr().err
     assert err.startswith("teamlens: cannot generate this center: 2 agents cannot fill 14 teams")
     assert err.count("\n") == 1
+
+
+def test_the_demo_ends_with_its_months_statement_once_and_how_to_open_the_dashboard(
+    dashboard_center, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's last words (teamlens.demo_run.print_demo_ending): the statement of its last whole
+    month, recorded once however often the demo runs, and the dashboard's command and address."""
+    from teamlens import pipeline
+    from teamlens.demo_run import print_demo_ending
+    from warehouse.snapshot import open_snapshot
+
+    days = [dt.date(2026, 3, 9), dt.date(2026, 3, 10)]
+    settings = dashboard_center(days)
+    pipeline.publish_releases([d.isoformat() for d in days], settings)  # ledger: the approval, 2 releases
+    folder = settings.lake.statement_dir("2026-03")
+    # The demo's days hold March as a whole; the clock stands before their end (the demo's data may
+    # lie in the future), which does not stop the statement of a month its data are past.
+    for run in ("recorded in the ledger as entry 4", "unchanged; already recorded as entry 4"):
+        print_demo_ending(settings, dt.date(2026, 2, 23), dt.date(2026, 4, 1), today=dt.date(2026, 3, 20))
+        out = capsys.readouterr().out
+        with open_snapshot(settings.lake.published_snapshot_path) as (_, info):
+            assert info.ledger_entries == 4  # one statement entry, not one per run
+        assert f"Statement for March 2026, version 1 ({run}):" in out
+        assert f"PDF:  {folder / 'statement-2026-03-v1.pdf'}  sha256 " in out
+        assert f"HTML: {folder / 'statement-2026-03-v1.html'}  sha256 " in out
+        assert "Dashboard: run `.venv/bin/teamlens dashboard`, then open http://127.0.0.1:8050/" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["statement-2026-03-v1.html", "statement-2026-03-v1.pdf"]
+
+
+def test_the_demo_states_its_last_whole_month() -> None:
+    from teamlens.statement import last_whole_month
+
+    assert last_whole_month(cli.DEMO_START, cli.DEMO_START + dt.timedelta(days=34)) == "2026-10"
+    assert last_whole_month(dt.date(2026, 10, 1), dt.date(2026, 10, 31)) == "2026-10"
+    assert last_whole_month(dt.date(2026, 10, 2), dt.date(2026, 11, 29)) is None
+    assert last_whole_month(dt.date(2026, 9, 1), dt.date(2026, 11, 29)) == "2026-10"
