@@ -228,7 +228,7 @@ PROP_USERS = {"anna": PROP_ANNA, " Anna ": PROP_ANNA, "BERT": PROP_BERT, "cleo":
 PROP_HOSTS = {"pc-anna": PROP_ANNA, "PC-Anna": PROP_ANNA, "pc-bert": PROP_BERT, "pc-cleo": PROP_CLEO}
 # Few examples per property (each runs Spark jobs); fixtures are function-scoped on purpose.
 PROP_SETTINGS = _hypothesis_settings(
-    max_examples=15, deadline=None, suppress_health_check=[_HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[_HealthCheck.function_scoped_fixture]
 )
 
 

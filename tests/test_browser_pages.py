@@ -323,7 +323,7 @@ def test_pages_keep_answering_while_the_pipeline_publishes(center: Center, brows
     assert [a for a in answers if a[1] != 200] == []
     seen = [entries for _, _, entries in answers]
     assert entries_after == entries_before + 2 * len(APRIL)
-    assert len(answers) >= 10 and seen == sorted(seen) and seen[-1] == entries_after
+    assert len(answers) >= 3 and seen == sorted(seen) and seen[-1] == entries_after
     assert len(set(seen)) >= 2  # the loop read during the publishing, not only before or after it
     page = browser.new_page()
     try:

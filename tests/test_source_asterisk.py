@@ -544,7 +544,7 @@ call_specs = st.lists(
 )
 
 
-@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=call_specs)
 def test_generated_calls_round_trip(spark, ctx, specs):
     start = 1791187200

@@ -340,7 +340,10 @@ RENAMES = {
 }
 
 
-@hsettings(max_examples=5, **SETTINGS_FOR)
+_REFERENCE_ROWS: dict[str, list[dict[str, Any]]] = {}
+
+
+@hsettings(max_examples=4, **SETTINGS_FOR)
 @given(
     order=st.permutations(range(len(QL_HEADER))),
     names=st.fixed_dictionaries({k: st.sampled_from(v) for k, v in RENAMES.items()}),
@@ -361,7 +364,9 @@ def test_any_column_order_parses_to_the_same_rows(spark, ctx, order, names, junk
         for parse in (sa.parse_queue_log_calls, sa.parse_queue_log_agent_events):
             parsed = parse(spark, [str(path)], ctx())
             good = [r for r in rows_of(parsed, drop) if r["source_line"] <= len(QL_BODY) + 1]  # not the junk line
-            assert good == rows_of(parse(spark, [str(QL_DB)], ctx()), drop)
+            if parse.__name__ not in _REFERENCE_ROWS:  # the canonical export's rows, parsed once
+                _REFERENCE_ROWS[parse.__name__] = rows_of(parse(spark, [str(QL_DB)], ctx()), drop)
+            assert good == _REFERENCE_ROWS[parse.__name__]
             assert accounted(parsed) == len(text)
     finally:
         shutil.rmtree(folder.parent)
