@@ -10,7 +10,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-from-lock
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint format lock bench clean-data help
+.PHONY: setup demo test test-fast lint format lock bench clean-data help compose-check
 
 help:
 	@echo "make demo | make test | make lint | make bench | make lock | make clean-data"
@@ -46,6 +46,12 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# docker-compose.yml against the compose specification's schema, and the deployment's invariants
+# (tests/test_compose.py, also part of `make test`). Needs no Docker.
+compose-check: setup
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_compose.py
 
 # Re-lock after changing dependencies in pyproject.toml (no download addresses in the lock).
 lock: $(UV)
