@@ -33,10 +33,12 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from foundation.settings import REPO_ROOT
 
@@ -46,6 +48,7 @@ FIRST_DAY = dt.date(2026, 10, 5)
 DAYS = 3
 POLICY = REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml"
 AGENT_DAY = "agent_day"
+T = TypeVar("T")
 DAG_RUN_TIMEOUT_SECONDS = 900.0
 
 
@@ -236,7 +239,7 @@ class Check:
             "TEAMLENS_CHECKPOINT_KEY": secrets.token_hex(32),
         }
 
-    def step(self, name: str, action: Callable[[], object]) -> object:
+    def step(self, name: str, action: Callable[[], T]) -> T:
         print(f"- {name} ...", flush=True)
         started = time.monotonic()
         result = action()
@@ -372,7 +375,7 @@ class Check:
         run = http_json(f"{dag}/dagRuns", "POST", {"logical_date": logical, "conf": conf})
         run_id = str(run["dag_run_id"]) if isinstance(run, dict) else ""
         http_json(dag, "PATCH", {"is_paused": False})
-        url = f"{dag}/dagRuns/{urllib.request.quote(run_id, safe='')}"
+        url = f"{dag}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         state = ""
         deadline = time.monotonic() + DAG_RUN_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -382,6 +385,11 @@ class Check:
                 return state
             time.sleep(5.0)
         raise TimeoutError(f"the DAG run was {state!r} after {DAG_RUN_TIMEOUT_SECONDS:.0f} s")
+
+    def local_run(self, data_root: Path, landing_from: Path) -> None:
+        """A second data root with a copy of the landing data, approved, run in local mode."""
+        self.prepare_center(data_root, landing_from)
+        self.run_locally(data_root)
 
     def run_locally(self, data_root: Path) -> None:
         """The same days through `airflow dags test` in local mode (SQLite metadata, local[2])."""
@@ -477,19 +485,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems: list[str] = []
     cluster_root, local_root = work / "cluster-data", work / "local-data"
     try:
-        postgres_port = int(
-            str(check.step("PostgreSQL: initdb, start, create the airflow database", check.start_postgres))
-        )
-        master_url, webui = check.step("Spark: a standalone master and two workers", check.start_spark)  # type: ignore[misc]
+        postgres_port = check.step("PostgreSQL: initdb, start, create the airflow database", check.start_postgres)
+        master_url, webui = check.step("Spark: a standalone master and two workers", check.start_spark)
         check.step(
             "Generate a center (20 agents, 2 teams, 1 site, 3 days); approve the policy",
             lambda: check.prepare_center(cluster_root, None),
         )
-        api = str(
-            check.step(
-                "Airflow on PostgreSQL: migrate, start api-server, scheduler, dag-processor",
-                lambda: check.airflow_on_cluster(cluster_root, postgres_port, master_url),
-            )
+        api = check.step(
+            "Airflow on PostgreSQL: migrate, start api-server, scheduler, dag-processor",
+            lambda: check.airflow_on_cluster(cluster_root, postgres_port, master_url),
         )
         state = check.step("Trigger the daily DAG over 3 days (REST API) and wait", lambda: check.trigger_and_wait(api))
         if state != "success":
@@ -501,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check.step("Stop the cluster", check.processes.stop_all)
         check.step(
             "The same days in local mode",
-            lambda: (check.prepare_center(local_root, cluster_root / "landing"), check.run_locally(local_root)),
+            lambda: check.local_run(local_root, cluster_root / "landing"),
         )
         problems += compare_zones(cluster_root, local_root)
         problems += check_releases(cluster_root, local_root)
