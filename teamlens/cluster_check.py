@@ -437,8 +437,12 @@ def _tail(path: Path, lines: int = 25) -> str:
         return f"(no {path})"
 
 
-def table_rows(root: Path) -> list[tuple[object, ...]]:
-    """Every row of a partitioned parquet table (hive day=D folders), sorted, for an exact comparison."""
+def table_rows(root: Path, data_root: Path) -> list[tuple[object, ...]]:
+    """Every row of a partitioned parquet table (hive day=D folders), sorted, for an exact comparison.
+
+    Lineage columns name the landing file (source_file), whose path starts with the run's data
+    root: that prefix is written as <data root>, so that two data roots can be compared.
+    """
     import duckdb
 
     files = sorted(str(p) for p in root.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.parts))
@@ -446,7 +450,11 @@ def table_rows(root: Path) -> list[tuple[object, ...]]:
         return []
     with duckdb.connect() as con:
         rows = con.execute("SELECT * FROM read_parquet(?, hive_partitioning = true)", [files]).fetchall()
-    return sorted(rows, key=repr)
+    prefix = str(data_root.resolve())
+    return sorted(
+        (tuple(cell.replace(prefix, "<data root>") if isinstance(cell, str) else cell for cell in row) for row in rows),
+        key=repr,
+    )
 
 
 def compare_zones(cluster_root: Path, local_root: Path) -> list[str]:
@@ -454,8 +462,8 @@ def compare_zones(cluster_root: Path, local_root: Path) -> list[str]:
     problems: list[str] = []
     tables = sorted(p.name for p in (cluster_root / "staged").iterdir() if p.is_dir())
     for zone, name in [("staged", t) for t in tables] + [("metrics", AGENT_DAY)]:
-        cluster_rows = table_rows(cluster_root / zone / name)
-        local_rows = table_rows(local_root / zone / name)
+        cluster_rows = table_rows(cluster_root / zone / name, cluster_root)
+        local_rows = table_rows(local_root / zone / name, local_root)
         if cluster_rows != local_rows:
             problems.append(f"{zone}/{name}: {len(cluster_rows)} rows on the cluster, {len(local_rows)} locally")
         elif not cluster_rows:

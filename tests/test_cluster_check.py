@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from pathlib import Path
 
@@ -45,3 +46,22 @@ def test_spark_master_and_worker_listen_on_loopback_with_the_given_ports() -> No
 
 def test_airflow_metadata_url_names_psycopg2_on_loopback() -> None:
     assert cc.postgres_url(5433) == "postgresql+psycopg2://postgres@127.0.0.1:5433/airflow"
+
+
+def test_table_rows_compare_two_data_roots_by_their_content(tmp_path: Path) -> None:
+    import duckdb
+
+    def write(root: Path, amount: int) -> Path:
+        table = root / "staged" / "contacts" / "day=2026-10-05"
+        table.mkdir(parents=True)
+        source = f"file://{root.resolve()}/landing/x.jsonl"
+        with duckdb.connect() as con:
+            query = f"SELECT {amount} AS amount, '{source}' AS source_file"
+            con.execute(f"COPY ({query}) TO '{table / 'part-0.parquet'}' (FORMAT PARQUET)")
+        return root
+
+    one, two, other = write(tmp_path / "one", 7), write(tmp_path / "two", 7), write(tmp_path / "other", 8)
+    rows = cc.table_rows(one / "staged" / "contacts", one)
+    assert rows == [(7, "file://<data root>/landing/x.jsonl", dt.date(2026, 10, 5))]
+    assert rows == cc.table_rows(two / "staged" / "contacts", two)
+    assert rows != cc.table_rows(other / "staged" / "contacts", other)
