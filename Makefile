@@ -10,7 +10,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-from-lock
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint format lock bench clean-data help compose-check
+.PHONY: setup demo test test-fast test-cluster lint format lock bench clean-data help compose-check
 
 help:
 	@echo "make demo | make test | make lint | make bench | make lock | make clean-data"
@@ -34,6 +34,11 @@ demo: setup
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 test: setup
 	$(BIN)/pytest -q -p no:cacheprovider --durations=12; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+# The production topology natively (no Docker): PostgreSQL, a Spark standalone master and two
+# workers, Airflow's scheduler on PostgreSQL; one DAG run compared with local mode (teamlens.cluster_check).
+test-cluster: setup
+	$(BIN)/python -m teamlens.cluster_check
 
 test-fast: setup
 	$(BIN)/pytest -q -p no:cacheprovider -m "not slow"
