@@ -271,7 +271,7 @@ def summarize(table: schema.Table, reports: Sequence[dict[str, Any]], settings: 
     (foundation.bad_rows: accepted source-days left out)."""
     totals = {k: sum(int(r[k]) for r in reports) for k in ("read", "staged", "quarantined", "duplicates")}
     summary = {"table": table.name, **totals, "days": {r["day"]: r for r in reports}}
-    accepted = {(a["source"], a["day"]) for a in bad_rows.accepted_days(settings.lake)}
+    accepted = bad_rows.accepted_pairs(settings.lake)
     too_bad = bad_rows.over_limit(table.name, reports, settings.max_bad_row_share, accepted)
     if too_bad:
         raise BadRowShareError(

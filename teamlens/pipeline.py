@@ -188,16 +188,22 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
         "roster": staged_roster.run(spark, settings, _dates(days)),
         "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
     }
-    _log_ingest(settings, "workforce", [out["roster"]], [out["schedules"]])
+    _log_ingest("workforce", [out["roster"]], [out["schedules"]])
+    owe_reingested_days(settings, [out["schedules"]])
     return out
 
 
-def _log_ingest(settings: Settings, kind: str, others: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
+def _log_ingest(kind: str, others: list[dict[str, Any]], summaries: list[dict[str, Any]]) -> None:
     """Log an ingest step's counts per table, day and source, and a WARNING per day its kind of input
-    (the summaries' tables) delivered nothing; note the days an ingest re-wrote outside the run."""
+    (the summaries' tables) delivered nothing."""
     for summary in [*others, *summaries]:
         step_log.emit(step_log.ingest_lines(summary))
     step_log.emit(step_log.missing_kind_lines(kind, summaries))
+
+
+def owe_reingested_days(settings: Settings, summaries: list[dict[str, Any]]) -> None:
+    """Note each day an ingest re-wrote outside its run (jobs.ingest.run_table's `reingested`), so
+    that the run's later steps take it along (with_reingested) until it is published again."""
     for summary in summaries:
         for day, message in (summary.get("reingested") or {}).items():
             marker = settings.lake.reingested_days / f"{lake.partition_name(dt.date.fromisoformat(day))}.json"
@@ -233,7 +239,8 @@ def ingest_telephony(days: list[str], settings: Settings | None = None) -> dict[
         "contacts": ingest.run_table(spark, settings, schema.CONTACTS, _dates(days)),
         "agent_events": ingest.run_table(spark, settings, schema.AGENT_EVENTS, _dates(days)),
     }
-    _log_ingest(settings, "telephony", [], [out["contacts"], out["agent_events"]])
+    _log_ingest("telephony", [], [out["contacts"], out["agent_events"]])
+    owe_reingested_days(settings, [out["contacts"], out["agent_events"]])
     return out
 
 
@@ -248,7 +255,8 @@ def ingest_desktop(days: list[str], settings: Settings | None = None) -> dict[st
     settings = settings or load_settings()
     rules = load_policy(settings.policy_path).desktop_rules()
     out = ingest.run_table(spark_session(settings), settings, schema.DESKTOP_ACTIVITY, _dates(days), rules)
-    _log_ingest(settings, "desktop", [], [out])
+    _log_ingest("desktop", [], [out])
+    owe_reingested_days(settings, [out])
     return out
 
 

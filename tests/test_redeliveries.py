@@ -234,7 +234,7 @@ def test_a_reingested_day_is_owed_to_validation_metrics_and_publishing(tmp_path:
     settings = settings_for(tmp_path)
     message = f"day {D} re-ingested: a later delivery on {D1} (connect_ctr) replaces a record staged on it"
     summary = {"table": "contacts", "days": {}, "reingested": {D.isoformat(): message}}
-    pipeline._log_ingest(settings, "telephony", [], [summary])
+    pipeline.owe_reingested_days(settings, [summary])
     assert pipeline.with_reingested([D1.isoformat()], settings) == [D.isoformat(), D1.isoformat()]
     pipeline._published_reingested([D1.isoformat()], settings)  # another day published: still owed
     assert pipeline.with_reingested([D1.isoformat()], settings) == [D.isoformat(), D1.isoformat()]
