@@ -2,8 +2,8 @@
 
 Table `ledger` in the warehouse DuckDB file, one row per event:
 seq (1, 2, 3, ... no gaps), entry_type ('policy_approved', 'release', 'refusal',
-'retention_deletion', 'statement'), recorded_at, release_id (NULL for policy entries), payload, prev_hash,
-entry_hash. DuckDB has no triggers or grants, so append-only cannot be enforced; it is made
+'retention_deletion', 'statement', 'subject_access'), recorded_at, release_id (NULL for policy
+entries), payload, prev_hash, entry_hash. DuckDB has no triggers or grants, so append-only cannot be enforced; it is made
 detectable: every entry commits to the one before it.
 
 How to recompute the chain without our code (the exact recipe):
@@ -62,6 +62,10 @@ Payload of a 'statement' entry (release_id NULL, written by `teamlens statement`
 privacy/statements.py): the month (YYYY-MM), the statement's version for that month (1, 2, ...),
 per format (html, pdf) the file name and its sha256, the ledger entries the statement covers
 (`covers_entries`: those recorded up to the month's end) and run_by.
+Payload of a 'subject_access' entry (release_id NULL, written by `teamlens subject-access`,
+privacy/subject_access.py): the date, the purpose, export_sha256 (the SHA-256 of the export's
+manifest, which lists every file's SHA-256 and a random export id) and the number of files; no
+identifier of the agent nor of who ran it.
 
 Besides the chain, `verify_ledger` (privacy/verify.py) checks every column of every row of
 releases, budget_spend, release_groups and published_aggregates against the release entries,
@@ -96,7 +100,7 @@ from privacy.mechanisms import (
 from warehouse.records import NoisyRelease, PublishedValue, ReleaseKey
 
 GENESIS_HASH = "0" * 64
-ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion", "statement")
+ENTRY_TYPES = ("policy_approved", "release", "refusal", "retention_deletion", "statement", "subject_access")
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 
 

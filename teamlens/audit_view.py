@@ -24,6 +24,7 @@ from privacy import checkpoint as cp
 from privacy.budgets import spend_in_unit
 from privacy.ledger import LedgerVerification, entry_budget
 from privacy.statements import ENTRY_TYPE as STATEMENT
+from privacy.subject_access import ENTRY_TYPE as SUBJECT_ACCESS
 from privacy.verify import ledger_leaves, ledger_rows, verify_connection
 from teamlens.labels import window_label
 from warehouse import store
@@ -41,6 +42,7 @@ EVENT_KINDS = {
     "refusal": "Refusal",
     "retention_deletion": "Retention deletion",
     STATEMENT: "Monthly statement",
+    SUBJECT_ACCESS: "Subject access export",
 }
 
 
@@ -402,6 +404,11 @@ def _event(seq: int, entry_type: str, at: str, doc: dict[str, Any]) -> Event:
             STATEMENT,
             f"statement for {doc['month']} (version {doc['version']})",
             [f"files {names}; SHA-256 of the PDF {doc.get('files', {}).get('pdf', {}).get('sha256', '-')}"],
+        )
+    if entry_type == SUBJECT_ACCESS:  # names nobody: that an agent received their own data, when
+        details = [f"{doc.get('files')} files; SHA-256 of the export's manifest {doc.get('export_sha256')}"]
+        return Event(
+            seq, at, SUBJECT_ACCESS, f"an agent received a copy of their own data ({doc.get('date')})", details
         )
     policy = policy_of_entry(seq, at, doc)
     who = (

@@ -492,6 +492,10 @@ def cmd_statement(
     return print_statement(_settings(), month, out)
 
 
+from teamlens.subject_access import cmd_subject_access  # noqa: E402 (its body lives there)
+
+app.command("subject-access")(cmd_subject_access)
+
 # --- policy approval ---------------------------------------------------------------------------------
 
 
