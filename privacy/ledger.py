@@ -3,8 +3,8 @@
 Table `ledger` in the warehouse DuckDB file, one row per event:
 seq (1, 2, 3, ... no gaps), entry_type ('policy_approved', 'release', 'refusal',
 'retention_deletion', 'statement', 'subject_access'), recorded_at, release_id (NULL for policy
-entries), payload, prev_hash, entry_hash. DuckDB has no triggers or grants, so append-only cannot be enforced; it is made
-detectable: every entry commits to the one before it.
+entries), payload, prev_hash, entry_hash. DuckDB has no triggers or grants, so append-only
+cannot be enforced; it is made detectable: every entry commits to the one before it.
 
 How to recompute the chain without our code (the exact recipe):
 
