@@ -270,3 +270,31 @@ def test_an_export_that_would_name_someone_is_deleted(
         assert con.execute("SELECT count(*) FROM ledger").fetchone() == (3,)  # the approval and 2 releases
     finally:
         con.close()
+
+
+def test_the_command_says_where_it_wrote_and_the_council_sees_the_entry(
+    center: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from teamlens.cli import main
+    from teamlens.dashboard.app import create_app
+
+    for name, value in {
+        "TEAMLENS_DATA_ROOT": str(center.data_root),
+        "TEAMLENS_POLICY": str(center.policy_path),
+        "TEAMLENS_PSEUDONYM_KEY": center.pseudonym_key().decode(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "export"
+    assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Wrote 14 files (10 records) to {out}" in printed
+    assert "The folder contains personal data" in printed
+    assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 2  # never mixes two exports
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    page = TestClient(create_app(center)).get("/council/ledger")
+    assert page.status_code == 200
+    assert "Subject access export" in page.text
+    assert "an agent received a copy of their own data (" in page.text
+    assert ME not in page.text
