@@ -22,6 +22,7 @@ from foundation import lake
 from foundation.settings import Settings, load_settings
 from teamlens.airflow_local import DAG_ID, airflow_env, ensure_airflow_db, run_dag, run_log_file, run_verdict
 from teamlens.publishing import refresh_snapshot
+from teamlens.staffing_cli import cmd_staffing
 from teamlens.tables import console, table
 from teamlens.user_errors import UserError
 
@@ -479,6 +480,9 @@ def cmd_dashboard(
     from teamlens.dashboard.app import serve
 
     return serve(_settings(), host, port)
+
+
+app.command("staffing")(cmd_staffing)
 
 
 @app.command("statement")
