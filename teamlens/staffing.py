@@ -323,11 +323,15 @@ def required_cell(row: StaffingRow) -> str:
 def week_grid(rows: list[StaffingRow]) -> tuple[list[str], list[list[str]]]:
     """One queue's required agents as a week: a row per time of day, a column per weekday.
 
-    Only the times of day at which some weekday needs an agent (or lacks a number) are kept, so a
-    queue closed at night shows its opening hours. Columns: 'time', then Mon ... Sun.
+    Only the times of day at which some weekday needs an agent (or lacks a number, in a queue with
+    numbers) are kept, so a queue closed at night shows its opening hours; a queue without any
+    number (its AHT too noisy to publish) has no grid, and its rows' notes say why.
+    Columns: 'time', then Mon ... Sun.
     """
     by_cell = {(r.interval.weekday, r.interval.start_minute): r for r in rows}
     starts = sorted({r.interval.start_minute for r in rows})
+    if all(r.required is None for r in rows):
+        starts = []
     kept = [s for s in starts if any(by_cell[(d, s)].required != 0 for d in range(7) if (d, s) in by_cell)]
     grid = []
     for start in kept:

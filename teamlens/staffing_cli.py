@@ -25,7 +25,9 @@ def _figure(value: float | None, low: float | None, high: float | None, digits: 
 
 
 def cmd_staffing(
-    queue: Annotated[str | None, typer.Option(help="Only this queue (as the policy's planning block names it).")] = None,
+    queue: Annotated[str | None, typer.Option(help="Only this queue (as the policy's planning block names it).")] = (
+        None
+    ),
     site: Annotated[str | None, typer.Option(help="Only the queues of this site.")] = None,
     window: Annotated[
         str | None, typer.Option(metavar="YYYY-MM", help="The planning window (default: the latest published).")
@@ -34,7 +36,7 @@ def cmd_staffing(
         str, typer.Option(metavar="PERCENT/SECONDS", help="Target: PERCENT of contacts answered within SECONDS.")
     ] = "80/20",
     shrinkage: Annotated[str, typer.Option(help="Share of paid time not on the phones (breaks, training).")] = "0.3",
-    max_occupancy: Annotated[str, typer.Option(help="Highest share of time agents may be busy with contacts.")] = "0.85",
+    max_occupancy: Annotated[str, typer.Option(help="Highest share of time agents may spend on contacts.")] = "0.85",
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as a JSON list.")] = False,
     export: Annotated[
         Path | None,
@@ -79,9 +81,11 @@ def cmd_staffing(
     if as_json:
         print(json.dumps([row_json(r) for r in rows], indent=2))
     else:
-        mode = {"exact": "counted exactly", "noisy": "with DP noise"}.get(queues[0].offered_mode, queues[0].offered_mode)
+        offered = queues[0].offered_mode
+        mode = {"exact": "counted exactly", "noisy": "with DP noise"}.get(offered, offered)
+        when = window_label(chosen.window_start, chosen.window_end)
         print(
-            f"Staffing from published figures: {chosen.release_name}, {window_label(chosen.window_start, chosen.window_end)}"
+            f"Staffing from published figures: {chosen.release_name}, {when}"
             f" (offered contacts {mode}, as the policy decides); targets {target.label}."
         )
         print("Required: agents to schedule (after shrinkage), with the range the published 95% intervals allow.")

@@ -102,13 +102,21 @@ def staffing_csv(rows: list[StaffingRow]) -> str:
     return out.getvalue()
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text as is (no newline translation), atomically: a reader never sees half a file."""
+
+    def write(temporary: Path) -> None:
+        temporary.write_text(text, encoding="utf-8", newline="")
+
+    replace_file_atomic(path, write)
+
+
 def write_exports(rows: list[StaffingRow], folder: Path, window_month: str, week_monday: dt.date) -> ExportedFiles:
     """Write `forecast-calabrio-<week>.csv` and `staffing-<window>.csv` into `folder` (atomically)."""
     lines, left_out = calabrio_lines(rows, week_monday)
     folder.mkdir(parents=True, exist_ok=True)
     forecast = folder / f"forecast-calabrio-{week_name(week_monday)}.csv"
     staffing = folder / f"staffing-{window_month}.csv"
-    forecast_text, staffing_text = "".join(line + "\n" for line in lines), staffing_csv(rows)
-    replace_file_atomic(forecast, lambda tmp: tmp.write_text(forecast_text, encoding="utf-8", newline=""))
-    replace_file_atomic(staffing, lambda tmp: tmp.write_text(staffing_text, encoding="utf-8", newline=""))
+    _write_text(forecast, "".join(line + "\n" for line in lines))
+    _write_text(staffing, staffing_csv(rows))
     return ExportedFiles(forecast, staffing, left_out)
