@@ -186,7 +186,7 @@ def test_the_calabrio_file_has_exactly_these_lines() -> None:
         calabrio_lines([r.__class__(**{**r.__dict__, "queue": "a,b"}) for r in rows if r.volume], monday)
 
 
-def test_the_week_is_the_queue_sites_local_week_and_a_bad_week_says_the_format() -> None:
+def test_a_week_not_written_yyyy_www_says_the_format() -> None:
     with pytest.raises(ValueError, match="YYYY-Www"):
         parse_week("2026-45")
 
