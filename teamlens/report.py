@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from foundation.intervals import SEPARATOR
 from foundation.policy import BOUNDS_SUGGESTION_PREFIX
 from foundation.settings import Settings
 from privacy.bounds import STATISTIC_PREFIX as SUGGESTION_STATISTIC_PREFIX
 from privacy.mechanisms import OVER_BOUND_PREFIX
 from teamlens.labels import window_label
+from teamlens.staffing_view import print_staffing_section
 from teamlens.tables import console, table
 
 # The mark of a sum whose over-bound count is material (likely_understated), explained by its footnote.
@@ -191,6 +193,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
             continue
         spec = policy.release(name) if name in {r.name for r in policy.releases} else None
         present = list(dict.fromkeys(r["statistic"] for r in release_rows if not is_over_bound(r)))
+        present = [s for s in present if SEPARATOR not in s]  # per interval of the week: the staffing section
         declared = [*spec.sums, *(q.name for q in spec.ratios)] if spec else []
         statistics = [s for s in declared if s in present] + [s for s in present if s not in declared]
         ends = {r["window_start"]: r["window_end"] for r in release_rows}
@@ -203,7 +206,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
         cells: dict[tuple[Any, str], dict[str, str]] = defaultdict(dict)
         flagged = {k: v for k, v in likely_understated(release_rows).items() if k[0] in shown}
         for r in release_rows:
-            if r["window_start"] in shown and not is_over_bound(r):
+            if r["window_start"] in shown and not is_over_bound(r) and SEPARATOR not in r["statistic"]:
                 mark = UNDERSTATED_MARK if (r["window_start"], r["group_value"], r["statistic"]) in flagged else ""
                 cells[(r["window_start"], r["group_value"])][r["statistic"]] = format_value(r) + mark
         labels = [STATISTIC_LABELS.get(s, (s, 0))[0] for s in statistics]
@@ -232,6 +235,8 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
                 window = window_label(r["window_start"], r["window_end"])
                 released = name.removeprefix(BOUNDS_SUGGESTION_PREFIX)
                 print(f"  {released}, {window}: {metric} bound {_fmt(r['value'], 'count')}")
+
+    print_staffing_section(settings.lake.warehouse_path)
 
     if settings.lake.warehouse_path.exists():
         con = connect(settings.lake.warehouse_path, read_only=True)

@@ -166,6 +166,64 @@ def dashboard_center(tmp_path: Path) -> Callable[..., Any]:
     return build
 
 
+# --- published planning figures (staffing reads only these) ------------------------------------------
+
+# queue -> statistic -> (value, ci_low, ci_high), or None for a statistic too noisy to publish
+PlanningFigures = dict[str, dict[str, tuple[float, float, float] | None]]
+
+
+def publish_planning_rows(
+    warehouse: Path,
+    window: tuple[dt.date, dt.date],
+    figures: PlanningFigures,
+    queue_sites: dict[str, str],
+    *,
+    interval_minutes: int = 30,
+    offered: str = "exact",
+    release_name: str = "queue_month_planning",
+) -> None:
+    """Store a planning release's rows as the publish step does (warehouse.store.insert_release),
+    with the parameters the planning release records (queue_sites, interval_minutes, offered)."""
+    from foundation.budget import Budget
+    from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
+    from warehouse.store import connect, insert_release, transaction
+
+    values = tuple(
+        PublishedValue(queue, statistic, *numbers, None, "published")
+        if numbers is not None
+        else PublishedValue(queue, statistic, None, None, None, None, "too_noisy")
+        for queue, stats in figures.items()
+        for statistic, numbers in stats.items()
+    )
+    groups = tuple(GroupDecision(queue, 12, "released") for queue in figures)
+    parameters = {"queue_sites": queue_sites, "interval_minutes": interval_minutes, "offered": offered}
+    noisy = NoisyRelease(values, groups, "gaussian (zCDP), test double", parameters)
+    con = connect(warehouse)
+    try:
+        with transaction(con):
+            insert_release(
+                con,
+                key=ReleaseKey(release_name, window[0], window[1], "test-policy"),
+                purpose="staffing: offered contacts per interval, handle time per queue",
+                group_by="queue",
+                policy_version=1,
+                budget=Budget.parse("rho", "1/4"),
+                periods=[f"{window[0]:%Y-%m}"],
+                cap=Budget.parse("rho", "2"),
+                noisy=noisy,
+                released_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
+                run_by="tester",
+            )
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def publish_planning() -> Callable[..., None]:
+    """publish_planning_rows: store hand-made planning figures in a warehouse."""
+    return publish_planning_rows
+
+
 # --- the dashboard's server and the browser -----------------------------------------------------------
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from foundation.intervals import SEPARATOR
 from foundation.policy import BOUNDS_SUGGESTION_PREFIX
 from teamlens import published
 from teamlens.dashboard import figures as fg
@@ -101,10 +102,12 @@ def overview_table(releases: list[dict[str, Any]]) -> Table:
 
 
 def current_rows(con: Any, release_name: str) -> list[dict[str, Any]]:
+    """A release's current figures; those per interval of the week (name@mon-09:30) are on /staffing."""
     return fetch_dicts(
         con,
-        "SELECT * FROM current_aggregates WHERE release_name = ? ORDER BY window_start, group_value, statistic",
-        [release_name],
+        "SELECT * FROM current_aggregates WHERE release_name = ? AND NOT contains(statistic, ?) "
+        "ORDER BY window_start, group_value, statistic",
+        [release_name, SEPARATOR],
     )
 
 

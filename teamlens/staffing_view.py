@@ -1,0 +1,50 @@
+"""The staffing view of the report: required agents per queue as a week (times of day x weekdays).
+
+Computed from the published planning figures with the default targets (teamlens.staffing:
+80/20, shrinkage 0.3, maximum occupancy 0.85); `teamlens staffing` takes other targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from teamlens.labels import window_label
+from teamlens.staffing import StaffingTarget, staffing_rows, week_grid
+from teamlens.tables import console, table
+
+TITLE = "Staffing from published figures"
+
+
+def print_staffing_section(warehouse_path: Path) -> None:
+    """The report's staffing section; nothing when no planning release has been published."""
+    from teamlens.staffing_data import load_planning, planning_windows
+    from warehouse.store import connect
+
+    if not warehouse_path.exists():
+        return
+    con = connect(warehouse_path, read_only=True)
+    try:
+        if not planning_windows(con):
+            return
+        window, queues = load_planning(con)
+    finally:
+        con.close()
+    target = StaffingTarget.parse()
+    print()
+    print(f"{TITLE} ({window.release_name}, {window_label(window.window_start, window.window_end)}):")
+    print(
+        f"  agents to schedule per interval, Erlang C at {target.label}; (low-high): the range the published "
+        "95% intervals of volume and AHT allow"
+    )
+    print("  (`teamlens staffing` for other targets, every interval's volume and AHT, and the WFM export)")
+    for planning in queues:
+        rows = staffing_rows(planning, target)
+        notes = sorted({r.note for r in rows if r.note})
+        columns, grid = week_grid(rows)
+        site = f" ({planning.site})" if planning.site else ""
+        if grid:
+            console().print(table(columns, grid, right=columns[1:], title=f"{planning.queue}{site}"))
+        elif not notes:
+            print(f"  {planning.queue}{site}: no contacts offered in the window")
+        for note in notes:
+            print(f"  {planning.queue}: no number where {note}")
