@@ -292,11 +292,7 @@ def _not_planned(queue_interval: pl.DataFrame, queues: dict[str, str]) -> dict[s
     if queue_interval.is_empty():
         return {}
     other = queue_interval.filter(~pl.col("queue").is_in(list(queues)))
-    return (
-        {str(k): int(v) for k, v in sorted(_totals(other, ["queue"], "offered").items())}
-        if not other.is_empty()
-        else {}
-    )
+    return {k[0]: v for k, v in sorted(_totals(other, ["queue"], "offered").items())}
 
 
 def _clipped_totals(work: pl.DataFrame, released: list[str], metric: str, bound: int) -> dict[str, int]:
