@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -30,15 +30,19 @@ from foundation.policy_values import require as _require
 from foundation.status_names import StatusNameKeywords, parse_status_name_keywords
 from foundation.windows import WindowKind, windows_ending_in
 
-# "center": the one group of all agents of a bounds suggestion (never a release's group_by).
-GroupKind = Literal["team", "site", "center"]
+if TYPE_CHECKING:
+    from foundation.planning_policy import PlanningPolicy
+
+# "center": the one group of all agents of a bounds suggestion (never a release's group_by);
+# "queue": the groups of a planning release (foundation.planning_policy).
+GroupKind = Literal["team", "site", "center", "queue"]
 # zcdp: Gaussian noise, budgets in zCDP rho (the default); pure: Laplace noise, budgets in epsilon.
 PrivacyModel = Literal["zcdp", "pure"]
 # What happens to a roster group under min_group_size: left out, or pooled with the other small
 # groups of its parent (a team's site); the pool is released only if it is large enough itself.
 SmallGroups = Literal["suppress", "merge_into_parent"]
 # The parent of each kind of group, for small_groups: merge_into_parent (None: no parent).
-PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None}
+PARENT_GROUP: dict[str, str | None] = {"team": "site", "site": None, "queue": None}
 PRIVACY_MODELS: dict[str, BudgetUnit] = {"zcdp": "rho", "pure": "epsilon"}
 
 
@@ -183,6 +187,8 @@ class Policy:
     # The budget and quantile of `teamlens plan --suggest-bounds`; None: suggestions are not permitted.
     bounds_suggestion: BoundsSuggestion | None = None
     status_name_keywords: StatusNameKeywords = field(default_factory=StatusNameKeywords)
+    # The `planning:` block (foundation.planning_policy): planned queues and planning releases; None: none.
+    planning: PlanningPolicy | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -246,7 +252,8 @@ class Policy:
         bounds suggestion (`bounds_suggestion:<release>`)."""
         if name.startswith(BOUNDS_SUGGESTION_PREFIX):
             return self.bounds_suggestion_spec(name.removeprefix(BOUNDS_SUGGESTION_PREFIX))
-        return self.release(name)
+        planned = None if self.planning is None else self.planning.release(name)
+        return planned.spec if planned is not None else self.release(name)
 
     def desktop_rules(self) -> DesktopRules:
         """The desktop category rules (foundation.desktop_rules) of the policy's category tables: all
@@ -364,7 +371,10 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     releases = tuple(
         _parse_release(r, f"{where}: releases[{i}]", model, check_share) for i, r in enumerate(releases_doc)
     )
-    names = [r.name for r in releases]
+    from foundation.planning_policy import parse_planning  # it builds ReleaseSpecs of this module
+
+    planning = parse_planning(doc.get("planning"), model, where)
+    names = [r.name for r in releases] + ([r.spec.name for r in planning.releases] if planning else [])
     if len(set(names)) != len(names):
         raise PolicyError(f"{where}: release names must be unique, got {names}")
     return Policy(
@@ -388,6 +398,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         budget_cap_year=None if year_cap is None else Budget(PRIVACY_MODELS[model], year_cap),
         bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
         status_name_keywords=parse_status_name_keywords(doc.get("status_name_keywords"), where, PolicyError),
+        planning=planning,
     )
 
 

@@ -293,6 +293,19 @@ TOP_LEVEL = PolicySection(
             default="no words: every not-ready status name is reported as not in the table",
         ),
         PolicyKey(
+            "planning",
+            "mapping (see planning below)",
+            "Planning releases: contacts offered per interval of the week and handle time per queue, for staffing "
+            "(docs/privacy.md, Planning releases).",
+            "{offered: exact, queues: {Billing Berlin: Berlin}, releases: [{name: queue_month_intervals, purpose: "
+            'Staffing, window: month, rho: "0.1", bounds: {contacts_handled: 1300, handle_seconds: 520000, '
+            "acw_seconds: 150000}}]}",
+            allowed="see the planning section",
+            required=NEVER,
+            default="no planning releases",
+            models=("zcdp",),
+        ),
+        PolicyKey(
             "releases",
             "list of mappings (see releases below)",
             "The closed list of permitted releases; anything not listed is refused.",

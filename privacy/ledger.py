@@ -168,6 +168,8 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
             doc["clipping_check_share"] = fraction_text(spec.clipping_check_share)
     if policy.budget_cap_year is not None:
         out[f"budget_cap_year_{policy.budget_cap_year.unit}"] = policy.budget_cap_year.text
+    if policy.planning is not None:  # only when set, so that entries of policies without it keep their form
+        out["planning"] = _planning_payload(policy)
     if policy.privacy_model == "pure":
         out |= {
             "privacy_model": "pure",
@@ -179,6 +181,32 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
             doc["epsilon"] = fraction_text(spec.budget.amount)
             doc["rho"] = None
     return out
+
+
+def _planning_payload(policy: Policy) -> dict[str, Any]:
+    """The `planning:` block as an approval records it: the works council's offered decision, the
+    planned queues with their sites, and each planning release's window, rho and bounds."""
+    planning = policy.planning
+    assert planning is not None
+    return {
+        "offered": planning.offered,
+        "interval_minutes": planning.interval_minutes,
+        "queues": dict(sorted(planning.queues.items())),
+        "releases": [
+            {
+                "name": r.spec.name,
+                "purpose": r.spec.purpose,
+                "window": r.spec.window,
+                "rho": fraction_text(r.spec.rho),
+                "bounds": r.bounds,
+                "noisy_sums": list(r.noisy_sums),
+                "offered_bounds": None
+                if r.offered_bounds is None
+                else {"per_interval": r.offered_bounds.per_interval, "per_window": r.offered_bounds.per_window},
+            }
+            for r in planning.releases
+        ],
+    }
 
 
 def _policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:

@@ -203,9 +203,11 @@ def ratio_value(
     distribution: str = "discrete_gaussian",
 ) -> PublishedValue:
     """A ratio of noisy sums with its union-bound 95% interval, clamped to [0, max]; too noisy when
-    the denominator's interval reaches 0 (docs/privacy.md, Intervals)."""
-    alpha = ratio_part_alpha(len(ratio.parts))
-    half_widths = {p: half_width(scales[p], alpha, distribution) for p in ratio.parts}
+    the denominator's interval reaches 0 (docs/privacy.md, Intervals). A part of scale 0 is exact
+    (a planning release's answered count): no interval, and the 5% is split over the noisy parts."""
+    noisy = [p for p in ratio.parts if scales[p] > 0]
+    alpha = ratio_part_alpha(max(1, len(noisy)))
+    half_widths = {p: half_width(scales[p], alpha, distribution) if p in noisy else 0.0 for p in ratio.parts}
     interval = ratio_interval(ratio, values, half_widths)
     if interval is None:
         return PublishedValue(group_value, ratio.name, None, None, None, None, "too_noisy")

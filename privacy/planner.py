@@ -240,6 +240,11 @@ class PolicyPlan:
 
 def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecision, ...]) -> AccuracyPlan:
     """Predicted sigma, 95% half-width and relative half-width of every statistic of every group."""
+    from privacy.planning_accuracy import planned_release, predict_planning_accuracy
+
+    planned = planned_release(policy, spec)
+    if planned is not None:  # a planning release: queues, exact parts (privacy.planning_accuracy)
+        return predict_planning_accuracy(planned, policy, groups)
     limit = policy.relative_limit(spec)
     scales = {m: expected_noise_scale(spec, m) for m in spec.sums}
     dist = NOISE_DISTRIBUTION[spec.privacy_model]
@@ -287,8 +292,11 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
 
     Under pure DP the budget is epsilon (pure DP composes by adding epsilons; delta 0).
     """
+    from privacy.planning_accuracy import planned_release
+
     windows = WINDOWS_PER_PERIOD[spec.window]
     per_window = spec.budget
+    planned = planned_release(policy, spec)
     count_scale, dist = expected_over_bound_scale(spec), NOISE_DISTRIBUTION[spec.privacy_model]
     per_period = per_window * windows
     if per_window.unit == "epsilon":
@@ -300,7 +308,8 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
         bun_steinke = rho_to_epsilon(per_period.amount, delta)
     return BudgetPlan(
         per_window=per_window,
-        per_sum=spec.sums_budget / len(spec.sums),  # the clipping check's share is not the sums'
+        # the clipping check's share is not the sums'; a planning release splits over its noisy parts
+        per_sum=spec.sums_budget / (len(spec.sums) if planned is None else planned.noisy_parts),
         clipping_check=spec.clipping_check_budget,
         over_bound_half_width=None if count_scale is None else half_width(count_scale, ALPHA_SUM, dist),
         windows_per_period=windows,
@@ -315,19 +324,27 @@ def plan_policy(
     policy: Policy, roster: pl.DataFrame, release_name: str | None = None, roster_source: str = "roster"
 ) -> PolicyPlan:
     """The plan of every release (or the one named) for a roster (agent_pseudonym, team, site)."""
-    specs = [policy.release(release_name)] if release_name else list(policy.releases)
+    from privacy.planning_accuracy import planning_groups
+
+    planning = [r.spec for r in policy.planning.releases] if policy.planning is not None else []
+    every = [*policy.releases, *planning]
+    specs = [policy.budgeted_spec(release_name)] if release_name else every
     releases = tuple(
         ReleasePlan(
             name=spec.name,
             group_by=spec.group_by,
             window=spec.window,
-            accuracy=predict_accuracy(spec, policy, decide_groups(roster, spec, policy)),
+            accuracy=predict_accuracy(
+                spec,
+                policy,
+                planning_groups(roster, policy) if spec in planning else decide_groups(roster, spec, policy),
+            ),
             budget=budget_per_period(spec, policy),
         )
         for spec in specs
     )
     cap = policy.budget_cap
-    total = sum_budgets([budget_per_period(s, policy).per_period for s in policy.releases], cap.unit)
+    total = sum_budgets([budget_per_period(s, policy).per_period for s in every], cap.unit)
     pure = cap.unit == "epsilon"
     year = total * MONTHS_PER_YEAR
     return PolicyPlan(
@@ -361,6 +378,20 @@ def _row(
     else:
         verdict = "ok"
     return StatisticPlan(g.group_value, g.roster_size, name, kind, scale, half, typical, relative, verdict)
+
+
+def planned_row(
+    g: GroupDecision,
+    name: str,
+    kind: Literal["sum", "ratio"],
+    scale: float | None,
+    half: float | None,
+    typical: float,
+    limit: Fraction | None,
+) -> StatisticPlan:
+    """A predicted row of a planning release (privacy.planning_accuracy): half None is too noisy."""
+    relative = math.inf if half is None else (half / typical if typical > 0 else math.inf)
+    return _row(g, name, kind, scale, half, typical, relative, limit)
 
 
 def _finite(x: float | None) -> float | None:

@@ -152,7 +152,8 @@ class PendingWindow:
 def release_windows(
     settings: Settings, policy: Policy, first_day: dt.date, end_day: dt.date
 ) -> list[ReleaseOutcome | PendingWindow]:
-    """Publish every permitted release whose window ends in [first_day, end_day).
+    """Publish every permitted release (and planning release, privacy.planning) whose window ends in
+    [first_day, end_day).
 
     A window is released only when the metrics of all its days are complete; otherwise it is
     reported as pending and released by a later run. Stored releases are returned unchanged,
@@ -162,9 +163,17 @@ def release_windows(
     and so does a run of a day inside a window whose days are all complete by now (its last
     day ran earlier, e.g. a backfill run backwards or a failed day rerun later): it is released.
     """
+    from privacy import planning  # the planning releases' draw (it reads this module's zone helpers)
+
     published = published_windows(settings.lake.warehouse_path)
     outcomes: list[ReleaseOutcome | PendingWindow] = []
-    for spec in policy.releases:
+    planned = [r.spec for r in policy.planning.releases] if policy.planning is not None else []
+    for spec in [*policy.releases, *planned]:
+        draw_from, groups_from = (
+            (planning.draw_from_zones, planning.groups_from_zones)
+            if spec in planned
+            else (_draw_from_zones, _groups_from_zones)
+        )
         windows = spec.windows_ending_in(first_day, end_day)
         for day in window_days(first_day, end_day):
             window = window_of(spec.window, day)
@@ -186,8 +195,8 @@ def release_windows(
                     spec,
                     policy,
                     settings.run_by,
-                    draw=functools.partial(_draw_from_zones, settings, policy, spec, days),
-                    groups=functools.partial(_groups_from_zones, settings, policy, spec, days),
+                    draw=functools.partial(draw_from, settings, policy, spec, days),
+                    groups=functools.partial(groups_from, settings, policy, spec, days),
                     inputs_as_of=metrics_computed_at(settings, days),
                     key_fingerprints=window_key_fingerprints(settings, days),
                 )

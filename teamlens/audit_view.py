@@ -126,6 +126,23 @@ def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyVi
         )
         for r in doc.get("releases", [])
     ]
+    planning = doc.get("planning") or {}
+    rules += [  # planning releases: per queue; the council's offered decision said with each
+        ReleaseRule(
+            name=r["name"],
+            purpose=f"{r['purpose']} Offered and answered contacts: {planning.get('offered')} "
+            "(the works council's decision, policy planning.offered).",
+            group_by="queue",
+            window=r["window"],
+            sums=[(m, b) for m, b in r.get("bounds", {}).items() if m in r.get("noisy_sums", [])],
+            ratios=[
+                ("aht_seconds", "handle_seconds", "contacts_handled", 3600),
+                ("average_acw_seconds", "acw_seconds", "contacts_handled", 3600),
+            ],
+            budget=Budget.parse(unit, r["rho"]),
+        )
+        for r in planning.get("releases", [])
+    ]
     return PolicyView(
         seq=seq,
         recorded_at=recorded_at,

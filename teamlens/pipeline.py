@@ -280,7 +280,8 @@ def validate_staged(days: list[str], settings: Settings | None = None) -> dict[s
 
 @holding_run_lock()
 def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """The restricted metric tables of the days: agent_day, then queue_day (one Spark session); then
+    """The restricted metric tables of the days: agent_day, queue_day, then the planning tables
+    queue_interval and agent_queue_day (jobs.planning_metrics; one Spark session); then
     each day's completion marker, which names the kinds of input the day lacked.
 
     Missing input (step_log.missing_input, from the ingest reports) is a WARNING, or with
@@ -288,7 +289,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     marker is written, so that the days' windows stay pending.
     """
     from foundation.spark import spark_session
-    from jobs import agent_day, queue_day
+    from jobs import agent_day, planning_metrics, queue_day
     from privacy.release import mark_metrics_complete
 
     settings = settings or load_settings()
@@ -305,6 +306,7 @@ def compute_agent_day(days: list[str], settings: Settings | None = None) -> dict
     spark = spark_session(settings)
     summary = agent_day.run(spark, settings, _dates(days))
     summary["queue_day"] = queue_day.run(spark, settings, _dates(days))
+    summary["planning"] = planning_metrics.run(spark, settings, _dates(days))
     for day in _dates(days):
         mark_metrics_complete(settings, day, missing[day.isoformat()])
     step_log.emit(step_log.metrics_lines(summary))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from foundation.planning_keys import PLANNING_SECTIONS
 from foundation.policy_keys import MODELS, SECTIONS, PolicyKey, PolicySection
 from foundation.settings import REPO_ROOT
 
@@ -153,7 +154,7 @@ def render() -> str:
         "  value applies to it.",
         "",
     ]
-    for section in SECTIONS:
+    for section in (*SECTIONS, *PLANNING_SECTIONS):
         lines += _section(section)
     lines += [
         "## Worked example",

@@ -134,9 +134,10 @@ def test_missing_input_is_read_from_the_ingest_reports(settings) -> None:
 def stub_spark(monkeypatch):
     """compute_agent_day without Spark: the jobs return fixed counts (what the real ones return)."""
     from foundation import spark
-    from jobs import agent_day, queue_day
+    from jobs import agent_day, planning_metrics, queue_day
 
     monkeypatch.setattr(spark, "spark_session", lambda settings: None)
+    monkeypatch.setattr(planning_metrics, "run", lambda s, st, d: {})
     days = {"2026-10-05": {"agents": 28}, "2026-10-06": {"agents": 27}, "2026-10-07": {"agents": 0}}
     monkeypatch.setattr(agent_day, "run", lambda s, st, d: {"table": "agent_day", "agent_days": 55, "days": days})
     queues = {"2026-10-05": {"queues": 3}, "2026-10-06": {"queues": 0}, "2026-10-07": {"queues": 0}}

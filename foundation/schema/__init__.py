@@ -13,13 +13,14 @@ Lineage columns (source_file, source_line) stay in the restricted zones; they le
 engineer find the raw record that produced a row, and they never reach the warehouse.
 
 Modules: `types` (declared types, Column, Table, Metric and the shared column builders),
-`staged` (the staged tables and their vocabularies), `metrics` (agent_day, queue_day). Import
-the names from this package: `from foundation import schema; schema.CONTACTS`.
+`staged` (the staged tables and their vocabularies), `metrics` (agent_day, queue_day, and the
+planning tables queue_interval and agent_queue_day). Import the names from this package:
+`from foundation import schema; schema.CONTACTS`.
 """
 
 from __future__ import annotations
 
-from foundation.schema.metrics import AGENT_DAY, METRIC_TABLES, QUEUE_DAY
+from foundation.schema.metrics import AGENT_DAY, AGENT_QUEUE_DAY, METRIC_TABLES, QUEUE_DAY, QUEUE_INTERVAL
 from foundation.schema.staged import (
     ADHERING_STATES,
     AGENT_EVENT_TYPES,
@@ -47,6 +48,7 @@ __all__ = [
     "AGENT_DAY",
     "AGENT_EVENTS",
     "AGENT_EVENT_TYPES",
+    "AGENT_QUEUE_DAY",
     "ALL_TABLES",
     "APP_CATEGORIES",
     "CHANNELS",
@@ -59,6 +61,7 @@ __all__ = [
     "NOT_READY_CATEGORY_NAMES",
     "QUARANTINE_COLUMNS",
     "QUEUE_DAY",
+    "QUEUE_INTERVAL",
     "ROSTER",
     "SCHEDULES",
     "SCHEDULE_ACTIVITIES",

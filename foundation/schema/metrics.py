@@ -1,4 +1,5 @@
-"""The metric tables: agent_day and queue_day, each column with its formula and vendor definition.
+"""The metric tables: agent_day, queue_day and the planning tables queue_interval and agent_queue_day,
+each column with its formula and vendor definition.
 
 The catalog users read (docs/metrics.md) is generated from these declarations.
 """
@@ -380,4 +381,129 @@ QUEUE_DAY = Table(
 )
 
 
-METRIC_TABLES: dict[str, Table] = {t.name: t for t in (AGENT_DAY, QUEUE_DAY)}
+_QUARTER = (
+    "UTC quarter hours convert exactly into any site's local 15, 30 or 60-minute intervals for every "
+    "time zone whose offset is a multiple of 15 minutes (every whole- and half-hour offset, and +05:45)"
+)
+
+QUEUE_INTERVAL = Table(
+    name="queue_interval",
+    zone="metrics",
+    grain=(
+        "one row per queue per contacts' landing day per UTC quarter hour (the 15-minute start of "
+        "initiation_ts) in which the queue was offered a contact; no agent involved. " + _QUARTER
+    ),
+    key=("day", "queue", "interval_start_utc"),
+    columns=(
+        day_column(),
+        Column("queue", "string", False, "Queue name as the telephony system reports it."),
+        Column(
+            "interval_start_utc",
+            "timestamp",
+            False,
+            "Start of the UTC quarter hour the contact was initiated in (initiation_ts rounded down to 15 "
+            "minutes); a site's local interval of the week is read from it in the site's time zone.",
+        ),
+        _count(
+            "offered",
+            "Contacts that entered the queue in the quarter hour (counted where they were initiated).",
+            Metric(
+                "count of contacts with a queue by the quarter hour of initiation_ts",
+                "contacts",
+                "Amazon Connect CONTACTS_QUEUED by interval; WFM offered contacts",
+                "contacts: queue, initiation_ts",
+            ),
+        ),
+        _count(
+            "answered",
+            "Offered contacts that reached an agent.",
+            Metric(
+                "count of queued contacts not abandoned",
+                "contacts",
+                "Amazon Connect CONTACTS_HANDLED_INCOMING by queue and interval",
+                "contacts: queue, initiation_ts, abandoned",
+            ),
+        ),
+        _count(
+            "abandoned",
+            "Offered contacts that never reached an agent.",
+            Metric(
+                "count of queued contacts abandoned",
+                "contacts",
+                "Amazon Connect CONTACTS_ABANDONED by interval",
+                "contacts: queue, initiation_ts, abandoned",
+            ),
+        ),
+        _count(
+            "answered_within_threshold",
+            "Answered contacts that waited at most the service-level threshold.",
+            Metric(
+                "count of answered contacts with queue_seconds <= TEAMLENS_SERVICE_LEVEL_SECONDS",
+                "contacts",
+                "Amazon Connect SERVICE_LEVEL numerator by interval",
+                "contacts: queue_seconds",
+            ),
+        ),
+        Column(
+            "answer_wait_seconds",
+            "long",
+            False,
+            "Sum of queue time over answered contacts.",
+            min_value=0,
+            metric=Metric(
+                "sum of queue_seconds over answered contacts (null as 0)",
+                "seconds",
+                "Amazon Connect QUEUE_ANSWER_TIME (sum) by interval",
+                "contacts: queue_seconds",
+            ),
+        ),
+    ),
+)
+
+AGENT_QUEUE_DAY = Table(
+    name="agent_queue_day",
+    zone="metrics",
+    grain=(
+        "one row per agent per contacts' landing day per queue in which the agent handled a contact; "
+        "restricted like agent_day, read only by the planning release, which clips each agent's window "
+        "totals over all queues before noise"
+    ),
+    key=("day", "agent_pseudonym", "queue"),
+    columns=(
+        day_column(),
+        agent_column(),
+        Column("queue", "string", False, "Queue name as the telephony system reports it."),
+        _count(
+            "contacts_handled",
+            "Contacts of the queue connected to the agent.",
+            Metric(
+                "count of contacts with an agent and a queue",
+                "contacts",
+                "Amazon Connect CONTACTS_HANDLED by agent and queue",
+                _CONTACTS + "queue, agent_pseudonym",
+            ),
+        ),
+        _seconds(
+            "handle_seconds",
+            "talk + hold + after-contact work of the agent's contacts of the queue.",
+            Metric(
+                "talk_seconds + hold_seconds + acw_seconds (null as 0)",
+                "seconds",
+                "Amazon Connect HANDLE_TIME by agent and queue",
+                _CONTACTS + "talk_seconds, hold_seconds, acw_seconds",
+            ),
+        ),
+        _seconds(
+            "acw_seconds",
+            "After-contact work of the agent's contacts of the queue.",
+            Metric(
+                "sum of acw_seconds (null as 0)",
+                "seconds",
+                "Amazon Connect AfterContactWorkDuration by agent and queue; Calabrio after-call work",
+                _CONTACTS + "acw_seconds",
+            ),
+        ),
+    ),
+)
+
+METRIC_TABLES: dict[str, Table] = {t.name: t for t in (AGENT_DAY, QUEUE_DAY, QUEUE_INTERVAL, AGENT_QUEUE_DAY)}

@@ -1,0 +1,116 @@
+"""The keys of the policy's `planning:` block, declared once (as foundation.policy_keys does for the rest).
+
+The parser (foundation.planning_policy) accepts and requires exactly these keys; docs/policy.md
+lists them (teamlens.policy_doc).
+"""
+
+from __future__ import annotations
+
+from foundation.policy_keys import EXACT, NEVER, PolicyKey, PolicySection
+
+PLANNING = PolicySection(
+    "planning",
+    "Planning releases for workforce management: per queue, the contacts offered in each interval of the week "
+    "and the queue's handle time, over a window (docs/privacy.md, Planning releases). Only under "
+    "`privacy_model: zcdp`.",
+    (
+        PolicyKey(
+            "offered",
+            "text",
+            "The works council's decision on the customers' side of a queue: `exact` publishes the contacts "
+            "offered per interval and the contacts answered per queue as counted (no agent field is read: removing "
+            "one agent's records changes neither, sensitivity 0, no budget); `noisy` adds Gaussian noise to them "
+            "with per-agent bounds (`offered_bounds`, `bounds.contacts_handled`), charged to the release's rho.",
+            "exact",
+            choices=("exact", "noisy"),
+        ),
+        PolicyKey(
+            "interval_minutes",
+            "integer",
+            "The length of the intervals of the week, site-local, as workforce management tools forecast them.",
+            "30",
+            choices=("15", "30", "60"),
+            required=NEVER,
+            default="30",
+        ),
+        PolicyKey(
+            "queues",
+            "mapping of queue to site",
+            "The queues planned, each with the site that answers it: public keys the center declares (never read "
+            "from the data). The site gives the queue's clock (its time zone) and its group size (the site's "
+            "roster agents, against `min_group_size`). Contacts of other queues are counted as not planned.",
+            "{Billing Berlin: Berlin, Sales Toronto: Toronto}",
+            allowed="non-empty queue names, each with a non-empty site name",
+        ),
+        PolicyKey(
+            "releases",
+            "list of mappings (see planning releases below)",
+            "The permitted planning releases (names unique among all releases).",
+            '[{name: queue_month_intervals, purpose: Staffing forecast, window: month, rho: "0.1", '
+            "bounds: {contacts_handled: 1300, handle_seconds: 520000, acw_seconds: 150000}}]",
+            allowed="at least one",
+        ),
+    ),
+)
+
+PLANNING_RELEASE = PolicySection(
+    "planning releases",
+    "Each entry of `planning.releases`: one release per window for all planned queues.",
+    (
+        PolicyKey("name", "text", "The release's name.", "queue_month_intervals", allowed="unique among all releases"),
+        PolicyKey("purpose", "text", "Why it is released, in words the works council reads.", "Staffing forecast"),
+        PolicyKey(
+            "window",
+            "text",
+            "The window whose interval totals are published (every occurrence of an interval in it added up).",
+            "month",
+            choices=("week", "month"),
+        ),
+        PolicyKey(
+            "rho",
+            EXACT,
+            "What one window costs each agent: split evenly over the noisy parts (handle_seconds, acw_seconds; "
+            "under `offered: noisy` also the answered counts and the offered interval counts).",
+            '"0.12"',
+            allowed="above 0",
+        ),
+        PolicyKey(
+            "bounds",
+            "mapping of sum to integer",
+            "The most one agent may add per window, over all queues together: `contacts_handled` (used when "
+            "`offered: noisy`), `handle_seconds`, `acw_seconds`. Each agent's totals are clipped to them before noise.",
+            "{contacts_handled: 1300, handle_seconds: 520000, acw_seconds: 150000}",
+            allowed="the three sums, each a positive integer",
+        ),
+        PolicyKey(
+            "typical",
+            "mapping of sum to number",
+            "A typical agent's window total of a sum in its queue, for the accuracy prediction only.",
+            "{handle_seconds: 280000, acw_seconds: 50000}",
+            allowed="sums of `bounds`, above 0 and at most the bound",
+            required=NEVER,
+            default="half of each bound",
+        ),
+        PolicyKey(
+            "offered_bounds",
+            "mapping",
+            "Under `offered: noisy`: the most answered contacts one agent adds to one interval cell "
+            "(`per_interval`) and over the window (`per_window`).",
+            "{per_interval: 8, per_window: 1300}",
+            allowed="positive integers, per_interval at most per_window; required under `offered: noisy`",
+            required=NEVER,
+            default="none (required under `offered: noisy`)",
+        ),
+        PolicyKey(
+            "max_relative_half_width",
+            EXACT,
+            "This release's accuracy limit instead of the policy's.",
+            '"3"',
+            allowed="above 0",
+            required=NEVER,
+            default="the policy's `max_relative_half_width`",
+        ),
+    ),
+)
+
+PLANNING_SECTIONS: tuple[PolicySection, ...] = (PLANNING, PLANNING_RELEASE)

@@ -1,0 +1,117 @@
+"""Planning releases before any noise: which queues are published and how precise they will be.
+
+Pure functions of public facts (the policy and the roster's site sizes), like privacy.planner,
+which calls them for a planning release (group_by 'queue'):
+
+- A queue is published when the roster group of its site (the policy's `planning.queues`) has at
+  least min_group_size agents; else it is suppressed (queues are not merged).
+- Precision: the noisy sums share the release's rho evenly with the offered counts when those are
+  noisy (`PlanningRelease.noisy_parts`); a sum's sigma is its per-agent bound / sqrt(2 rho_part)
+  (the bound is its L2 sensitivity over the queue vector). The roster does not say who works which
+  queue, so a queue's agents are taken as its site's agents shared evenly over the site's planned
+  queues; the typical total is that many times the typical value per agent (the release's
+  `typical`, else half the bound). Exact figures have no noise. Noisy offered counts are predicted
+  for an interval holding an even share of the week's contacts (peaks are larger, so more precise).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from foundation.intervals import MINUTES_PER_DAY
+from foundation.planning_policy import ANSWERED_STATISTIC, OFFERED_METRIC, PlanningRelease
+from foundation.policy import Policy, ReleaseSpec
+from privacy.mechanisms import ALPHA_SUM, half_width, ratio_interval, ratio_part_alpha
+from warehouse.records import GroupDecision
+
+if TYPE_CHECKING:
+    from privacy.planner import AccuracyPlan
+
+
+def planned_release(policy: Policy, spec: ReleaseSpec) -> PlanningRelease | None:
+    """The planning release of a spec, or None for any other release."""
+    return None if policy.planning is None else policy.planning.release(spec.name)
+
+
+def planning_groups(roster: pl.DataFrame, policy: Policy) -> tuple[GroupDecision, ...]:
+    """Each planned queue with its site's roster size: released at min_group_size or more, else suppressed."""
+    assert policy.planning is not None
+    sizes = {
+        str(r["site"]): int(r["n"]) for r in roster.group_by("site").agg(pl.len().alias("n")).iter_rows(named=True)
+    }
+    decisions = []
+    for queue, site in sorted(policy.planning.queues.items()):
+        n = sizes.get(site, 0)
+        decisions.append(
+            GroupDecision(queue, n, "released" if n >= policy.min_group_size else "suppressed_small_group")
+        )
+    return tuple(decisions)
+
+
+def sum_scale(planned: PlanningRelease, metric: str) -> float:
+    """The Gaussian sigma of a noisy sum: its bound (L2 sensitivity) / sqrt(2 rho_part)."""
+    return planned.bounds[metric] / math.sqrt(2 * float(planned.rho_per_part))
+
+
+def offered_scale(planned: PlanningRelease) -> float:
+    """The Gaussian sigma of the noisy offered counts: their L2 sensitivity / sqrt(2 rho_part)."""
+    assert planned.offered_bounds is not None
+    return planned.offered_bounds.l2_sensitivity / math.sqrt(2 * float(planned.rho_per_part))
+
+
+def part_scales(planned: PlanningRelease) -> dict[str, float]:
+    """The sigma of every part a ratio may use: 0 for the exact answered count."""
+    return {m: sum_scale(planned, m) if m in planned.noisy_sums else 0.0 for m in planned.bounds}
+
+
+def ratio_half_widths(ratio_parts: tuple[str, ...], scales: dict[str, float]) -> dict[str, float]:
+    """Each part's half-width for a ratio's union-bound interval: the 5% split over its noisy parts
+    only (an exact part has none), as the release computes it (mechanisms.ratio_value)."""
+    noisy = [p for p in ratio_parts if scales[p] > 0]
+    alpha = ratio_part_alpha(max(1, len(noisy)))
+    return {p: half_width(scales[p], alpha) if scales[p] > 0 else 0.0 for p in ratio_parts}
+
+
+def predict_planning_accuracy(
+    planned: PlanningRelease, policy: Policy, groups: tuple[GroupDecision, ...]
+) -> AccuracyPlan:
+    """The planner's AccuracyPlan of a planning release (module docstring)."""
+    from privacy.planner import AccuracyPlan, StatisticPlan, planned_row
+
+    assert policy.planning is not None
+    spec, limit = planned.spec, policy.relative_limit(planned.spec)
+    scales = part_scales(planned)
+    rows: list[StatisticPlan] = []
+    names = [*planned.bounds, *(r.name for r in spec.ratios)]
+    if planned.offered == "noisy":
+        names.append(f"{OFFERED_METRIC}@<interval>")
+    for g in sorted(groups, key=lambda d: d.group_value):
+        if g.status != "released":
+            rows.extend(
+                StatisticPlan(g.group_value, g.roster_size, n, "sum", None, None, None, None, "suppressed")
+                for n in names
+            )
+            continue
+        site_queues = policy.planning.site_queues(policy.planning.queues[g.group_value])
+        agents = g.roster_size / max(1, len(site_queues))
+        typical = {m: spec.typical.get(m, planned.bounds[m] / 2) * agents for m in planned.bounds}
+        for metric in planned.bounds:
+            half = half_width(scales[metric], ALPHA_SUM) if scales[metric] > 0 else 0.0
+            rows.append(planned_row(g, metric, "sum", scales[metric], half, typical[metric], limit))
+        for ratio in spec.ratios:
+            quotient = typical[ratio.numerator] / typical[ratio.denominator]
+            interval = ratio_interval(ratio, typical, ratio_half_widths(ratio.parts, scales))
+            spread = None if interval is None else max(interval[2] - quotient, quotient - interval[1])
+            rows.append(planned_row(g, ratio.name, "ratio", None, spread, quotient, limit))
+        if planned.offered == "noisy":
+            cells = 7 * MINUTES_PER_DAY // policy.planning.interval_minutes
+            scale = offered_scale(planned)
+            rows.append(
+                planned_row(
+                    g, names[-1], "sum", scale, half_width(scale, ALPHA_SUM), typical[ANSWERED_STATISTIC] / cells, limit
+                )
+            )
+    return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
