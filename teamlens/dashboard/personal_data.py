@@ -162,7 +162,8 @@ def _merged_into(con: Any, release_name: str, window_start: dt.date, teams: set[
 def published_beside(con: Any, rows: pl.DataFrame, month: str) -> list[Beside]:
     """The published figures (current_aggregates, as managers see them) of every team or site
     release whose window starts in the month, for the groups the agent was in on those days (a
-    team merged into a pool: the pool), each with the agent's own value over the same days."""
+    team merged into a pool: the pool), each with the agent's own value over the same days; the
+    team's first, each window's figures in the managers' order."""
     from teamlens.dashboard.managers import current_rows
 
     first, following = month_days(month)
@@ -187,4 +188,11 @@ def published_beside(con: Any, rows: pl.DataFrame, month: str) -> list[Beside]:
             if figure.group in groups:
                 yours = fg.format_number(own_value(days, figure.statistic), figure.unit)
                 out.append(Beside(figure, yours))
-    return sorted(out, key=lambda b: (b.figure.group_by, b.figure.release_name, b.figure.window_start))
+    order = list(fg.STATISTICS)
+
+    def place(b: Beside) -> tuple[bool, str, dt.date, int, str]:  # the team first, then the site
+        f = b.figure
+        known = order.index(f.statistic) if f.statistic in order else len(order)
+        return (f.group_by != "team", f.release_name, f.window_start, known, f.statistic)
+
+    return sorted(out, key=place)
