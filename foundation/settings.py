@@ -23,6 +23,12 @@ Variables (all optional except the key outside demo mode):
 - TEAMLENS_FAIL_ON_MISSING_INPUT=1  a day on which telephony, desktop or workforce input delivered
                           nothing fails the run (agent_day_metrics, before any completion marker);
                           by default it is a WARNING in the task log, the run summary and the marker
+- TEAMLENS_PERSONAL_PAGES  on/off: the dashboard's personal pages /me/<token> (default: on in demo
+                          mode, off otherwise; off answers 404)
+- TEAMLENS_PERSONAL_PAGE_KEY  secret key of the personal pages' links (HMAC-SHA256, at least 32
+                          characters), required for them outside demo mode
+- TEAMLENS_PERSONAL_PAGE_KEY_FILE  or a file that holds it (demo mode: generated once in
+                          ~/.config/teamlens/demo-personal-page.key)
 """
 
 from __future__ import annotations
@@ -69,13 +75,13 @@ class SettingsError(ValueError):
     """A TEAMLENS_* variable holds a value that cannot be used; the message names the variable."""
 
 
-def _secret(value: str | None, file: Path | None, connection: str, demo_file: Path | None) -> str | None:
-    """A secret from its variable, its file, its Airflow connection, or (demo mode) a file generated once."""
+def _secret(value: str | None, file: Path | None, connection: str | None, demo_file: Path | None) -> str | None:
+    """A secret from its variable, its file, its Airflow connection (if any), or (demo mode) a file generated once."""
     if value:
         return value
     if file:
         return file.read_text().strip()
-    if connection_secret := _airflow_connection_password(connection):
+    if connection and (connection_secret := _airflow_connection_password(connection)):
         return connection_secret
     if demo_file is not None:
         if not demo_file.exists():
@@ -104,6 +110,11 @@ class Settings:
     checkpoint_key_file: Path | None = None
     demo_checkpoint_key_file: Path | None = None
     fail_on_missing_input: bool = False
+    # The dashboard's personal pages (teamlens/dashboard/personal.py): switch and link key.
+    personal_pages: bool = False
+    personal_page_key_value: str | None = None
+    personal_page_key_file: Path | None = None
+    demo_personal_page_key_file: Path | None = None
 
     @property
     def lake(self) -> Lake:
@@ -159,12 +170,40 @@ class Settings:
             )
         return key
 
+    def personal_page_key(self) -> bytes:
+        """The key of the personal pages' links; fails with a how-to message when missing or short.
+
+        A key of its own (not the pseudonym key): the dashboard holds it without being able to
+        compute anyone's pseudonym. No Airflow connection: the dashboard runs outside Airflow.
+        """
+        key = _secret(
+            self.personal_page_key_value,
+            self.personal_page_key_file,
+            None,
+            self.demo_personal_page_key_file if self.demo else None,
+        )
+        if key is None:
+            raise MissingSecretError(
+                "No personal page key. Set TEAMLENS_PERSONAL_PAGE_KEY to a secret of at least "
+                f"{MIN_KEY_LENGTH} characters (for example the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or point "
+                "TEAMLENS_PERSONAL_PAGE_KEY_FILE at a file that holds it, for both `teamlens dashboard` "
+                "and `teamlens personal-link`. Keep it out of the repository: whoever holds it can "
+                "make the link of any agent whose pseudonym they know."
+            )
+        if len(key) < MIN_KEY_LENGTH:
+            raise MissingSecretError(
+                f"The personal page key has {len(key)} characters; at least {MIN_KEY_LENGTH} are required."
+            )
+        return key.encode()
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from the environment (or the given mapping)."""
     env = os.environ if env is None else env
     key_file = env.get("TEAMLENS_PSEUDONYM_KEY_FILE")
     checkpoint_file = env.get("TEAMLENS_CHECKPOINT_KEY_FILE")
+    page_key_file = env.get("TEAMLENS_PERSONAL_PAGE_KEY_FILE")
     config_home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return Settings(
         data_root=Path(env.get("TEAMLENS_DATA_ROOT") or REPO_ROOT / "var" / "data").resolve(),
@@ -183,7 +222,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         spark_connect=_spark_connect_mode(env),
         spark_connect_port=_port(env, "TEAMLENS_SPARK_CONNECT_PORT", 15002),
         fail_on_missing_input=env.get("TEAMLENS_FAIL_ON_MISSING_INPUT", "").strip().lower() in ("1", "true", "yes"),
+        personal_pages=_personal_pages(env),
+        personal_page_key_value=env.get("TEAMLENS_PERSONAL_PAGE_KEY") or None,
+        personal_page_key_file=Path(page_key_file) if page_key_file else None,
+        demo_personal_page_key_file=config_home / "teamlens" / "demo-personal-page.key",
     )
+
+
+def _personal_pages(env: Mapping[str, str]) -> bool:
+    """TEAMLENS_PERSONAL_PAGES when set; unset: on in demo mode only."""
+    name = "TEAMLENS_PERSONAL_PAGES"
+    return _flag(env, name) if (env.get(name) or "").strip() else _flag(env, "TEAMLENS_DEMO")
 
 
 SPARK_CONNECT_MODES = ("off", "per_run")

@@ -424,9 +424,11 @@ def cmd_statement(
     return print_statement(_settings(), month, out)
 
 
-from teamlens.subject_access import cmd_subject_access  # noqa: E402 (its body lives there)
+from teamlens.personal_link import cmd_personal_link  # noqa: E402 (their bodies live there)
+from teamlens.subject_access import cmd_subject_access  # noqa: E402
 
 app.command("subject-access")(cmd_subject_access)
+app.command("personal-link")(cmd_personal_link)
 
 # --- policy approval ---------------------------------------------------------------------------------
 

@@ -156,3 +156,7 @@ def print_demo_ending(settings: Settings, first_day: dt.date, last_day: dt.date,
         print_statement(settings, month, today=today)
     print(f"Dashboard: run `{DASHBOARD_COMMAND}`, then open {DASHBOARD_URL} (managers' figures)")
     print(f"  and {DASHBOARD_URL}council/ (the works council's pages); Ctrl-C stops it.")
+    print(
+        "  An agent's own page: `TEAMLENS_DEMO=1 .venv/bin/teamlens personal-link --employee-id E10001` prints "
+        "its link; it opens while the dashboard runs with TEAMLENS_DEMO=1."
+    )

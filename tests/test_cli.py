@@ -170,6 +170,7 @@ def test_the_demo_ends_with_its_months_statement_once_and_how_to_open_the_dashbo
         assert f"PDF:  {folder / 'statement-2026-03-v1.pdf'}  sha256 " in out
         assert f"HTML: {folder / 'statement-2026-03-v1.html'}  sha256 " in out
         assert "Dashboard: run `.venv/bin/teamlens dashboard`, then open http://127.0.0.1:8050/" in out
+        assert "`TEAMLENS_DEMO=1 .venv/bin/teamlens personal-link --employee-id E10001`" in out
     assert sorted(p.name for p in folder.iterdir()) == ["statement-2026-03-v1.html", "statement-2026-03-v1.pdf"]
 
 

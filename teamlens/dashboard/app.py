@@ -1,4 +1,5 @@
-"""The dashboard's web app: the managers' and the works council's pages, served read-only.
+"""The dashboard's web app: the managers' and the works council's pages, served read-only, and
+the agents' personal pages (teamlens/dashboard/personal.py), reachable only with their link.
 
 Each page says which snapshot it shows (when it was written, the ledger's size and head).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from foundation.settings import Settings
-from teamlens.dashboard import council, managers, staffing_page
+from teamlens.dashboard import council, managers, personal, staffing_page
 from teamlens.dashboard.pages import STATIC, Reader, render
 from warehouse.snapshot import NoSnapshotError
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(managers.router)
     app.include_router(council.router)
     app.include_router(staffing_page.router)
+    personal.install(app)  # /me/<token>: one agent's own page, for the link's holder only
 
     @app.exception_handler(NoSnapshotError)
     async def nothing_published(request: Request, exc: NoSnapshotError) -> HTMLResponse:
@@ -41,5 +43,6 @@ def serve(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     print(f"teamlens dashboard: http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # No access log: it would print the personal pages' paths, whose token is the secret.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
     return 0
