@@ -241,6 +241,8 @@ class PolicyPlan:
 def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecision, ...]) -> AccuracyPlan:
     """Predicted sigma, 95% half-width and relative half-width of every statistic of every group."""
     limit = policy.relative_limit(spec)
+    if spec.survey_id is not None:
+        return _survey_accuracy(spec, policy, groups, limit)
     scales = {m: expected_noise_scale(spec, m) for m in spec.sums}
     dist = NOISE_DISTRIBUTION[spec.privacy_model]
     rows: list[StatisticPlan] = []
@@ -270,6 +272,32 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
                 spread = max(high - quotient, quotient - low)
                 relative = spread / quotient
             rows.append(_row(g, ratio.name, "ratio", None, spread, quotient, relative, limit))
+    return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
+
+
+def _survey_accuracy(
+    spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecision, ...], limit: Fraction | None
+) -> AccuracyPlan:
+    """A survey release's prediction (privacy.surveys.predicted_relative): counts relative to the typical
+    respondents, an eNPS relative to its half-range of 100 points, a Likert mean to the typical answer."""
+    from privacy.surveys import predicted_relative  # the survey release builds on the accountant, which uses this
+
+    assert spec.survey_id is not None
+    survey = policy.survey(spec.survey_id)
+    rows: list[StatisticPlan] = []
+    for g in sorted(groups, key=lambda d: d.group_value):
+        figures = predicted_relative(spec, survey, g.roster_size)
+        if g.status != "released":
+            verdict: Verdict = "merged" if g.status == "merged_into_parent" else "suppressed"
+            rows.extend(
+                StatisticPlan(g.group_value, g.roster_size, f, "sum", None, None, None, None, verdict) for f in figures
+            )
+            continue
+        for figure, (half, relative) in figures.items():
+            kind: Literal["sum", "ratio"] = "sum" if figure == "responses" else "ratio"
+            typical = float(survey.typical_response_rate) * g.roster_size if kind == "sum" else None
+            row = _row(g, figure, kind, None, None if math.isinf(half) else half, 0.0, relative, limit)
+            rows.append(StatisticPlan(**{**row.__dict__, "typical": typical}))
     return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
 
 
@@ -315,7 +343,7 @@ def plan_policy(
     policy: Policy, roster: pl.DataFrame, release_name: str | None = None, roster_source: str = "roster"
 ) -> PolicyPlan:
     """The plan of every release (or the one named) for a roster (agent_pseudonym, team, site)."""
-    specs = [policy.release(release_name)] if release_name else list(policy.releases)
+    specs = [policy.budgeted_spec(release_name)] if release_name else [*policy.releases, *policy.survey_release_specs()]
     releases = tuple(
         ReleasePlan(
             name=spec.name,
@@ -327,7 +355,8 @@ def plan_policy(
         for spec in specs
     )
     cap = policy.budget_cap
-    total = sum_budgets([budget_per_period(s, policy).per_period for s in policy.releases], cap.unit)
+    every = [*policy.releases, *policy.survey_release_specs()]  # surveys are charged to the same budget
+    total = sum_budgets([budget_per_period(s, policy).per_period for s in every], cap.unit)
     pure = cap.unit == "epsilon"
     year = total * MONTHS_PER_YEAR
     return PolicyPlan(

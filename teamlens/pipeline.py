@@ -176,8 +176,8 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
 
 @holding_run_lock()
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
-    in one Spark session."""
+    """The roster snapshot of the days, then the workforce schedules and the pulse survey answers
+    (resolved through that roster), in one Spark session."""
     from foundation import schema
     from foundation.spark import spark_session
     from jobs import ingest, staged_roster
@@ -187,9 +187,11 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
     out = {
         "roster": staged_roster.run(spark, settings, _dates(days)),
         "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
+        # Pulse survey exports, where a survey landing folder exists (jobs.source_surveys).
+        "survey_answers": ingest.run_table(spark, settings, schema.SURVEY_ANSWERS, _dates(days)),
     }
-    _log_ingest("workforce", [out["roster"]], [out["schedules"]])
-    owe_reingested_days(settings, [out["schedules"]])
+    _log_ingest("workforce", [out["roster"], out["survey_answers"]], [out["schedules"]])
+    owe_reingested_days(settings, [out["schedules"], out["survey_answers"]])
     return out
 
 

@@ -33,7 +33,9 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
         "site_month_service",
     ]
     assert policy.release("site_week_contacts_aht").rho == Fraction(5, 100)
-    assert policy.release("site_month_service").rho == Fraction(18, 100)
+    assert policy.release("site_month_service").rho == Fraction(12, 100)
+    assert [s.release_name(g) for s in policy.surveys for g in s.group_by] == ["survey:pulse:site"]
+    assert policy.survey("pulse").budget == Budget("rho", Fraction(6, 100))
     assert len(policy.sha256) == 64
 
 
@@ -41,6 +43,7 @@ def test_shipped_policy_fits_the_cap_in_the_worst_month() -> None:
     """The monthly team and site releases plus the 6 weeks that can touch one month stay within the cap."""
     policy = load_policy(POLICY_FILE)
     monthly = policy.release("team_month_contacts_aht").rho + policy.release("site_month_service").rho
+    monthly += sum(s.budget.amount for s in policy.surveys)  # the pulse survey: one month, same budget
     worst = monthly + 6 * policy.release("site_week_contacts_aht").rho
     assert worst == Fraction(98, 100)
     assert worst <= policy.budget_cap.amount
