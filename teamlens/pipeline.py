@@ -346,6 +346,7 @@ def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
     require_approval(settings.lake.warehouse_path, policy)
     dates = _dates(days)
     outcomes = release_windows(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
+    outcomes += _publish_surveys(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
     counts: dict[str, int] = {}
     for o in outcomes:
         status = "pending" if isinstance(o, PendingWindow) else o.status
@@ -360,6 +361,13 @@ def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
         )
         step_log.log.info("signed a checkpoint of the ledger's %d entries: %s", checkpoint.size, lake.latest_checkpoint)
     return {"windows": len(outcomes), **counts}
+
+
+def _publish_surveys(settings: Settings, policy: Any, first_day: dt.date, end_day: dt.date) -> list[Any]:
+    """The policy's pulse survey releases of the days (privacy.surveys), charged to the same budget."""
+    from privacy.surveys import release_survey_windows
+
+    return list(release_survey_windows(settings, policy, first_day, end_day))
 
 
 def _write_publish_record(
