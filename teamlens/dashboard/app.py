@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from foundation.settings import Settings
-from teamlens.dashboard import council, managers
+from teamlens.dashboard import council, managers, surveys
 from teamlens.dashboard.pages import STATIC, Reader, render
 from warehouse.snapshot import NoSnapshotError
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(managers.router)
     app.include_router(council.router)
+    app.include_router(surveys.router)
 
     @app.exception_handler(NoSnapshotError)
     async def nothing_published(request: Request, exc: NoSnapshotError) -> HTMLResponse:
