@@ -95,7 +95,8 @@ def _known_release(settings: Settings, release: str | None) -> None:
         return
     from foundation.policy import load_policy
 
-    names = [spec.name for spec in load_policy(settings.policy_path).releases]
+    policy = load_policy(settings.policy_path)
+    names = [spec.name for spec in (*policy.releases, *policy.survey_release_specs())]
     if release not in names:
         raise UserError(f"no release {release!r} in the policy {settings.policy_path}; releases: {', '.join(names)}")
 
