@@ -28,6 +28,7 @@ from foundation.policy_values import optional_fraction as _optional_fraction
 from foundation.policy_values import positive_fraction as _positive_fraction
 from foundation.policy_values import require as _require
 from foundation.status_names import StatusNameKeywords, parse_status_name_keywords
+from foundation.survey_policy import SurveySpec, parse_surveys, survey_release_parts
 from foundation.windows import WindowKind, windows_ending_in
 
 if TYPE_CHECKING:
@@ -103,6 +104,9 @@ class ReleaseSpec:
     # Set on the spec of a bounds suggestion (Policy.bounds_suggestion_spec): the release it suggests
     # bounds for. None on a release of the policy.
     bounds_suggestion_for: str | None = None
+    # Set on the spec of a survey release (Policy.survey_release_spec): the survey it publishes. Its
+    # `sums` are the survey's noisy parts with their sensitivities (foundation.survey_policy).
+    survey_id: str | None = None
 
     @property
     def budget_unit(self) -> BudgetUnit:
@@ -189,10 +193,41 @@ class Policy:
     status_name_keywords: StatusNameKeywords = field(default_factory=StatusNameKeywords)
     # The `planning:` block (foundation.planning_policy): planned queues and planning releases; None: none.
     planning: PlanningPolicy | None = None
+    # Pulse surveys (foundation.survey_policy); each is released per team and site under the same budget.
+    surveys: tuple[SurveySpec, ...] = ()
 
     @property
     def budget_unit(self) -> BudgetUnit:
         return PRIVACY_MODELS[self.privacy_model]
+
+    def survey(self, survey_id: str) -> SurveySpec:
+        """The survey of that id; refuses one the policy does not declare."""
+        for s in self.surveys:
+            if s.survey_id == survey_id:
+                return s
+        raise PolicyError(f"survey {survey_id!r} is not declared by policy version {self.version}")
+
+    def survey_release_spec(self, survey: SurveySpec, group_by: str) -> ReleaseSpec:
+        """The release-like spec of one group kind of a survey: charged, stored and recorded in the
+        ledger like a release (privacy.surveys), under the name survey:<id>:<team or site>."""
+        budget = survey.budget_per_group_kind
+        return ReleaseSpec(
+            name=survey.release_name(group_by),
+            purpose=survey.purpose,
+            group_by="team" if group_by == "team" else "site",
+            window=survey.window,
+            rho=budget.amount if budget.unit == "rho" else budget.amount * budget.amount / 2,
+            sums=survey.parts(),
+            ratios=(),
+            privacy_model=self.privacy_model,
+            epsilon=budget.amount if budget.unit == "epsilon" else None,
+            max_corrections_per_window=0,
+            survey_id=survey.survey_id,
+        )
+
+    def survey_release_specs(self) -> tuple[ReleaseSpec, ...]:
+        """Every survey's release specs, team before site."""
+        return tuple(self.survey_release_spec(s, g) for s in self.surveys for g in s.group_by)
 
     def corrections_allowed(self, spec: ReleaseSpec) -> int:
         """Corrections a window of this release may get: its own limit, else the policy's."""
@@ -253,7 +288,12 @@ class Policy:
         if name.startswith(BOUNDS_SUGGESTION_PREFIX):
             return self.bounds_suggestion_spec(name.removeprefix(BOUNDS_SUGGESTION_PREFIX))
         planned = None if self.planning is None else self.planning.release(name)
-        return planned.spec if planned is not None else self.release(name)
+        if planned is not None:
+            return planned.spec
+        survey = survey_release_parts(name)
+        if survey is not None and survey[1] in self.survey(survey[0]).group_by:
+            return self.survey_release_spec(self.survey(survey[0]), survey[1])
+        return self.release(name)
 
     def desktop_rules(self) -> DesktopRules:
         """The desktop category rules (foundation.desktop_rules) of the policy's category tables: all
@@ -377,6 +417,8 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
     names = [r.name for r in releases] + ([r.spec.name for r in planning.releases] if planning else [])
     if len(set(names)) != len(names):
         raise PolicyError(f"{where}: release names must be unique, got {names}")
+    statistics = {r.name: {*r.sums, *(x.name for x in r.ratios)} for r in releases}
+    surveys = parse_surveys(doc.get("surveys"), where, PRIVACY_MODELS[model], statistics, cap)
     return Policy(
         version=int(doc["policy_version"]),
         privacy_unit="agent",
@@ -399,6 +441,7 @@ def parse_policy(doc: dict[str, Any], sha256: str | None = None, where: str = "p
         bounds_suggestion=_bounds_suggestion(doc.get("bounds_suggestion"), model, cap, where),
         status_name_keywords=parse_status_name_keywords(doc.get("status_name_keywords"), where, PolicyError),
         planning=planning,
+        surveys=surveys,
     )
 
 

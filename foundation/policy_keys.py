@@ -313,6 +313,17 @@ TOP_LEVEL = PolicySection(
             'rho: "0.5", sums: {contacts_handled: 1300}}]',
             allowed="at least one; names unique",
         ),
+        PolicyKey(
+            "surveys",
+            "list of mappings (see surveys below)",
+            "Pulse surveys whose answers are ingested and released per team and site under the same budget "
+            "(docs/privacy.md, Pulse surveys).",
+            "[{id: pulse, purpose: Monthly pulse, measure: team_month_contacts_aht.aht_seconds, window: month, "
+            "rho: \"0.02\", questions: [{id: enps, scale: enps_0_10, text: 'Would you recommend us?'}]}]",
+            allowed="ids unique",
+            required=NEVER,
+            default="no surveys: survey exports are refused at ingestion",
+        ),
     ),
 )
 

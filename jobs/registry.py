@@ -22,6 +22,7 @@ def builtin_sources() -> list[Source]:
         source_desktop_jsonl,
         source_genesys,
         source_schedules,
+        source_surveys,
     )
 
     return [
@@ -31,6 +32,7 @@ def builtin_sources() -> list[Source]:
         *source_genesys.SOURCES,
         *source_desktop_jsonl.SOURCES,
         *source_schedules.SOURCES,
+        *source_surveys.SOURCES,
     ]
 
 

@@ -49,7 +49,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
-from foundation import lake, schema
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.exact import fraction_text
 from foundation.policy import Policy, ReleaseSpec
@@ -71,7 +70,6 @@ from warehouse.records import GroupDecision
 if TYPE_CHECKING:
     import polars as pl
 
-    from foundation.settings import Settings
 
 # The most windows of a kind that touch one calendar month (a 31-day month spans parts of 6 ISO weeks).
 WINDOWS_PER_PERIOD: dict[WindowKind, int] = {"day": 31, "week": 6, "month": 1}
@@ -246,6 +244,8 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
     if planned is not None:  # a planning release: queues, exact parts (privacy.planning_accuracy)
         return predict_planning_accuracy(planned, policy, groups)
     limit = policy.relative_limit(spec)
+    if spec.survey_id is not None:
+        return _survey_accuracy(spec, policy, groups, limit)
     scales = {m: expected_noise_scale(spec, m) for m in spec.sums}
     dist = NOISE_DISTRIBUTION[spec.privacy_model]
     rows: list[StatisticPlan] = []
@@ -275,6 +275,32 @@ def predict_accuracy(spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecis
                 spread = max(high - quotient, quotient - low)
                 relative = spread / quotient
             rows.append(_row(g, ratio.name, "ratio", None, spread, quotient, relative, limit))
+    return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
+
+
+def _survey_accuracy(
+    spec: ReleaseSpec, policy: Policy, groups: tuple[GroupDecision, ...], limit: Fraction | None
+) -> AccuracyPlan:
+    """A survey release's prediction (privacy.surveys.predicted_relative): counts relative to the typical
+    respondents, an eNPS relative to its half-range of 100 points, a Likert mean to the typical answer."""
+    from privacy.surveys import predicted_relative  # the survey release builds on the accountant, which uses this
+
+    assert spec.survey_id is not None
+    survey = policy.survey(spec.survey_id)
+    rows: list[StatisticPlan] = []
+    for g in sorted(groups, key=lambda d: d.group_value):
+        figures = predicted_relative(spec, survey, g.roster_size)
+        if g.status != "released":
+            verdict: Verdict = "merged" if g.status == "merged_into_parent" else "suppressed"
+            rows.extend(
+                StatisticPlan(g.group_value, g.roster_size, f, "sum", None, None, None, None, verdict) for f in figures
+            )
+            continue
+        for figure, (half, relative) in figures.items():
+            kind: Literal["sum", "ratio"] = "sum" if figure == "responses" else "ratio"
+            typical = float(survey.typical_response_rate) * g.roster_size if kind == "sum" else None
+            row = _row(g, figure, kind, None, None if math.isinf(half) else half, 0.0, relative, limit)
+            rows.append(StatisticPlan(**{**row.__dict__, "typical": typical}))
     return AccuracyPlan(spec.name, limit, tuple(groups), tuple(rows))
 
 
@@ -327,7 +353,7 @@ def plan_policy(
     from privacy.planning_accuracy import planning_groups
 
     planning = [r.spec for r in policy.planning.releases] if policy.planning is not None else []
-    every = [*policy.releases, *planning]
+    every = [*policy.releases, *planning, *policy.survey_release_specs()]  # all charged to the same budget
     specs = [policy.budgeted_spec(release_name)] if release_name else every
     releases = tuple(
         ReleasePlan(
@@ -344,6 +370,7 @@ def plan_policy(
         for spec in specs
     )
     cap = policy.budget_cap
+
     total = sum_budgets([budget_per_period(s, policy).per_period for s in every], cap.unit)
     pure = cap.unit == "epsilon"
     year = total * MONTHS_PER_YEAR
@@ -550,36 +577,3 @@ def plan_json(plan: PolicyPlan) -> dict[str, Any]:
         for release in out["releases"]:
             release["budget_unit"] = "epsilon"
     return out
-
-
-# --- the current roster (reads files; the predictions above are pure) ----------------------------
-
-
-def current_roster(settings: Settings) -> tuple[pl.DataFrame, str]:
-    """The roster the next releases will use: the latest staged snapshot, else the landing roster.
-
-    The staged snapshot (staged/roster/day=D) is what `groups.decide_groups` is given for a
-    window starting on D; before the first run only the landing roster exists (read and checked
-    by foundation.roster.read_roster, which needs the pseudonymisation key). Group sizes are all the
-    planner takes from it.
-    """
-    import polars as pl
-
-    root = settings.lake.table_root(schema.ROSTER)
-    days = [d for d in lake.partition_days(root) if lake.data_files(lake.partition(root, d))]
-    if days:
-        folder = lake.partition(root, days[-1])
-        snapshot = pl.read_parquet(lake.data_files(folder)).with_columns(pl.lit(days[-1]).alias("day"))
-        return snapshot, f"{folder} (latest staged snapshot)"
-    from foundation.roster import read_roster, roster_path
-
-    agents = read_roster(settings)
-    frame = pl.DataFrame(
-        {
-            "agent_pseudonym": [a.agent_pseudonym for a in agents],
-            "team": [a.team for a in agents],
-            "site": [a.site for a in agents],
-        },
-        schema={"agent_pseudonym": pl.String, "team": pl.String, "site": pl.String},
-    )
-    return frame, f"{roster_path(settings)} (landing; no staged snapshot yet)"

@@ -355,3 +355,36 @@ def _draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days
     if parents:  # team -> site, so readers can set a team's figure beside its site's
         release.parameters["group_parents"] = dict(sorted(parents.items()))
     return release
+
+
+# --- the current roster (for `teamlens plan`: the roster the next releases will use) ---------------
+
+
+def current_roster(settings: Settings) -> tuple[pl.DataFrame, str]:
+    """The roster the next releases will use: the latest staged snapshot, else the landing roster.
+
+    The staged snapshot (staged/roster/day=D) is what `groups.decide_groups` is given for a
+    window starting on D; before the first run only the landing roster exists (read and checked
+    by foundation.roster.read_roster, which needs the pseudonymisation key). Group sizes are all the
+    planner takes from it.
+    """
+    import polars as pl
+
+    root = settings.lake.table_root(schema.ROSTER)
+    days = [d for d in lake.partition_days(root) if lake.data_files(lake.partition(root, d))]
+    if days:
+        folder = lake.partition(root, days[-1])
+        snapshot = pl.read_parquet(lake.data_files(folder)).with_columns(pl.lit(days[-1]).alias("day"))
+        return snapshot, f"{folder} (latest staged snapshot)"
+    from foundation.roster import read_roster, roster_path
+
+    agents = read_roster(settings)
+    frame = pl.DataFrame(
+        {
+            "agent_pseudonym": [a.agent_pseudonym for a in agents],
+            "team": [a.team for a in agents],
+            "site": [a.site for a in agents],
+        },
+        schema={"agent_pseudonym": pl.String, "team": pl.String, "site": pl.String},
+    )
+    return frame, f"{roster_path(settings)} (landing; no staged snapshot yet)"

@@ -97,7 +97,8 @@ def _known_release(settings: Settings, release: str | None) -> None:
         return
     from foundation.policy import load_policy
 
-    names = [spec.name for spec in load_policy(settings.policy_path).releases]
+    policy = load_policy(settings.policy_path)
+    names = [spec.name for spec in (*policy.releases, *policy.survey_release_specs())]
     if release not in names:
         raise UserError(f"no release {release!r} in the policy {settings.policy_path}; releases: {', '.join(names)}")
 
@@ -283,7 +284,8 @@ def cmd_plan(
 ) -> int:
     """Predicted 95% intervals and budget per month of each release for the current roster (exit 1: refused)."""
     from foundation.policy import PolicyError, load_policy
-    from privacy.planner import current_roster, format_plan, plan_json, plan_policy
+    from privacy.planner import format_plan, plan_json, plan_policy
+    from privacy.release import current_roster
 
     settings = _settings()
     _known_release(settings, release)

@@ -176,8 +176,8 @@ def stop_spark(settings: Settings | None = None) -> dict[str, Any]:
 
 @holding_run_lock()
 def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[str, Any]:
-    """The roster snapshot of the days, then the workforce schedules (resolved through that roster),
-    in one Spark session."""
+    """The roster snapshot of the days, then the workforce schedules and the pulse survey answers
+    (resolved through that roster), in one Spark session."""
     from foundation import schema
     from foundation.spark import spark_session
     from jobs import ingest, staged_roster
@@ -187,9 +187,11 @@ def ingest_workforce(days: list[str], settings: Settings | None = None) -> dict[
     out = {
         "roster": staged_roster.run(spark, settings, _dates(days)),
         "schedules": ingest.run_table(spark, settings, schema.SCHEDULES, _dates(days)),
+        # Pulse survey exports, where a survey landing folder exists (jobs.source_surveys).
+        "survey_answers": ingest.run_table(spark, settings, schema.SURVEY_ANSWERS, _dates(days)),
     }
-    _log_ingest("workforce", [out["roster"]], [out["schedules"]])
-    owe_reingested_days(settings, [out["schedules"]])
+    _log_ingest("workforce", [out["roster"], out["survey_answers"]], [out["schedules"]])
+    owe_reingested_days(settings, [out["schedules"], out["survey_answers"]])
     return out
 
 
@@ -346,6 +348,7 @@ def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
     require_approval(settings.lake.warehouse_path, policy)
     dates = _dates(days)
     outcomes = release_windows(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
+    outcomes += _publish_surveys(settings, policy, min(dates), max(dates) + dt.timedelta(days=1))
     counts: dict[str, int] = {}
     for o in outcomes:
         status = "pending" if isinstance(o, PendingWindow) else o.status
@@ -360,6 +363,13 @@ def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
         )
         step_log.log.info("signed a checkpoint of the ledger's %d entries: %s", checkpoint.size, lake.latest_checkpoint)
     return {"windows": len(outcomes), **counts}
+
+
+def _publish_surveys(settings: Settings, policy: Any, first_day: dt.date, end_day: dt.date) -> list[Any]:
+    """The policy's pulse survey releases of the days (privacy.surveys), charged to the same budget."""
+    from privacy.surveys import release_survey_windows
+
+    return list(release_survey_windows(settings, policy, first_day, end_day))
 
 
 def _write_publish_record(

@@ -239,6 +239,7 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print_staffing_section(settings.lake.warehouse_path)
 
     if settings.lake.warehouse_path.exists():
+        print_surveys(settings, policy)
         con = connect(settings.lake.warehouse_path, read_only=True)
         try:
             suppressed = published.suppressed_groups(con)
@@ -334,6 +335,28 @@ def print_report(settings: Settings, release_name: str | None = None, last_windo
     print("  verify the ledger:                  .venv/bin/teamlens verify")
     kept = settings.lake.latest_checkpoint
     print(f"  ... against a kept checkpoint:      .venv/bin/teamlens verify --checkpoint {kept}")
+
+
+def print_surveys(settings: Settings, policy: Policy) -> None:
+    """Each survey's published groups and months beside its measure of the same group and month
+    (teamlens.survey_view: joined by group and month, never per person)."""
+    from teamlens.survey_view import columns, rows_of, survey_lines
+    from warehouse.store import connect
+
+    con = connect(settings.lake.warehouse_path, read_only=True)
+    try:
+        surveys = [(survey, lines) for survey, lines in survey_lines(con, policy) if lines]
+    finally:
+        con.close()
+    for survey, lines in surveys:
+        print()
+        print(f"Pulse survey {survey.survey_id} beside {survey.measure} (same group, same month): {survey.purpose}")
+        print(
+            f"(a group is shown when its roster reaches {policy.min_group_size} agents and its noisy responses "
+            f"{survey.min_responses}; eNPS = promoters - detractors, in points)"
+        )
+        names = columns(survey)
+        console().print(table(tuple(names), [tuple(r) for r in rows_of(survey, lines)], right=names[2:]))
 
 
 def release_notes(settings: Settings, limit: int = 5) -> list[str]:

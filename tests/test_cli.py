@@ -44,12 +44,12 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (
             ["report", "--release", "nonexistent"],
             "teamlens: no release 'nonexistent' in the policy {policy}; releases: team_month_contacts_aht, "
-            "site_week_contacts_aht, site_month_service\n",
+            "site_week_contacts_aht, site_month_service, survey:pulse:site\n",
         ),
         (
             ["plan", "--release", "nonexistent"],
             "teamlens: no release 'nonexistent' in the policy {policy}; releases: team_month_contacts_aht, "
-            "site_week_contacts_aht, site_month_service\n",
+            "site_week_contacts_aht, site_month_service, survey:pulse:site\n",
         ),
         (
             ["retention", "--as-of", "yesterday"],

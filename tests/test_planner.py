@@ -33,11 +33,11 @@ from privacy.mechanisms import expected_noise_scale, half_width, rho_to_epsilon
 from privacy.planner import (
     WINDOWS_PER_PERIOD,
     budget_per_period,
-    current_roster,
     plan_policy,
     predict_accuracy,
     ratio_relative_half_width,
 )
+from privacy.release import current_roster
 from privacy.verify import verify_ledger
 from teamlens import cli
 from tests.helpers import approve, make_test_policy, policy_document

@@ -33,9 +33,11 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
         "site_month_service",
     ]
     assert policy.release("site_week_contacts_aht").rho == Fraction(3, 100)
-    assert policy.release("site_month_service").rho == Fraction(18, 100)
+    assert policy.release("site_month_service").rho == Fraction(12, 100)
     assert policy.planning is not None and policy.planning.offered == "exact"
     assert [r.spec.rho for r in policy.planning.releases] == [Fraction(12, 100)]
+    assert [s.release_name(g) for s in policy.surveys for g in s.group_by] == ["survey:pulse:site"]
+    assert policy.survey("pulse").budget == Budget("rho", Fraction(6, 100))
     assert len(policy.sha256) == 64
 
 
@@ -44,6 +46,7 @@ def test_shipped_policy_fits_the_cap_in_the_worst_month() -> None:
     policy = load_policy(POLICY_FILE)
     monthly = policy.release("team_month_contacts_aht").rho + policy.release("site_month_service").rho
     monthly += policy.budgeted_spec("queue_month_intervals").rho
+    monthly += sum(s.budget.amount for s in policy.surveys)  # the pulse survey: one month, same budget
     worst = monthly + 6 * policy.release("site_week_contacts_aht").rho
     assert worst == Fraction(98, 100)
     assert worst <= policy.budget_cap.amount

@@ -18,6 +18,7 @@ import yaml
 from foundation.policy import DEFAULT_BOUNDS_MAX_FACTOR, PolicyError, load_policy, parse_policy
 from foundation.policy_keys import MODELS, SECTIONS, PolicyKey, PolicySection
 from foundation.settings import REPO_ROOT
+from foundation.survey_policy_keys import SURVEY_SECTIONS
 from teamlens.policy_doc import POLICY_DOC_PATH, PURE_EXAMPLE, ZCDP_EXAMPLE, render
 
 POLICY_FILE = REPO_ROOT / "foundation" / "policy.yaml"
@@ -35,9 +36,32 @@ LOCATE = {
     "releases": lambda doc: doc["releases"][0],
     "ratios": lambda doc: doc["releases"][0]["ratios"]["aht_seconds"],
     "bounds_suggestion": lambda doc: doc["bounds_suggestion"],
+    "surveys": lambda doc: _with_survey(doc)["surveys"][0],
+    "questions": lambda doc: _with_survey(doc)["surveys"][0]["questions"][0],
 }
+ALL_SECTIONS = (*SECTIONS, *SURVEY_SECTIONS)
 
-KEYS = [(section, key) for section in SECTIONS for key in section.keys]
+
+def _with_survey(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with a pulse survey (the worked examples have none), in the model's budget unit."""
+    if "surveys" not in doc:
+        budget_key = "epsilon" if doc.get("privacy_model") == "pure" else "rho"
+        doc["surveys"] = yaml.safe_load(SURVEY_EXAMPLE.replace("rho:", f"{budget_key}:"))
+    return doc
+
+
+SURVEY_EXAMPLE = """
+- id: pulse
+  purpose: Whether agents find their workload manageable.
+  measure: team_month_contacts_aht.aht_seconds
+  rho: "0.02"
+  window: month
+  questions:
+    - {id: enps, scale: enps_0_10, text: "Would you recommend us as an employer?"}
+    - {id: workload, scale: likert_1_5, text: My workload is manageable.}
+"""
+
+KEYS = [(section, key) for section in ALL_SECTIONS for key in section.keys]
 KEY_IDS = [f"{section.name}.{key.name}" for section, key in KEYS]
 
 
@@ -56,7 +80,7 @@ def test_doc_has_a_row_for_every_declared_key() -> None:
 
 
 def test_every_section_is_located_and_every_key_fully_described() -> None:
-    assert set(LOCATE) == {s.name for s in SECTIONS}
+    assert set(LOCATE) == {s.name for s in ALL_SECTIONS}
     for section, key in KEYS:
         assert key.type and key.meaning and key.example and key.allowed_text(), f"{section.name}.{key.name}"
         assert set(key.required) <= set(key.models) <= set(MODELS)
@@ -78,7 +102,7 @@ def test_worked_examples_parse_and_cost_what_the_doc_says() -> None:
 
 def test_every_key_of_the_shipped_policy_is_declared() -> None:
     doc = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))
-    by_name = {s.name: s for s in SECTIONS}
+    by_name = {s.name: s for s in ALL_SECTIONS}
 
     def undeclared(mapping: dict[str, Any], section: str) -> set[str]:
         return set(mapping) - by_name[section].allowed()

@@ -132,6 +132,10 @@ def test_the_export_holds_every_row_of_the_agent_exactly(center: Any, tmp_path: 
         "desktop_activity": 1,
         "schedules": 1,
         "agent_day": 2,
+        # Tables with an agent column this agent has no rows in are listed too (found through the
+        # schema, so a new table is part of the export without a change here).
+        "agent_queue_day": 0,
+        "survey_answers": 0,
     }
     doc = json.loads((out / "data.json").read_text(encoding="utf-8"))
     contacts = doc["records"]["contacts"]
@@ -156,7 +160,7 @@ def test_the_export_holds_every_row_of_the_agent_exactly(center: Any, tmp_path: 
         [
             "data.json", "manifest.json", "README.txt", "summary.html", "roster_entry.csv", "quarantine.csv",
             "releases.csv", "budget.csv", "roster.csv", "contacts.csv", "agent_events.csv",
-            "desktop_activity.csv", "schedules.csv", "agent_day.csv",
+            "desktop_activity.csv", "schedules.csv", "agent_day.csv", "agent_queue_day.csv", "survey_answers.csv",
         ]
     )  # fmt: skip
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
@@ -236,7 +240,7 @@ def test_the_export_is_in_the_ledger_without_an_identifier_and_verifies(center: 
         "date": "2026-03-20",
         "purpose": "GDPR Art. 15: the agent's copy of the data held about them",
         "export_sha256": result.manifest_sha256,
-        "files": 14,
+        "files": 16,
     }
     pseudonyms = _pseudonyms(center)
     assert not any(w in payload for w in (ME, pseudonyms[ME], "Maria", "Weber", "test"))
@@ -289,7 +293,7 @@ def test_the_command_says_where_it_wrote_and_the_council_sees_the_entry(
     out = tmp_path / "export"
     assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert f"Wrote 14 files (10 records) to {out}" in printed
+    assert f"Wrote 16 files (10 records) to {out}" in printed
     assert "The folder contains personal data" in printed
     assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 2  # never mixes two exports
     assert "exists and is not an empty folder" in capsys.readouterr().err

@@ -38,6 +38,7 @@ from foundation.schema.staged import (
     SCHEDULES,
     STAGED_TABLES,
     STATUS_TYPES,
+    SURVEY_ANSWERS,
 )
 from foundation.schema.types import MAX_DAY_SECONDS, Column, DType, Metric, Table, arrow_type
 
@@ -67,6 +68,7 @@ __all__ = [
     "SCHEDULE_ACTIVITIES",
     "STAGED_TABLES",
     "STATUS_TYPES",
+    "SURVEY_ANSWERS",
     "Column",
     "DType",
     "Metric",

@@ -264,7 +264,37 @@ SCHEDULES = Table(
     ),
 )
 
-STAGED_TABLES: dict[str, Table] = {t.name: t for t in (ROSTER, CONTACTS, AGENT_EVENTS, DESKTOP_ACTIVITY, SCHEDULES)}
+# Pulse survey answers (landing/surveys): one whole number per person, survey and question, on the
+# question's scale (the policy's `surveys`); free text, comments and names are never read.
+SURVEY_ANSWERS = Table(
+    name="survey_answers",
+    zone="staged",
+    grain="one row per answer of one agent to one question of one survey (the latest answer wins)",
+    key=("source", "agent_pseudonym", "survey_id", "question_id"),
+    lineage=("source_file", "source_line"),
+    columns=(
+        day_column(),
+        source_column(),
+        agent_column(),
+        Column("survey_id", "string", False, "Survey, as the policy's `surveys` declares it.", "survey_id"),
+        Column("question_id", "string", False, "Question of that survey, as the policy declares it.", "question_id"),
+        Column("answered_on", "date", False, "Day the answer was given.", "date"),
+        Column(
+            "answer",
+            "int",
+            False,
+            "The answer on the question's scale: 0-10 (eNPS) or 1-5 (Likert); checked against the question's scale.",
+            "answer",
+            min_value=0,
+            max_value=10,
+        ),
+        *lineage_columns(),
+    ),
+)
+
+STAGED_TABLES: dict[str, Table] = {
+    t.name: t for t in (ROSTER, CONTACTS, AGENT_EVENTS, DESKTOP_ACTIVITY, SCHEDULES, SURVEY_ANSWERS)
+}
 
 QUARANTINE_COLUMNS: tuple[Column, ...] = (
     day_column(),

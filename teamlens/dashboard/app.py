@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from foundation.settings import Settings
-from teamlens.dashboard import council, managers, personal, staffing_page
+from teamlens.dashboard import council, managers, personal, staffing_page, surveys
 from teamlens.dashboard.pages import STATIC, Reader, render
 from warehouse.snapshot import NoSnapshotError
 
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(managers.router)
     app.include_router(council.router)
     app.include_router(staffing_page.router)
+    app.include_router(surveys.router)
     personal.install(app)  # /me/<token>: one agent's own page, for the link's holder only
 
     @app.exception_handler(NoSnapshotError)

@@ -1,5 +1,6 @@
 """Writing the landing files: the roster, and for each day the schedules, the CTRs, the agent
-event stream and one ActivityWatch export per host (docs/landing.md describes the formats).
+event stream and one ActivityWatch export per host, and a monthly pulse survey export
+(docs/landing.md describes the formats).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from teamlens.generator.common import dumps_compact, iso_seconds
 from teamlens.generator.desktop import activitywatch_export
 from teamlens.generator.roster import build_roster
 from teamlens.generator.schedules import days_off, plan_shift
+from teamlens.generator.surveys import HEADER as SURVEY_HEADER
+from teamlens.generator.surveys import survey_exports
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
@@ -148,4 +151,7 @@ def generate_center(
             counts["outbound_contacts"] += c["InitiationMethod"] == "OUTBOUND"
             counts["transferred_contacts"] += c["NextContactId"] is not None
             counts["transfer_legs"] += c["InitiationMethod"] == "TRANSFER"
+    for relative, rows in survey_exports(seed, roster, start, days).items():  # the monthly pulse survey
+        _write_csv(landing / relative, SURVEY_HEADER, rows)
+        counts["survey_answers"] = counts.get("survey_answers", 0) + len(rows)
     return {"agents": len(roster), "teams": len(team_list), "sites": sites, "days": days, **counts}
