@@ -4,13 +4,12 @@ programs are found, how processes are stopped, and how a failing or overrunning 
 from __future__ import annotations
 
 import datetime as dt
-import socket
-from pathlib import Path
-
 import os
 import signal
+import socket
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
