@@ -38,7 +38,7 @@ test: setup
 
 # The production topology natively (no Docker): PostgreSQL, a Spark standalone master and two
 # workers, Airflow's scheduler on PostgreSQL; one DAG run compared with local mode (teamlens.cluster_check).
-# Needs PostgreSQL's initdb and postgres on PATH or in /usr/lib/postgresql/<version>/bin; at most 30 minutes.
+# Needs PostgreSQL's initdb and postgres on PATH or in /usr/lib/postgresql/<version>/bin; at most 40 minutes.
 test-cluster: setup
 	$(BIN)/python -m teamlens.cluster_check
 
