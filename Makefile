@@ -10,10 +10,11 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-from-lock
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test test-fast test-cluster lint format lock bench clean-data help compose-check
+.PHONY: setup demo test test-fast test-cluster lint format lock bench bench-cluster clean-data help compose-check
 
 help:
-	@echo "make demo | make test | make lint | make bench | make lock | make clean-data"
+	@echo "make demo | make test | make test-fast | make test-cluster | make lint | make compose-check"
+	@echo "make bench | make bench-cluster | make lock | make clean-data"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,6 +38,7 @@ test: setup
 
 # The production topology natively (no Docker): PostgreSQL, a Spark standalone master and two
 # workers, Airflow's scheduler on PostgreSQL; one DAG run compared with local mode (teamlens.cluster_check).
+# Needs PostgreSQL's initdb and postgres on PATH or in /usr/lib/postgresql/<version>/bin; at most 40 minutes.
 test-cluster: setup
 	$(BIN)/python -m teamlens.cluster_check
 
@@ -66,6 +68,12 @@ lock: $(UV)
 # Benchmarks print numbers (the last line is one JSON object); they never fail on speed.
 bench: setup
 	$(BIN)/python -m teamlens.bench
+
+# The metrics job on a native Spark standalone cluster with 1 and 2 workers (about 10M events);
+# options through BENCH_CLUSTER_ARGS, e.g. BENCH_CLUSTER_ARGS="--workers 1,2,4 --cores 4 --memory 8g".
+BENCH_CLUSTER_ARGS ?=
+bench-cluster: setup
+	$(BIN)/python -m teamlens.bench_cluster $(BENCH_CLUSTER_ARGS)
 
 clean-data:
 	rm -rf var/data var/airflow

@@ -3,6 +3,12 @@
 Variables (all optional except the key outside demo mode):
 - TEAMLENS_DATA_ROOT      root of the zones (default: ./var/data in the repository)
 - TEAMLENS_SPARK_MASTER   Spark master URL (default: local[2]); a cluster URL scales out
+- TEAMLENS_SPARK_CORES_MAX  on a cluster: the most cores one application (a task's Spark session)
+                          takes, spark.cores.max (default: unset, which on a standalone cluster
+                          means every free core); ignored in local mode
+- TEAMLENS_SPARK_EXECUTOR_MEMORY  on a cluster: each executor's memory, spark.executor.memory
+                          (default: unset, Spark's 1g); at most a worker's memory, else no
+                          executor starts; ignored in local mode
 - TEAMLENS_POLICY         the privacy policy file (default: foundation/policy.yaml)
 - TEAMLENS_PSEUDONYM_KEY  secret key for the keyed pseudonyms (at least 32 characters)
 - TEAMLENS_PSEUDONYM_KEY_FILE  or a file that holds it
@@ -115,6 +121,8 @@ class Settings:
     personal_page_key_value: str | None = None
     personal_page_key_file: Path | None = None
     demo_personal_page_key_file: Path | None = None
+    spark_cores_max: int | None = None
+    spark_executor_memory: str | None = None
 
     @property
     def lake(self) -> Lake:
@@ -226,6 +234,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         personal_page_key_value=env.get("TEAMLENS_PERSONAL_PAGE_KEY") or None,
         personal_page_key_file=Path(page_key_file) if page_key_file else None,
         demo_personal_page_key_file=config_home / "teamlens" / "demo-personal-page.key",
+        spark_cores_max=_optional_positive_int(env, "TEAMLENS_SPARK_CORES_MAX"),
+        spark_executor_memory=_optional_memory(env, "TEAMLENS_SPARK_EXECUTOR_MEMORY"),
+
     )
 
 
@@ -238,6 +249,8 @@ def _personal_pages(env: Mapping[str, str]) -> bool:
 SPARK_CONNECT_MODES = ("off", "per_run")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("", "0", "false", "no", "off")
+# A JVM memory size as Spark reads it: 512m, 2g, 1t (a plain number is MiB).
+MEMORY_PATTERN = re.compile(r"[1-9]\d*[kmgt]?", re.IGNORECASE)
 SPARK_MASTER_PATTERN = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|spark://\S+|yarn|k8s://\S+")
 
 
@@ -288,6 +301,24 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.strip().isdigit():
         raise SettingsError(f"{name} must be a whole number of seconds (0 or more), got {value!r}")
     return int(value)
+
+
+def _optional_positive_int(env: Mapping[str, str], name: str) -> int | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number of cores (1 or more), or unset; got {value!r}")
+    return int(value)
+
+
+def _optional_memory(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not MEMORY_PATTERN.fullmatch(value):
+        raise SettingsError(f"{name} must be a memory size such as 512m or 4g, or unset; got {value!r}")
+    return value.lower()
 
 
 def _os_user() -> str:

@@ -34,6 +34,26 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     """
     # The repository's log4j configuration: Spark's notes go to stdout at WARN (LOG4J_CONFIG).
     jvm_options = f"{os.environ.get('TEAMLENS_SPARK_JVM_OPTIONS', '-XX:+UseParallelGC')} {log4j_option()}"
+    return base_conf(jvm_options) | cluster_conf(settings)
+
+
+def cluster_conf(settings: Settings) -> dict[str, str]:
+    """What an application may take of a cluster: spark.cores.max (TEAMLENS_SPARK_CORES_MAX) and
+    spark.executor.memory (TEAMLENS_SPARK_EXECUTOR_MEMORY), when set and the master is a cluster.
+    A standalone master otherwise gives one application every free core, so one DAG run's task
+    could starve another's."""
+    if settings.spark_master.startswith("local"):
+        return {}
+    conf: dict[str, str] = {}
+    if settings.spark_cores_max is not None:
+        conf["spark.cores.max"] = str(settings.spark_cores_max)
+    if settings.spark_executor_memory is not None:
+        conf["spark.executor.memory"] = settings.spark_executor_memory
+    return conf
+
+
+def base_conf(jvm_options: str) -> dict[str, str]:
+    """The settings every session has, on every master."""
     return {
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",

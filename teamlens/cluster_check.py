@@ -1,74 +1,76 @@
 """`make test-cluster`: the production topology on this machine, without Docker.
 
-In a temporary folder, on 127.0.0.1 only, it starts
-- PostgreSQL (initdb + postgres; as root it runs as the `postgres` user in a folder that user owns),
+In a temporary folder, on 127.0.0.1 only, it starts (teamlens.local_cluster)
+- PostgreSQL (initdb + postgres from PATH or Debian's /usr/lib/postgresql/<version>/bin; as root it
+  runs as the `postgres` user in a folder that user owns),
 - a Spark standalone master and two workers (1 core, 1 GiB each) from the pip-installed pyspark,
 - Airflow's api-server, scheduler and dag-processor on PostgreSQL with the LocalExecutor
   (teamlens.airflow_ui's launcher), with TEAMLENS_SPARK_MASTER pointing at the Spark master;
 
 generates a small center (20 agents, 2 teams, 1 site, 3 days) with throw-away keys, approves the
-test policy (short windows, so that 3 days release something), and triggers the daily DAG over the
-3 days through the REST API as an operator would. Then it runs the same days in local mode
-(`airflow dags test`, SQLite, local[2]) on a copy of the same landing data with the same keys, and
-checks that the staged tables and agent_day are equal row for row, that the cluster run published
-the same windows, that its ledger verifies, and that the Spark master saw completed applications
-(the Spark tasks ran on the cluster). Published values differ: noise is never seeded.
+check's own policy (teamlens/cluster_check_policy.yaml: short windows, so that 3 days release
+something), and triggers the daily DAG over the 3 days through the REST API as an operator would.
+Then it runs the same days in local mode (`airflow dags test`, SQLite, local[2]) on a copy of the
+same landing data with the same keys, and checks that the staged tables and agent_day are equal row
+for row, that the cluster run published the same windows, that its ledger verifies, and that the
+Spark master saw completed applications (the Spark tasks ran on the cluster). Published values
+differ: noise is never seeded.
 
-Every process it starts is in its own process group and is stopped by that group's id, also on
-failure, Ctrl-C or SIGTERM. Exit code 0 only when every check passed.
+Every process it starts is in its own process group and is stopped by that group's id (and its
+descendants by theirs), also on failure, on the total timeout (--timeout, default 40 minutes),
+Ctrl-C or SIGTERM. A failure names the step it happened in. Exit code 0 only when every check passed.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import datetime as dt
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from foundation.settings import REPO_ROOT
+from teamlens.local_cluster import (
+    LOOPBACK,
+    Processes,
+    answers,
+    as_user,
+    completed_apps,
+    free_port,
+    http_json,
+    is_listening,
+    postgres_program,
+    start_spark_cluster,
+    wait_for,
+)
 
-LOOPBACK = "127.0.0.1"
 DAG_ID = "teamlens_daily"
 FIRST_DAY = dt.date(2026, 10, 5)
 DAYS = 3
-POLICY = REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml"
+POLICY = Path(__file__).resolve().parent / "cluster_check_policy.yaml"
 AGENT_DAY = "agent_day"
 T = TypeVar("T")
-DAG_RUN_TIMEOUT_SECONDS = 900.0
+DAG_RUN_TIMEOUT_SECONDS = 1500.0
+# The whole check passed in about 7 minutes on a shared 2-core machine, and in 21 minutes with the
+# machine loaded ten times over (the DAG run alone 14.5 minutes); CI may be slower.
+TOTAL_TIMEOUT_SECONDS = 2400
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+class StepFailed(RuntimeError):
+    """A step of the check failed; the message names the step and what went wrong."""
 
 
-def is_listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((LOOPBACK, port)) == 0
-
-
-def as_user(command: Sequence[str], user: str | None) -> list[str]:
-    """command run as user (runuser, when this process is root); unchanged when user is None."""
-    return ["runuser", "-u", user, "--", *command] if user else list(command)
+class CheckTimedOut(Exception):
+    """The whole check ran past its total timeout (raised by the SIGALRM handler)."""
 
 
 def postgres_user() -> str | None:
@@ -76,155 +78,24 @@ def postgres_user() -> str | None:
     return "postgres" if os.geteuid() == 0 else None
 
 
-def initdb_command(data_dir: Path, user: str | None) -> list[str]:
+def initdb_command(initdb: str, data_dir: Path, user: str | None) -> list[str]:
     """initdb of a throw-away cluster: superuser `postgres`, trust on loopback (the port is local only)."""
     return as_user(
-        ["initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"], user
+        [initdb, "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"], user
     )
 
 
-def postgres_command(data_dir: Path, port: int, socket_dir: Path, user: str | None) -> list[str]:
+def postgres_command(postgres: str, data_dir: Path, port: int, socket_dir: Path, user: str | None) -> list[str]:
     """The postgres server on 127.0.0.1:port, its Unix socket in socket_dir (not /var/run)."""
     return as_user(
-        ["postgres", "-D", str(data_dir), "-p", str(port), "-h", LOOPBACK, "-k", str(socket_dir), "-c", "fsync=off"],
+        [postgres, "-D", str(data_dir), "-p", str(port), "-h", LOOPBACK, "-k", str(socket_dir), "-c", "fsync=off"],
         user,
     )
-
-
-def spark_master_command(spark_class: Path, port: int, webui_port: int) -> list[str]:
-    """A Spark standalone master on 127.0.0.1:port, its web UI (and /json) on webui_port."""
-    return [
-        str(spark_class),
-        "org.apache.spark.deploy.master.Master",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--webui-port",
-        str(webui_port),
-    ]
-
-
-def spark_worker_command(
-    spark_class: Path, master_url: str, port: int, webui_port: int, work_dir: Path, cores: int = 1, memory: str = "1g"
-) -> list[str]:
-    """A Spark standalone worker of master_url on 127.0.0.1 with the given cores and memory."""
-    return [
-        str(spark_class),
-        "org.apache.spark.deploy.worker.Worker",
-        master_url,
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--webui-port",
-        str(webui_port),
-        "--cores",
-        str(cores),
-        "--memory",
-        memory,
-        "--work-dir",
-        str(work_dir),
-    ]
 
 
 def postgres_url(port: int, database: str = "airflow") -> str:
     """Airflow's SQLAlchemy URL for the throw-away cluster (user postgres, trust on loopback)."""
     return f"postgresql+psycopg2://postgres@{LOOPBACK}:{port}/{database}"
-
-
-@dataclass
-class Processes:
-    """Every process this check started, each leading its own process group; stopped newest first."""
-
-    started: list[tuple[str, subprocess.Popen[bytes], int]] = field(default_factory=list)
-
-    def start(
-        self, name: str, command: Sequence[str], env: dict[str, str], log_file: Path, stop_signal: int = signal.SIGTERM
-    ) -> subprocess.Popen[bytes]:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("ab") as out:
-            process = subprocess.Popen(
-                list(command), env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, process_group=0
-            )
-        self.started.append((name, process, stop_signal))
-        return process
-
-    def adopt(self, name: str, process: subprocess.Popen[bytes]) -> None:
-        """A process group started elsewhere (Airflow's launcher) that this check must stop too."""
-        self.started.append((name, process, signal.SIGTERM))
-
-    def stop_all(self, grace_seconds: float = 20.0) -> None:
-        """Stop each group by its id: its stop signal, then SIGKILL after the grace period.
-
-        Airflow's task supervisor puts each task (and its Spark driver) in a process group of its
-        own, so the descendants found before signalling are stopped by their ids too.
-        """
-        while self.started:
-            name, process, stop_signal = self.started.pop()
-            others = descendants(process.pid)
-            _signal_group(process.pid, stop_signal)
-            for child in others:
-                _signal_group(child, signal.SIGTERM)
-                _signal_pid(child, signal.SIGTERM)
-            try:
-                process.wait(timeout=grace_seconds)
-            except subprocess.TimeoutExpired:
-                print(f"  {name} did not stop within {grace_seconds:.0f} s; killing it", file=sys.stderr)
-            _signal_group(process.pid, signal.SIGKILL)  # whatever the group still holds
-            for child in others:
-                _signal_pid(child, signal.SIGKILL)
-            process.wait()
-
-
-def descendants(pid: int) -> list[int]:
-    """The ids of every process below pid now (children, grandchildren, ...)."""
-    import psutil
-
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _signal_pid(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _signal_group(group: int, signum: int) -> None:
-    try:
-        os.killpg(group, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def wait_for(what: str, ready: Callable[[], bool], timeout_seconds: float, interval: float = 1.0) -> None:
-    """Poll ready() until it holds; TimeoutError naming what did not come up."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"{what} was not ready after {timeout_seconds:.0f} s")
-
-
-def http_json(url: str, method: str = "GET", body: dict[str, object] | None = None) -> object:
-    """One JSON request to a loopback service; the decoded answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def _answers(url: str) -> bool:
-    try:
-        http_json(url)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-    return True
 
 
 class Check:
@@ -240,9 +111,14 @@ class Check:
         }
 
     def step(self, name: str, action: Callable[[], T]) -> T:
+        """Run one step, timed; a failure inside it becomes StepFailed naming the step."""
         print(f"- {name} ...", flush=True)
         started = time.monotonic()
-        result = action()
+        try:
+            result = action()
+        except (Exception, KeyboardInterrupt, CheckTimedOut) as exc:
+            seconds = time.monotonic() - started
+            raise StepFailed(f"step '{name}' failed after {seconds:.0f} s: {type(exc).__name__}: {exc}") from exc
         self.timings.append((name, time.monotonic() - started))
         print(f"  done in {self.timings[-1][1]:.1f} s", flush=True)
         return result
@@ -262,6 +138,13 @@ class Check:
         )
         return env
 
+    def python(self, code: str, env: dict[str, str], log_file: Path) -> None:
+        """Run code in this interpreter with env, in a process group of its own (stopped with all it
+        started when the check is interrupted); its output in log_file; fail with the log's tail."""
+        rc = self.processes.run("python", [sys.executable, "-c", code], env, log_file)
+        if rc != 0:
+            raise RuntimeError(f"exit code {rc}; the end of {log_file}:\n{_tail(log_file)}")
+
     # --- PostgreSQL ---------------------------------------------------------------------------
     def start_postgres(self) -> int:
         user = postgres_user()
@@ -273,14 +156,14 @@ class Check:
             shutil.chown(base, user)
             shutil.chown(socket_dir, user)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        subprocess.run(
-            initdb_command(data_dir, user), env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        initdb, postgres = postgres_program("initdb"), postgres_program("postgres")
+        rc = self.processes.run("initdb", initdb_command(initdb, data_dir, user), env, base / "initdb.log")
+        if rc != 0:
+            raise RuntimeError(f"initdb failed (exit code {rc}):\n{_tail(base / 'initdb.log')}")
         port = free_port()
         # SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to leave).
-        self.processes.start(
-            "postgres", postgres_command(data_dir, port, socket_dir, user), env, base / "postgres.log", signal.SIGINT
-        )
+        command = postgres_command(postgres, data_dir, port, socket_dir, user)
+        self.processes.start("postgres", command, env, base / "postgres.log", signal.SIGINT)
         wait_for("PostgreSQL", lambda: is_listening(port), 60)
         import psycopg2
 
@@ -293,21 +176,8 @@ class Check:
 
     # --- Spark --------------------------------------------------------------------------------
     def start_spark(self) -> tuple[str, int]:
-        spark_class = Path(sys.executable).parent / "spark-class"
-        base = self.work / "spark"
-        env = dict(os.environ)
-        env.update({"SPARK_LOCAL_IP": LOOPBACK, "SPARK_LOG_DIR": str(base / "logs"), "PYSPARK_PYTHON": sys.executable})
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        port, webui = free_port(), free_port()
-        master_url = f"spark://{LOOPBACK}:{port}"
-        self.processes.start("spark master", spark_master_command(spark_class, port, webui), env, base / "master.log")
-        wait_for("the Spark master", lambda: _answers(f"http://{LOOPBACK}:{webui}/json/"), 90)
-        for index in (1, 2):
-            work_dir = base / f"worker-{index}"
-            command = spark_worker_command(spark_class, master_url, free_port(), free_port(), work_dir)
-            self.processes.start(f"spark worker {index}", command, env, base / f"worker-{index}.log")
-        wait_for("two alive Spark workers", lambda: len(alive_workers(webui)) == 2, 90)
-        return master_url, webui
+        cluster = start_spark_cluster(self.processes, self.work / "spark", workers=2, cores=1, memory="1g")
+        return cluster.master_url, cluster.webui_port
 
     # --- the center ---------------------------------------------------------------------------
     def prepare_center(self, data_root: Path, landing_from: Path | None) -> None:
@@ -320,10 +190,10 @@ class Check:
                 f"generate_center(s.lake.landing, agents=20, teams=2, sites=1, days={DAYS}, "
                 f"start=dt.date({FIRST_DAY.year}, {FIRST_DAY.month}, {FIRST_DAY.day}), seed=7, tiny_team_size=None)"
             )
-            _python(code, env, self.work / "generate.log")
+            self.python(code, env, self.work / "generate.log")
         else:
             shutil.copytree(landing_from, data_root / "landing")
-        _python(
+        self.python(
             "from teamlens import cli; raise SystemExit(cli.main(['policy', 'approve', '--by', 'works council', "
             "'--name', 'cluster check']))",
             env,
@@ -368,7 +238,7 @@ class Check:
     def trigger_and_wait(self, api: str) -> str:
         """Unpause the daily DAG and trigger one run over the days, as an operator would; its final state."""
         dag = f"{api}/api/v2/dags/{DAG_ID}"
-        wait_for("the daily DAG in Airflow", lambda: _answers(dag), 300, interval=2.0)
+        wait_for("the daily DAG in Airflow", lambda: answers(dag), 300, interval=2.0)
         last_day = FIRST_DAY + dt.timedelta(days=DAYS - 1)
         logical = dt.datetime.combine(last_day, dt.time(), tzinfo=dt.UTC).isoformat()
         conf = {"first_day": FIRST_DAY.isoformat(), "last_day": last_day.isoformat()}
@@ -402,32 +272,7 @@ class Check:
             f"raise SystemExit(run_dag(load_settings(), dt.date.fromisoformat('{FIRST_DAY}'), "
             f"dt.date.fromisoformat('{last_day}'), log_file=Path({str(self.work / 'local-run.log')!r})))"
         )
-        _python(code, env, self.work / "local-run-summary.log")
-
-
-def alive_workers(webui_port: int) -> list[dict[str, object]]:
-    """The Spark master's alive workers (from its /json page)."""
-    try:
-        doc = http_json(f"http://{LOOPBACK}:{webui_port}/json/")
-    except (urllib.error.URLError, OSError, ValueError):
-        return []
-    workers = doc.get("workers", []) if isinstance(doc, dict) else []
-    return [w for w in workers if isinstance(w, dict) and w.get("state") == "ALIVE"]
-
-
-def completed_apps(webui_port: int) -> list[str]:
-    """Names of the applications the Spark master has seen complete."""
-    doc = http_json(f"http://{LOOPBACK}:{webui_port}/json/")
-    apps = doc.get("completedapps", []) if isinstance(doc, dict) else []
-    return [str(app.get("name")) for app in apps if isinstance(app, dict)]
-
-
-def _python(code: str, env: dict[str, str], log_file: Path) -> None:
-    """Run code in this interpreter with env; its output in log_file; fail with the log's tail."""
-    with log_file.open("ab") as out:
-        rc = subprocess.call([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT)
-    if rc != 0:
-        raise RuntimeError(f"a step failed (exit code {rc}):\n{_tail(log_file)}")
+        self.python(code, env, self.work / "local-run-summary.log")
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -482,13 +327,28 @@ def released_windows(warehouse: Path) -> list[tuple[object, ...]]:
     return sorted(rows, key=repr)
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """--keep and --timeout (seconds for the whole check)."""
+    parser = argparse.ArgumentParser(prog="python -m teamlens.cluster_check", description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder after a pass too")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=TOTAL_TIMEOUT_SECONDS,
+        help=f"seconds for the whole check before it stops everything and fails (default {TOTAL_TIMEOUT_SECONDS})",
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the whole check; 0 when every check passed."""
-    keep = "--keep" in (argv if argv is not None else sys.argv[1:])
+    args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="teamlens-cluster-"))
     check = Check(work)
     atexit.register(check.processes.stop_all)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    previous_alarm = signal.signal(signal.SIGALRM, _timed_out(args.timeout))
+    signal.alarm(args.timeout)
     started = time.monotonic()
     problems: list[str] = []
     cluster_root, local_root = work / "cluster-data", work / "local-data"
@@ -506,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = check.step("Trigger the daily DAG over 3 days (REST API) and wait", lambda: check.trigger_and_wait(api))
         if state != "success":
             problems.append(f"the DAG run on the cluster ended {state}; task logs under {work / 'airflow' / 'logs'}")
-        apps = completed_apps(webui)
+        apps = check.step("Ask the Spark master for its completed applications", lambda: completed_apps(webui))
         print(f"  the Spark master saw {len(apps)} completed applications", flush=True)
         if not apps:
             problems.append("the Spark master saw no completed application: the tasks did not run on the cluster")
@@ -515,13 +375,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "The same days in local mode",
             lambda: check.local_run(local_root, cluster_root / "landing"),
         )
-        problems += compare_zones(cluster_root, local_root)
-        problems += check_releases(cluster_root, local_root)
-    except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError, KeyboardInterrupt, SystemExit) as exc:
-        problems.append(f"{type(exc).__name__}: {exc}")
+        problems += check.step(
+            "Compare with local mode: staged tables, agent_day, releases, ledger",
+            lambda: compare_zones(cluster_root, local_root) + check_releases(cluster_root, local_root),
+        )
+    except (Exception, KeyboardInterrupt, CheckTimedOut) as exc:
+        problems.append(str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}")
     finally:
+        signal.alarm(0)
         check.processes.stop_all()
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGALRM, previous_alarm)
     print("\nTimings:")
     for name, seconds in check.timings:
         print(f"  {seconds:7.1f} s  {name}")
@@ -531,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    if not keep:
+    if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     print(
         "\nThe cluster check passed: same staged data and agent_day as local mode; releases published; ledger verified."
@@ -562,6 +426,15 @@ def check_releases(cluster_root: Path, local_root: Path) -> list[str]:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _timed_out(seconds: int) -> Callable[[int, object], None]:
+    """The SIGALRM handler of the total timeout: raises CheckTimedOut in the step that is running."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise CheckTimedOut(f"the check ran past its total timeout of {seconds} s (--timeout)")
+
+    return handler
 
 
 if __name__ == "__main__":

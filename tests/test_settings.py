@@ -99,3 +99,35 @@ def test_the_cli_prints_one_line_for_a_bad_setting(
     assert (
         err == "teamlens: TEAMLENS_MAX_BAD_ROW_SHARE must be a share between 0 and 1 (e.g. 0.05 for 5%), got 'lots'\n"
     )
+
+
+def test_cores_max_and_executor_memory_apply_on_a_cluster_only(tmp_path):
+    """A standalone master gives an application every free core unless spark.cores.max caps it."""
+    from foundation.spark import spark_conf
+
+    env = {
+        "TEAMLENS_DATA_ROOT": str(tmp_path),
+        "TEAMLENS_SPARK_CORES_MAX": "4",
+        "TEAMLENS_SPARK_EXECUTOR_MEMORY": "2G",
+    }
+    cluster = load_settings({**env, "TEAMLENS_SPARK_MASTER": "spark://10.0.0.5:7077"})
+    assert (cluster.spark_cores_max, cluster.spark_executor_memory) == (4, "2g")
+    conf = spark_conf(cluster)
+    assert (conf["spark.cores.max"], conf["spark.executor.memory"]) == ("4", "2g")
+    local = spark_conf(load_settings({**env, "TEAMLENS_SPARK_MASTER": "local[2]"}))
+    assert "spark.cores.max" not in local and "spark.executor.memory" not in local
+    unset = spark_conf(load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), "TEAMLENS_SPARK_MASTER": "yarn"}))
+    assert "spark.cores.max" not in unset and "spark.executor.memory" not in unset
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TEAMLENS_SPARK_CORES_MAX", "0"),
+        ("TEAMLENS_SPARK_CORES_MAX", "two"),
+        ("TEAMLENS_SPARK_EXECUTOR_MEMORY", "2 GB"),
+    ],
+)
+def test_unusable_cluster_sizes_are_refused_naming_the_variable(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path), name: value})
