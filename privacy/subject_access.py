@@ -30,10 +30,13 @@ from foundation import schema
 from foundation.budget import Budget, BudgetUnit, sum_budgets
 from foundation.policy import Policy, ReleaseSpec
 from foundation.settings import Settings
+from foundation.survey_policy import survey_release_parts
 from privacy.groups import assign_merged_groups
 from privacy.ledger import append_entry
 from privacy.release import agent_window_totals, read_partitions, window_days, window_roster
+from privacy.surveys import month_answers, respondent_rows
 from warehouse import store
+from warehouse.records import GroupDecision
 
 ENTRY_TYPE = "subject_access"
 PURPOSE = "GDPR Art. 15: the agent's copy of the data held about them"
@@ -85,13 +88,24 @@ def _group_spec(release: dict[str, object]) -> ReleaseSpec:
 
 
 def _agent_group(
-    settings: Settings, pseudonym: str, release: dict[str, object], con: object
+    settings: Settings, policy: Policy, pseudonym: str, release: dict[str, object], con: object
 ) -> tuple[Inclusion, str | None, bool]:
-    """(inclusion, the agent's group, whether it was published) for one release's window."""
+    """(inclusion, the agent's group, whether it was published) for one release's window.
+
+    Team and site releases count every agent of the window's roster (an agent without activity adds
+    zeros); a planning release (group_by queue) the agents who answered contacts of its queues; a
+    survey release the agents who answered the survey in the window.
+    """
     start, end = release["window_start"], release["window_end"]
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
     days = window_days(start, end)
+    decisions = store.read_groups(con, str(release["release_id"]))  # type: ignore[arg-type]
+    if release["group_by"] == "queue":
+        return _queue_group(settings, pseudonym, days, decisions)
     roster = window_roster(settings, days)
+    survey = survey_release_parts(str(release["release_name"]))
+    if survey is not None:
+        return _survey_group(settings, policy, pseudonym, survey, (start, end), roster, decisions)
     agent_day = read_partitions(settings.lake.table_root(schema.AGENT_DAY), days)
     if not agent_day.is_empty():
         agent_day = agent_day.filter(pl.col("agent_pseudonym") == pseudonym)
@@ -103,7 +117,6 @@ def _agent_group(
         roster = pl.DataFrame(schema={"agent_pseudonym": pl.String, "team": pl.String, "site": pl.String})
     spec = _group_spec(release)
     totals = agent_window_totals(agent_day, roster, spec)
-    decisions = store.read_groups(con, str(release["release_id"]))  # type: ignore[arg-type]
     mine = assign_merged_groups(totals, decisions, spec.group_by).filter(pl.col("agent_pseudonym") == pseudonym)
     if mine.is_empty():
         return "not included", None, False
@@ -112,7 +125,44 @@ def _agent_group(
     return "included", group, published
 
 
-def releases_of_agent(settings: Settings, pseudonym: str) -> list[AgentRelease]:
+def _queue_group(
+    settings: Settings, pseudonym: str, days: list[dt.date], decisions: tuple[GroupDecision, ...]
+) -> tuple[Inclusion, str | None, bool]:
+    """A planning release: the queues whose contacts the agent answered in the window."""
+    rows = read_partitions(settings.lake.table_root(schema.AGENT_QUEUE_DAY), days)
+    if rows.is_empty():
+        return "not included", None, False
+    queues = sorted(set(rows.filter(pl.col("agent_pseudonym") == pseudonym)["queue"].to_list()))
+    if not queues:
+        return "not included", None, False
+    published = any(d.group_value in queues and d.status == "released" for d in decisions)
+    return "included", ", ".join(queues), published
+
+
+def _survey_group(
+    settings: Settings,
+    policy: Policy,
+    pseudonym: str,
+    survey: tuple[str, str],
+    window: tuple[dt.date, dt.date],
+    roster: pl.DataFrame,
+    decisions: tuple[GroupDecision, ...],
+) -> tuple[Inclusion, str | None, bool]:
+    """A survey release: included when the agent answered the survey in the window."""
+    survey_id, group_by = survey
+    spec = next((s for s in policy.surveys if s.survey_id == survey_id), None)
+    if spec is None or roster.is_empty():
+        return "unknown", None, False
+    answers = month_answers(settings, spec, *window)
+    mine = respondent_rows(answers, roster, spec, group_by).filter(pl.col("agent_pseudonym") == pseudonym)
+    if mine.is_empty():
+        return "not included", None, False
+    group = str(mine[group_by][0])
+    published = any(d.group_value == group and d.status == "released" for d in decisions)
+    return "included", group, published
+
+
+def releases_of_agent(settings: Settings, pseudonym: str, policy: Policy) -> list[AgentRelease]:
     """Every stored release (oldest window first) with the agent's inclusion, group and cost.
 
     Cost is what budget_spend records for the release per period: the accountant charges every
@@ -135,7 +185,7 @@ def releases_of_agent(settings: Settings, pseudonym: str) -> list[AgentRelease]:
             spend.setdefault(release_id, {})[period] = budget
         out = []
         for release in releases:
-            inclusion, group, published = _agent_group(settings, pseudonym, release, con)
+            inclusion, group, published = _agent_group(settings, policy, pseudonym, release, con)
             cost = {} if inclusion == "not included" else spend.get(str(release["release_id"]), {})
             out.append(
                 AgentRelease(

@@ -253,7 +253,7 @@ def write_subject_access(
             "held under it was found: check the id as the roster writes it"
         )
     policy = load_policy(settings.policy_path)
-    releases = releases_of_agent(settings, mine)
+    releases = releases_of_agent(settings, mine, policy)
     budget = budget_per_period(releases, policy)
     counts = {name: len(rows) for name, rows in records.items()}
     doc = {

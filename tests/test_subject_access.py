@@ -302,3 +302,36 @@ def test_the_command_says_where_it_wrote_and_the_council_sees_the_entry(
     assert "Subject access export" in page.text
     assert "an agent received a copy of their own data (" in page.text
     assert ME not in page.text
+
+
+def test_planning_and_survey_releases_count_only_what_the_agent_took_part_in(center: Any) -> None:
+    """A planning release (group_by queue) includes the agent when they answered contacts of its
+    queues; a survey release when they answered the survey in the window (not every rostered agent)."""
+    from foundation import schema
+    from foundation.policy import load_policy
+    from foundation.settings import REPO_ROOT
+    from privacy.subject_access import _agent_group
+    from warehouse import store
+
+    p = _pseudonyms(center)
+    rows = pl.DataFrame(
+        [
+            {"agent_pseudonym": p[ME], "queue": "Support Nord", "contacts_handled": 2},
+            {"agent_pseudonym": p[ME], "queue": "Billing Nord", "contacts_handled": 1},
+            {"agent_pseudonym": p[COLLEAGUE], "queue": "Sales Nord", "contacts_handled": 3},
+        ]
+    )
+    write_table_partition(center, schema.AGENT_QUEUE_DAY, DAYS[0], rows)
+    planning = {"release_id": "no-such-release", "release_name": "queue_month_intervals", "group_by": "queue",
+                "window_start": dt.date(2026, 3, 1), "window_end": dt.date(2026, 4, 1)}  # fmt: skip
+    survey = {**planning, "release_name": "survey:pulse:site", "group_by": "site"}
+    policy = load_policy(REPO_ROOT / "foundation" / "policy.yaml")  # declares the pulse survey
+    con = store.connect(center.lake.warehouse_path, read_only=True)
+    try:
+        assert _agent_group(center, policy, p[ME], planning, con) == ("included", "Billing Nord, Support Nord", False)
+        assert _agent_group(center, policy, p[COLLEAGUE], planning, con) == ("included", "Sales Nord", False)
+        assert _agent_group(center, policy, "someone-without-rows", planning, con) == ("not included", None, False)
+        # Nobody answered the pulse survey in March: nobody's data went into it.
+        assert _agent_group(center, policy, p[ME], survey, con)[0] == "not included"
+    finally:
+        con.close()
