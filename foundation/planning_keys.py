@@ -70,9 +70,11 @@ PLANNING_RELEASE = PolicySection(
             "rho",
             EXACT,
             "What one window costs each agent: split evenly over the noisy parts (handle_seconds, acw_seconds; "
-            "under `offered: noisy` also the answered counts and the offered interval counts).",
+            'under `offered: noisy` also the answered counts and the offered interval counts). `"0"` under '
+            "`offered: exact`: the release publishes the exact offered and answered counts only (no handle time, "
+            "no bounds), at no budget.",
             '"0.12"',
-            allowed="above 0",
+            allowed='above 0, or "0" (exact counts only) under `offered: exact`',
         ),
         PolicyKey(
             "bounds",
@@ -80,7 +82,9 @@ PLANNING_RELEASE = PolicySection(
             "The most one agent may add per window, over all queues together: `contacts_handled` (used when "
             "`offered: noisy`), `handle_seconds`, `acw_seconds`. Each agent's totals are clipped to them before noise.",
             "{contacts_handled: 1300, handle_seconds: 520000, acw_seconds: 150000}",
-            allowed="the three sums, each a positive integer",
+            allowed="the three sums, each a positive integer; refused when rho is 0",
+            required=NEVER,
+            default='none: required when rho is above 0, refused when it is "0"',
         ),
         PolicyKey(
             "typical",

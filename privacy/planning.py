@@ -28,6 +28,9 @@ Per released queue:
 - `aht_seconds` = handle_seconds / contacts_handled, `average_acw_seconds` = acw_seconds /
   contacts_handled, with the union-bound intervals of privacy.mechanisms (an exact count has no
   interval of its own).
+- A counts-only release (`rho: "0"`, under `offered: exact`) publishes the exact offered and
+  answered counts alone: no noisy sum, no ratio; the accountant records it with budget 0 and the
+  exact mechanism (nothing is drawn).
 
 The rho is split evenly over the noisy parts. Recorded parameters include `queue_sites`
 {queue: site}, `interval_minutes` and `offered`; the occurrences of each interval follow from
@@ -68,6 +71,8 @@ def _planned(policy: Policy, spec: ReleaseSpec) -> PlanningRelease:
 
 def mechanism_text(planned: PlanningRelease) -> str:
     """The release's mechanism as recorded: the noisy sums', and what the customers' side got."""
+    if planned.counts_only:
+        return f"offered and answered contacts: {EXACT_MECHANISM}; no noisy part, no budget"
     if planned.offered == "exact":
         return f"{VECTOR_MECHANISM}; offered and answered contacts: {EXACT_MECHANISM}"
     return f"{VECTOR_MECHANISM}; offered contacts per interval: the same over the interval cells"
@@ -248,8 +253,8 @@ def draw_planning_release(
         for interval in week_intervals(planning.interval_minutes):
             name = interval_statistic(OFFERED_METRIC, interval)
             values.append(_value(q, name, offered_values[(q, interval.label)], offered_sigma))
-        parts = {m: sums[m][q] for m in planned.bounds}
-        for metric in planned.bounds:
+        parts = {m: sums[m][q] for m in planned.published_sums}
+        for metric in planned.published_sums:
             values.append(_value(q, metric, parts[metric], scales[metric]))
         for ratio in planned.spec.ratios:
             values.append(ratio_value(q, ratio, parts, scales))
