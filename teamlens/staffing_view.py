@@ -48,3 +48,4 @@ def print_staffing_section(warehouse_path: Path) -> None:
             print(f"  {planning.queue}{site}: no contacts offered in the window")
         for note in notes:
             print(f"  {planning.queue}: no number where {note}")
+        print(f"  {planning.queue}: AHT from {planning.aht_source or 'no published figure'}")

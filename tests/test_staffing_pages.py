@@ -49,6 +49,8 @@ def test_the_report_shows_each_queue_as_a_week_of_required_agents(settings: Sett
         ["14:30-15:00", *["0", "(0-0)"] * 3, "12", "(12-12)", *["0", "(0-0)"] * 3],
     ]
     assert "  Sales: no number where the average handle time was too noisy to publish" in lines
+    assert "  Support: AHT from queue_month_planning 2026-10 (queue)" in lines
+    assert "  Sales: AHT from no published figure" in lines
     assert not any("Sales" in line and "09:00-09:30" in line for line in lines)
 
 
@@ -77,6 +79,8 @@ def test_the_staffing_page_shows_required_agents_with_ranges_per_queue(client: A
     assert "No number where the average handle time was too noisy to publish." in text
     assert "<svg" in text  # the heat map
     assert "counted exactly" in text
+    assert "Average handle time from queue_month_planning 2026-10 (queue)" in text
+    assert "Average handle time from no published figure" in text  # Sales: its AHT too noisy
     other = client.get("/staffing?service_level=90/10&shrinkage=0&max_occupancy=0.9").text
     assert "targets 90/10, shrinkage 0, maximum occupancy 0.9" in other
     assert client.get("/staffing?shrinkage=1.5").status_code == 400
@@ -89,6 +93,7 @@ def test_the_staffing_csv_and_the_release_page_leave_intervals_to_the_staffing_p
     assert len(rows) == 2 * 336
     monday = next(r for r in rows if r["queue"] == "Support" and r["interval"] == "mon-09:00")
     assert (monday["required"], monday["required_low"], monday["required_high"]) == ("20", "19", "20")
+    assert monday["aht_source"] == "queue_month_planning 2026-10 (queue)"
     release = client.get("/release/queue_month_planning")
     assert release.status_code == 200
     assert "offered_contacts@" not in release.text and "Contacts handled" in release.text

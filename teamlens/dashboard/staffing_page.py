@@ -116,6 +116,7 @@ def staffing(request: Request) -> HTMLResponse:
                 "grid": grid,
                 "notes": sorted({r.note for r in rows if r.note}),
                 "offered": planning.offered_mode,
+                "aht_source": planning.aht_source,
             }
         )
     context = {
@@ -139,5 +140,5 @@ def staffing_table(request: Request) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="staffing-{found.window.month}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="staffing-{found.window.name}.csv"'},
     )
