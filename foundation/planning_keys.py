@@ -67,6 +67,19 @@ PLANNING_RELEASE = PolicySection(
             choices=("week", "month"),
         ),
         PolicyKey(
+            "figures",
+            "text",
+            "What the release publishes per queue: `intervals`, the contacts offered per interval of the week (and "
+            "handle time when rho is above 0); `service`, the queue's service figures over the window (contacts "
+            "offered, abandoned, answered, answered within the service-level threshold and their waits, with "
+            'abandon rate, service level and ASA), exact counts of customers\' contacts: only with rho "0" under '
+            "`offered: exact`.",
+            "service",
+            choices=("intervals", "service"),
+            required=NEVER,
+            default="intervals",
+        ),
+        PolicyKey(
             "rho",
             EXACT,
             "What one window costs each agent: split evenly over the noisy parts (handle_seconds, acw_seconds; "

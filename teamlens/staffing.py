@@ -109,10 +109,15 @@ class StaffingTarget:
         return cls(share, seconds, shrink, occupancy)
 
     @property
+    def service_label(self) -> str:
+        """'80/20': the service-level target alone."""
+        return f"{float(self.service_share * 100):g}/{self.answer_seconds}"
+
+    @property
     def label(self) -> str:
         """'80/20, shrinkage 0.3, maximum occupancy 0.85'."""
         return (
-            f"{float(self.service_share * 100):g}/{self.answer_seconds}, shrinkage {float(self.shrinkage):g}, "
+            f"{self.service_label}, shrinkage {float(self.shrinkage):g}, "
             f"maximum occupancy {float(self.max_occupancy):g}"
         )
 

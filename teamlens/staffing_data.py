@@ -204,3 +204,45 @@ def load_planning(
         known = ", ".join(f"{q} ({queue_sites.get(q, '?')})" for q in sorted(figures))
         raise NoPlanningError(f"no planning figures for {asked} in {window.name}: published queues are {known}")
     return window, queues
+
+
+# --- what the queues achieved: the service figures (privacy/queue_service.py) ------------------------
+
+SERVICE_STATISTICS = ("offered", "abandon_rate", "service_level", "asa_seconds")
+
+
+@dataclass(frozen=True)
+class QueueService:
+    """A queue's published service figures of one window (exact counts and their ratios)."""
+
+    release_name: str
+    window_start: dt.date
+    window_end: dt.date
+    figures: dict[str, float]
+    threshold_seconds: int | None  # the service-level threshold the counts used (the settings')
+
+
+def load_service(con: duckdb.DuckDBPyConnection, window: PlanningWindow) -> dict[str, QueueService]:
+    """Per queue, the latest service figures of a window ending at or before the planning window's end
+    (the week staffed, or the last week of a month); none before the first service release."""
+    if not has_table(con, "current_aggregates"):
+        return {}
+    rows = fetch_dicts(
+        con,
+        "SELECT c.release_name, c.window_start, c.window_end, c.group_value, c.statistic, c.value, r.parameters "
+        "FROM current_aggregates c JOIN releases r USING (release_id) WHERE c.group_by = 'queue' "
+        "AND c.window_end <= ? AND c.value IS NOT NULL AND list_contains(?, c.statistic) AND c.release_name IN "
+        "(SELECT release_name FROM current_aggregates WHERE group_by = 'queue' AND statistic = 'service_level') "
+        "ORDER BY c.window_end DESC, c.release_name",
+        [window.window_end, list(SERVICE_STATISTICS)],
+    )
+    out: dict[str, QueueService] = {}
+    for r in rows:
+        found = out.get(r["group_value"])
+        if found is None:
+            threshold = json.loads(r["parameters"] or "{}").get("service_level_seconds")
+            found = QueueService(r["release_name"], r["window_start"], r["window_end"], {}, threshold)
+            out[r["group_value"]] = found
+        if (found.release_name, found.window_start) == (r["release_name"], r["window_start"]):
+            found.figures[r["statistic"]] = float(r["value"])
+    return out

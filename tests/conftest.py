@@ -182,6 +182,7 @@ def publish_planning_rows(
     offered: str = "exact",
     release_name: str = "queue_month_planning",
     group_by: str = "queue",
+    extra_parameters: dict[str, Any] | None = None,
 ) -> None:
     """Store a planning release's rows as the publish step does (warehouse.store.insert_release),
     with the parameters the planning release records (queue_sites, interval_minutes, offered).
@@ -199,6 +200,7 @@ def publish_planning_rows(
     )
     groups = tuple(GroupDecision(queue, 12, "released") for queue in figures)
     parameters = {"queue_sites": queue_sites, "interval_minutes": interval_minutes, "offered": offered}
+    parameters |= extra_parameters or {}
     noisy = NoisyRelease(values, groups, "gaussian (zCDP), test double", parameters)
     con = connect(warehouse)
     try:

@@ -362,3 +362,38 @@ def test_a_counts_only_release_is_recorded_at_budget_0_and_verifies(tmp_path) ->
     from privacy.verify import verify_ledger
 
     assert verify_ledger(path).ok
+
+
+def test_queue_service_figures_are_exact_counts_of_the_window_with_their_ratios() -> None:
+    block = with_week()
+    block["releases"].append(
+        {"name": "queue_svc", "purpose": "service", "window": "month", "figures": "service", "rho": "0"}
+    )
+    policy = parse_policy(policy_document([SITE_MONTH], planning=block))
+    planned = policy.planning.release("queue_svc")  # type: ignore[union-attr]
+    assert planned is not None and planned.figures == "service"
+    frame = queue_interval().with_columns(
+        pl.Series("answered_within_threshold", [1, 2, 3, 0, 1, 4, 0, 0]),
+        pl.Series("answer_wait_seconds", [30, 40, 50, 0, 5, 60, 0, 0]),
+    )
+    release = planning.draw_planning_release(planned, policy, roster(), frame, agent_queue_day(), OCTOBER, None, 20)
+    values = {(v.group_value, v.statistic): v.value for v in release.values}
+    # Billing Berlin in October (site-local): 2 + 3 + 4 + 1 offered, 1 + 3 + 4 + 1 answered, 1 abandoned
+    assert {s: v for (q, s), v in values.items() if q == "Billing Berlin"} == {
+        "offered": 10,
+        "abandoned": 1,
+        "contacts_handled": 9,
+        "answered_within_threshold": 1 + 2 + 3 + 1,
+        "answer_wait_seconds": 30 + 40 + 50 + 5,
+        "abandon_rate": 0.1,
+        "service_level": 0.7,
+        "asa_seconds": 125 / 9,
+    }
+    assert values[("Sales Toronto", "offered")] == 5 and values[("Sales Toronto", "service_level")] == 0.8
+    assert all(v.noise_scale == 0 and v.ci_low == v.value == v.ci_high for v in release.values)
+    assert release.parameters["service_level_seconds"] == 20 and release.mechanism.startswith("queue service figures")
+    for offered, rho in (("noisy", "0"), ("exact", "0.1")):
+        bad = planning_block(offered)
+        bad["releases"].append({"name": "svc", "purpose": "s", "window": "week", "figures": "service", "rho": rho})
+        with pytest.raises(PolicyError, match="service figures are published as exact counts only"):
+            parse_policy(policy_document([SITE_MONTH], planning=bad))

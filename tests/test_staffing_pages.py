@@ -54,6 +54,38 @@ def test_the_report_shows_each_queue_as_a_week_of_required_agents(settings: Sett
     assert not any("Sales" in line and "09:00-09:30" in line for line in lines)
 
 
+# A queue's service figures of the last week of October (privacy/queue_service.py), exact.
+SERVICE_WEEK = (dt.date(2026, 10, 19), dt.date(2026, 10, 26))
+ACHIEVED = {"offered": 1234.0, "abandon_rate": 0.041, "service_level": 0.78, "asa_seconds": 18.2}
+
+
+def publish_service(settings: Settings) -> None:
+    figures = {"Support": {k: (v, v, v) for k, v in ACHIEVED.items()}}
+    publish_planning_rows(
+        settings.lake.warehouse_path,
+        SERVICE_WEEK,
+        figures,  # type: ignore[arg-type]
+        SITES,
+        release_name="queue_week_service",
+        extra_parameters={"service_level_seconds": 20},
+    )
+
+
+ACHIEVED_TEXT = (
+    "achieved in week 43 of 2026 (19 Oct - 25 Oct 2026): service level 78.0% within 20 s, abandoned 4.1%, "
+    "ASA 18 s, 1,234 offered"
+)
+
+
+def test_the_report_shows_what_each_queue_achieved_against_the_target(settings: Settings, capsys: Any) -> None:
+    publish_planning_rows(settings.lake.warehouse_path, OCTOBER, figures(), SITES)
+    publish_service(settings)
+    print_staffing_section(settings.lake.warehouse_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"  Support: {ACHIEVED_TEXT} (target 80/20)" in lines
+    assert not any(line.startswith("  Sales: achieved") for line in lines)  # no service figures for Sales
+
+
 @pytest.fixture
 def client(settings: Settings) -> Any:
     from fastapi.testclient import TestClient
@@ -61,6 +93,7 @@ def client(settings: Settings) -> Any:
     from teamlens.dashboard.app import create_app
 
     publish_planning_rows(settings.lake.warehouse_path, OCTOBER, figures(), SITES)
+    publish_service(settings)
     write_snapshot(settings.lake.warehouse_path, settings.lake.published_snapshot_path)
     return TestClient(create_app(settings))
 
@@ -81,6 +114,7 @@ def test_the_staffing_page_shows_required_agents_with_ranges_per_queue(client: A
     assert "counted exactly" in text
     assert "Average handle time from queue_month_planning 2026-10 (queue)" in text
     assert "Average handle time from no published figure" in text  # Sales: its AHT too noisy
+    assert f"Against the target 80/20: {ACHIEVED_TEXT}." in text
     other = client.get("/staffing?service_level=90/10&shrinkage=0&max_occupancy=0.9").text
     assert "targets 90/10, shrinkage 0, maximum occupancy 0.9" in other
     assert client.get("/staffing?shrinkage=1.5").status_code == 400
