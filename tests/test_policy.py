@@ -38,6 +38,7 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
     assert [(r.spec.name, r.spec.rho) for r in policy.planning.releases] == [
         ("queue_month_intervals", Fraction(12, 100)),
         ("queue_week_intervals", Fraction(0)),  # exact counts only
+        ("queue_week_service", Fraction(0)),  # a queue's service figures, exact
     ]
     assert len(policy.sha256) == 64
 
