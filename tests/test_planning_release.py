@@ -397,3 +397,16 @@ def test_queue_service_figures_are_exact_counts_of_the_window_with_their_ratios(
         bad["releases"].append({"name": "svc", "purpose": "s", "window": "week", "figures": "service", "rho": rho})
         with pytest.raises(PolicyError, match="service figures are published as exact counts only"):
             parse_policy(policy_document([SITE_MONTH], planning=bad))
+
+
+def test_plan_and_report_know_the_planning_releases_by_name(tmp_path) -> None:
+    from teamlens.cli import _known_release
+    from teamlens.user_errors import UserError
+
+    settings = lake_settings(
+        tmp_path / "data", write_policy_file(tmp_path / "p.yaml", [SITE_MONTH], planning=with_week())
+    )
+    for name in ("site_month", "queue_month", "queue_week"):
+        _known_release(settings, name)
+    with pytest.raises(UserError, match="releases: site_month, queue_month, queue_week"):
+        _known_release(settings, "queue_year")
