@@ -67,12 +67,27 @@ PLANNING_RELEASE = PolicySection(
             choices=("week", "month"),
         ),
         PolicyKey(
+            "figures",
+            "text",
+            "What the release publishes per queue: `intervals`, the contacts offered per interval of the week (and "
+            "handle time when rho is above 0); `service`, the queue's service figures over the window (contacts "
+            "offered, abandoned, answered, answered within the service-level threshold and their waits, with "
+            'abandon rate, service level and ASA), exact counts of customers\' contacts: only with rho "0" under '
+            "`offered: exact`.",
+            "service",
+            choices=("intervals", "service"),
+            required=NEVER,
+            default="intervals",
+        ),
+        PolicyKey(
             "rho",
             EXACT,
             "What one window costs each agent: split evenly over the noisy parts (handle_seconds, acw_seconds; "
-            "under `offered: noisy` also the answered counts and the offered interval counts).",
+            'under `offered: noisy` also the answered counts and the offered interval counts). `"0"` under '
+            "`offered: exact`: the release publishes the exact offered and answered counts only (no handle time, "
+            "no bounds), at no budget.",
             '"0.12"',
-            allowed="above 0",
+            allowed='above 0, or "0" (exact counts only) under `offered: exact`',
         ),
         PolicyKey(
             "bounds",
@@ -80,7 +95,9 @@ PLANNING_RELEASE = PolicySection(
             "The most one agent may add per window, over all queues together: `contacts_handled` (used when "
             "`offered: noisy`), `handle_seconds`, `acw_seconds`. Each agent's totals are clipped to them before noise.",
             "{contacts_handled: 1300, handle_seconds: 520000, acw_seconds: 150000}",
-            allowed="the three sums, each a positive integer",
+            allowed="the three sums, each a positive integer; refused when rho is 0",
+            required=NEVER,
+            default='none: required when rho is above 0, refused when it is "0"',
         ),
         PolicyKey(
             "typical",

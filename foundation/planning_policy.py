@@ -6,6 +6,13 @@ A planning release is stored, charged and recorded like every release, so each o
 `ReleaseSpec` (group_by 'queue') that the accountant checks like any other: its budget, its
 window, its noisy sums (handle_seconds, acw_seconds, and contacts_handled when the customers'
 side is noisy) and its ratios (aht_seconds, average_acw_seconds over contacts_handled).
+
+A release with `rho: "0"` publishes the exact counts only (offered contacts per interval and
+contacts answered): it has no noisy part, no bounds and no ratios, and costs nothing. It is
+allowed only under `offered: exact` (under `noisy` the counts themselves need budget). A release
+with `figures: service` publishes a queue's service figures instead (offered, abandoned, answered,
+answered within the threshold, answer wait; abandon rate, service level, ASA): exact counts of
+customers' contacts, so only with `rho: "0"` under `offered: exact` (privacy/queue_service.py).
 """
 
 from __future__ import annotations
@@ -21,6 +28,15 @@ from foundation.policy import Ratio, ReleaseSpec
 from foundation.policy_values import PolicyError, no_unknown, optional_fraction, positive_fraction, require
 
 OfferedMode = Literal["exact", "noisy"]
+FiguresKind = Literal["intervals", "service"]
+# A service release's exact sums per queue and window (metrics/queue_interval columns; answered is
+# published as contacts_handled) and its ratios, as queue_day defines them (docs/metrics.md).
+SERVICE_SUMS = ("offered", "abandoned", "contacts_handled", "answered_within_threshold", "answer_wait_seconds")
+SERVICE_RATIOS = (
+    Ratio("abandon_rate", "abandoned", "offered", 1.0),
+    Ratio("service_level", "answered_within_threshold", "offered", 1.0),
+    Ratio("asa_seconds", "answer_wait_seconds", "contacts_handled", 3600.0),
+)
 # The per-agent sums of a planning release (agent_queue_day columns), in their published order.
 PLANNING_SUMS = ("contacts_handled", "handle_seconds", "acw_seconds")
 # The customers' side: published exactly under `offered: exact`, with noise under `offered: noisy`.
@@ -56,6 +72,20 @@ class PlanningRelease:
     offered: OfferedMode
     bounds: dict[str, int]
     offered_bounds: OfferedBounds | None
+    figures: FiguresKind = "intervals"
+
+    @property
+    def counts_only(self) -> bool:
+        """A release of the exact counts alone (rho 0): no noisy part, nothing charged."""
+        return self.spec.rho == 0
+
+    @property
+    def published_sums(self) -> tuple[str, ...]:
+        """The per-queue sums published, in order: the three planning sums, the answered count alone
+        (counts only), or a service release's exact counts."""
+        if self.figures == "service":
+            return SERVICE_SUMS
+        return (ANSWERED_STATISTIC,) if self.counts_only else tuple(self.bounds)
 
     @property
     def noisy_sums(self) -> tuple[str, ...]:
@@ -69,7 +99,8 @@ class PlanningRelease:
 
     @property
     def rho_per_part(self) -> Fraction:
-        return self.spec.rho / self.noisy_parts
+        """Each noisy part's share of the rho; 0 for a counts-only release (it has no noisy part)."""
+        return self.spec.rho / self.noisy_parts if self.noisy_parts else Fraction(0)
 
 
 @dataclass(frozen=True)
@@ -124,7 +155,18 @@ def _release(doc: Any, offered: OfferedMode, where: str) -> PlanningRelease:
     where = f"{where} ({doc['name']})"
     if doc["window"] not in ("week", "month"):
         raise PolicyError(f"{where}: window must be week or month, got {doc['window']!r}")
-    rho = positive_fraction(doc["rho"], f"{where}: rho")
+    figures = doc.get("figures", "intervals")
+    if figures not in ("intervals", "service"):
+        raise PolicyError(f"{where}: figures must be 'intervals' or 'service', got {figures!r}")
+    if figures == "service" and (offered != "exact" or doc["rho"] != "0"):
+        raise PolicyError(
+            f'{where}: service figures are published as exact counts only: they need offered: exact and rho "0"'
+        )
+    rho = _rho(doc["rho"], offered, f"{where}: rho")
+    if rho == 0:
+        return _counts_only(doc, where, figures)
+    if "bounds" not in doc:
+        raise PolicyError(f"{where}: missing key(s) bounds (a release with a rho above 0 draws noisy sums)")
     bounds_doc = doc["bounds"]
     if not isinstance(bounds_doc, dict) or set(bounds_doc) != set(PLANNING_SUMS):
         raise PolicyError(f"{where}: bounds must give {', '.join(PLANNING_SUMS)}, got {bounds_doc!r}")
@@ -164,6 +206,34 @@ def _release(doc: Any, offered: OfferedMode, where: str) -> PlanningRelease:
         clipping_check_share=None,
     )
     return PlanningRelease(spec, offered, bounds, offered_bounds)
+
+
+def _rho(value: Any, offered: OfferedMode, where: str) -> Fraction:
+    """The release's rho: above 0, or "0" for a counts-only release (only under offered: exact)."""
+    if value != "0":
+        return positive_fraction(value, where)
+    if offered != "exact":
+        raise PolicyError(f'{where}: "0" publishes the exact counts only and needs offered: exact')
+    return Fraction(0)
+
+
+def _counts_only(doc: dict[str, Any], where: str, figures: FiguresKind) -> PlanningRelease:
+    """A rho-0 release: exact counts (per interval, or a service release's), no noisy sum, no bounds."""
+    extra = sorted(k for k in ("bounds", "typical", "offered_bounds", "max_relative_half_width") if k in doc)
+    if extra:
+        raise PolicyError(f'{where}: a release with rho "0" publishes exact counts only; remove {", ".join(extra)}')
+    spec = ReleaseSpec(
+        name=str(doc["name"]),
+        purpose=" ".join(str(doc["purpose"]).split()),
+        group_by="queue",
+        window=doc["window"],
+        rho=Fraction(0),
+        sums={},
+        ratios=(),
+        max_corrections_per_window=0,
+        clipping_check_share=None,
+    )
+    return PlanningRelease(spec, "exact", {}, None, figures)
 
 
 def _positive_int(value: Any, where: str) -> int:

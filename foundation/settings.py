@@ -236,7 +236,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo_personal_page_key_file=config_home / "teamlens" / "demo-personal-page.key",
         spark_cores_max=_optional_positive_int(env, "TEAMLENS_SPARK_CORES_MAX"),
         spark_executor_memory=_optional_memory(env, "TEAMLENS_SPARK_EXECUTOR_MEMORY"),
-
     )
 
 

@@ -185,7 +185,8 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
 
 def _planning_payload(policy: Policy) -> dict[str, Any]:
     """The `planning:` block as an approval records it: the works council's offered decision, the
-    planned queues with their sites, and each planning release's window, rho and bounds."""
+    planned queues with their sites, and each planning release's window, rho and bounds (and
+    `figures: service` for a release of a queue's service figures)."""
     planning = policy.planning
     assert planning is not None
     return {
@@ -200,6 +201,7 @@ def _planning_payload(policy: Policy) -> dict[str, Any]:
                 "rho": fraction_text(r.spec.rho),
                 "bounds": r.bounds,
                 "noisy_sums": list(r.noisy_sums),
+                **({"figures": r.figures} if r.figures != "intervals" else {}),  # a queue's service figures
                 "offered_bounds": None
                 if r.offered_bounds is None
                 else {"per_interval": r.offered_bounds.per_interval, "per_window": r.offered_bounds.per_window},

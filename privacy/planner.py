@@ -70,6 +70,8 @@ from warehouse.records import GroupDecision
 if TYPE_CHECKING:
     import polars as pl
 
+    from foundation.planning_policy import PlanningRelease
+
 
 # The most windows of a kind that touch one calendar month (a 31-day month spans parts of 6 ISO weeks).
 WINDOWS_PER_PERIOD: dict[WindowKind, int] = {"day": 31, "week": 6, "month": 1}
@@ -335,7 +337,7 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
     return BudgetPlan(
         per_window=per_window,
         # the clipping check's share is not the sums'; a planning release splits over its noisy parts
-        per_sum=spec.sums_budget / (len(spec.sums) if planned is None else planned.noisy_parts),
+        per_sum=_per_part(spec, planned),
         clipping_check=spec.clipping_check_budget,
         over_bound_half_width=None if count_scale is None else half_width(count_scale, ALPHA_SUM, dist),
         windows_per_period=windows,
@@ -344,6 +346,12 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
         epsilon=epsilon,
         epsilon_bun_steinke=bun_steinke,
     )
+
+
+def _per_part(spec: ReleaseSpec, planned: PlanningRelease | None) -> Budget:
+    """Each noisy sum's budget; a planning release's is split over its noisy parts (a counts-only one has none)."""
+    parts = len(spec.sums) if planned is None else planned.noisy_parts
+    return spec.sums_budget / parts if parts else spec.sums_budget
 
 
 def plan_policy(
@@ -416,8 +424,8 @@ def planned_row(
     typical: float,
     limit: Fraction | None,
 ) -> StatisticPlan:
-    """A predicted row of a planning release (privacy.planning_accuracy): half None is too noisy."""
-    relative = math.inf if half is None else (half / typical if typical > 0 else math.inf)
+    """A predicted row of a planning release (privacy.planning_accuracy): half None is too noisy, 0 exact."""
+    relative = math.inf if half is None else 0.0 if half == 0 else (half / typical if typical > 0 else math.inf)
     return _row(g, name, kind, scale, half, typical, relative, limit)
 
 
@@ -466,7 +474,9 @@ def format_plan(plan: PolicyPlan) -> str:
                 c.ljust(w) if i in (0, 2, 7) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
-        if b.unit == "epsilon":
+        if b.per_window.amount == 0:  # a counts-only planning release: nothing drawn, nothing charged
+            lines.append(f"  budget: none: exact counts only, no noise drawn, costs nothing ({b.per_window})")
+        elif b.unit == "epsilon":
             lines.append(
                 f"  budget (pure DP, Laplace): {b.per_window} per {rp.window} "
                 f"({b.per_sum.text} per sum) x {b.windows_per_period} {rp.window}(s) touching one "
@@ -479,7 +489,7 @@ def format_plan(plan: PolicyPlan) -> str:
                 f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
                 f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"
             )
-        lines.append(f"  {b.clipping_check_text()}")
+        lines.extend([f"  {b.clipping_check_text()}"] if b.per_window.amount else [])
         verdict = "REFUSED" if a.refused else "ok"
         lines.append(f"  verdict: {verdict}: {a.reason()}")
         lines.append("")

@@ -28,6 +28,9 @@ Per released queue:
 - `aht_seconds` = handle_seconds / contacts_handled, `average_acw_seconds` = acw_seconds /
   contacts_handled, with the union-bound intervals of privacy.mechanisms (an exact count has no
   interval of its own).
+- A counts-only release (`rho: "0"`, under `offered: exact`) publishes the exact offered and
+  answered counts alone: no noisy sum, no ratio; the accountant records it with budget 0 and the
+  exact mechanism (nothing is drawn).
 
 The rho is split evenly over the noisy parts. Recorded parameters include `queue_sites`
 {queue: site}, `interval_minutes` and `offered`; the occurrences of each interval follow from
@@ -68,6 +71,12 @@ def _planned(policy: Policy, spec: ReleaseSpec) -> PlanningRelease:
 
 def mechanism_text(planned: PlanningRelease) -> str:
     """The release's mechanism as recorded: the noisy sums', and what the customers' side got."""
+    if planned.figures == "service":
+        from privacy.queue_service import SERVICE_MECHANISM
+
+        return SERVICE_MECHANISM
+    if planned.counts_only:
+        return f"offered and answered contacts: {EXACT_MECHANISM}; no noisy part, no budget"
     if planned.offered == "exact":
         return f"{VECTOR_MECHANISM}; offered and answered contacts: {EXACT_MECHANISM}"
     return f"{VECTOR_MECHANISM}; offered contacts per interval: the same over the interval cells"
@@ -170,6 +179,7 @@ def draw_from_zones(settings: Settings, policy: Policy, spec: ReleaseSpec, days:
         read_partitions(settings.lake.table_root(schema.AGENT_QUEUE_DAY), days),
         (days[0], days[-1] + dt.timedelta(days=1)),
         contacts,
+        settings.service_level_seconds,
     )
 
 
@@ -181,10 +191,13 @@ def draw_planning_release(
     agent_queue_day: pl.DataFrame,
     window: tuple[dt.date, dt.date],
     contacts: pl.DataFrame | None = None,
+    service_level_seconds: int | None = None,
 ) -> NoisyRelease:
     """Draw one window's planning release (module docstring). Draws fresh noise: call it only
     through the accountant. roster: the window's snapshot (agent_pseudonym, site, site_timezone);
-    contacts: the staged contacts of the window and the day either side, needed under offered: noisy."""
+    contacts: the staged contacts of the window and the day either side, needed under offered: noisy.
+    service_level_seconds: the threshold queue_interval counted answered_within_threshold at (the
+    settings'), recorded with a service release."""
     planning = policy.planning
     assert planning is not None
     decisions = planning_groups(roster, policy)
@@ -210,6 +223,11 @@ def draw_planning_release(
         local_intervals(queue_interval, "interval_start_utc", queue_zones, planning.interval_minutes), window
     )
     parameters["queues_not_planned"] = _not_planned(queue_interval, planning.queues)
+    if planned.figures == "service":  # a queue's service figures instead (privacy.queue_service)
+        from privacy.queue_service import draw_service_release
+
+        parameters["service_level_seconds"] = service_level_seconds
+        return draw_service_release(planned, policy, roster, quarters, parameters)
     if not released:
         return NoisyRelease(values=(), groups=decisions, mechanism=mechanism_text(planned), parameters=parameters)
     answered = _totals(quarters, ["queue"], "answered")
@@ -248,8 +266,8 @@ def draw_planning_release(
         for interval in week_intervals(planning.interval_minutes):
             name = interval_statistic(OFFERED_METRIC, interval)
             values.append(_value(q, name, offered_values[(q, interval.label)], offered_sigma))
-        parts = {m: sums[m][q] for m in planned.bounds}
-        for metric in planned.bounds:
+        parts = {m: sums[m][q] for m in planned.published_sums}
+        for metric in planned.published_sums:
             values.append(_value(q, metric, parts[metric], scales[metric]))
         for ratio in planned.spec.ratios:
             values.append(ratio_value(q, ratio, parts, scales))

@@ -64,7 +64,7 @@ def offered_scale(planned: PlanningRelease) -> float:
 
 def part_scales(planned: PlanningRelease) -> dict[str, float]:
     """The sigma of every part a ratio may use: 0 for the exact answered count."""
-    return {m: sum_scale(planned, m) if m in planned.noisy_sums else 0.0 for m in planned.bounds}
+    return {m: sum_scale(planned, m) if m in planned.noisy_sums else 0.0 for m in planned.published_sums}
 
 
 def ratio_half_widths(ratio_parts: tuple[str, ...], scales: dict[str, float]) -> dict[str, float]:
@@ -85,7 +85,7 @@ def predict_planning_accuracy(
     spec, limit = planned.spec, policy.relative_limit(planned.spec)
     scales = part_scales(planned)
     rows: list[StatisticPlan] = []
-    names = [*planned.bounds, *(r.name for r in spec.ratios)]
+    names = [*planned.published_sums, *(r.name for r in spec.ratios)]
     if planned.offered == "noisy":
         names.append(f"{OFFERED_METRIC}@<interval>")
     for g in sorted(groups, key=lambda d: d.group_value):
@@ -97,8 +97,8 @@ def predict_planning_accuracy(
             continue
         site_queues = policy.planning.site_queues(policy.planning.queues[g.group_value])
         agents = g.roster_size / max(1, len(site_queues))
-        typical = {m: spec.typical.get(m, planned.bounds[m] / 2) * agents for m in planned.bounds}
-        for metric in planned.bounds:
+        typical = {m: spec.typical.get(m, planned.bounds.get(m, 0) / 2) * agents for m in planned.published_sums}
+        for metric in planned.published_sums:
             half = half_width(scales[metric], ALPHA_SUM) if scales[metric] > 0 else 0.0
             rows.append(planned_row(g, metric, "sum", scales[metric], half, typical[metric], limit))
         for ratio in spec.ratios:

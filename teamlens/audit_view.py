@@ -109,6 +109,22 @@ def _number(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+def _planning_ratios(release: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """A recorded planning release's ratios: service ratios, handle-time ratios, or none (exact counts alone)."""
+    if release.get("figures") == "service":
+        return [
+            ("abandon_rate", "abandoned", "offered", 1),
+            ("service_level", "answered_within_threshold", "offered", 1),
+            ("asa_seconds", "answer_wait_seconds", "contacts_handled", 3600),
+        ]
+    if not release.get("noisy_sums"):
+        return []
+    return [
+        ("aht_seconds", "handle_seconds", "contacts_handled", 3600),
+        ("average_acw_seconds", "acw_seconds", "contacts_handled", 3600),
+    ]
+
+
 def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyView:
     """The policy a 'policy_approved' payload records (privacy.ledger.policy_payload)."""
     unit: BudgetUnit = "epsilon" if doc.get("budget_unit") == "epsilon" else "rho"
@@ -135,10 +151,7 @@ def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyVi
             group_by="queue",
             window=r["window"],
             sums=[(m, b) for m, b in r.get("bounds", {}).items() if m in r.get("noisy_sums", [])],
-            ratios=[
-                ("aht_seconds", "handle_seconds", "contacts_handled", 3600),
-                ("average_acw_seconds", "acw_seconds", "contacts_handled", 3600),
-            ],
+            ratios=_planning_ratios(r),
             budget=Budget.parse(unit, r["rho"]),
         )
         for r in planning.get("releases", [])

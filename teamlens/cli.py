@@ -92,13 +92,15 @@ def _generate(settings: Settings, agents: int, teams: int, sites: int, days: int
 
 
 def _known_release(settings: Settings, release: str | None) -> None:
-    """Refuse a release name the policy does not declare, naming the ones it does."""
+    """Refuse a release name the policy does not declare (its releases and planning releases), naming them."""
     if release is None:
         return
     from foundation.policy import load_policy
 
     policy = load_policy(settings.policy_path)
-    names = [spec.name for spec in (*policy.releases, *policy.survey_release_specs())]
+    planning = policy.planning.releases if policy.planning is not None else ()
+    names = [spec.name for spec in policy.releases] + [planned.spec.name for planned in planning]
+    names += [spec.name for spec in policy.survey_release_specs()]
     if release not in names:
         raise UserError(f"no release {release!r} in the policy {settings.policy_path}; releases: {', '.join(names)}")
 

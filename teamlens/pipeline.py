@@ -354,6 +354,7 @@ def _publish(days: list[str], settings: Settings) -> dict[str, Any]:
         status = "pending" if isinstance(o, PendingWindow) else o.status
         counts[status] = counts.get(status, 0) + 1
     records = [step_log.outcome_record(o) for o in outcomes]
+    _add_queues_not_planned(settings, records)
     _write_publish_record(settings, min(dates), max(dates), records)
     step_log.emit(step_log.release_lines(records))
     if settings.lake.warehouse_path.exists():
@@ -370,6 +371,27 @@ def _publish_surveys(settings: Settings, policy: Any, first_day: dt.date, end_da
     from privacy.surveys import release_survey_windows
 
     return list(release_survey_windows(settings, policy, first_day, end_day))
+
+
+def _add_queues_not_planned(settings: Settings, records: list[dict[str, Any]]) -> None:
+    """Each stored planning release's `queues_not_planned` (queue names with their offered contacts,
+    recorded in its parameters by privacy.planning) onto its record, for the log and the run summary."""
+    from warehouse.store import connect
+
+    ids = [r["release_id"] for r in records if r.get("release_id")]
+    if not ids or not settings.lake.warehouse_path.exists():
+        return
+    con = connect(settings.lake.warehouse_path, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT release_id, parameters FROM releases WHERE list_contains(?, release_id)", [ids]
+        ).fetchall()
+    finally:
+        con.close()
+    not_planned = {str(i): json.loads(p or "{}").get("queues_not_planned") for i, p in rows}
+    for record in records:
+        if not_planned.get(str(record.get("release_id"))):
+            record["queues_not_planned"] = not_planned[str(record["release_id"])]
 
 
 def _write_publish_record(

@@ -109,10 +109,15 @@ class StaffingTarget:
         return cls(share, seconds, shrink, occupancy)
 
     @property
+    def service_label(self) -> str:
+        """'80/20': the service-level target alone."""
+        return f"{float(self.service_share * 100):g}/{self.answer_seconds}"
+
+    @property
     def label(self) -> str:
         """'80/20, shrinkage 0.3, maximum occupancy 0.85'."""
         return (
-            f"{float(self.service_share * 100):g}/{self.answer_seconds}, shrinkage {float(self.shrinkage):g}, "
+            f"{self.service_label}, shrinkage {float(self.shrinkage):g}, "
             f"maximum occupancy {float(self.max_occupancy):g}"
         )
 
@@ -169,6 +174,9 @@ class QueuePlanning:
     offered: dict[WeekInterval, Published]  # the window's total per interval of the week
     aht: Published | None
     acw: Published | None
+    # Where aht and acw come from, e.g. 'queue_month_intervals 2026-10 (queue)' or
+    # 'site_week_contacts_aht 2026-W42 (site Berlin)' (teamlens.staffing_data); '' when none is published.
+    aht_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,7 @@ class StaffingRow:
     aht_low: float | None
     aht_high: float | None
     acw_seconds: float | None
+    aht_source: str
     agents_needed: int | None
     required: int | None
     required_low: int | None
@@ -276,6 +285,7 @@ def staffing_rows(planning: QueuePlanning, target: StaffingTarget) -> list[Staff
                 aht_low=aht_values[1],
                 aht_high=aht_values[2],
                 acw_seconds=acw.value if acw is not None and acw.usable else None,
+                aht_source=planning.aht_source,
                 agents_needed=needed,
                 required=required,
                 required_low=required_low,
@@ -305,12 +315,23 @@ def row_json(row: StaffingRow) -> dict[str, object]:
         "aht_low": rounded(row.aht_low),
         "aht_high": rounded(row.aht_high),
         "acw_seconds": rounded(row.acw_seconds),
+        "aht_source": row.aht_source,
         "agents_needed": row.agents_needed,
         "required": row.required,
         "required_low": row.required_low,
         "required_high": row.required_high,
         "note": row.note,
     }
+
+
+def aht_sources(rows: list[StaffingRow]) -> dict[str, list[str]]:
+    """Each AHT source (the footnote under a staffing table) with the queues whose AHT it gave."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        queues = out.setdefault(row.aht_source, [])
+        if row.queue not in queues:
+            queues.append(row.queue)
+    return out
 
 
 def required_cell(row: StaffingRow) -> str:

@@ -30,7 +30,11 @@ def cmd_staffing(
     ),
     site: Annotated[str | None, typer.Option(help="Only the queues of this site.")] = None,
     window: Annotated[
-        str | None, typer.Option(metavar="YYYY-MM", help="The planning window (default: the latest published).")
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM|YYYY-Www",
+            help="The planning window, a month or an ISO week (default: the latest published of either).",
+        ),
     ] = None,
     service_level: Annotated[
         str, typer.Option(metavar="PERCENT/SECONDS", help="Target: PERCENT of contacts answered within SECONDS.")
@@ -50,7 +54,7 @@ def cmd_staffing(
     """Required agents per queue and half-hour of the week (Erlang C) with ranges, from published figures only."""
     from foundation.settings import load_settings
     from teamlens.labels import window_label
-    from teamlens.staffing import StaffingTarget, required_cell, row_json, staffing_rows
+    from teamlens.staffing import StaffingTarget, aht_sources, required_cell, row_json, staffing_rows
     from teamlens.staffing_data import NOTHING_PUBLISHED, NoPlanningError, load_planning
     from teamlens.staffing_export import parse_week, week_after, write_exports
     from teamlens.tables import console, table
@@ -75,7 +79,7 @@ def cmd_staffing(
     if export is not None:
         target_week = monday or week_after(chosen.window_end)
         try:
-            files = write_exports(rows, export, chosen.month, target_week)
+            files = write_exports(rows, export, chosen.name, target_week)
         except (ValueError, OSError) as exc:
             raise UserError(f"not exported: {exc}") from None
     if as_json:
@@ -102,6 +106,8 @@ def cmd_staffing(
         ]
         headers = ("queue", "interval", "contacts per interval [95%]", "AHT s [95%]", "required (low-high)", "note")
         console().print(table(headers, lines, right=headers[2:5]))
+        for source, names in aht_sources(rows).items():
+            print(f"AHT from {source or 'no published figure'}: {', '.join(names)}")
     if export is not None:  # beside --json on stderr, so that stdout stays one JSON document
         out = sys.stderr if as_json else sys.stdout
         skipped = f"; {files.left_out} intervals without a number left out" if files.left_out else ""

@@ -111,12 +111,12 @@ def _write_text(path: Path, text: str) -> None:
     replace_file_atomic(path, write)
 
 
-def write_exports(rows: list[StaffingRow], folder: Path, window_month: str, week_monday: dt.date) -> ExportedFiles:
+def write_exports(rows: list[StaffingRow], folder: Path, window_name: str, week_monday: dt.date) -> ExportedFiles:
     """Write `forecast-calabrio-<week>.csv` and `staffing-<window>.csv` into `folder` (atomically)."""
     lines, left_out = calabrio_lines(rows, week_monday)
     folder.mkdir(parents=True, exist_ok=True)
     forecast = folder / f"forecast-calabrio-{week_name(week_monday)}.csv"
-    staffing = folder / f"staffing-{window_month}.csv"
+    staffing = folder / f"staffing-{window_name}.csv"
     _write_text(forecast, "".join(line + "\n" for line in lines))
     _write_text(staffing, staffing_csv(rows))
     return ExportedFiles(forecast, staffing, left_out)

@@ -291,8 +291,24 @@ def release_lines(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]
             lines.append((logging.INFO, text))
         if r.get("late_data"):
             lines.append((logging.WARNING, f"late data for {window}: {r['late_data']}"))
+        not_planned = not_planned_text(r)
+        if not_planned:
+            lines.append((logging.WARNING, f"{window}: {not_planned}"))
     lines.append((logging.INFO, "releases: " + release_counts_text(records)))
     return lines
+
+
+def not_planned_text(record: Mapping[str, Any]) -> str:
+    """'contacts of 2 queue(s) not in the policy's planning.queues: A, B (41 contacts)' for a planning
+    release's record whose window had contacts of queues the policy does not plan; '' otherwise.
+    Queue names are public keys, not personal data."""
+    queues: dict[str, int] = dict(record.get("queues_not_planned") or {})
+    if not queues:
+        return ""
+    return (
+        f"contacts of {len(queues)} queue(s) not in the policy's planning.queues: {', '.join(sorted(queues))} "
+        f"({sum(queues.values())} contacts)"
+    )
 
 
 def release_counts_text(records: Sequence[Mapping[str, Any]]) -> str:

@@ -181,9 +181,12 @@ def publish_planning_rows(
     interval_minutes: int = 30,
     offered: str = "exact",
     release_name: str = "queue_month_planning",
+    group_by: str = "queue",
+    extra_parameters: dict[str, Any] | None = None,
 ) -> None:
     """Store a planning release's rows as the publish step does (warehouse.store.insert_release),
-    with the parameters the planning release records (queue_sites, interval_minutes, offered)."""
+    with the parameters the planning release records (queue_sites, interval_minutes, offered).
+    group_by 'site': a site release's figures instead (`figures` keyed by site)."""
     from foundation.budget import Budget
     from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
     from warehouse.store import connect, insert_release, transaction
@@ -197,6 +200,7 @@ def publish_planning_rows(
     )
     groups = tuple(GroupDecision(queue, 12, "released") for queue in figures)
     parameters = {"queue_sites": queue_sites, "interval_minutes": interval_minutes, "offered": offered}
+    parameters |= extra_parameters or {}
     noisy = NoisyRelease(values, groups, "gaussian (zCDP), test double", parameters)
     con = connect(warehouse)
     try:
@@ -205,7 +209,7 @@ def publish_planning_rows(
                 con,
                 key=ReleaseKey(release_name, window[0], window[1], "test-policy"),
                 purpose="staffing: offered contacts per interval, handle time per queue",
-                group_by="queue",
+                group_by=group_by,
                 policy_version=1,
                 budget=Budget.parse("rho", "1/4"),
                 periods=[f"{window[0]:%Y-%m}"],

@@ -44,12 +44,14 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (
             ["report", "--release", "nonexistent"],
             "teamlens: no release 'nonexistent' in the policy {policy}; releases: team_month_contacts_aht, "
-            "site_week_contacts_aht, site_month_service, survey:pulse:site\n",
+            "site_week_contacts_aht, site_month_service, queue_month_intervals, queue_week_intervals, "
+            "queue_week_service, survey:pulse:site\n",
         ),
         (
             ["plan", "--release", "nonexistent"],
             "teamlens: no release 'nonexistent' in the policy {policy}; releases: team_month_contacts_aht, "
-            "site_week_contacts_aht, site_month_service, survey:pulse:site\n",
+            "site_week_contacts_aht, site_month_service, queue_month_intervals, queue_week_intervals, "
+            "queue_week_service, survey:pulse:site\n",
         ),
         (
             ["retention", "--as-of", "yesterday"],

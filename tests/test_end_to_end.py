@@ -1,8 +1,9 @@
 """End to end through Airflow's `dag.test()`: a tiny generated center, one week, the real engines.
 
 Asserts what the product promises: every eligible group is published, small groups are not,
-nothing per agent reaches the warehouse, the ledger verifies, and a rerun of the same days
-changes nothing and spends nothing.
+nothing per agent reaches the warehouse, the ledger verifies, a rerun of the same days
+changes nothing and spends nothing, and `teamlens staffing` staffs every half-hour of the week
+from the weekly planning release.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def center(tmp_path_factory: pytest.TempPathFactory):
         "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
         "TEAMLENS_CHECKPOINT_KEY": TEST_CHECKPOINT_KEY,
         "TEAMLENS_RUN_BY": "e2e-test",
-        # Short windows, so that one week exercises a weekly and seven daily releases.
-        "TEAMLENS_POLICY": str(REPO_ROOT / "tests" / "fixtures" / "policy-week-day.yaml"),
+        # Short windows, so that one week exercises weekly and daily releases and the weekly planning release.
+        "TEAMLENS_POLICY": str(REPO_ROOT / "tests" / "fixtures" / "policy-week-planning.yaml"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -169,7 +170,8 @@ def test_ledger_verifies(center) -> None:
 
     result = verify_ledger(center["settings"].lake.warehouse_path)
     assert result.ok, result.message
-    assert result.entries == 1 + 1 + DAYS  # policy approval, one weekly and seven daily releases
+    # policy approval, the team-week, site-week and weekly planning releases, seven daily releases
+    assert result.entries == 1 + 3 + DAYS
 
 
 def test_rerun_changes_nothing_and_spends_nothing(center) -> None:
@@ -192,13 +194,55 @@ def test_every_input_row_is_accounted_for(center) -> None:
 
 
 def test_duckdb_reference_agrees_with_the_spark_metrics(center) -> None:
-    """The independent SQL implementation gives exactly the rows the DAG's Spark job wrote."""
+    """The independent SQL implementation gives exactly the rows the DAG's Spark job wrote, for the
+    tables it implements (agent_day and queue_day; the planning tables have no reference)."""
     from foundation import schema
     from jobs import metrics_duckdb
 
     days = [START + dt.timedelta(days=i) for i in range(DAYS)]
     reference = metrics_duckdb.compute(center["settings"], days)
-    for table in schema.METRIC_TABLES.values():
+    assert set(reference) == {schema.AGENT_DAY.name, schema.QUEUE_DAY.name}
+    for table in (schema.METRIC_TABLES[name] for name in reference):
         written = metrics_duckdb.read_spark_output(center["settings"], table, days)
         assert metrics_duckdb.differences(reference[table.name], written) == [], table.name
         assert written.num_rows > 0
+
+
+def test_the_week_is_staffed_per_queue_and_half_hour_from_published_figures(center, capsys) -> None:
+    """The weekly planning release (exact counts, no budget) is published, and `teamlens staffing
+    --json` gives every queue 336 rows whose range holds the point value, the AHT from the site's week."""
+    import json
+
+    from teamlens import cli
+    from warehouse.store import connect
+
+    con = connect(center["settings"].lake.warehouse_path, read_only=True)
+    try:
+        (planning,) = con.execute(
+            "SELECT release_name, window_start, window_end, mechanism, budget_amount_exact, parameters FROM releases "
+            "WHERE release_name = 'queue_week_intervals'"
+        ).fetchall()
+        spent = con.execute(
+            "SELECT DISTINCT s.spent_exact FROM budget_spend s JOIN releases r USING (release_id) "
+            "WHERE r.release_name = 'queue_week_intervals'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert planning[:3] == ("queue_week_intervals", START, START + dt.timedelta(days=7))
+    assert planning[3].startswith("offered and answered contacts: exact count") and planning[4] == "0"
+    assert spent in ([], [("0",)])
+    not_planned = json.loads(planning[5])["queues_not_planned"]
+    assert list(not_planned) == ["Pilot Berlin"] and not_planned["Pilot Berlin"] > 0  # the pilot team's queue
+    capsys.readouterr()
+    assert cli.main(["staffing", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_queue: dict[str, list[dict]] = {}
+    for row in rows:
+        by_queue.setdefault(row["queue"], []).append(row)
+    assert sorted(by_queue) == ["Billing Berlin", "Billing Toronto"]
+    for queue, queue_rows in by_queue.items():
+        site = queue.split()[-1]
+        assert len(queue_rows) == 336 and len({r["interval"] for r in queue_rows}) == 336
+        assert {r["aht_source"] for r in queue_rows} == {f"site_week_contacts_aht 2026-W41 (site {site})"}
+        assert all(r["required_low"] <= r["required"] <= r["required_high"] for r in queue_rows), queue
+        assert any(r["required"] > 0 for r in queue_rows), queue

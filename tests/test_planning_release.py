@@ -268,3 +268,145 @@ def test_published_once_through_the_accountant_charged_and_never_drawn_again(tmp
     from privacy.verify import verify_ledger
 
     assert verify_ledger(path).ok
+
+
+# --- a counts-only release (rho "0"): the weekly release of the shipped policy -----------------------
+
+WEEK = (dt.date(2026, 10, 12), dt.date(2026, 10, 19))
+COUNTS_ONLY = {"name": "queue_week", "purpose": "staffing per week", "window": "week", "rho": "0"}
+
+
+def with_week(offered: str = "exact") -> dict[str, Any]:
+    block = planning_block(offered)
+    block["releases"].append(dict(COUNTS_ONLY))
+    return block
+
+
+def test_a_counts_only_release_needs_offered_exact_and_takes_no_bounds() -> None:
+    planned = parse_policy(policy_document([SITE_MONTH], planning=with_week())).planning.release("queue_week")  # type: ignore[union-attr]
+    assert planned is not None and planned.counts_only
+    assert (planned.spec.sums, planned.spec.ratios, planned.rho_per_part) == ({}, (), 0)
+    assert planned.published_sums == ("contacts_handled",)
+    with pytest.raises(PolicyError, match='"0" publishes the exact counts only and needs offered: exact'):
+        parse_policy(policy_document([SITE_MONTH], planning=with_week("noisy")))
+    block = with_week()
+    block["releases"][1]["bounds"] = BOUNDS
+    with pytest.raises(PolicyError, match="exact counts only; remove bounds"):
+        parse_policy(policy_document([SITE_MONTH], planning=block))
+    block = planning_block()
+    del block["releases"][0]["bounds"]
+    with pytest.raises(PolicyError, match=r"missing key\(s\) bounds"):
+        parse_policy(policy_document([SITE_MONTH], planning=block))
+
+
+def test_a_counts_only_release_publishes_exact_counts_and_no_handle_time() -> None:
+    policy = parse_policy(policy_document([SITE_MONTH], planning=with_week()))
+    planned = policy.planning.release("queue_week")  # type: ignore[union-attr]
+    assert planned is not None
+    release = planning.draw_planning_release(planned, policy, roster(), queue_interval(), agent_queue_day(), WEEK)
+    values = {(v.group_value, v.statistic): v for v in release.values}
+    assert {k: v.value for k, v in values.items() if v.value} == {
+        ("Billing Berlin", "offered_contacts@mon-09:00"): 3,
+        ("Billing Berlin", "contacts_handled"): 3,
+    }
+    assert {s for _, s in values if "@" not in s} == {"contacts_handled"}
+    assert len(values) == 2 * (336 + 1)  # two released queues
+    assert all(v.noise_scale == 0 and v.ci_low == v.value == v.ci_high for v in values.values())
+    assert release.mechanism == (
+        "offered and answered contacts: exact count (policy planning.offered: exact); no noisy part, no budget"
+    )
+    assert release.parameters["noise_scales"] == {} and release.parameters["noisy_parts"] == []
+
+
+def test_the_plan_shows_a_counts_only_release_costing_nothing() -> None:
+    from privacy.planner import format_plan
+
+    policy = parse_policy(policy_document([SITE_MONTH], planning=with_week()))
+    plan = plan_policy(policy, roster(), "queue_week")
+    (week,) = plan.releases
+    assert week.budget.per_period == Budget("rho", Fraction(0)) and not week.accuracy.refused
+    assert {r.relative_half_width for r in week.accuracy.rows if r.verdict == "ok"} == {0}
+    assert "budget: none: exact counts only, no noise drawn, costs nothing (rho 0)" in format_plan(plan)
+    assert plan_policy(policy, roster()).total_per_period == Budget("rho", Fraction(62, 100))
+
+
+def test_a_counts_only_release_is_recorded_at_budget_0_and_verifies(tmp_path) -> None:
+    policy_file = write_policy_file(tmp_path / "policy.yaml", [SITE_MONTH], planning=with_week())
+    settings = lake_settings(tmp_path / "data", policy_file)
+    from foundation.policy import load_policy
+
+    policy = load_policy(policy_file)
+    approve(settings.lake.warehouse_path, policy)
+    frames = queue_interval()
+    write_table_partition(settings, schema.ROSTER, WEEK[0], roster())
+    for day in sorted(set(frames["day"].to_list())):
+        write_table_partition(settings, schema.QUEUE_INTERVAL, day, frames.filter(pl.col("day") == day))
+    days = window_days(*WEEK)
+    spec = policy.budgeted_spec("queue_week")
+    key = ReleaseKey(spec.name, *WEEK, policy.sha256)
+    outcome = publish_release(
+        settings.lake.warehouse_path,
+        key,
+        spec,
+        policy,
+        "test",
+        draw=functools.partial(planning.draw_from_zones, settings, policy, spec, days),
+        groups=functools.partial(planning.groups_from_zones, settings, policy, spec, days),
+    )
+    assert outcome.status == "released", outcome.message
+    assert outcome.budget == Budget("rho", Fraction(0))
+    path = settings.lake.warehouse_path
+    assert rows(path, "SELECT DISTINCT spent_exact FROM budget_spend") in ([], [("0",)])
+    (mechanism,) = rows(path, "SELECT mechanism FROM releases")
+    assert mechanism[0].startswith("offered and answered contacts: exact count")
+    from privacy.verify import verify_ledger
+
+    assert verify_ledger(path).ok
+
+
+def test_queue_service_figures_are_exact_counts_of_the_window_with_their_ratios() -> None:
+    block = with_week()
+    block["releases"].append(
+        {"name": "queue_svc", "purpose": "service", "window": "month", "figures": "service", "rho": "0"}
+    )
+    policy = parse_policy(policy_document([SITE_MONTH], planning=block))
+    planned = policy.planning.release("queue_svc")  # type: ignore[union-attr]
+    assert planned is not None and planned.figures == "service"
+    frame = queue_interval().with_columns(
+        pl.Series("answered_within_threshold", [1, 2, 3, 0, 1, 4, 0, 0]),
+        pl.Series("answer_wait_seconds", [30, 40, 50, 0, 5, 60, 0, 0]),
+    )
+    release = planning.draw_planning_release(planned, policy, roster(), frame, agent_queue_day(), OCTOBER, None, 20)
+    values = {(v.group_value, v.statistic): v.value for v in release.values}
+    # Billing Berlin in October (site-local): 2 + 3 + 4 + 1 offered, 1 + 3 + 4 + 1 answered, 1 abandoned
+    assert {s: v for (q, s), v in values.items() if q == "Billing Berlin"} == {
+        "offered": 10,
+        "abandoned": 1,
+        "contacts_handled": 9,
+        "answered_within_threshold": 1 + 2 + 3 + 1,
+        "answer_wait_seconds": 30 + 40 + 50 + 5,
+        "abandon_rate": 0.1,
+        "service_level": 0.7,
+        "asa_seconds": 125 / 9,
+    }
+    assert values[("Sales Toronto", "offered")] == 5 and values[("Sales Toronto", "service_level")] == 0.8
+    assert all(v.noise_scale == 0 and v.ci_low == v.value == v.ci_high for v in release.values)
+    assert release.parameters["service_level_seconds"] == 20 and release.mechanism.startswith("queue service figures")
+    for offered, rho in (("noisy", "0"), ("exact", "0.1")):
+        bad = planning_block(offered)
+        bad["releases"].append({"name": "svc", "purpose": "s", "window": "week", "figures": "service", "rho": rho})
+        with pytest.raises(PolicyError, match="service figures are published as exact counts only"):
+            parse_policy(policy_document([SITE_MONTH], planning=bad))
+
+
+def test_plan_and_report_know_the_planning_releases_by_name(tmp_path) -> None:
+    from teamlens.cli import _known_release
+    from teamlens.user_errors import UserError
+
+    settings = lake_settings(
+        tmp_path / "data", write_policy_file(tmp_path / "p.yaml", [SITE_MONTH], planning=with_week())
+    )
+    for name in ("site_month", "queue_month", "queue_week"):
+        _known_release(settings, name)
+    with pytest.raises(UserError, match="releases: site_month, queue_month, queue_week"):
+        _known_release(settings, "queue_year")

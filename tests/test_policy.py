@@ -35,7 +35,11 @@ def test_shipped_policy_loads_with_exact_budgets() -> None:
     assert policy.release("site_week_contacts_aht").rho == Fraction(3, 100)
     assert policy.release("site_month_service").rho == Fraction(12, 100)
     assert policy.planning is not None and policy.planning.offered == "exact"
-    assert [r.spec.rho for r in policy.planning.releases] == [Fraction(12, 100)]
+    assert [(r.spec.name, r.spec.rho) for r in policy.planning.releases] == [
+        ("queue_month_intervals", Fraction(12, 100)),
+        ("queue_week_intervals", Fraction(0)),  # exact counts only
+        ("queue_week_service", Fraction(0)),  # a queue's service figures, exact
+    ]
     assert [s.release_name(g) for s in policy.surveys for g in s.group_by] == ["survey:pulse:site"]
     assert policy.survey("pulse").budget == Budget("rho", Fraction(6, 100))
     assert len(policy.sha256) == 64

@@ -13,6 +13,7 @@ Monday 09:00 carries 100 x 180 / 1800 = 10 Erlang: 13 agents answer 79.6% within
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from fractions import Fraction
@@ -177,10 +178,10 @@ def test_the_calabrio_file_has_exactly_these_lines() -> None:
     text = staffing_csv([r for r in rows if r.required is not None])
     assert text.splitlines() == [
         "queue,site,interval,interval_start,interval_end,volume,volume_low,volume_high,aht_seconds,aht_low,"
-        "aht_high,acw_seconds,agents_needed,required,required_low,required_high,note",
-        "Support,Berlin,mon-09:00,Mon 09:00,Mon 10:00,100.0,100.0,100.0,180.0,170.0,190.0,30.0,8,12,12,12,",
-        "Support,Berlin,thu-14:00,Thu 14:00,Thu 15:00,50.0,50.0,50.0,180.0,170.0,190.0,30.0,5,8,8,8,",
-        "Support,Berlin,sun-23:00,Sun 23:00,Sun 24:00,2.0,2.0,2.0,180.0,170.0,190.0,30.0,1,2,2,2,",
+        "aht_high,acw_seconds,aht_source,agents_needed,required,required_low,required_high,note",
+        "Support,Berlin,mon-09:00,Mon 09:00,Mon 10:00,100.0,100.0,100.0,180.0,170.0,190.0,30.0,,8,12,12,12,",
+        "Support,Berlin,thu-14:00,Thu 14:00,Thu 15:00,50.0,50.0,50.0,180.0,170.0,190.0,30.0,,5,8,8,8,",
+        "Support,Berlin,sun-23:00,Sun 23:00,Sun 24:00,2.0,2.0,2.0,180.0,170.0,190.0,30.0,,1,2,2,2,",
     ]
     with pytest.raises(ValueError, match="Calabrio skill name"):
         calabrio_lines([r.__class__(**{**r.__dict__, "queue": "a,b"}) for r in rows if r.volume], monday)
@@ -242,6 +243,7 @@ def test_the_command_prints_a_row_per_queue_and_interval_from_published_figures(
         "aht_low": 170.0,
         "aht_high": 190.0,
         "acw_seconds": 30.0,
+        "aht_source": "queue_month_planning 2026-10 (queue)",
         "agents_needed": 14,
         "required": 20,
         "required_low": 19,
@@ -306,3 +308,61 @@ def test_the_week_grid_shows_opening_hours_with_ranges() -> None:
         ["09:00-09:30", "20 (19-20)", "0 (0-0)", "0 (0-0)", "0 (0-0)", "0 (0-0)", "0 (0-0)", "0 (0-0)"],
         ["14:30-15:00", "0 (0-0)", "0 (0-0)", "0 (0-0)", "12 (12-12)", "0 (0-0)", "0 (0-0)", "0 (0-0)"],
     ]
+
+
+# --- where the handle time comes from --------------------------------------------------------------
+
+WEEK_42 = (dt.date(2026, 10, 12), dt.date(2026, 10, 19))
+AUGUST, SEPTEMBER = (dt.date(2026, 8, 1), dt.date(2026, 9, 1)), (dt.date(2026, 9, 1), dt.date(2026, 10, 1))
+
+
+@pytest.fixture
+def weeks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A counts-only week (2026-W42) of three queues; monthly queue figures of August and September
+    for Support; a site's week figures for Toronto (two releases, the narrower wins); none for Lisbon."""
+    monkeypatch.setenv("TEAMLENS_DATA_ROOT", str(tmp_path / "data"))
+    from foundation.settings import load_settings
+
+    warehouse = load_settings().lake.warehouse_path
+    sites = {"Support": "Berlin", "Sales": "Toronto", "Tech": "Lisbon"}
+    monday = {interval_statistic("offered_contacts", MON_0900): (400.0, 400.0, 400.0)}
+    counts = {q: monday | {"contacts_handled": (380.0, 380.0, 380.0)} for q in sites}
+    publish_planning_rows(warehouse, WEEK_42, counts, sites, release_name="queue_week_intervals")  # type: ignore[arg-type]
+    for month, aht in ((AUGUST, 100.0), (SEPTEMBER, 200.0)):
+        figures = {"aht_seconds": (aht, aht - 10, aht + 10), "average_acw_seconds": (40.0, 35.0, 45.0)}
+        publish_planning_rows(
+            warehouse, month, {"Support": monday | figures}, sites, release_name="queue_month_intervals"
+        )  # type: ignore[arg-type]
+    for name, low, high in (("site_week_wide", 100.0, 500.0), ("site_week_contacts_aht", 250.0, 350.0)):
+        toronto = {"Toronto": {"aht_seconds": (300.0, low, high)}}
+        publish_planning_rows(warehouse, WEEK_42, toronto, {}, release_name=name, group_by="site")  # type: ignore[arg-type]
+    return tmp_path
+
+
+def test_the_aht_is_the_best_published_figure_and_every_row_says_which(
+    weeks: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = {(r["queue"], r["interval"]): r for r in run_json(capsys)}  # default: the latest window, the week
+    support, sales, tech = (rows[(q, "mon-09:00")] for q in ("Support", "Sales", "Tech"))
+    assert support["aht_source"] == "queue_month_intervals 2026-09 (queue)"  # the latest month before the week
+    assert (support["aht_seconds"], support["aht_low"], support["aht_high"], support["acw_seconds"]) == (
+        200.0,
+        190.0,
+        210.0,
+        40.0,
+    )
+    assert support["volume"] == 400.0  # one Monday in a week
+    assert sales["aht_source"] == "site_week_contacts_aht 2026-W42 (site Toronto)"  # the narrower of two
+    assert (sales["aht_low"], sales["aht_high"], sales["acw_seconds"]) == (250.0, 350.0, None)
+    assert sales["required_low"] <= sales["required"] <= sales["required_high"]
+    assert (tech["aht_source"], tech["required"]) == ("", None)
+    assert tech["note"] == "no published average handle time for this queue and window"
+    august = run_json(capsys, "--window", "2026-08", "--queue", "Support")[0]
+    assert august["aht_source"] == "queue_month_intervals 2026-08 (queue)" and august["aht_seconds"] == 100.0
+    assert main(["staffing", "--window", "2026-W42"]) == 0
+    out = capsys.readouterr().out
+    assert "AHT from queue_month_intervals 2026-09 (queue): Support" in out
+    assert "AHT from site_week_contacts_aht 2026-W42 (site Toronto): Sales" in out
+    assert "AHT from no published figure: Tech" in out
+    assert main(["staffing", "--window", "2026-W43"]) == 2
+    assert "published windows are 2026-08, 2026-09, 2026-W42" in capsys.readouterr().err

@@ -49,7 +49,41 @@ def test_the_report_shows_each_queue_as_a_week_of_required_agents(settings: Sett
         ["14:30-15:00", *["0", "(0-0)"] * 3, "12", "(12-12)", *["0", "(0-0)"] * 3],
     ]
     assert "  Sales: no number where the average handle time was too noisy to publish" in lines
+    assert "  Support: AHT from queue_month_planning 2026-10 (queue)" in lines
+    assert "  Sales: AHT from no published figure" in lines
     assert not any("Sales" in line and "09:00-09:30" in line for line in lines)
+
+
+# A queue's service figures of the last week of October (privacy/queue_service.py), exact.
+SERVICE_WEEK = (dt.date(2026, 10, 19), dt.date(2026, 10, 26))
+ACHIEVED = {"offered": 1234.0, "abandon_rate": 0.041, "service_level": 0.78, "asa_seconds": 18.2}
+
+
+def publish_service(settings: Settings) -> None:
+    figures = {"Support": {k: (v, v, v) for k, v in ACHIEVED.items()}}
+    publish_planning_rows(
+        settings.lake.warehouse_path,
+        SERVICE_WEEK,
+        figures,  # type: ignore[arg-type]
+        SITES,
+        release_name="queue_week_service",
+        extra_parameters={"service_level_seconds": 20},
+    )
+
+
+ACHIEVED_TEXT = (
+    "achieved in week 43 of 2026 (19 Oct - 25 Oct 2026): service level 78.0% within 20 s, abandoned 4.1%, "
+    "ASA 18 s, 1,234 offered"
+)
+
+
+def test_the_report_shows_what_each_queue_achieved_against_the_target(settings: Settings, capsys: Any) -> None:
+    publish_planning_rows(settings.lake.warehouse_path, OCTOBER, figures(), SITES)
+    publish_service(settings)
+    print_staffing_section(settings.lake.warehouse_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert f"  Support: {ACHIEVED_TEXT} (target 80/20)" in lines
+    assert not any(line.startswith("  Sales: achieved") for line in lines)  # no service figures for Sales
 
 
 @pytest.fixture
@@ -59,6 +93,7 @@ def client(settings: Settings) -> Any:
     from teamlens.dashboard.app import create_app
 
     publish_planning_rows(settings.lake.warehouse_path, OCTOBER, figures(), SITES)
+    publish_service(settings)
     write_snapshot(settings.lake.warehouse_path, settings.lake.published_snapshot_path)
     return TestClient(create_app(settings))
 
@@ -77,6 +112,9 @@ def test_the_staffing_page_shows_required_agents_with_ranges_per_queue(client: A
     assert "No number where the average handle time was too noisy to publish." in text
     assert "<svg" in text  # the heat map
     assert "counted exactly" in text
+    assert "Average handle time from queue_month_planning 2026-10 (queue)" in text
+    assert "Average handle time from no published figure" in text  # Sales: its AHT too noisy
+    assert f"Against the target 80/20: {ACHIEVED_TEXT}." in text
     other = client.get("/staffing?service_level=90/10&shrinkage=0&max_occupancy=0.9").text
     assert "targets 90/10, shrinkage 0, maximum occupancy 0.9" in other
     assert client.get("/staffing?shrinkage=1.5").status_code == 400
@@ -89,6 +127,7 @@ def test_the_staffing_csv_and_the_release_page_leave_intervals_to_the_staffing_p
     assert len(rows) == 2 * 336
     monday = next(r for r in rows if r["queue"] == "Support" and r["interval"] == "mon-09:00")
     assert (monday["required"], monday["required_low"], monday["required_high"]) == ("20", "19", "20")
+    assert monday["aht_source"] == "queue_month_planning 2026-10 (queue)"
     release = client.get("/release/queue_month_planning")
     assert release.status_code == 200
     assert "offered_contacts@" not in release.text and "Contacts handled" in release.text

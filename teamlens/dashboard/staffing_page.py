@@ -3,7 +3,8 @@
 `/staffing` computes Erlang C (teamlens.staffing) from the published planning figures of the
 snapshot's latest planning window, with the default targets or those of the query string
 (`?service_level=80/20&shrinkage=0.3&max_occupancy=0.85`): per queue a heat map of the agents to
-schedule by weekday and time of day, and a table of 'required (low-high)'. `/staffing.csv` is the
+schedule by weekday and time of day, a table of 'required (low-high)', where its AHT comes from,
+and what the queue achieved in its latest published service week. `/staffing.csv` is the
 staffing CSV of every row (teamlens.staffing_export). Figures of queues only, nothing per agent.
 """
 
@@ -30,8 +31,9 @@ from teamlens.staffing import (
     staffing_rows,
     week_grid,
 )
-from teamlens.staffing_data import NoPlanningError, PlanningWindow, load_planning
+from teamlens.staffing_data import NoPlanningError, PlanningWindow, QueueService, load_planning, load_service
 from teamlens.staffing_export import staffing_csv
+from teamlens.staffing_view import service_text
 
 router = APIRouter()
 
@@ -86,6 +88,7 @@ class Staffing:
     window: PlanningWindow | None = None
     missing: str = ""
     queues: list[tuple[QueuePlanning, list[StaffingRow]]] = field(default_factory=list)
+    achieved: dict[str, QueueService] = field(default_factory=dict)  # each queue's latest service figures
 
 
 def _staffing(request: Request) -> Staffing:
@@ -95,7 +98,8 @@ def _staffing(request: Request) -> Staffing:
             window, queues = load_planning(con)
         except NoPlanningError as exc:
             return Staffing(info, target, missing=str(exc))
-    return Staffing(info, target, window, queues=[(q, staffing_rows(q, target)) for q in queues])
+        achieved = load_service(con, window)
+    return Staffing(info, target, window, queues=[(q, staffing_rows(q, target)) for q in queues], achieved=achieved)
 
 
 @router.get("/staffing", response_class=HTMLResponse)
@@ -116,6 +120,8 @@ def staffing(request: Request) -> HTMLResponse:
                 "grid": grid,
                 "notes": sorted({r.note for r in rows if r.note}),
                 "offered": planning.offered_mode,
+                "aht_source": planning.aht_source,
+                "achieved": service_text(found.achieved.get(planning.queue)),
             }
         )
     context = {
@@ -124,6 +130,7 @@ def staffing(request: Request) -> HTMLResponse:
         "window": window_label(found.window.window_start, found.window.window_end),
         "release_name": found.window.release_name,
         "target": found.target.label,
+        "service_target": found.target.service_label,
         "queues": queues,
     }
     return render(request, "staffing.html", context)
@@ -139,5 +146,5 @@ def staffing_table(request: Request) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="staffing-{found.window.month}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="staffing-{found.window.name}.csv"'},
     )
