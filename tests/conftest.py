@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,9 +29,12 @@ import pytest
 from tests.helpers import TEAM_WEEK, TEST_CHECKPOINT_KEY, TEST_KEY, approve, lake_settings, write_lake_day
 from tests.helpers import write_policy_file as _write_policy_file
 
-# Before anything imports airflow: never create ~/airflow, never load the examples.
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
-os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+# Before anything imports airflow: never create ~/airflow, never load the examples. The session's
+# Airflow home is a temporary folder, removed when the session ends (pytest_unconfigure).
+_AIRFLOW_HOME: str | None = None
+if "AIRFLOW_HOME" not in os.environ:
+    _AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
+    os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parent.parent / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
@@ -42,16 +46,65 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+# The tests' frames hold a few rows: compiling each query's generated Java code (whole-stage and
+# expression code generation, Janino) costs more than running it, so the test session runs Spark's
+# interpreted operators and expressions, which compute the same results (Spark's own test suites
+# run both modes). Subprocesses (`teamlens run`, the Airflow UI's tasks, the Spark Connect server)
+# keep the production configuration (foundation.spark.spark_conf).
+SMALL_DATA_SQL_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     from foundation.settings import load_settings
     from foundation.spark import spark_session
 
     session = spark_session(load_settings({"TEAMLENS_SPARK_MASTER": "local[2]"}), app_name="teamlens-tests")
+    for key, value in SMALL_DATA_SQL_CONF.items():
+        session.conf.set(key, value)
     yield session
     session.stop()
     # py4j logs from __del__ at interpreter exit, after pytest closed the streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+# --- Airflow's metadata database -------------------------------------------------------------------
+
+AIRFLOW_DB_FILES = ("airflow.db", ".teamlens-db-migrated")  # the SQLite database, ensure_airflow_db's stamp
+
+
+@pytest.fixture(scope="session")
+def migrated_airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding an Airflow metadata database that `airflow db migrate` created (once per
+    session: a migration takes seconds of CPU), never used by a run: install_airflow_db copies it."""
+    from teamlens.airflow_local import ensure_airflow_db
+
+    template = tmp_path_factory.mktemp("airflow-db")
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"}  # SQLite in the folder
+    ensure_airflow_db({**env, "AIRFLOW_HOME": str(template)})
+    return template
+
+
+def install_airflow_db(template: Path, home: Path) -> None:
+    """Give the Airflow home `home` a copy of the migrated database (teamlens's ensure_airflow_db
+    then finds its stamp and skips the migration)."""
+    home.mkdir(parents=True, exist_ok=True)
+    for name in AIRFLOW_DB_FILES:
+        shutil.copyfile(template / name, home / name)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(migrated_airflow_db: Path) -> Path:
+    """The session's Airflow home (AIRFLOW_HOME) with a migrated metadata database, for dag.test()
+    and `teamlens run` in the test process."""
+    from teamlens.airflow_local import ensure_airflow_db
+
+    home = Path(os.environ["AIRFLOW_HOME"])
+    own_sqlite = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ and not (home / "airflow.db").exists()
+    if own_sqlite and not (home / AIRFLOW_DB_FILES[1]).exists():
+        install_airflow_db(migrated_airflow_db, home)
+    ensure_airflow_db(dict(os.environ))  # another database (configured, or already there): migrated in place
+    return home
 
 
 @pytest.fixture
@@ -217,6 +270,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         verdict = "FAILED (CI=true)" if _in_ci() else "skipped"
         terminalreporter.write_sep("-", f"{len(_browser_tests)} browser test(s) {verdict}")
         terminalreporter.write_line(f"{reason} (CI=true: they must run)" if _in_ci() else _skip_reason(reason))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's temporary Airflow home (created at import, above)."""
+    if _AIRFLOW_HOME is not None:
+        shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

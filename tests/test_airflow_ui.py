@@ -17,6 +17,7 @@ import pytest
 from foundation.settings import load_settings
 from teamlens.airflow_ui import start_ui
 from teamlens.cli import airflow_env, ensure_airflow_db
+from tests.conftest import install_airflow_db
 from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
 
 DAY = dt.date(2026, 10, 5)
@@ -67,6 +68,16 @@ def process_tree(roots: list[int]) -> dict[str, tuple[str, str]]:
     return tree
 
 
+def tree_with_java(roots: list[int], timeout_seconds: float = 60) -> dict[str, tuple[str, str]]:
+    """The process tree of `roots` (process_tree) once it holds a JVM, or as it is after the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        tree = process_tree(roots)
+        if any(command == "java" for command, _ in tree.values()) or time.monotonic() > deadline:
+            return tree
+        time.sleep(POLL_SECONDS)
+
+
 def still_running(tree: dict[str, tuple[str, str]], timeout_seconds: float = 30) -> list[str]:
     """The processes of a tree that still run (the same process: same start time; zombies are dead)."""
     deadline = time.monotonic() + timeout_seconds
@@ -91,6 +102,7 @@ def api(ui: Any, path: str, body: dict[str, Any] | None = None, method: str = "G
 
 
 FINISHED = ("success", "failed", "upstream_failed", "skipped")
+POLL_SECONDS = 0.5  # between two looks at a task's state or the process tree (a look is one local API call)
 
 
 def wait_for_task(
@@ -105,7 +117,7 @@ def wait_for_task(
         state = instance.get("state")
         if state in until:
             return str(state)
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"{task_id} still {state} after {timeout_seconds} s")
 
 
@@ -116,12 +128,12 @@ def wait_for_scheduled_run(ui: Any, timeout_seconds: float = 120) -> dict[str, A
         scheduled = [r for r in runs if r["run_type"] == "scheduled"]
         if scheduled:
             return dict(scheduled[0])
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"no scheduled run after {timeout_seconds} s")
 
 
 @pytest.mark.slow
-def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Path) -> None:
+def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Path, migrated_airflow_db: Path) -> None:
     """The UI's scheduler runs the scheduled run's first tasks (its workers reach the API server on the
     UI's port), which plan the day the run's interval closes."""
     from teamlens.generator import generate_center
@@ -131,6 +143,7 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
     generate_center(settings.lake.landing, agents=12, teams=1, sites=1, days=1, start=DAY, seed=3)
     base = {"AIRFLOW_HOME": str(tmp_path / "airflow"), "PATH": os.environ.get("PATH", ""), **keys}
     env = airflow_env(settings, base)
+    install_airflow_db(migrated_airflow_db, tmp_path / "airflow")  # ensure_airflow_db finds it migrated
     ensure_airflow_db(env)
     port = free_port()
     ui = start_ui(env, port)
@@ -155,8 +168,7 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
         assert planned == [run["data_interval_start"][:10]]
         # Stop while a Spark task runs: its task process and JVM must go down with the UI.
         wait_for_task(ui, run["dag_run_id"], "ingest_workforce", until=("running",))
-        time.sleep(5)  # the task's process has started its JVM
-        tree = process_tree([p.pid for p in ui.processes])
+        tree = tree_with_java([p.pid for p in ui.processes])  # the task's process has started its JVM
         assert any(command == "java" for command, _ in tree.values()), tree
     finally:
         ui.stop()
