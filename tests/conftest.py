@@ -70,41 +70,18 @@ def spark() -> Iterator[SparkSession]:
 
 # --- Airflow's metadata database -------------------------------------------------------------------
 
-AIRFLOW_DB_FILES = ("airflow.db", ".teamlens-db-migrated")  # the SQLite database, ensure_airflow_db's stamp
-
 
 @pytest.fixture(scope="session")
-def migrated_airflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding an Airflow metadata database that `airflow db migrate` created (once per
-    session: a migration takes seconds of CPU), never used by a run: install_airflow_db copies it."""
+def airflow_home() -> Path:
+    """The session's Airflow home (AIRFLOW_HOME) with its metadata database migrated, once per
+    session (teamlens.airflow_local.ensure_airflow_db: `teamlens run` in the tests then skips it),
+    for dag.test() and `teamlens run` in the test process. A home whose Airflow components start
+    together (the UI test's) has its own: its migration also writes the airflow.cfg, with the JWT
+    secret, that they share."""
     from teamlens.airflow_local import ensure_airflow_db
 
-    template = tmp_path_factory.mktemp("airflow-db")
-    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"}  # SQLite in the folder
-    ensure_airflow_db({**env, "AIRFLOW_HOME": str(template)})
-    return template
-
-
-def install_airflow_db(template: Path, home: Path) -> None:
-    """Give the Airflow home `home` a copy of the migrated database (teamlens's ensure_airflow_db
-    then finds its stamp and skips the migration)."""
-    home.mkdir(parents=True, exist_ok=True)
-    for name in AIRFLOW_DB_FILES:
-        shutil.copyfile(template / name, home / name)
-
-
-@pytest.fixture(scope="session")
-def airflow_home(migrated_airflow_db: Path) -> Path:
-    """The session's Airflow home (AIRFLOW_HOME) with a migrated metadata database, for dag.test()
-    and `teamlens run` in the test process."""
-    from teamlens.airflow_local import ensure_airflow_db
-
-    home = Path(os.environ["AIRFLOW_HOME"])
-    own_sqlite = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ and not (home / "airflow.db").exists()
-    if own_sqlite and not (home / AIRFLOW_DB_FILES[1]).exists():
-        install_airflow_db(migrated_airflow_db, home)
-    ensure_airflow_db(dict(os.environ))  # another database (configured, or already there): migrated in place
-    return home
+    ensure_airflow_db(dict(os.environ))
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from foundation.settings import load_settings
 from teamlens.airflow_ui import start_ui
 from teamlens.cli import airflow_env, ensure_airflow_db
-from tests.conftest import install_airflow_db
 from tests.helpers import TEST_CHECKPOINT_KEY, TEST_KEY
 
 DAY = dt.date(2026, 10, 5)
@@ -133,7 +132,7 @@ def wait_for_scheduled_run(ui: Any, timeout_seconds: float = 120) -> dict[str, A
 
 
 @pytest.mark.slow
-def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Path, migrated_airflow_db: Path) -> None:
+def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Path) -> None:
     """The UI's scheduler runs the scheduled run's first tasks (its workers reach the API server on the
     UI's port), which plan the day the run's interval closes."""
     from teamlens.generator import generate_center
@@ -143,7 +142,6 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
     generate_center(settings.lake.landing, agents=12, teams=1, sites=1, days=1, start=DAY, seed=3)
     base = {"AIRFLOW_HOME": str(tmp_path / "airflow"), "PATH": os.environ.get("PATH", ""), **keys}
     env = airflow_env(settings, base)
-    install_airflow_db(migrated_airflow_db, tmp_path / "airflow")  # ensure_airflow_db finds it migrated
     ensure_airflow_db(env)
     port = free_port()
     ui = start_ui(env, port)
