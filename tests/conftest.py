@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,9 +29,12 @@ import pytest
 from tests.helpers import TEAM_WEEK, TEST_CHECKPOINT_KEY, TEST_KEY, approve, lake_settings, write_lake_day
 from tests.helpers import write_policy_file as _write_policy_file
 
-# Before anything imports airflow: never create ~/airflow, never load the examples.
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
-os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+# Before anything imports airflow: never create ~/airflow, never load the examples. The session's
+# Airflow home is a temporary folder, removed when the session ends (pytest_unconfigure).
+_AIRFLOW_HOME: str | None = None
+if "AIRFLOW_HOME" not in os.environ:
+    _AIRFLOW_HOME = tempfile.mkdtemp(prefix="teamlens-test-airflow-")
+    os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).resolve().parent.parent / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
@@ -42,16 +46,42 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
+# The tests' frames hold a few rows: compiling each query's generated Java code (whole-stage and
+# expression code generation, Janino) costs more than running it, so the test session runs Spark's
+# interpreted operators and expressions, which compute the same results (Spark's own test suites
+# run both modes). Subprocesses (`teamlens run`, the Airflow UI's tasks, the Spark Connect server)
+# keep the production configuration (foundation.spark.spark_conf).
+SMALL_DATA_SQL_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     from foundation.settings import load_settings
     from foundation.spark import spark_session
 
     session = spark_session(load_settings({"TEAMLENS_SPARK_MASTER": "local[2]"}), app_name="teamlens-tests")
+    for key, value in SMALL_DATA_SQL_CONF.items():
+        session.conf.set(key, value)
     yield session
     session.stop()
     # py4j logs from __del__ at interpreter exit, after pytest closed the streams.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+# --- Airflow's metadata database -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """The session's Airflow home (AIRFLOW_HOME) with its metadata database migrated, once per
+    session (teamlens.airflow_local.ensure_airflow_db: `teamlens run` in the tests then skips it),
+    for dag.test() and `teamlens run` in the test process. A home whose Airflow components start
+    together (the UI test's) has its own: its migration also writes the airflow.cfg, with the JWT
+    secret, that they share."""
+    from teamlens.airflow_local import ensure_airflow_db
+
+    ensure_airflow_db(dict(os.environ))
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture
@@ -279,6 +309,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         verdict = "FAILED (CI=true)" if _in_ci() else "skipped"
         terminalreporter.write_sep("-", f"{len(_browser_tests)} browser test(s) {verdict}")
         terminalreporter.write_line(f"{reason} (CI=true: they must run)" if _in_ci() else _skip_reason(reason))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's temporary Airflow home (created at import, above)."""
+    if _AIRFLOW_HOME is not None:
+        shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

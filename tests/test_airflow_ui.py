@@ -67,6 +67,16 @@ def process_tree(roots: list[int]) -> dict[str, tuple[str, str]]:
     return tree
 
 
+def tree_with_java(roots: list[int], timeout_seconds: float = 60) -> dict[str, tuple[str, str]]:
+    """The process tree of `roots` (process_tree) once it holds a JVM, or as it is after the timeout."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        tree = process_tree(roots)
+        if any(command == "java" for command, _ in tree.values()) or time.monotonic() > deadline:
+            return tree
+        time.sleep(POLL_SECONDS)
+
+
 def still_running(tree: dict[str, tuple[str, str]], timeout_seconds: float = 30) -> list[str]:
     """The processes of a tree that still run (the same process: same start time; zombies are dead)."""
     deadline = time.monotonic() + timeout_seconds
@@ -91,6 +101,7 @@ def api(ui: Any, path: str, body: dict[str, Any] | None = None, method: str = "G
 
 
 FINISHED = ("success", "failed", "upstream_failed", "skipped")
+POLL_SECONDS = 0.5  # between two looks at a task's state or the process tree (a look is one local API call)
 
 
 def wait_for_task(
@@ -105,7 +116,7 @@ def wait_for_task(
         state = instance.get("state")
         if state in until:
             return str(state)
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"{task_id} still {state} after {timeout_seconds} s")
 
 
@@ -116,7 +127,7 @@ def wait_for_scheduled_run(ui: Any, timeout_seconds: float = 120) -> dict[str, A
         scheduled = [r for r in runs if r["run_type"] == "scheduled"]
         if scheduled:
             return dict(scheduled[0])
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"no scheduled run after {timeout_seconds} s")
 
 
@@ -155,8 +166,7 @@ def test_the_ui_serves_the_dags_on_loopback_and_stops_as_one_group(tmp_path: Pat
         assert planned == [run["data_interval_start"][:10]]
         # Stop while a Spark task runs: its task process and JVM must go down with the UI.
         wait_for_task(ui, run["dag_run_id"], "ingest_workforce", until=("running",))
-        time.sleep(5)  # the task's process has started its JVM
-        tree = process_tree([p.pid for p in ui.processes])
+        tree = tree_with_java([p.pid for p in ui.processes])  # the task's process has started its JVM
         assert any(command == "java" for command, _ in tree.values()), tree
     finally:
         ui.stop()

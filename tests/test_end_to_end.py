@@ -13,8 +13,6 @@ import datetime as dt
 import hashlib
 import hmac
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,8 +25,9 @@ DAYS = 7
 
 
 @pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory):
-    """Generate the center, migrate Airflow's metadata DB, and run the DAG over the week twice."""
+def center(tmp_path_factory: pytest.TempPathFactory, airflow_home: Path):
+    """Generate the center and run the DAG over the week twice (in the session's Airflow home, whose
+    metadata database tests/conftest.py migrated)."""
     from foundation.settings import load_settings
     from teamlens.generator import generate_center
 
@@ -53,12 +52,6 @@ def center(tmp_path_factory: pytest.TempPathFactory):
         from teamlens import cli
 
         assert cli.main(["policy", "approve", "--by", "works council", "--name", "end-to-end test agreement"]) == 0
-        subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-            check=True,
-            capture_output=True,
-            env=os.environ.copy(),
-        )
         first = _run_dag()
         snapshot_1 = _warehouse_snapshot(settings.lake.warehouse_path)
         second = _run_dag()

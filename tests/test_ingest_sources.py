@@ -67,6 +67,11 @@ def make_settings(root: Path) -> Settings:
     ctr_day.mkdir(parents=True)
     second = {**CTR, "ContactId": "fh-2", "Agent": {**CTR["Agent"], "Username": "nobody"}}
     (ctr_day / "firehose-0001.json").write_text(json.dumps(CTR) + json.dumps(second) + '{"ContactId": "fh-3", ')
+    return settings_at(root)
+
+
+def settings_at(root: Path) -> Settings:
+    """The settings of the data root `root` (make_settings's landing zone)."""
     return load_settings(
         {
             "TEAMLENS_DATA_ROOT": str(root),
@@ -170,9 +175,11 @@ def test_personal_strings_never_reach_staged(ingested):
         assert secret.lower() not in text.lower(), secret
 
 
-def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, policy):
-    settings = make_settings(tmp_path)
-    ingest.run_table(spark, settings, schema.CONTACTS, [DAY])
+def test_delivering_the_same_file_twice_changes_nothing(spark, tmp_path, ingested):
+    """A copy of the module's ingested data root (both days), the ACD export of DAY delivered again
+    as a second file, DAY ingested again: the staged rows of both days are the same."""
+    shutil.copytree(ingested[0].data_root, tmp_path / "data")
+    settings = settings_at(tmp_path / "data")
     lineage = ("source_file", "source_line")  # may point to either identical copy
     before = [{k: v for k, v in r.items() if k not in lineage} for r in staged(settings)]
     export = settings.lake.landing / "flat_calls" / "acd_csv" / f"day={DAY}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,9 @@ HISTORY = dt.date(1999, 1, 1)
 
 
 @pytest.fixture(scope="module")
-def center(tmp_path_factory: pytest.TempPathFactory):
+def center(tmp_path_factory: pytest.TempPathFactory, airflow_home: Path):
+    """A tiny generated center (two days of January 1999, three from START) in the session's Airflow
+    home, whose metadata database tests/conftest.py migrated."""
     from foundation.settings import load_settings
     from teamlens import cli
     from teamlens.generator import generate_center
