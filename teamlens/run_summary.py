@@ -207,8 +207,8 @@ def _release_lines(
             lines.append(f"WARNING refused {window}: {w['reason']}")
         if w.get("late_data"):
             lines.append(f"late data for {window}: {w['late_data']}")
-        if step_log.not_planned_text(w):
-            lines.append(f"{window}: {step_log.not_planned_text(w)}")
+    if step_log.not_planned_text(windows):
+        lines.append(step_log.not_planned_text(windows))
     pending = [w for w in windows if w["status"] == "pending"]
     if pending:
         waiting = sorted({d for w in pending for d in w["missing_days"]})

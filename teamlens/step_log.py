@@ -291,23 +291,30 @@ def release_lines(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]
             lines.append((logging.INFO, text))
         if r.get("late_data"):
             lines.append((logging.WARNING, f"late data for {window}: {r['late_data']}"))
-        not_planned = not_planned_text(r)
-        if not_planned:
-            lines.append((logging.WARNING, f"{window}: {not_planned}"))
+    not_planned = not_planned_text(records)
+    if not_planned:
+        lines.append((logging.WARNING, not_planned))
     lines.append((logging.INFO, "releases: " + release_counts_text(records)))
     return lines
 
 
-def not_planned_text(record: Mapping[str, Any]) -> str:
-    """'contacts of 2 queue(s) not in the policy's planning.queues: A, B (41 contacts)' for a planning
-    release's record whose window had contacts of queues the policy does not plan; '' otherwise.
-    Queue names are public keys, not personal data."""
-    queues: dict[str, int] = dict(record.get("queues_not_planned") or {})
-    if not queues:
+def not_planned_text(records: Sequence[Mapping[str, Any]]) -> str:
+    """One line for a run's planning releases whose windows had contacts of queues the policy does not
+    plan: 'contacts of 2 queue(s) not in the policy's planning.queues: A, B, in 3 planning window(s)
+    (at most 41 contacts, in queue_week week 41 of 2026 (...))'; '' when there are none. One line,
+    not one per window: the same queues usually miss from every window of a run. Queue names are
+    public keys, not personal data."""
+    missing = [(r, dict(r.get("queues_not_planned") or {})) for r in records]
+    missing = [(r, queues) for r, queues in missing if queues]
+    if not missing:
         return ""
+    names = sorted({name for _, queues in missing for name in queues})
+    largest, queues = max(missing, key=lambda pair: sum(pair[1].values()))
+    where = window_text(largest["release"], largest["window_start"], largest["window_end"])
     return (
-        f"contacts of {len(queues)} queue(s) not in the policy's planning.queues: {', '.join(sorted(queues))} "
-        f"({sum(queues.values())} contacts)"
+        f"contacts of {len(names)} queue(s) not in the policy's planning.queues: {', '.join(names)}, in "
+        f"{len(missing)} planning window(s) (at most {sum(queues.values())} contacts, in {where}); "
+        "list them under planning.queues to plan them"
     )
 
 

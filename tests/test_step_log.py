@@ -222,14 +222,20 @@ def test_release_lines_say_published_stored_refused_pending_and_late_data() -> N
     ]  # fmt: skip
 
 
-def test_queues_not_planned_are_named_with_their_contacts_in_the_log_and_the_summary(settings) -> None:
+def test_queues_not_planned_are_named_once_with_their_contacts_in_the_log_and_the_summary(settings) -> None:
     planning = {**PUBLISHED, "release": "queue_week", "queues_not_planned": {"Pilot Berlin": 40, "Mystery": 2}}
-    text = "contacts of 2 queue(s) not in the policy's planning.queues: Mystery, Pilot Berlin (42 contacts)"
-    assert (WARN, f"queue_week {WEEK_41}: {text}") in step_log.release_lines([planning])
-    assert step_log.not_planned_text(PUBLISHED) == ""
-    write_publish_record(settings, [planning])
+    month = {**planning, "release": "queue_month", "queues_not_planned": {"Pilot Berlin": 160}}
+    text = (
+        "contacts of 2 queue(s) not in the policy's planning.queues: Mystery, Pilot Berlin, in 2 planning "
+        f"window(s) (at most 160 contacts, in queue_month {WEEK_41}); list them under planning.queues to plan them"
+    )
+    lines = step_log.release_lines([planning, month, PUBLISHED])
+    assert [line for line in lines if "planning.queues" in line[1]] == [(WARN, text)]
+    assert step_log.not_planned_text([PUBLISHED]) == ""
+    write_publish_record(settings, [planning, month])
     started = dt.datetime(2026, 11, 30, 11, 0, tzinfo=dt.UTC)
-    assert run_summary.summary_lines(settings, D1, D3, started)[-1] == f"queue_week {WEEK_41}: {text}"
+    summary = run_summary.summary_lines(settings, D1, D3, started)
+    assert [line for line in summary if "planning.queues" in line] == [text]
 
 
 def test_the_late_data_note_is_found_in_the_accountants_message() -> None:
