@@ -334,12 +334,6 @@ def run_table(
     sources = [
         s for s in registry.sources_for(table, landing) if s.always or settings.lake.landing_source(s.name).is_dir()
     ]
-    if not sources:
-        # Only optional sources (pulse survey exports) can be missing altogether: a center that
-        # delivers none has nothing to stage, which is not an error. Nothing is written.
-        names = ", ".join(s.name for s in registry.sources_for(table, landing))
-        log.info("%s: no landing folder of its sources (%s): nothing delivered, nothing staged", table.name, names)
-        return {**writing.summarize(table, [], settings), "not_delivered": names}
     keyed = roster.read_keyed_roster(settings)
     identities = roster_identities(spark, keyed.agents)
     keywords = status_name_keywords if status_name_keywords is not None else policy_file_keywords(settings.policy_path)

@@ -189,6 +189,9 @@ SURVEYS = Source(
     suffixes=(".csv",),
     identity="employee_id",
     parse=parse_surveys,
+    # A day without a survey export, or a center without surveys at all, gets an empty partition,
+    # as the schedules do: nothing answered, never a missing input that stops the workforce step.
+    always=True,
     order=(("answered_on", True), ("day", True)),  # the later answer date, then the later delivery, wins
     field_sources={
         "agent_pseudonym": "employee_id via roster employee_id",

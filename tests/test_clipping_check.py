@@ -229,8 +229,10 @@ def test_agents_over_the_bound_are_counted_and_published(tmp_path: Path, capsys:
     assert (handle["value"], handle["ci_low"], handle["ci_high"]) == (1.0, 0.0, 2.0)
     assert contacts["roster_group_size"] == 10 and contacts["status"] == "published"
     assert contacts["noise_scale"] == pytest.approx(1 / math.sqrt(2 * 5000 / 20 / 2), rel=1e-9)
-    # the sums are clipped: 60 + 60 + 60 + 7 x 10 contacts, not the true 281
-    assert published["contacts_handled"]["value"] == pytest.approx(250, abs=1)
+    # the sums are clipped: 60 + 60 + 60 + 7 x 10 contacts, not the true 281. Their noise: sigma =
+    # 60 / sqrt(2 x 5000 x 19/20 / 2) = 0.87 contacts, so +-5 (5.7 sigma) holds but for 1 run in 10^8
+    # (+-1 failed about 1 run in 12), and still tells 250 from the unclipped 281.
+    assert published["contacts_handled"]["value"] == pytest.approx(250, abs=5)
     assert verify_ledger(settings.lake.warehouse_path).ok  # the new rows are covered by the ledger
 
     print_report(settings)
