@@ -302,6 +302,12 @@ def table_rows(root: Path, data_root: Path) -> list[tuple[object, ...]]:
     )
 
 
+# Staged tables the check's 3 generated days hold no input for: the generator exports its monthly
+# pulse survey on the 23rd, after 12 days of answers (teamlens/generator/surveys.py). Equal (empty)
+# in both runs is then the expected outcome, not a vacuous comparison.
+EMPTY_IN_THE_CHECK = {"survey_answers"}
+
+
 def compare_zones(cluster_root: Path, local_root: Path) -> list[str]:
     """The staged tables and agent_day of both runs, table by table: the differences (empty: equal)."""
     problems: list[str] = []
@@ -311,7 +317,7 @@ def compare_zones(cluster_root: Path, local_root: Path) -> list[str]:
         local_rows = table_rows(local_root / zone / name, local_root)
         if cluster_rows != local_rows:
             problems.append(f"{zone}/{name}: {len(cluster_rows)} rows on the cluster, {len(local_rows)} locally")
-        elif not cluster_rows:
+        elif not cluster_rows and name not in EMPTY_IN_THE_CHECK:
             problems.append(f"{zone}/{name}: no rows in either run")
         else:
             print(f"  {zone}/{name}: {len(cluster_rows)} rows, equal", flush=True)

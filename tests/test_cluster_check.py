@@ -141,3 +141,21 @@ def test_the_check_reads_its_own_policy_not_a_test_fixture() -> None:
 def test_arguments_keep_and_timeout() -> None:
     assert cc.parse_args([]).timeout == cc.TOTAL_TIMEOUT_SECONDS and not cc.parse_args([]).keep
     assert cc.parse_args(["--keep", "--timeout", "60"]).timeout == 60
+
+
+def test_compare_zones_accepts_only_the_tables_the_check_generates_no_input_for(tmp_path: Path) -> None:
+    """survey_answers is empty in both runs (no survey export in 3 generated days); any other table
+    empty in both would make the comparison vacuous and is reported."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from teamlens.cluster_check import compare_zones
+
+    roots = [tmp_path / "cluster", tmp_path / "local"]
+    for root in roots:
+        for table in ("contacts", "survey_answers", "schedules"):
+            (root / "staged" / table / "day=2026-10-05").mkdir(parents=True)
+        pq.write_table(pa.table({"contact_id": ["c-1"]}), root / "staged" / "contacts" / "day=2026-10-05" / "p.parquet")
+        (root / "metrics" / "agent_day" / "day=2026-10-05").mkdir(parents=True)
+        pq.write_table(pa.table({"agents": [1]}), root / "metrics" / "agent_day" / "day=2026-10-05" / "p.parquet")
+    assert compare_zones(*roots) == ["staged/schedules: no rows in either run"]
