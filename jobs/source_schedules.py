@@ -36,17 +36,15 @@ so the metrics see "nothing scheduled" rather than a missing input.
 
 from __future__ import annotations
 
-import csv
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from foundation import schema
 from foundation.status_names import StatusNameKeywords
-from jobs import columns, reading
+from jobs import columns, csv_header, reading
 from jobs.sources import Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import StructType
+    from pyspark.sql import Column, SparkSession
 
 NAME = "schedules"
 COLUMNS = ("employee_id", "activity", "start_utc", "end_utc")
@@ -55,10 +53,6 @@ SHIFT = "shift"
 # The ingest report's note for scheduled activities whose name contains none of the policy's words.
 ACTIVITY_NOT_IN_POLICY = "activity names not in the policy's table (counted as other)"
 INVALID_UTF8 = "malformed line (invalid UTF-8)"
-
-
-class HeaderError(ValueError):
-    """A schedules file's header lacks a required column (or names one twice): the run fails."""
 
 
 def activity_category(activity: Column, keywords: StatusNameKeywords, unlisted: str | None = "other") -> Column:
@@ -78,85 +72,14 @@ def csv_field_count(value: Column) -> Column:
     return F.size(F.split(F.regexp_replace(value, r'"(?:[^"]|"")*"', ""), ",", -1))
 
 
-def _display(source_file: str) -> str:
-    for prefix in ("file://", "file:"):
-        if source_file.startswith(prefix):
-            return source_file[len(prefix) :]
-    return source_file
-
-
-def header_layout(source_file: str, header: str) -> tuple[int, dict[str, int]]:
-    """(number of columns, 0-based position of each required column) of one file's header line.
-
-    Raises HeaderError naming the file and the missing (or repeated) columns.
-    """
-    try:
-        names = [n.strip().lower() for n in next(csv.reader([header.lstrip("\ufeff")]))]
-    except (csv.Error, StopIteration):
-        names = []
-    missing = [c for c in COLUMNS if c not in names]
-    repeated = [c for c in COLUMNS if names.count(c) > 1]
-    if missing or repeated:
-        problem = (
-            f"the header lacks column(s) {', '.join(missing)}"
-            if missing
-            else f"the header names column(s) {', '.join(repeated)} more than once"
-        )
-        raise HeaderError(
-            f"{_display(source_file)}: {problem} (a schedules file needs a header with {', '.join(COLUMNS)})"
-        )
-    return len(names), {c: names.index(c) for c in COLUMNS}
-
-
-def layout_schema() -> StructType:
-    from pyspark.sql import types as T
-
-    return T.StructType(
-        [
-            T.StructField("source_file", T.StringType(), False),
-            T.StructField("_header_line", T.LongType(), False),
-            T.StructField("_width", T.IntegerType(), False),
-            *[T.StructField(f"_at_{c}", T.IntegerType(), False) for c in COLUMNS],
-        ]
-    )
-
-
-def file_layouts(lines: DataFrame) -> list[tuple[Any, ...]]:
-    """One layout_schema row per file with lines: its header (the first non-blank line) checked on the
-    driver. Raises HeaderError for the first file with a bad header."""
-    from pyspark.sql import functions as F
-
-    headers = (
-        lines.groupBy("source_file")
-        .agg(F.min("source_line").alias("line"), F.min_by("value", "source_line").alias("header"))
-        .orderBy("source_file")
-        .collect()
-    )
-    out = []
-    for h in headers:
-        width, at = header_layout(h["source_file"], h["header"])
-        out.append((h["source_file"], int(h["line"]), width, *[at[c] for c in COLUMNS]))
-    return out
-
-
 def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -> Parsed:
     """One parsed row per data line (jobs.sources contract, table SCHEDULES); the header lines are
     counted as not ingested."""
     from pyspark.sql import functions as F
 
     lines = reading.read_json_lines(spark, files)
-    layouts = file_layouts(lines)
-    layout = spark.createDataFrame(layouts, layout_schema())
-    width = max((row[2] for row in layouts), default=len(COLUMNS))
-    data = lines.join(F.broadcast(layout), "source_file").filter(F.col("source_line") != F.col("_header_line"))
-
+    data, field, header_files = csv_header.split_by_header(spark, lines, COLUMNS, "a schedules file")
     value = F.col("value")
-    csv_schema = ", ".join(f"`_c{i}` STRING" for i in range(width))
-    split = F.from_csv(value, csv_schema, {"mode": "PERMISSIVE", "escape": '"'})
-    fields = F.array(*[split[f"_c{i}"] for i in range(width)])
-
-    def field(name: str) -> Column:
-        return F.trim(F.get(fields, F.col(f"_at_{name}")))
 
     employee, activity, start_text, end_text = (field(c) for c in COLUMNS)
     start, end = columns.timestamp(start_text), columns.timestamp(end_text)
@@ -204,7 +127,7 @@ def parse_schedules(spark: SparkSession, files: list[str], ctx: SourceContext) -
         "source_line",
         F.when(shape_reason.isNull(), kept_record).alias("raw_record"),
     )
-    headers = [(row[0], KIND_HEADER, 1) for row in layouts]
+    headers = [(name, KIND_HEADER, 1) for name in header_files]
     not_ingested = spark.createDataFrame(headers, "source_file string, kind string, records long")
     listed = activity_category(activity, keywords, None)
     unlisted = data.filter(shape_reason.isNull() & ~columns.blank(activity) & listed.isNull())

@@ -31,12 +31,11 @@ as an id collision: which one counts is unknown (docs/landing.md, Pulse surveys)
 
 from __future__ import annotations
 
-import csv
 from typing import TYPE_CHECKING, Any
 
 from foundation import schema
 from foundation.survey_policy import SurveySpec, policy_file_surveys
-from jobs import columns, reading
+from jobs import columns, csv_header, reading
 from jobs.source_schedules import INVALID_UTF8, csv_field_count
 from jobs.sources import Parsed, Source, SourceContext
 
@@ -52,31 +51,8 @@ BAD_DATE = "date not a day written YYYY-MM-DD"
 NOT_A_NUMBER = "answer not a whole number"
 
 
-class HeaderError(ValueError):
-    """A survey file's header lacks a required column (or names one twice): the run fails."""
-
-
 def outside_scale_reason(low: int, high: int) -> str:
     return f"answer outside the question's scale {low}-{high}"
-
-
-def header_layout(source_file: str, header: str) -> tuple[int, dict[str, int]]:
-    """(number of columns, 0-based position of each required column) of a file's header line."""
-    try:
-        names = [n.strip().lower() for n in next(csv.reader([header.lstrip("\ufeff")]))]
-    except (csv.Error, StopIteration):
-        names = []
-    missing = [c for c in COLUMNS if c not in names]
-    repeated = [c for c in COLUMNS if names.count(c) > 1]
-    if missing or repeated:
-        problem = (
-            f"the header lacks column(s) {', '.join(missing)}"
-            if missing
-            else f"the header names column(s) {', '.join(repeated)} more than once"
-        )
-        shown = source_file.removeprefix("file://").removeprefix("file:")
-        raise HeaderError(f"{shown}: {problem} (a survey file needs a header with {', '.join(COLUMNS)})")
-    return len(names), {c: names.index(c) for c in COLUMNS}
 
 
 def _scale_map(surveys: tuple[SurveySpec, ...], which: str) -> Column:
@@ -94,38 +70,11 @@ def parse_surveys(spark: SparkSession, files: list[str], ctx: SourceContext) -> 
     """One parsed row per data line (jobs.sources contract, table SURVEY_ANSWERS); header lines are
     counted as not ingested."""
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     surveys = policy_file_surveys(ctx.settings.policy_path)
     lines = reading.read_json_lines(spark, files)
-    headers = (
-        lines.groupBy("source_file")
-        .agg(F.min("source_line").alias("line"), F.min_by("value", "source_line").alias("header"))
-        .orderBy("source_file")
-        .collect()
-    )
-    layouts = []
-    for h in headers:
-        width, at = header_layout(h["source_file"], h["header"])
-        layouts.append((h["source_file"], int(h["line"]), width, *[at[c] for c in COLUMNS]))
-    layout_schema = T.StructType(
-        [
-            T.StructField("source_file", T.StringType(), False),
-            T.StructField("_header_line", T.LongType(), False),
-            T.StructField("_width", T.IntegerType(), False),
-            *[T.StructField(f"_at_{c}", T.IntegerType(), False) for c in COLUMNS],
-        ]
-    )
-    layout = spark.createDataFrame(layouts, layout_schema)
-    width = max((row[2] for row in layouts), default=len(COLUMNS))
-    data = lines.join(F.broadcast(layout), "source_file").filter(F.col("source_line") != F.col("_header_line"))
-
+    data, field, header_files = csv_header.split_by_header(spark, lines, COLUMNS, "a survey file")
     value = F.col("value")
-    split = F.from_csv(value, ", ".join(f"`_c{i}` STRING" for i in range(width)), {"mode": "PERMISSIVE", "escape": '"'})
-    fields = F.array(*[split[f"_c{i}"] for i in range(width)])
-
-    def field(name: str) -> Column:
-        return F.trim(F.get(fields, F.col(f"_at_{name}")))
 
     employee, survey, date_text, question, answer_text = (field(c) for c in COLUMNS)
     answered_on = F.when(date_text.rlike(r"^\d{4}-\d{2}-\d{2}$"), F.try_to_date(date_text, "yyyy-MM-dd"))
@@ -168,7 +117,7 @@ def parse_surveys(spark: SparkSession, files: list[str], ctx: SourceContext) -> 
         F.when(shape_reason.isNull(), kept_record).alias("raw_record"),
     )
     not_ingested = spark.createDataFrame(
-        [(row[0], KIND_HEADER, 1) for row in layouts], "source_file string, kind string, records long"
+        [(name, KIND_HEADER, 1) for name in header_files], "source_file string, kind string, records long"
     )
     return Parsed(rows, not_ingested)
 

@@ -16,7 +16,7 @@ import pytest
 from foundation import schema
 from foundation.settings import load_settings
 from jobs import ingest, source_schedules
-from jobs.source_schedules import HeaderError
+from jobs.csv_header import HeaderError
 
 KEY = "schedules-test-key-0123456789abcdef"
 DAY = dt.date(2026, 10, 5)  # Berlin, CEST (UTC+2)

@@ -16,7 +16,7 @@ import pytest
 from foundation import schema
 from foundation.settings import load_settings
 from jobs import ingest
-from jobs.source_surveys import HeaderError
+from jobs.csv_header import HeaderError
 from tests.helpers import write_policy_file
 
 KEY = "0123456789abcdef0123456789abcdef"
