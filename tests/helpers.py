@@ -571,3 +571,28 @@ def assert_no_identities(text: str, settings: Any) -> None:
     found += [v for a in agents for vs in a.all_identifiers().values() for v in vs if v.lower() in lowered]
     found += [n for n in names if n and n in lowered]
     assert not found, f"the text names agents: {found}"
+
+
+def write_survey_month(settings: Any, roster: Any, answers: list[dict[str, Any]], month: tuple[Any, Any]) -> None:
+    """The pulse survey's staged answers (answered 2026-10-20, delivered 2026-10-21), the roster of
+    every day of `month` and those days' metrics marked complete, as the pipeline leaves them."""
+    import datetime as dt
+
+    import polars as pl
+
+    from foundation import schema
+    from privacy.release import mark_metrics_complete
+
+    frame = pl.DataFrame(answers).with_columns(
+        pl.lit("surveys").alias("source"),
+        pl.lit("pulse").alias("survey_id"),
+        pl.lit(dt.date(2026, 10, 20)).alias("answered_on"),
+        pl.lit("f.csv").alias("source_file"),
+        pl.int_range(1, len(answers) + 1, dtype=pl.Int64).alias("source_line"),
+    )
+    day = month[0]
+    while day < month[1]:
+        write_table_partition(settings, schema.ROSTER, day, roster)
+        mark_metrics_complete(settings, day)
+        day += dt.timedelta(days=1)
+    write_table_partition(settings, schema.SURVEY_ANSWERS, dt.date(2026, 10, 21), frame)

@@ -12,13 +12,11 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
-from foundation import schema
 from foundation.budget import Budget
 from foundation.policy import load_policy
 from foundation.survey_policy import enps_bucket
 from privacy import surveys
-from privacy.release import mark_metrics_complete
-from tests.helpers import approve, lake_settings, rows, write_policy_file, write_table_partition
+from tests.helpers import approve, lake_settings, rows, write_policy_file, write_survey_month
 from warehouse.records import GroupDecision
 
 MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
@@ -110,19 +108,7 @@ def _center(tmp_path, rho: str, teams: dict[str, int], answers: dict[str, list[t
         for i, pair in enumerate(given)
         for q, a in zip(("recommend", "workload"), pair, strict=True)
     ]
-    frame = pl.DataFrame(answered).with_columns(
-        pl.lit("surveys").alias("source"),
-        pl.lit("pulse").alias("survey_id"),
-        pl.lit(dt.date(2026, 10, 20)).alias("answered_on"),
-        pl.lit("f.csv").alias("source_file"),
-        pl.int_range(1, len(answered) + 1, dtype=pl.Int64).alias("source_line"),
-    )
-    day = MONTH[0]
-    while day < MONTH[1]:
-        write_table_partition(settings, schema.ROSTER, day, roster)
-        mark_metrics_complete(settings, day)
-        day += dt.timedelta(days=1)
-    write_table_partition(settings, schema.SURVEY_ANSWERS, dt.date(2026, 10, 21), frame)
+    write_survey_month(settings, roster, answered, MONTH)
     policy = load_policy(policy_file)
     approve(settings.lake.warehouse_path, policy)
     return settings, policy

@@ -9,12 +9,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from foundation import schema
 from foundation.policy import load_policy
 from privacy import surveys
 from privacy.accountant import publish_release
-from privacy.release import mark_metrics_complete
-from tests.helpers import FakeDraw, approve, lake_settings, write_policy_file, write_table_partition
+from tests.helpers import FakeDraw, approve, lake_settings, write_policy_file, write_survey_month
 from warehouse.records import GroupDecision, NoisyRelease, PublishedValue, ReleaseKey
 
 MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
@@ -56,19 +54,7 @@ def center(tmp_path) -> Any:
         for i, pair in enumerate(ANSWERS)
         for q, a in zip(("recommend", "workload"), pair, strict=True)
     ]
-    frame = pl.DataFrame(answered).with_columns(
-        pl.lit("surveys").alias("source"),
-        pl.lit("pulse").alias("survey_id"),
-        pl.lit(dt.date(2026, 10, 20)).alias("answered_on"),
-        pl.lit("f.csv").alias("source_file"),
-        pl.int_range(1, len(answered) + 1, dtype=pl.Int64).alias("source_line"),
-    )
-    day = MONTH[0]
-    while day < MONTH[1]:
-        write_table_partition(settings, schema.ROSTER, day, roster)
-        mark_metrics_complete(settings, day)
-        day += dt.timedelta(days=1)
-    write_table_partition(settings, schema.SURVEY_ANSWERS, dt.date(2026, 10, 21), frame)
+    write_survey_month(settings, roster, answered, MONTH)
     policy = load_policy(policy_file)
     path = settings.lake.warehouse_path
     approve(path, policy)
