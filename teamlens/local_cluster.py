@@ -135,6 +135,26 @@ def _stop(name: str, process: subprocess.Popen[bytes], stop_signal: int, grace_s
     for child in others:
         _signal_pid(child, signal.SIGKILL)
     process.wait()
+    _wait_until_gone(others, timeout_seconds=10)
+
+
+def _wait_until_gone(pids: list[int], timeout_seconds: float) -> None:
+    """Wait until each pid has exited (a zombie counts: its parent, often init, reaps it).
+
+    A signal is delivered asynchronously: without this wait a caller could see a killed process
+    still running for a moment after stop_all returned.
+    """
+    import psutil
+
+    deadline = time.monotonic() + timeout_seconds
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.05)
 
 
 def descendants(pid: int) -> list[int]:

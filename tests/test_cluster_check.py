@@ -95,6 +95,13 @@ def test_postgres_programs_come_from_path_first_then_debians_newest_version(tmp_
         lc.postgres_program("pg_ctl", str(tmp_path / "empty"), debian)
 
 
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_stop_all_stops_each_group_and_the_processes_it_started(tmp_path: Path) -> None:
     processes = lc.Processes()
     shell = processes.start("shell", ["sh", "-c", "sleep 60 & sleep 60"], dict(os.environ), tmp_path / "sh.log")
@@ -102,7 +109,7 @@ def test_stop_all_stops_each_group_and_the_processes_it_started(tmp_path: Path) 
     children = lc.descendants(shell.pid)
     processes.stop_all(grace_seconds=5)
     assert shell.poll() is not None
-    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    assert not [pid for pid in children if _running(pid)]
     assert processes.started == []
 
 
