@@ -35,12 +35,16 @@ PLANNING = PolicySection(
         ),
         PolicyKey(
             "queues",
-            "mapping of queue to site",
-            "The queues planned, each with the site that answers it: public keys the center declares (never read "
-            "from the data). The site gives the queue's clock (its time zone) and its group size (the site's "
-            "roster agents, against `min_group_size`). Contacts of other queues are counted as not planned.",
-            "{Billing Berlin: Berlin, Sales Toronto: Toronto}",
-            allowed="non-empty queue names, each with a non-empty site name",
+            "mapping of queue to site, or to {site, teams}",
+            "The queues planned, each with the site that answers it and, better, the roster teams that answer it "
+            "(the skill assignment of the workforce management tool): public keys the center declares (never read "
+            "from the data). The site gives the queue's clock (its time zone). The queue's group is its teams' "
+            "roster agents at the site (the whole site when no teams are given), and the queue is published only "
+            "when that group has at least `min_group_size` agents. Contacts of other queues are counted as not "
+            "planned.",
+            "{Billing Berlin: {site: Berlin, teams: [Berlin-Billing]}, Sales Toronto: Toronto}",
+            allowed="non-empty queue names, each with a non-empty site name, or a mapping of `site` and a "
+            "non-empty list of distinct `teams`",
         ),
         PolicyKey(
             "releases",

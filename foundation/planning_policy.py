@@ -13,12 +13,17 @@ allowed only under `offered: exact` (under `noisy` the counts themselves need bu
 with `figures: service` publishes a queue's service figures instead (offered, abandoned, answered,
 answered within the threshold, answer wait; abandon rate, service level, ASA): exact counts of
 customers' contacts, so only with `rho: "0"` under `offered: exact` (privacy/queue_service.py).
+
+Each planned queue names its site, and may name the roster teams that answer it (the workforce
+management tool's skill assignment): `Billing Berlin: {site: Berlin, teams: [Berlin-Billing]}`.
+The queue's group is then those teams' roster agents at the site, and it is published only when
+that group reaches `min_group_size`; a queue given by its site alone counts the whole site.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -109,12 +114,24 @@ class PlanningPolicy:
     interval_minutes: int
     queues: dict[str, str]  # queue -> the site that answers it (public keys of the policy)
     releases: tuple[PlanningRelease, ...]
+    # queue -> the roster teams that answer it; a queue not listed is answered by its whole site
+    queue_teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def release(self, name: str) -> PlanningRelease | None:
         return next((r for r in self.releases if r.spec.name == name), None)
 
     def site_queues(self, site: str) -> list[str]:
         return sorted(q for q, s in self.queues.items() if s == site)
+
+    def teams_of(self, queue: str) -> tuple[str, ...]:
+        """The roster teams declared to answer the queue; empty when its whole site answers it."""
+        return self.queue_teams.get(queue, ())
+
+    def queues_sharing_agents(self, queue: str) -> list[str]:
+        """The planned queues whose declared answering agents overlap the queue's (itself included):
+        the same site, and either of the two answered by the whole site or a team in common."""
+        site, teams = self.queues[queue], set(self.teams_of(queue))
+        return [q for q in self.site_queues(site) if not teams or not self.teams_of(q) or teams & set(self.teams_of(q))]
 
 
 def parse_planning(doc: Any, model: str, where: str) -> PlanningPolicy | None:
@@ -134,17 +151,39 @@ def parse_planning(doc: Any, model: str, where: str) -> PlanningPolicy | None:
     minutes = doc.get("interval_minutes", 30)
     if minutes not in ALLOWED_INTERVAL_MINUTES or isinstance(minutes, bool):
         raise PolicyError(f"{where}: interval_minutes must be one of {ALLOWED_INTERVAL_MINUTES}, got {minutes!r}")
-    queues = doc["queues"]
-    if not isinstance(queues, dict) or not queues:
-        raise PolicyError(f"{where}: queues must map each queue name to its site")
-    for queue, site in queues.items():
-        if not isinstance(queue, str) or not queue.strip() or not isinstance(site, str) or not site.strip():
-            raise PolicyError(f"{where}: queues.{queue}: queue and site must be non-empty names, got {site!r}")
+    queue_sites, queue_teams = _queues(doc["queues"], where)
     releases_doc = doc["releases"]
     if not isinstance(releases_doc, list) or not releases_doc:
         raise PolicyError(f"{where}: releases must be a non-empty list")
     releases = tuple(_release(r, offered, f"{where}: releases[{i}]") for i, r in enumerate(releases_doc))
-    return PlanningPolicy(offered, int(minutes), {str(q): str(s) for q, s in queues.items()}, releases)
+    return PlanningPolicy(offered, int(minutes), queue_sites, releases, queue_teams)
+
+
+def _queues(doc: Any, where: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """`planning.queues`: each queue's site, and the teams that answer it where declared."""
+    if not isinstance(doc, dict) or not doc:
+        raise PolicyError(f"{where}: queues must map each queue name to its site")
+    sites: dict[str, str] = {}
+    teams: dict[str, tuple[str, ...]] = {}
+    for queue, value in doc.items():
+        if not isinstance(queue, str) or not queue.strip():
+            raise PolicyError(f"{where}: queues: a queue name must be a non-empty name, got {queue!r}")
+        here = f"{where}: queues.{queue}"
+        if isinstance(value, dict):
+            no_unknown(value, {"site", "teams"}, here)
+            require(value, {"site", "teams"}, here)
+            site, listed = value["site"], value["teams"]
+            if not isinstance(listed, list) or not listed:
+                raise PolicyError(f"{here}: teams must be a non-empty list of roster team names, got {listed!r}")
+            if not all(isinstance(t, str) and t.strip() for t in listed) or len(set(listed)) != len(listed):
+                raise PolicyError(f"{here}: teams must be distinct non-empty roster team names, got {listed!r}")
+            teams[queue] = tuple(str(t) for t in listed)
+        else:
+            site = value
+        if not isinstance(site, str) or not site.strip():
+            raise PolicyError(f"{here}: the site must be a non-empty name, got {site!r}")
+        sites[queue] = site
+    return sites, teams
 
 
 def _release(doc: Any, offered: OfferedMode, where: str) -> PlanningRelease:

@@ -185,14 +185,19 @@ def policy_payload(policy: Policy, run_by: str) -> dict[str, Any]:
 
 def _planning_payload(policy: Policy) -> dict[str, Any]:
     """The `planning:` block as an approval records it: the works council's offered decision, the
-    planned queues with their sites, and each planning release's window, rho and bounds (and
-    `figures: service` for a release of a queue's service figures)."""
+    planned queues with their sites (and the teams answering them, where declared), and each
+    planning release's window, rho and bounds (and `figures: service` for a release of a queue's
+    service figures)."""
     planning = policy.planning
     assert planning is not None
-    return {
+    payload: dict[str, Any] = {
         "offered": planning.offered,
         "interval_minutes": planning.interval_minutes,
         "queues": dict(sorted(planning.queues.items())),
+    }
+    if planning.queue_teams:  # recorded only where declared: older approvals keep their content
+        payload["queue_teams"] = {q: list(t) for q, t in sorted(planning.queue_teams.items())}
+    return payload | {
         "releases": [
             {
                 "name": r.spec.name,

@@ -3,9 +3,9 @@
 One release per window (the policy's `planning.releases`) for all planned queues, published,
 charged and recorded through privacy.accountant.publish_release like every release (budget check
 before noise, idempotency, one transaction with the ledger; a retry never draws again). Groups:
-group_by 'queue', each planned queue released when its site's roster group reaches
-min_group_size (privacy.planning_accuracy.planning_groups). The arithmetic: docs/privacy.md,
-Planning releases.
+group_by 'queue', each planned queue released when its roster group (its declared teams at its
+site, else its site) reaches min_group_size (privacy.planning_accuracy.planning_groups). The
+arithmetic: docs/privacy.md, Planning releases.
 
 Per released queue:
 - `offered_contacts@<interval>` for every interval of the week (foundation.intervals): the
@@ -33,8 +33,8 @@ Per released queue:
   exact mechanism (nothing is drawn).
 
 The rho is split evenly over the noisy parts. Recorded parameters include `queue_sites`
-{queue: site}, `interval_minutes` and `offered`; the occurrences of each interval follow from
-the window.
+{queue: site}, `queue_teams` {queue: [team]} where declared, `interval_minutes` and `offered`;
+the occurrences of each interval follow from the window.
 """
 
 from __future__ import annotations
@@ -217,6 +217,8 @@ def draw_planning_release(
         "rho_per_part": str(planned.rho_per_part),
         "alpha": ALPHA_SUM,
     }
+    if planning.queue_teams:  # the groups: each queue's declared teams at its site
+        parameters["queue_teams"] = {q: list(t) for q, t in sorted(planning.queue_teams.items())}
     if planned.offered == "exact":
         parameters["exact"] = {"statistics": [f"{OFFERED_METRIC}@*", ANSWERED_STATISTIC], "rho": "0"}
     quarters = _in_window(

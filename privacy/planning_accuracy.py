@@ -3,14 +3,15 @@
 Pure functions of public facts (the policy and the roster's site sizes), like privacy.planner,
 which calls them for a planning release (group_by 'queue'):
 
-- A queue is published when the roster group of its site (the policy's `planning.queues`) has at
-  least min_group_size agents; else it is suppressed (queues are not merged).
+- A queue is published when its roster group has at least min_group_size agents; else it is
+  suppressed (queues are not merged). The group is the roster agents of the teams the policy's
+  `planning.queues` declares for the queue, at its site; the whole site where no teams are declared.
 - Precision: the noisy sums share the release's rho evenly with the offered counts when those are
   noisy (`PlanningRelease.noisy_parts`); a sum's sigma is its per-agent bound / sqrt(2 rho_part)
-  (the bound is its L2 sensitivity over the queue vector). The roster does not say who works which
-  queue, so a queue's agents are taken as its site's agents shared evenly over the site's planned
-  queues; the typical total is that many times the typical value per agent (the release's
-  `typical`, else half the bound). Exact figures have no noise. Noisy offered counts are predicted
+  (the bound is its L2 sensitivity over the queue vector). A queue's agents are taken as its group
+  shared evenly over the planned queues that share its agents (PlanningPolicy.queues_sharing_agents);
+  the typical total is that many times the typical value per agent (the release's `typical`, else
+  half the bound). Exact figures have no noise. Noisy offered counts are predicted
   for an interval holding an even share of the week's contacts (peaks are larger, so more precise).
 """
 
@@ -37,14 +38,16 @@ def planned_release(policy: Policy, spec: ReleaseSpec) -> PlanningRelease | None
 
 
 def planning_groups(roster: pl.DataFrame, policy: Policy) -> tuple[GroupDecision, ...]:
-    """Each planned queue with its site's roster size: released at min_group_size or more, else suppressed."""
-    assert policy.planning is not None
-    sizes = {
-        str(r["site"]): int(r["n"]) for r in roster.group_by("site").agg(pl.len().alias("n")).iter_rows(named=True)
-    }
+    """Each planned queue with the roster size of its group (its declared teams at its site, else the
+    whole site): released at min_group_size or more, else suppressed."""
+    planning = policy.planning
+    assert planning is not None
     decisions = []
-    for queue, site in sorted(policy.planning.queues.items()):
-        n = sizes.get(site, 0)
+    for queue, site in sorted(planning.queues.items()):
+        members = roster.filter(pl.col("site") == site)
+        if planning.teams_of(queue):
+            members = members.filter(pl.col("team").is_in(list(planning.teams_of(queue))))
+        n = members.height
         decisions.append(
             GroupDecision(queue, n, "released" if n >= policy.min_group_size else "suppressed_small_group")
         )
@@ -95,8 +98,7 @@ def predict_planning_accuracy(
                 for n in names
             )
             continue
-        site_queues = policy.planning.site_queues(policy.planning.queues[g.group_value])
-        agents = g.roster_size / max(1, len(site_queues))
+        agents = g.roster_size / max(1, len(policy.planning.queues_sharing_agents(g.group_value)))
         typical = {m: spec.typical.get(m, planned.bounds.get(m, 0) / 2) * agents for m in planned.published_sums}
         for metric in planned.published_sums:
             half = half_width(scales[metric], ALPHA_SUM) if scales[metric] > 0 else 0.0

@@ -90,6 +90,8 @@ class PolicyView:
     approved_by_name: str | None
     approved_at: str | None
     releases: list[ReleaseRule] = field(default_factory=list)
+    # planning: (queue, site, teams answering it); no teams means the whole site is the queue's group
+    planned_queues: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     @property
     def unit(self) -> BudgetUnit:
@@ -173,6 +175,10 @@ def policy_of_entry(seq: int, recorded_at: str, doc: dict[str, Any]) -> PolicyVi
         approved_by_name=approved.get("name"),
         approved_at=doc.get("approved_at"),
         releases=rules,
+        planned_queues=[
+            (queue, site, list(planning.get("queue_teams", {}).get(queue, [])))
+            for queue, site in planning.get("queues", {}).items()
+        ],
     )
 
 
@@ -213,6 +219,8 @@ def policy_changes(before: PolicyView | None, after: PolicyView) -> list[str]:
         out.append(f"minimum group size {before.min_group_size} -> {after.min_group_size}")
     if before.retention_days != after.retention_days:
         out.append("retention periods changed")
+    if before.planned_queues != after.planned_queues:
+        out.append("planned queues or the teams answering them changed")
     return out or ["other settings changed (categories of desktop use, wording)"]
 
 

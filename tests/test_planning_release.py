@@ -410,3 +410,94 @@ def test_plan_and_report_know_the_planning_releases_by_name(tmp_path) -> None:
         _known_release(settings, name)
     with pytest.raises(UserError, match="releases: site_month, queue_month, queue_week"):
         _known_release(settings, "queue_year")
+
+
+# --- a queue's group: the teams that answer it ----------------------------------------------------
+
+TEAM_QUEUES = {
+    "Billing Berlin": {"site": "Berlin", "teams": ["Berlin-Billing"]},  # 3 of Berlin's 10: suppressed
+    "Sales Toronto": {"site": "Toronto", "teams": ["Toronto-T"]},  # all 10 of Toronto: released
+    "Billing Lisbon": "Lisbon",
+}
+
+
+def team_roster() -> pl.DataFrame:
+    """roster() with three Berlin agents moved to the team Berlin-Billing."""
+    return roster().with_columns(
+        pl.when(pl.col("agent_pseudonym").is_in(["b0", "b1", "b2"]))
+        .then(pl.lit("Berlin-Billing"))
+        .otherwise(pl.col("team"))
+        .alias("team")
+    )
+
+
+def team_policy() -> Policy:
+    return parse_policy(policy_document([SITE_MONTH], planning=planning_block() | {"queues": TEAM_QUEUES}))
+
+
+def test_a_queue_with_teams_is_published_only_when_its_teams_reach_the_minimum_group_size() -> None:
+    planned = team_policy().planning.releases[0]  # type: ignore[union-attr]
+    release = planning.draw_planning_release(
+        planned, team_policy(), team_roster(), queue_interval(), agent_queue_day(), OCTOBER
+    )
+    assert {g.group_value: (g.roster_size, g.status) for g in release.groups} == {
+        "Billing Berlin": (3, "suppressed_small_group"),  # its team, not Berlin's 10
+        "Sales Toronto": (10, "released"),
+        "Billing Lisbon": (3, "suppressed_small_group"),  # the whole site, as before
+    }
+    assert {v.group_value for v in release.values} == {"Sales Toronto"}
+    assert release.parameters["queue_teams"] == {"Billing Berlin": ["Berlin-Billing"], "Sales Toronto": ["Toronto-T"]}
+    # the same roster with Billing Berlin given by its site alone: Berlin's 10 agents, released
+    site_only = planning.draw_planning_release(
+        make_policy().planning.releases[0],  # type: ignore[union-attr]
+        make_policy(),
+        team_roster(),
+        queue_interval(),
+        agent_queue_day(),
+        OCTOBER,
+    )
+    assert ("Billing Berlin", 10, "released") in {(g.group_value, g.roster_size, g.status) for g in site_only.groups}
+    assert "queue_teams" not in site_only.parameters
+
+
+def test_the_plan_and_the_approval_record_name_each_queues_teams(tmp_path) -> None:
+    from privacy.ledger import _planning_payload
+    from teamlens.audit_view import policies
+
+    policy = team_policy()
+    assert _planning_payload(policy)["queue_teams"] == {
+        "Billing Berlin": ["Berlin-Billing"],
+        "Sales Toronto": ["Toronto-T"],
+    }
+    assert "queue_teams" not in _planning_payload(make_policy())  # older approvals keep their content
+    plan = plan_policy(policy, team_roster())
+    statuses = {r.group_value: (r.roster_size, r.verdict) for r in plan.releases[-1].accuracy.rows}
+    assert statuses["Billing Berlin"] == (3, "suppressed") and statuses["Sales Toronto"][0] == 10
+    path = tmp_path / "warehouse.duckdb"
+    approve(path, policy)
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        (view,) = policies(con)
+    assert view.planned_queues == [
+        ("Billing Berlin", "Berlin", ["Berlin-Billing"]),
+        ("Billing Lisbon", "Lisbon", []),
+        ("Sales Toronto", "Toronto", ["Toronto-T"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"site": "Berlin", "teams": []}, "teams must be a non-empty list"),
+        ({"site": "Berlin", "teams": ["A", "A"]}, "teams must be distinct non-empty roster team names"),
+        ({"site": "Berlin"}, r"missing key\(s\) teams"),
+        ({"site": "Berlin", "teams": ["A"], "skill": 1}, r"unknown key\(s\) skill"),
+        ({"site": "", "teams": ["A"]}, "the site must be a non-empty name"),
+        ("", "the site must be a non-empty name"),
+    ],
+)
+def test_a_queues_site_and_teams_are_checked(value: Any, message: str) -> None:
+    doc = policy_document([SITE_MONTH], planning=planning_block() | {"queues": {"Billing Berlin": value}})
+    with pytest.raises(PolicyError, match=f"planning: queues.Billing Berlin: {message}"):
+        parse_policy(doc)
