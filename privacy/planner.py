@@ -175,6 +175,11 @@ class BudgetPlan:
     clipping_check: Budget | None = None
     # The 95% half-width, in agents, of each over-bound count; None: no check.
     over_bound_half_width: float | None = None
+    # What the budget is split over: a release's noisy sums, or a survey's or planning release's
+    # noisy parts (counts, histograms and sums together).
+    part_word: str = "sum"
+    # True when no value can exceed a bound (a survey's answers lie on their question's scale).
+    bounded_by_scale: bool = False
 
     @property
     def unit(self) -> BudgetUnit:
@@ -182,6 +187,8 @@ class BudgetPlan:
 
     def clipping_check_text(self) -> str:
         """The plan's line on the clipping check: its budget per window, or that there is none."""
+        if self.bounded_by_scale:
+            return "clipping check: not needed (every answer lies on its question's scale; none exceeds a bound)"
         if self.clipping_check is None:
             return "clipping check: none (no clipping_check_share: nobody is told when totals exceed the bounds)"
         return (
@@ -345,6 +352,8 @@ def budget_per_period(spec: ReleaseSpec, policy: Policy) -> BudgetPlan:
         delta=delta,
         epsilon=epsilon,
         epsilon_bun_steinke=bun_steinke,
+        part_word="sum" if planned is None and spec.survey_id is None else "noisy part",
+        bounded_by_scale=spec.survey_id is not None,
     )
 
 
@@ -479,12 +488,12 @@ def format_plan(plan: PolicyPlan) -> str:
         elif b.unit == "epsilon":
             lines.append(
                 f"  budget (pure DP, Laplace): {b.per_window} per {rp.window} "
-                f"({b.per_sum.text} per sum) x {b.windows_per_period} {rp.window}(s) touching one "
+                f"({b.per_sum.text} per {b.part_word}) x {b.windows_per_period} {rp.window}(s) touching one "
                 f"month = {b.per_period} per month (delta 0)"
             )
         else:
             lines.append(
-                f"  budget: {b.per_window} per {rp.window} ({b.per_sum.text} per sum) x "
+                f"  budget: {b.per_window} per {rp.window} ({b.per_sum.text} per {b.part_word}) x "
                 f"{b.windows_per_period} {rp.window}(s) touching one month = {b.per_period} "
                 f"per month; epsilon {b.epsilon:.3g} at delta {float(b.delta):g} "
                 f"(OpenDP; Bun-Steinke {b.epsilon_bun_steinke:.3g})"

@@ -256,6 +256,21 @@ def test_numbers_read_in_their_units(number: float | None, unit: str, signed: bo
     assert fg.format_number(number, unit, signed) == text
 
 
+@pytest.mark.parametrize(
+    ("statistic", "label"),
+    [
+        ("aht_seconds", "Average handle time"),
+        ("responses", "Survey responses"),
+        ("recommend_enps", "Recommend: eNPS, promoters minus detractors (points)"),
+        ("tools_mean", "Tools: average answer"),
+        ("work_load_detractors", "Work load: detractors (0-6)"),
+        ("after_call_seconds", "After call"),  # any other name: its words
+    ],
+)
+def test_statistics_read_as_words_survey_figures_too(statistic: str, label: str) -> None:
+    assert fg.statistic_label(statistic) == label
+
+
 def test_a_corrected_window_shows_the_latest_figure_and_says_it_is_a_correction(settings: Settings) -> None:
     from fastapi.testclient import TestClient
 

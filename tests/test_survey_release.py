@@ -176,3 +176,17 @@ def test_the_noise_has_the_scale_the_budget_implies(tmp_path) -> None:
         draws.append(responses.value)
     spread = statistics.pstdev(draws)
     assert 0.85 * sigma < spread < 1.15 * sigma, (spread, sigma)
+
+
+def test_the_plan_names_a_surveys_noisy_parts_and_needs_no_clipping_check(tmp_path) -> None:
+    from privacy.planner import format_plan, plan_policy
+
+    policy = load_policy(write_policy_file(tmp_path / "p.yaml", RELEASES, cap="1000", surveys=[_survey("0.06")]))
+    roster = pl.DataFrame({"agent_pseudonym": [f"a{i}" for i in range(12)], "team": ["T1"] * 12, "site": ["S"] * 12})
+    text = format_plan(plan_policy(policy, roster))
+    survey_part = text[text.index("survey:pulse:team") :]
+    survey_part = survey_part[: survey_part.index("\n\n")]
+    assert "(0.015 per noisy part)" in survey_part  # 0.06 over responses, the eNPS histogram, a count, a sum
+    assert "clipping check: not needed" in survey_part and "per sum" not in survey_part
+    team_part = text[text.index("team_month") :]
+    assert "per sum)" in team_part[: team_part.index("\n\n")]

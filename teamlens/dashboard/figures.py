@@ -63,10 +63,27 @@ UNDERSTATED = (
 FROM_UNDERSTATED = "likely understated: computed from a figure that is likely understated"
 
 
+# A pulse survey's statistics (privacy.surveys): '<question id>_<figure>', and the noisy response count.
+SURVEY_FIGURES = {
+    "enps": "eNPS, promoters minus detractors (points)",
+    "mean": "average answer",
+    "answers": "answers",
+    "promoters": "promoters (9-10)",
+    "passives": "passives (7-8)",
+    "detractors": "detractors (0-6)",
+}
+
+
 def statistic_label(statistic: str) -> str:
-    """The statistic as people say it, e.g. 'Average handle time'."""
+    """The statistic as people say it, e.g. 'Average handle time'; a survey's 'recommend_enps' as
+    'Recommend: eNPS, promoters minus detractors (points)'."""
     if statistic in STATISTICS:
         return STATISTICS[statistic][0]
+    if statistic == "responses":
+        return "Survey responses"
+    question, _, figure = statistic.rpartition("_")
+    if question and figure in SURVEY_FIGURES:
+        return f"{question.replace('_', ' ').capitalize()}: {SURVEY_FIGURES[figure]}"
     return statistic.removesuffix("_seconds").replace("_", " ").capitalize()
 
 
