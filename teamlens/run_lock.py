@@ -1,18 +1,18 @@
 """One pipeline run at a time per data root, whoever started it: `teamlens run`, `teamlens demo`,
-`teamlens retention`, or the Airflow scheduler.
+`teamlens retention`, `teamlens statement`, or the Airflow scheduler.
 
 The lock is an flock on the data root's run lock file (foundation.lake: Lake.run_lock), so the
 kernel releases it when its holder dies: a killed run never leaves it held. The file names the
 holder, for the message whoever is refused gets.
 
 Who holds it (docs/architecture.md, "One run at a time"):
-- `teamlens run` / `teamlens demo` / `teamlens retention` hold it exclusively for the whole run
-  (`exclusive_run`) and are refused at once when anything else holds it. The run passes a token
+- `teamlens run` / `demo` / `retention` / `accept-bad-rows` / `statement` hold it exclusively for
+  the whole command (`exclusive_run`) and are refused at once when anything else holds it. The run passes a token
   to the Airflow tasks it starts (TEAMLENS_RUN_LOCK_TOKEN); a step that finds its own run's token
   in the lock file runs under its parent's lock.
 - Every step of a DAG run the scheduler starts (teamlens.pipeline) holds it for its duration
   (`step_lock`): the daily DAG's steps shared (its parallel ingest steps run side by side;
-  `max_active_runs=1` keeps two daily runs apart), the retention step exclusively. A step that
+  `max_active_runs=1` keeps two daily runs apart), the retention and statement steps exclusively. A step that
   finds the lock held by a CLI run waits up to TEAMLENS_RUN_LOCK_WAIT_SECONDS (default 1800), then
   fails naming the holder; Airflow's retry picks it up later.
 So a CLI run never interleaves with a step of a scheduled run. A scheduled DAG run can meet a whole

@@ -215,11 +215,13 @@ def write_statement(
 def print_statement(settings: Settings, month: str, out: Path | None = None, today: dt.date | None = None) -> int:
     """`teamlens statement`: write the statement and say where it is and what the ledger holds.
     `today` (default: the UTC date) decides whether the month is over."""
+    from teamlens.run_lock import RunInProgress, exclusive_run
     from warehouse.snapshot import NoSnapshotError
 
-    try:
-        result = write_statement(settings, month, out, today)
-    except NoSnapshotError as exc:
+    try:  # alone, so that the statement never shows a run's releases half published
+        with exclusive_run(settings, f"teamlens statement --month {month}"):
+            result = write_statement(settings, month, out, today)
+    except (NoSnapshotError, RunInProgress) as exc:
         raise UserError(str(exc)) from None
     state = "recorded in the ledger as entry" if result.recorded_now else "unchanged; already recorded as entry"
     print(f"Statement for {month_title(result.month)}, version {result.version} ({state} {result.seq}):")
@@ -231,8 +233,11 @@ def print_statement(settings: Settings, month: str, out: Path | None = None, tod
 def statement_task(month: str, settings: Settings | None = None) -> dict[str, Any]:
     """The monthly DAG's task: write the month's statement; a small summary for the task log (no figures)."""
     from foundation.settings import load_settings
+    from teamlens.run_lock import step_lock
 
-    result = write_statement(settings or load_settings(), month)
+    settings = settings or load_settings()
+    with step_lock(settings, "statement", shared=False):  # waits for a running pipeline step
+        result = write_statement(settings, month)
     return {
         "month": result.month,
         "version": result.version,

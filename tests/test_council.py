@@ -298,3 +298,19 @@ def test_the_statement_command(march: Settings, tmp_path: Path, monkeypatch: pyt
     out = capsys.readouterr().out
     assert "Statement for March 2026, version 1 (recorded in the ledger as entry 7):" in out
     assert (tmp_path / "filed" / "statement-2026-03-v1.pdf").is_file()
+
+
+def test_the_statement_waits_for_no_run_it_is_refused_while_one_holds_the_lock(
+    march: Settings, tmp_path: Path, capsys: Any
+) -> None:
+    """A statement written during a run could show some of the run's releases and not others."""
+    from teamlens.run_lock import exclusive_run
+    from teamlens.statement import print_statement
+
+    with exclusive_run(march, "teamlens run over 2026-03-01 .. 2026-03-31"), pytest.raises(UserError) as refused:
+        print_statement(march, "2026-03", tmp_path / "filed", today=dt.date(2026, 4, 1))
+    assert "another run is using" in str(refused.value) and "teamlens run over 2026-03-01 .. 2026-03-31" in str(
+        refused.value
+    )
+    assert not (tmp_path / "filed").exists()
+    assert print_statement(march, "2026-03", tmp_path / "filed", today=dt.date(2026, 4, 1)) == 0  # free again
