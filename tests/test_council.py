@@ -203,6 +203,13 @@ def test_every_council_page_renders_its_data(march: Settings) -> None:
     assert "not published, too few agents: team-c (4 agents)" in text["/council/ledger"]
     assert "Verified now: the ledger is intact." in text["/council/verify"]
     assert "covers the first 6 entries" in text["/council/verify"]
+    assert str(march.data_root) not in pages["/council/verify"].text  # no server paths, a copy to download
+    note = c.get("/council/checkpoint/checkpoint.txt")
+    assert note.status_code == 200 and note.text == (march.lake.checkpoints / "latest.txt").read_text()
+    assert 'filename="teamlens-checkpoint-6.txt"' in note.headers["content-disposition"]
+    key = c.get("/council/checkpoint/checkpoint.txt.pub")
+    assert key.status_code == 200 and key.text.strip() and key.text != note.text
+    assert c.get("/council/checkpoint/latest.txt").status_code == 404  # only the two names
     refusals = text_of(c.get("/council/ledger?kind=refusal").text)
     assert "Refusal team_week, week 13" in refusals and "Release team_week" not in refusals
     known = known_hashes(march)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from teamlens import audit_view
 from teamlens.dashboard.charts import to_svg
@@ -86,3 +86,22 @@ def verify_page(request: Request) -> HTMLResponse:
     with reader(request).snapshot() as (con, info):
         state = audit_view.ledger_state(con, settings.lake.checkpoints)
     return _page(request, "council_verify.html", "verify", {"snapshot": info, "state": state})
+
+
+@router.get("/checkpoint/{name}", response_class=PlainTextResponse)
+def checkpoint_file(request: Request, name: str) -> PlainTextResponse:
+    """The latest signed checkpoint (checkpoint.txt) or its verifier key (checkpoint.txt.pub), to keep a
+    copy; named by the entries it covers. Only a checkpoint whose signature verifies is offered."""
+    if name not in ("checkpoint.txt", "checkpoint.txt.pub"):
+        raise HTTPException(status_code=404)
+    settings = reader(request).settings
+    with reader(request).snapshot() as (con, _):
+        state = audit_view.ledger_state(con, settings.lake.checkpoints)
+    found = state.checkpoint
+    if found is None:
+        raise HTTPException(status_code=404, detail="no signed checkpoint has been written yet")
+    path = found.verifier_path if name.endswith(".pub") else found.path
+    download = f"teamlens-checkpoint-{found.size}.txt" + (".pub" if name.endswith(".pub") else "")
+    return PlainTextResponse(
+        path.read_text(encoding="utf-8"), headers={"Content-Disposition": f'attachment; filename="{download}"'}
+    )
