@@ -233,12 +233,13 @@ def budget_per_period(releases: list[AgentRelease], policy: Policy) -> list[dict
 
 
 def record_subject_access(
-    warehouse_path: Path, manifest_sha256: str, files: int, now: dt.datetime | None = None
+    warehouse_path: Path, manifest_sha256: str, files: int, run_by: str, now: dt.datetime | None = None
 ) -> int:
     """Append the 'subject_access' ledger entry (one transaction); returns its seq.
 
-    Payload: date, purpose, export_sha256 (the manifest's digest) and files. No identifier of the
-    agent, nor of who ran it: the entry says that an export was given, not to whom.
+    Payload: date, purpose, export_sha256 (the manifest's digest), files and run_by (who produced
+    the export, as every entry records it: the operator, not the agent). No identifier of the
+    agent: the entry says that an export was given, not to whom.
     """
     recorded_at = now or dt.datetime.now(dt.UTC)
     payload = {
@@ -246,6 +247,7 @@ def record_subject_access(
         "purpose": PURPOSE,
         "export_sha256": manifest_sha256,
         "files": files,
+        "run_by": run_by,
     }
     con = store.connect(warehouse_path)
     try:

@@ -4,7 +4,8 @@ The export holds the information about the processing (teamlens/subject_access_i
 record still held about the agent in the restricted zones, which releases included their data and
 what each cost their budget (privacy/subject_access.py), as JSON (everything), CSV per table, a
 readable summary (summary.html) and README.txt. manifest.json lists every file's SHA-256 and a
-random export id; the ledger records the manifest's SHA-256 (entry 'subject_access'), never who.
+random export id; the ledger records the manifest's SHA-256 (entry 'subject_access') and who
+produced it, never whose.
 
 Which rows: the agent's pseudonym is computed with the pipeline's key (settings.pseudonym_key:
 outside demo mode a missing key stops with its message), then every table of the schema that has
@@ -309,7 +310,7 @@ def write_subject_access(
     for path in out.iterdir():
         path.chmod(0o600)
     manifest_sha256 = hashlib.sha256(manifest.encode("utf-8")).hexdigest()
-    seq = record_subject_access(settings.lake.warehouse_path, manifest_sha256, len(texts) + 1, now)
+    seq = record_subject_access(settings.lake.warehouse_path, manifest_sha256, len(texts) + 1, settings.run_by, now)
     refresh_snapshot(settings)
     return ExportResult(out, len(texts) + 1, manifest_sha256, seq, counts)
 
