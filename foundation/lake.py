@@ -19,6 +19,7 @@ Layout under the data root (docs/architecture.md explains the layers around it):
     quarantine/<table>/ingest/<source>/day=D/    records refused at ingest, with the reason
     quarantine/<table>/day=D/validation.parquet  rows refused by validation
     metrics/<table>/day=D/*.parquet              agent_day, queue_day (restricted, never published)
+    metrics/personal-links.json                  the personal pages' link generations and issue log (pseudonyms only)
     reports/ingest/<table>/day=D.json            reconciliation counts, never a value of a record (restricted)
     reports/validation/<table>/day=D.json        validation summary, counts only (restricted)
     reports/metrics/agent_day/day=D.json         the day's metrics completion marker
@@ -264,6 +265,13 @@ class Lake:
 
     def validation_quarantine_file(self, table: Table, day: dt.date) -> Path:
         return self.quarantine / table.name / partition_name(day) / "validation.parquet"
+
+    @property
+    def personal_links(self) -> Path:
+        """metrics/personal-links.json: each agent's personal page link generation and when a link was
+        issued or revoked, by whom (teamlens/personal_link_register.py). Restricted, pseudonyms only;
+        beside agent_day, which the personal pages read too; not a day file, so retention keeps it."""
+        return self.metrics / "personal-links.json"
 
     # --- reports and markers ------------------------------------------------------------------
 

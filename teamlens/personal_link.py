@@ -1,14 +1,19 @@
 """The links of the personal pages: `/me/<token>`, one per agent, for that agent alone.
 
 token = HMAC-SHA256 under the personal page key (settings.personal_page_key, a key of its own) of
-the agent's pseudonym, as 64 hex digits. The dashboard never holds the pseudonym key: it finds
-whose token it was given by computing the token of every pseudonym the restricted agent_day table
-holds and comparing each in constant time (hmac.compare_digest), all of them, whatever matches.
-A malformed token, an unknown one and a wrong one are the same "not found".
+the context, the agent's pseudonym, a separator and the agent's link generation, as 64 hex digits.
+The generation (1 unless revoked; teamlens/personal_link_register.py) lets one agent's link be
+revoked alone: a new generation makes a new token, and the old one matches nobody. The dashboard
+never holds the pseudonym key: it finds whose token it was given by computing the current token
+of every pseudonym the restricted agent_day table holds and comparing each in constant time
+(hmac.compare_digest), all of them, whatever matches. A malformed token, an unknown one, a
+revoked one and a wrong one are the same "not found".
 
-`teamlens personal-link --employee-id ID` prints the link (it needs both keys: the pseudonym key
-to find the agent's pseudonym, the personal page key to sign it). The link is the secret: it is
-given to the agent on their own request and to nobody else (docs/privacy.md, Your own data).
+`teamlens personal-link --employee-id ID [--revoke]` prints the link (it needs both keys: the
+pseudonym key to find the agent's pseudonym, the personal page key to sign it) and records its
+issue in the register, under the run lock; `--revoke` first moves the agent to a new generation.
+The link is the secret: it is given to the agent on their own request and to nobody else
+(docs/privacy.md, The personal page).
 """
 
 from __future__ import annotations
@@ -18,33 +23,41 @@ import hashlib
 import hmac
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 import typer
 
 from foundation.settings import Settings
+from teamlens.personal_link_register import FIRST_GENERATION
 
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
 # Binds the MAC to its use, so that the key could not sign anything else by accident.
-TOKEN_CONTEXT = b"teamlens personal page v1\x00"
+TOKEN_CONTEXT = b"teamlens personal page v2\x00"
+# Between the pseudonym and the generation (a pseudonym never holds it), so no two pairs sign alike.
+GENERATION_SEPARATOR = b"\x00"
 DEFAULT_BASE_URL = "http://127.0.0.1:8050"
 
 
-def personal_token(key: bytes, pseudonym: str) -> str:
-    """The token of an agent's personal page: HMAC-SHA256(key, context + pseudonym), hex."""
-    return hmac.new(key, TOKEN_CONTEXT + pseudonym.encode("utf-8"), hashlib.sha256).hexdigest()
+def personal_token(key: bytes, pseudonym: str, generation: int) -> str:
+    """The token of an agent's personal page of one link generation:
+    HMAC-SHA256(key, context + pseudonym + separator + generation), hex."""
+    message = TOKEN_CONTEXT + pseudonym.encode("utf-8") + GENERATION_SEPARATOR + str(generation).encode("ascii")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def pseudonym_of_token(key: bytes, token: str, pseudonyms: Iterable[str]) -> str | None:
-    """The pseudonym whose token `token` is, or None (malformed, unknown or wrong: all alike).
+def pseudonym_of_token(key: bytes, token: str, pseudonyms: Iterable[str], generations: Mapping[str, int]) -> str | None:
+    """The pseudonym whose current token `token` is, or None (malformed, unknown, revoked or wrong:
+    all alike). `generations` holds the current generation of each pseudonym that has one other
+    than the first (the register's).
 
     Every candidate is compared in constant time, and the loop does not stop at a match."""
     if not TOKEN_PATTERN.fullmatch(token):
         return None
     found = None
     for pseudonym in pseudonyms:
-        if hmac.compare_digest(personal_token(key, pseudonym), token):
+        current = personal_token(key, pseudonym, generations.get(pseudonym, FIRST_GENERATION))
+        if hmac.compare_digest(current, token):
             found = pseudonym
     return found
 
@@ -70,11 +83,17 @@ def cmd_personal_link(
     base_url: Annotated[
         str, typer.Option("--base-url", help="The dashboard's address as the agent reaches it.")
     ] = DEFAULT_BASE_URL,
+    revoke: Annotated[
+        bool,
+        typer.Option("--revoke", help="Revoke the agent's current link (it answers 'not found') and print a new one."),
+    ] = False,
 ) -> int:
-    """Print the link of one agent's personal page (/me/<token>), for that agent alone."""
+    """Print the link of one agent's personal page (/me/<token>), for that agent alone; recorded as issued."""
     from foundation.roster import pseudonym
     from foundation.settings import load_settings
     from teamlens.dashboard.personal_data import known_pseudonyms
+    from teamlens.personal_link_register import RegisterError, record_issue
+    from teamlens.run_lock import RunInProgress, exclusive_run
     from teamlens.user_errors import UserError
 
     settings = load_settings()
@@ -85,8 +104,18 @@ def cmd_personal_link(
             "check the id as the roster writes it"
         )
     mine = pseudonym(settings.pseudonym_key(), employee_id)
-    print(personal_url(base_url, personal_token(settings.personal_page_key(), mine)))
+    key = settings.personal_page_key()  # before anything is recorded: without it no link can be made
+    register = settings.lake.personal_links
+    try:  # the lock's holder line is shown to whoever is refused: it names the command, not the agent
+        with exclusive_run(settings, "teamlens personal-link" + (" --revoke" if revoke else "")):
+            generation = record_issue(register, mine, settings.run_by, revoke=revoke)
+    except (RunInProgress, RegisterError) as exc:
+        raise UserError(str(exc)) from None
+    if revoke:
+        print(f"Revoked: the agent's previous link now answers 'not found'. Their new link (generation {generation}):")
+    print(personal_url(base_url, personal_token(key, mine, generation)))
     print("Give this link to the agent who asked for it, and to nobody else: whoever holds it sees their page.")
+    print(f"Recorded as issued by {settings.run_by} in {register} (restricted; pseudonyms only).")
     if mine not in known_pseudonyms(settings):
         print("No agent-day figures are held for them yet: the page answers 'not found' until there are.")
     if not settings.personal_pages:

@@ -14,8 +14,11 @@ Its agent_day rows carry the ratios' parts too. Worked by hand for agent 2 (Team
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import re
 import urllib.error
@@ -34,6 +37,7 @@ from teamlens.dashboard import figures as fg
 from teamlens.dashboard.app import create_app
 from teamlens.dashboard.personal import REDACTED_PATH
 from teamlens.personal_link import personal_token
+from teamlens.personal_link_register import read_register
 from tests.conftest import (
     DASHBOARD_SITE_DAY,
     DASHBOARD_TEAM_DAY,
@@ -94,8 +98,29 @@ def client(center: Any) -> Iterator[Any]:
         yield test_client
 
 
-def token_of(settings: Any, k: int) -> str:
-    return personal_token(PAGE_KEY.encode(), read_roster(settings)[k].agent_pseudonym)
+def token_of(settings: Any, k: int, generation: int = 1) -> str:
+    return personal_token(PAGE_KEY.encode(), read_roster(settings)[k].agent_pseudonym, generation)
+
+
+@pytest.fixture
+def link_cli(center: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    """The center's environment for `teamlens personal-link` (operator "operator-anna"), and the CLI's
+    main; the link register is removed before and after, so every other test sees generation 1."""
+    from teamlens.cli import main
+
+    env = {
+        "TEAMLENS_DATA_ROOT": str(center.data_root),
+        "TEAMLENS_POLICY": str(center.policy_path),
+        "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
+        "TEAMLENS_PERSONAL_PAGE_KEY": PAGE_KEY,
+        "TEAMLENS_PERSONAL_PAGES": "on",
+        "TEAMLENS_RUN_BY": "operator-anna",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    center.lake.personal_links.unlink(missing_ok=True)
+    yield center, main
+    center.lake.personal_links.unlink(missing_ok=True)
 
 
 def cells(html: str) -> list[list[str]]:
@@ -165,8 +190,8 @@ def test_the_page_names_nobody_not_even_its_agent(center: Any, client: Any) -> N
 def test_wrong_unknown_or_modified_tokens_are_all_the_same_404(center: Any, client: Any) -> None:
     other = token_of(center, 5)
     flipped = other[:-1] + ("0" if other[-1] != "0" else "1")
-    unknown = personal_token(PAGE_KEY.encode(), "not-a-pseudonym")
-    under_another_key = personal_token(b"another-key-0123456789-0123456789", read_roster(center)[5].agent_pseudonym)
+    unknown = personal_token(PAGE_KEY.encode(), "not-a-pseudonym", 1)
+    under_another_key = personal_token(b"another-key-0123456789-0123456789", read_roster(center)[5].agent_pseudonym, 1)
     answers = [client.get(f"/me/{t}") for t in (flipped, unknown, under_another_key, "short", other.upper())]
     answers.append(client.get(f"/me/{other}?month=2026-12"))  # a month without their rows
     assert {a.status_code for a in answers} == {404}
@@ -251,18 +276,8 @@ def test_a_running_server_logs_no_token(center: Any, tmp_path: Path, monkeypatch
     assert token not in logs and token[:-1] not in logs
 
 
-def test_personal_link_prints_the_agents_link(center: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-    from teamlens.cli import main
-
-    env = {
-        "TEAMLENS_DATA_ROOT": str(center.data_root),
-        "TEAMLENS_POLICY": str(center.policy_path),
-        "TEAMLENS_PSEUDONYM_KEY": TEST_KEY,
-        "TEAMLENS_PERSONAL_PAGE_KEY": PAGE_KEY,
-        "TEAMLENS_PERSONAL_PAGES": "on",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def test_personal_link_prints_the_agents_link(link_cli: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    center, main = link_cli
     assert main(["personal-link", "--employee-id", "EMP-70003", "--base-url", "https://teamlens.example/"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"https://teamlens.example/me/{token_of(center, AGENT)}"  # EMP-70003 is agent 2
@@ -271,6 +286,7 @@ def test_personal_link_prints_the_agents_link(center: Any, monkeypatch: pytest.M
     monkeypatch.delenv("TEAMLENS_PERSONAL_PAGE_KEY")
     assert main(["personal-link", "--employee-id", "EMP-70003"]) == 2
     assert "TEAMLENS_PERSONAL_PAGE_KEY" in capsys.readouterr().err
+    assert len(read_register(center.lake.personal_links).records) == 1  # refused commands record nothing
 
 
 def test_settings_switch_and_key(tmp_path: Path) -> None:
@@ -286,3 +302,118 @@ def test_settings_switch_and_key(tmp_path: Path) -> None:
         load_settings({"XDG_CONFIG_HOME": str(tmp_path)}).personal_page_key()  # no fallback outside demo mode
     with pytest.raises(MissingSecretError, match="at least 32"):
         load_settings({"TEAMLENS_PERSONAL_PAGE_KEY": "short"}).personal_page_key()
+
+
+def test_the_token_signs_context_pseudonym_and_generation() -> None:
+    message = b"teamlens personal page v2\x00" + b"p-1" + b"\x00" + b"2"
+    assert personal_token(b"k" * 32, "p-1", 2) == hmac.new(b"k" * 32, message, hashlib.sha256).hexdigest()
+    assert personal_token(b"k" * 32, "p-1", 1) != personal_token(b"k" * 32, "p-1", 2)
+
+
+def link_of(out: str) -> str:
+    """The token of the one link a personal-link command printed."""
+    (token,) = re.findall(r"/me/([0-9a-f]{64})$", out, re.M)
+    return token
+
+
+def test_revoking_one_agents_link_leaves_everyone_elses(link_cli: Any, client: Any, capsys: Any) -> None:
+    center, main = link_cli
+    assert main(["personal-link", "--employee-id", "EMP-70003"]) == 0  # agent 2
+    first = link_of(capsys.readouterr().out)
+    assert first == token_of(center, AGENT, 1)
+    assert main(["personal-link", "--employee-id", "EMP-70006"]) == 0  # agent 5
+    other = link_of(capsys.readouterr().out)
+    assert client.get(f"/me/{first}").status_code == 200
+    unknown = client.get(f"/me/{personal_token(PAGE_KEY.encode(), 'not-a-pseudonym', 1)}")
+
+    assert main(["personal-link", "--employee-id", "EMP-70003", "--revoke"]) == 0
+    out = capsys.readouterr().out
+    assert "previous link now answers 'not found'" in out
+    second = link_of(out)
+    assert second == token_of(center, AGENT, 2) != first
+    revoked = client.get(f"/me/{first}")
+    assert revoked.status_code == 404 and revoked.text == unknown.text  # the same 404 as an unknown token
+    assert client.get(f"/me/{second}").status_code == 200
+    assert client.get(f"/me/{other}").status_code == 200  # another agent's link is unaffected
+
+    assert main(["personal-link", "--employee-id", "EMP-70003", "--revoke"]) == 0
+    third = link_of(capsys.readouterr().out)
+    assert third == token_of(center, AGENT, 3)
+    assert [client.get(f"/me/{t}").status_code for t in (first, second, third, other)] == [404, 404, 200, 200]
+
+
+def test_the_register_records_issues_and_revokes_by_pseudonym_only(link_cli: Any, capsys: Any) -> None:
+    center, main = link_cli
+    assert main(["personal-link", "--employee-id", "EMP-70003"]) == 0
+    assert main(["personal-link", "--employee-id", "EMP-70006"]) == 0
+    assert main(["personal-link", "--employee-id", "EMP-70003", "--revoke"]) == 0
+    assert "Recorded as issued by operator-anna" in capsys.readouterr().out
+    agents = read_roster(center)
+    mine, theirs = agents[AGENT].agent_pseudonym, agents[5].agent_pseudonym
+    register = read_register(center.lake.personal_links)
+    assert register.generations == {mine: 2, theirs: 1}
+    assert [(r["event"], r["pseudonym"], r["generation"], r["run_by"]) for r in register.records] == [
+        ("issued", mine, 1, "operator-anna"),
+        ("issued", theirs, 1, "operator-anna"),
+        ("revoked", mine, 1, "operator-anna"),
+        ("issued", mine, 2, "operator-anna"),
+    ]
+    for record in register.records:
+        assert set(record) == {"event", "pseudonym", "generation", "at", "run_by"}
+        at = dt.datetime.fromisoformat(record["at"])
+        assert at.utcoffset() == dt.timedelta(0) and abs(dt.datetime.now(dt.UTC) - at) < dt.timedelta(minutes=5)
+    text = center.lake.personal_links.read_text(encoding="utf-8").lower()
+    with center.lake.roster_file.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    identifying = [row[c].lower() for row in rows for c in ("employee_id", "display_name", "connect_username")]
+    identifying += [row["desktop_host"].lower() for row in rows]
+    assert identifying and not [v for v in identifying if v in text]  # no employee id, name, user or host
+    assert center.lake.personal_links.parent == center.lake.metrics  # the restricted zone
+
+
+def test_a_malformed_register_is_named_and_nothing_is_written(
+    link_cli: Any, client: Any, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    center, main = link_cli
+    path = center.lake.personal_links
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for broken in ('{"format": 1, "generations": {', '{"format": 1, "generations": {"p": "two"}, "records": []}'):
+        path.write_text(broken, encoding="utf-8")
+        assert main(["personal-link", "--employee-id", "EMP-70003", "--revoke"]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and "personal link register" in err
+        assert path.read_text(encoding="utf-8") == broken  # left as it was
+        with caplog.at_level(logging.WARNING):
+            answer = client.get(f"/me/{token_of(center, AGENT)}")
+        assert answer.status_code == 503 and str(path) not in answer.text
+        assert str(path) in caplog.text
+        caplog.clear()
+    path.unlink()  # absent: everyone's first link
+    assert client.get(f"/me/{token_of(center, AGENT)}").status_code == 200
+
+
+def test_personal_link_is_refused_while_a_run_holds_the_lock(link_cli: Any, capsys: Any) -> None:
+    from teamlens.run_lock import exclusive_run
+
+    center, main = link_cli
+    with exclusive_run(center, "teamlens run 2026-10-05"):
+        assert main(["personal-link", "--employee-id", "EMP-70003"]) == 2
+    err = capsys.readouterr().err
+    assert "another run is using" in err and "teamlens run 2026-10-05" in err
+    assert not center.lake.personal_links.exists()  # nothing recorded, no link printed
+    assert "/me/" not in capsys.readouterr().out
+
+
+def test_the_register_is_read_once_per_request(center: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from teamlens.dashboard import personal
+
+    reads: list[Path] = []
+
+    def counted(path: Path) -> Any:
+        reads.append(path)
+        return read_register(path)
+
+    monkeypatch.setattr(personal, "read_register", counted)
+    assert client.get(f"/me/{token_of(center, AGENT)}").status_code == 200
+    assert client.get("/me/" + "0" * 64).status_code == 404
+    assert reads == [center.lake.personal_links] * 2  # once each, however many agents are compared

@@ -6,8 +6,11 @@ their pseudonym only: teamlens/dashboard/personal_data.py) beside their team's a
 published figures of the same month, exactly as managers see them, and what managers can and
 cannot see. docs/privacy.md ("Your own data") says who can read what.
 
-- Switched off (settings.personal_pages false), a malformed token, an unknown token and a wrong
-  one all answer the same 404; on without a key: 503 and a log line saying how to provide it.
+- Switched off (settings.personal_pages false), a malformed token, an unknown token, a revoked
+  one and a wrong one all answer the same 404; on without a key, or with a link register that
+  cannot be read: 503 and a log line saying what to fix.
+- Whose token it is: each pseudonym's current link generation comes from the link register
+  (teamlens/personal_link_register.py), read once per request, so a revoke counts at once.
 - Every /me/ answer carries Cache-Control: no-store, Referrer-Policy: no-referrer and
   X-Robots-Tag: noindex (the page also says so in its head).
 - The token never reaches a log: uvicorn's access log is off (app.serve) and, for a server run
@@ -28,6 +31,7 @@ from teamlens.dashboard import personal_data as pd
 from teamlens.dashboard.managers import min_group_size
 from teamlens.dashboard.pages import reader, render
 from teamlens.personal_link import pseudonym_of_token
+from teamlens.personal_link_register import RegisterError, read_register
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -92,7 +96,12 @@ def personal_page(request: Request, token: str, month: str | None = None) -> HTM
     except MissingSecretError as exc:
         log.warning("personal pages are switched on but have no key (they answer 503): %s", exc)
         return render(request, "nothing.html", {"message": "Personal pages are not available."}, status_code=503)
-    pseudonym = pseudonym_of_token(key, token, pd.known_pseudonyms(settings))
+    try:
+        register = read_register(settings.lake.personal_links)  # once per request, whatever the roster's size
+    except RegisterError as exc:  # the message names the file and quotes nothing of it
+        log.warning("personal pages answer 503 until the link register is fixed: %s", exc)
+        return render(request, "nothing.html", {"message": "Personal pages are not available."}, status_code=503)
+    pseudonym = pseudonym_of_token(key, token, pd.known_pseudonyms(settings), register.generations)
     if pseudonym is None:
         raise _not_found()
     rows = pd.agent_rows(settings, pseudonym)
