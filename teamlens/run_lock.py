@@ -1,13 +1,13 @@
 """One pipeline run at a time per data root, whoever started it: `teamlens run`, `teamlens demo`,
-`teamlens retention`, `teamlens statement`, or the Airflow scheduler.
+`teamlens retention`, `teamlens statement`, `teamlens personal-link`, or the Airflow scheduler.
 
 The lock is an flock on the data root's run lock file (foundation.lake: Lake.run_lock), so the
 kernel releases it when its holder dies: a killed run never leaves it held. The file names the
 holder, for the message whoever is refused gets.
 
 Who holds it (docs/architecture.md, "One run at a time"):
-- `teamlens run` / `demo` / `retention` / `accept-bad-rows` / `statement` hold it exclusively for
-  the whole command (`exclusive_run`) and are refused at once when anything else holds it. The run passes a token
+- `teamlens run` / `demo` / `retention` / `accept-bad-rows` / `statement` / `personal-link` hold it
+  exclusively for the whole command (`exclusive_run`) and are refused at once when anything else holds it. The run passes a token
   to the Airflow tasks it starts (TEAMLENS_RUN_LOCK_TOKEN); a step that finds its own run's token
   in the lock file runs under its parent's lock.
 - Every step of a DAG run the scheduler starts (teamlens.pipeline) holds it for its duration
