@@ -135,9 +135,9 @@ def test_empirical_coverage_of_95_percent_intervals() -> None:
         "aht_seconds": true_handle / true_contacts,
     }
     covered = interval_coverage(calibrated, spec, truth, draws=1000)
-    # Binomial(1000, 0.95) has sd 6.9: +-3.5 sd is 0.926 .. 0.974.
-    assert 0.926 <= covered["contacts_handled"] <= 0.974
-    assert 0.926 <= covered["handle_seconds"] <= 0.974
+    # Binomial(1000, 0.95) has sd 6.9: +-4.5 sd is 0.919 .. 0.981 (a false failure about 1 in 150,000).
+    assert 0.919 <= covered["contacts_handled"] <= 0.981
+    assert 0.919 <= covered["handle_seconds"] <= 0.981
     assert covered["aht_seconds"] >= 0.94
 
 
