@@ -57,6 +57,16 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Values that are JSON as they are (exactly these types: a subclass takes the checks below).
+_PLAIN = frozenset({type(None), bool, int, str})
+
+
+def _is_plain(item: Any) -> bool:
+    """JSON as it is: a plain value, or a finite float (a non-finite one takes jsonable's error)."""
+    kind = type(item)
+    return kind in _PLAIN or (kind is float and math.isfinite(item))
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON values: Fractions as exact text, dates as ISO text, tuples as lists."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -80,10 +90,11 @@ def jsonable(value: Any) -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueError(f"JSON object keys must be strings, got {key!r}")
-            out[key] = jsonable(item)
+            out[key] = item if _is_plain(item) else jsonable(item)
         return out
     if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
+        # Plain items inline: a release's rows hold millions of them, and a call each is most of the time.
+        return [item if _is_plain(item) else jsonable(item) for item in value]
     if isinstance(value, (set, frozenset)):
         return sorted(jsonable(item) for item in value)
     raise ValueError(f"cannot encode {type(value).__name__} value {value!r} as JSON")

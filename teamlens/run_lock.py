@@ -7,9 +7,9 @@ holder, for the message whoever is refused gets.
 
 Who holds it (docs/architecture.md, "One run at a time"):
 - `teamlens run` / `demo` / `retention` / `accept-bad-rows` / `statement` / `personal-link` hold it
-  exclusively for the whole command (`exclusive_run`) and are refused at once when anything else holds it. The run passes a token
-  to the Airflow tasks it starts (TEAMLENS_RUN_LOCK_TOKEN); a step that finds its own run's token
-  in the lock file runs under its parent's lock.
+  exclusively for the whole command (`exclusive_run`) and are refused at once when anything else
+  holds it. The run passes a token to the Airflow tasks it starts (TEAMLENS_RUN_LOCK_TOKEN); a step
+  that finds its own run's token in the lock file runs under its parent's lock.
 - Every step of a DAG run the scheduler starts (teamlens.pipeline) holds it for its duration
   (`step_lock`): the daily DAG's steps shared (its parallel ingest steps run side by side;
   `max_active_runs=1` keeps two daily runs apart), the retention and statement steps exclusively. A step that

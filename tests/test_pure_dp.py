@@ -281,8 +281,9 @@ def test_empirical_coverage_of_laplace_95_percent_intervals() -> None:
         "aht_seconds": true_handle / true_contacts,
     }
     covered = interval_coverage(calibrated, spec, truth, draws=1000)
-    # Binomial(1000, 0.95) has sd 6.9: +-4.5 sd is 0.919 .. 0.981 (a false failure about 1 in 150,000). (The discrete Laplace interval is
-    # conservative by at most the mass of one integer, well inside that tolerance at b = 120.)
+    # Binomial(1000, 0.95) has sd 6.9: +-4.5 sd is 0.919 .. 0.981 (a false failure about 1 in
+    # 150,000). (The discrete Laplace interval is conservative by at most the mass of one integer,
+    # well inside that tolerance at b = 120.)
     assert 0.919 <= covered["contacts_handled"] <= 0.981
     assert 0.919 <= covered["handle_seconds"] <= 0.981
     assert covered["aht_seconds"] >= 0.94
