@@ -257,6 +257,7 @@ def write_subject_access(
     releases = releases_of_agent(settings, mine, policy)
     budget = budget_per_period(releases, policy)
     counts = {name: len(rows) for name, rows in records.items()}
+    links = _personal_links(settings, mine)
     doc = {
         "export_id": secrets.token_hex(16),
         "written_at": now.isoformat(timespec="seconds"),
@@ -268,6 +269,7 @@ def write_subject_access(
         "releases": [r.as_dict() for r in releases],
         "budget_per_period": budget,
         "budget_cap": {"unit": policy.budget_cap.unit, "amount": policy.budget_cap.text},
+        "personal_page_links": links,
     }
     files: dict[str, str] = {"data.json": "everything below in one JSON document, with the processing information"}
     texts: dict[str, str] = {"data.json": json.dumps(doc, indent=2, ensure_ascii=False, default=_plain)}
@@ -285,6 +287,8 @@ def write_subject_access(
     files["releases.csv"] = "every release, whether it included your data, your group and its cost per month"
     texts["budget.csv"] = _csv_text(budget, ["period", "unit", "releases", "spent", "cap", "within_cap"])
     files["budget.csv"] = "the privacy budget the releases charged to you per month, against the monthly cap"
+    texts["personal_page_links.csv"] = _csv_text(links, list(LINK_COLUMNS))
+    files["personal_page_links.csv"] = f"when a link to your personal page was issued or revoked ({len(links)})"
     if own:
         texts["roster_entry.csv"] = _csv_text([cleaner.row(own.row)], list(own.row))
         files["roster_entry.csv"] = "your line of the HR roster the pipeline reads"
@@ -313,6 +317,21 @@ def write_subject_access(
     seq = record_subject_access(settings.lake.warehouse_path, manifest_sha256, len(texts) + 1, settings.run_by, now)
     refresh_snapshot(settings)
     return ExportResult(out, len(texts) + 1, manifest_sha256, seq, counts)
+
+
+LINK_COLUMNS = ("event", "generation", "at", "run_by")
+
+
+def _personal_links(settings: Settings, mine: str) -> list[dict[str, Any]]:
+    """The agent's records of the personal page links' register (issued, revoked), without the pseudonym."""
+    from teamlens.personal_link_register import RegisterError, read_register
+    from teamlens.user_errors import UserError
+
+    try:
+        register = read_register(settings.lake.personal_links)
+    except RegisterError as exc:
+        raise UserError(str(exc)) from None
+    return [{k: r[k] for k in LINK_COLUMNS} for r in register.records if r["pseudonym"] == mine]
 
 
 def cmd_subject_access(

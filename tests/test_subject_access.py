@@ -161,6 +161,7 @@ def test_the_export_holds_every_row_of_the_agent_exactly(center: Any, tmp_path: 
             "data.json", "manifest.json", "README.txt", "summary.html", "roster_entry.csv", "quarantine.csv",
             "releases.csv", "budget.csv", "roster.csv", "contacts.csv", "agent_events.csv",
             "desktop_activity.csv", "schedules.csv", "agent_day.csv", "agent_queue_day.csv", "survey_answers.csv",
+            "personal_page_links.csv",
         ]
     )  # fmt: skip
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
@@ -240,7 +241,7 @@ def test_the_export_is_in_the_ledger_without_an_identifier_and_verifies(center: 
         "date": "2026-03-20",
         "purpose": "GDPR Art. 15: the agent's copy of the data held about them",
         "export_sha256": result.manifest_sha256,
-        "files": 16,
+        "files": 17,
         "run_by": "test",  # the operator (TEAMLENS_RUN_BY), as every entry records it
     }
     pseudonyms = _pseudonyms(center)
@@ -294,7 +295,7 @@ def test_the_command_says_where_it_wrote_and_the_council_sees_the_entry(
     out = tmp_path / "export"
     assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert f"Wrote 16 files (10 records) to {out}" in printed
+    assert f"Wrote 17 files (10 records) to {out}" in printed
     assert "The folder contains personal data" in printed
     assert main(["subject-access", "--employee-id", ME, "--out", str(out)]) == 2  # never mixes two exports
     assert "exists and is not an empty folder" in capsys.readouterr().err
@@ -336,3 +337,26 @@ def test_planning_and_survey_releases_count_only_what_the_agent_took_part_in(cen
         assert _agent_group(center, policy, p[ME], survey, con)[0] == "not included"
     finally:
         con.close()
+
+
+def test_the_export_holds_the_agents_own_personal_page_link_records(center: Any, tmp_path: Path) -> None:
+    """Issued and revoked links of the agent's personal page, by whom and when; a colleague's are not theirs."""
+    from teamlens.personal_link_register import record_issue
+    from teamlens.subject_access import write_subject_access
+
+    p = _pseudonyms(center)
+    register = center.lake.personal_links
+    record_issue(register, p[ME], "operator-anna", revoke=False)
+    record_issue(register, p[COLLEAGUE], "operator-anna", revoke=False)
+    record_issue(register, p[ME], "operator-ben", revoke=True)
+    out = tmp_path / "export"
+    write_subject_access(center, ME, out, now=NOW)
+    links = _csv(out, "personal_page_links.csv")
+    assert [(r["event"], r["generation"], r["run_by"]) for r in links] == [
+        ("issued", "1", "operator-anna"),
+        ("revoked", "1", "operator-ben"),
+        ("issued", "2", "operator-ben"),
+    ]
+    assert list(links[0]) == ["event", "generation", "at", "run_by"]  # no pseudonym
+    doc = json.loads((out / "data.json").read_text(encoding="utf-8"))
+    assert [r["event"] for r in doc["personal_page_links"]] == ["issued", "revoked", "issued"]
