@@ -2,7 +2,8 @@
 
 queue_log comes natively as `epoch|callid|queue|agent|event|data1..data5` (*.log) or as a database
 export with a header row (*.csv: columns found by name in any order, name variants and the CDR
-layouts in jobs.source_asterisk_layout; time is UTC 'YYYY-MM-DD HH:MM:SS[.ffffff]' or an epoch).
+layouts in jobs.source_asterisk_layout; time is an epoch, or 'YYYY-MM-DD HH:MM:SS[.ffffff]' in the
+PBX's local time, its zone in source.yaml as for the CDR; epochs need no option).
 Agent values (queue_log agent, CDR dstchannel) become one identifier per agent by the source's
 identity rule (jobs.source_asterisk_layout.agent_identifier) before the roster lookup.
 
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING
 from foundation import schema
 from jobs import columns, reading
 from jobs import source_asterisk_layout as layout
-from jobs.source_asterisk_layout import cdr_time_zone
 from jobs.sources import ADDED_COLUMNS, PARSED_EXTRA_COLUMNS, Parsed, Source, SourceContext
 
 if TYPE_CHECKING:
@@ -76,7 +76,6 @@ KIND_FOR_CONTACTS = "used by contacts"
 KIND_MALFORMED = "malformed, quarantined by contacts"
 KIND_HEADER = "header"
 
-_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _EPOCH = r"^\d{1,12}(\.\d{1,6})?$"
 _INT = r"^-?\d{1,18}$"
 # Plausible instants: anything outside is a broken clock or a broken field.
@@ -171,10 +170,13 @@ def queue_log_lines(spark: SparkSession, files: list[str], ctx: SourceContext | 
     """
     from pyspark.sql import functions as F
 
-    pattern = layout.agent_pattern(ctx.options if ctx else {}, QUEUE_LOG_SOURCE)
+    options = ctx.options if ctx else {}
+    pattern = layout.agent_pattern(options, QUEUE_LOG_SOURCE)
+    zone = layout.time_zone(options, QUEUE_LOG_SOURCE) if layout.zone_declared(options) else None
     raw_lines = reading.read_json_lines(spark, files)
     layouts = _queue_log_layouts(spark, raw_lines)
-    width = max([1, *[r["_ncols"] for r in layouts.select("_ncols").collect()]])
+    csv_widths = [r["_ncols"] for r in layouts.select("_ncols").collect()]  # one per CSV export
+    width = max([1, *csv_widths])
     lines = raw_lines.join(F.broadcast(layouts), "source_file", "left")
     value = F.col("value")
     is_csv = _is_csv_file(F.col("source_file"))
@@ -206,7 +208,9 @@ def queue_log_lines(spark: SparkSession, files: list[str], ctx: SourceContext | 
     )
     text = F.col("time_text")
     epoch = F.when(text.rlike(_EPOCH), F.timestamp_seconds(text.try_cast("decimal(18,6)")))
-    ts = F.coalesce(epoch, F.when(F.col("_csv") & text.rlike(_DATETIME), columns.timestamp(text)))
+    ts = F.coalesce(epoch, F.when(F.col("_csv") & text.rlike(layout.DATETIME_TEXT), layout.local_instant(text, zone)))
+    if csv_widths:  # without a declared zone, an export holding text times is refused
+        layout.refuse_unzoned_text(fields.filter(F.col("_csv")), "time_text", options, QUEUE_LOG_SOURCE)
     event, callid = F.col("event"), F.col("callid")
     header = F.col("_csv") & F.col("source_line").eqNullSafe(F.col("_header_line"))
     native_shape = (
@@ -451,7 +455,7 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
     columns (source_asterisk_layout.CDR_NAMES) are read: src, dst, clid and userfield never are."""
     from pyspark.sql import functions as F
 
-    tz = cdr_time_zone(ctx.options)
+    tz = layout.time_zone(ctx.options, CDR_SOURCE)
     pattern = layout.agent_pattern(ctx.options, CDR_SOURCE)
     lines = cdr_lines(spark, files)
     value = F.col("value")
@@ -461,8 +465,7 @@ def parse_cdr(spark: SparkSession, files: list[str], ctx: SourceContext) -> Pars
 
     def local_ts(name: str) -> tuple[Column, Column]:
         text = F.trim(r(name))
-        ts = F.when(text.rlike(_DATETIME), columns.timestamp(text))
-        return text, (ts if tz is None else F.to_utc_timestamp(ts, tz))
+        return text, F.when(text.rlike(layout.DATETIME_TEXT), layout.local_instant(text, tz))
 
     (start_text, start), (answer_text, given_answer), (end_text, given_end) = (
         local_ts(n) for n in ("start", "answer", "end")
@@ -555,12 +558,12 @@ QUEUE_LOG_AGENT_EVENTS = Source(
     order=(("event_ts", True),),
     field_sources={
         "event_id": "SHA-256 of the line's content (time, callid, queue, agent, event, data1..5)",
-        "event_ts": "epoch / time",
+        "event_ts": "epoch, or time (local time, or UTC with usegmtime)",
         "event_type": "AGENT(CALLBACK)LOGIN/ADDMEMBER: LOGIN, PAUSE/UNPAUSE: STATE_CHANGE, "
         "AGENT(CALLBACK)LOGOFF/REMOVEMEMBER: LOGOUT",
         "status_name": "Available, Offline, or the PAUSE reason (data1, else Paused)",
         "status_type": "ROUTABLE, CUSTOM (pause) or OFFLINE",
-        "status_start_ts": "epoch / time",
+        "status_start_ts": "epoch, or time (local time, or UTC with usegmtime)",
         "agent_pseudonym": "agent (else a login's data1), its identifier via roster asterisk_agent",
     },
     description="Asterisk queue_log agent lines: logins, logoffs, pauses.",

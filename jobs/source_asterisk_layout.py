@@ -4,7 +4,8 @@ Database exports (queue_log and CDR tables) come with a header row whose column 
 installations; the columns are found by name (trimmed, any case, quotes removed), in any order, and
 every column not named below is never read. A CDR file without a header is Master.csv, in its fixed
 order. The agent identity rule turns every channel form of one agent into one identifier before the
-roster lookup (docs/landing.md, Asterisk).
+roster lookup (docs/landing.md, Asterisk). Text times are the PBX's local time: source.yaml names its
+zone (or usegmtime), one rule for the CDR and queue_log exports, daylight saving time included.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jobs import columns
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -70,6 +73,8 @@ CDR_NAMES: dict[str, tuple[str, ...]] = {
 # duration and answer is end - billsec for an answered call.
 CDR_REQUIRED = ("uniqueid", "dstchannel", "start", "duration", "billsec", "disposition")
 
+# A text time (local to source.yaml's zone, or UTC with usegmtime).
+DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _HEADER_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -174,21 +179,68 @@ def field_at(fields: Column, field_name: str) -> Column:
 # --- options ------------------------------------------------------------------------------------
 
 
-def cdr_time_zone(options: Mapping[str, Any]) -> str | None:
-    """The zone CDR times are local to, None for UTC (usegmtime); refuses to guess."""
-    if options.get("usegmtime"):
+ZONE_OPTION = "timezone"
+UTC_OPTION = "usegmtime"
+# Why a source's text times need a declared zone, as the refusal says it.
+_LOCAL_TIMES = {
+    "asterisk_cdr": "Asterisk CDR times are the PBX's local time unless usegmtime is set",
+    "asterisk_queue_log": "the time column holds text times, which Asterisk writes in the PBX's local time",
+}
+
+
+class TimeZoneError(ValueError):
+    """A source's local text times without a declared zone, or an unknown zone; the message says
+    what to write into which source.yaml."""
+
+
+def zone_declared(options: Mapping[str, Any]) -> bool:
+    """Whether the source's options say how its text times are meant (a timezone, or usegmtime)."""
+    return bool(options.get(UTC_OPTION)) or bool(options.get(ZONE_OPTION))
+
+
+def time_zone(options: Mapping[str, Any], source: str, needed_by: str | None = None) -> str | None:
+    """The IANA zone the source's text times are local to, None for UTC (usegmtime: true, which wins
+    over a timezone); refuses to guess when neither is set, naming the file that needs it (needed_by)."""
+    where = f"landing/{source}/source.yaml"
+    if options.get(UTC_OPTION):
         return None
-    tz = options.get("timezone")
+    tz = options.get(ZONE_OPTION)
     if not tz:
-        raise ValueError(
-            "Asterisk CDR times are local unless usegmtime is set: write `timezone: <IANA name>` "
-            "(e.g. Europe/Berlin) or `usegmtime: true` into landing/asterisk_cdr/source.yaml"
+        prefix = f"{needed_by}: " if needed_by else ""
+        raise TimeZoneError(
+            f"{prefix}{_LOCAL_TIMES.get(source, 'its times are local')}: write `{ZONE_OPTION}: <IANA name>` "
+            f"(e.g. Europe/Berlin) or `{UTC_OPTION}: true` (a PBX that runs in UTC) into {where}"
         )
     try:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"landing/asterisk_cdr/source.yaml: unknown timezone {tz!r} (need an IANA name)") from None
+        raise TimeZoneError(f"{where}: unknown timezone {tz!r} (need an IANA name)") from None
     return str(tz)
+
+
+def refuse_unzoned_text(lines: DataFrame, time_column: str, options: Mapping[str, Any], source: str) -> None:
+    """Stops ingestion, naming the first file whose time column holds text, when the options declare
+    no zone: Asterisk writes such text in the PBX's local time, and the zone is never guessed."""
+    from pyspark.sql import functions as F
+
+    if zone_declared(options):
+        return
+    with_text = lines.filter(F.col(time_column).rlike(DATETIME_TEXT)).select("source_file").distinct()
+    first = with_text.orderBy("source_file").limit(1).collect()
+    if first:
+        time_zone(options, source, needed_by=first[0]["source_file"])
+
+
+def local_instant(text: Column, zone: str | None) -> Column:
+    """A 'YYYY-MM-DD HH:MM:SS[.ffffff]' text local to zone (None: UTC) as the UTC instant it names;
+    null when it is not a time. Daylight saving time (docs/landing.md, Asterisk), decided here for
+    every Asterisk source alike: a time in the hour repeated when DST ends is the earlier of its two
+    instants (still summer time); a time in the hour skipped when DST starts, which a PBX clock never
+    writes, is moved on by the gap (02:30 is read as 03:30 summer time)."""
+    from pyspark.sql import functions as F
+
+    ts = columns.timestamp(text)
+    return ts if zone is None else F.to_utc_timestamp(ts, zone)
 
 
 # --- agent identity -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from jobs import ingest
 from jobs import source_asterisk as sa
 from jobs.sources import Parsed, SourceContext
 from teamlens.synth.asterisk import SynthCall, call_lines, synth_cdr, synth_queue_log
@@ -23,6 +24,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk"
 QL_DAY1 = FIXTURES / "queue_log" / "day=2026-10-05" / "queue_log.log"
 QL_DAY2 = FIXTURES / "queue_log" / "day=2026-10-06" / "queue_log.log"
 QL_CSV = FIXTURES / "queue_log_csv" / "day=2026-10-05" / "queue_log.csv"
+QL_CSV_OPTIONS = ingest.source_options(QL_CSV.parents[1])  # usegmtime: its text times are UTC
 CDR_FILE = FIXTURES / "cdr" / "day=2026-10-05" / "Master.csv"
 D1, D2 = "day=2026-10-05/queue_log.log", "day=2026-10-06/queue_log.log"
 
@@ -296,7 +298,7 @@ def test_redelivered_file_gets_the_same_event_ids(spark, ctx, tmp_path):
 
 def test_queue_log_csv_export(spark, ctx):
     f = "day=2026-10-05/queue_log.csv"
-    calls = sa.parse_queue_log_calls(spark, [str(QL_CSV)], ctx())
+    calls = sa.parse_queue_log_calls(spark, [str(QL_CSV)], ctx(**QL_CSV_OPTIONS))
     assert rows_of(calls) == [
         contact(
             contact_id="c-1",
@@ -317,7 +319,7 @@ def test_queue_log_csv_export(spark, ctx):
         )
     ]
     assert not_ingested_of(calls) == {(f, "header"): 1, (f, sa.KIND_MERGED): 2, (f, sa.KIND_FOR_AGENT_EVENTS): 2}
-    events = rows_of(sa.parse_queue_log_agent_events(spark, [str(QL_CSV)], ctx()))
+    events = rows_of(sa.parse_queue_log_agent_events(spark, [str(QL_CSV)], ctx(**QL_CSV_OPTIONS)))
     assert [
         (r["source_line"], r["event_type"], r["status_name"], r["status_type"], r["agent_key"]) for r in events
     ] == [
@@ -406,7 +408,7 @@ def test_cdr_usegmtime(spark, ctx):
 
 
 def test_cdr_without_time_zone_is_refused(spark, ctx):
-    with pytest.raises(ValueError, match=r"landing/asterisk_cdr/source\.yaml.*|timezone"):
+    with pytest.raises(ValueError, match=r"write `timezone: <IANA name>`.*into landing/asterisk_cdr/source\.yaml"):
         sa.parse_cdr(spark, [str(CDR_FILE)], ctx())
     with pytest.raises(ValueError, match="unknown timezone"):
         sa.parse_cdr(spark, [str(CDR_FILE)], ctx(timezone="Mars/Olympus"))
@@ -415,8 +417,8 @@ def test_cdr_without_time_zone_is_refused(spark, ctx):
 def test_no_customer_data_in_parsed_columns(spark, ctx):
     parsed = [
         sa.parse_cdr(spark, [str(CDR_FILE)], ctx(timezone="Europe/Berlin")),
-        sa.parse_queue_log_calls(spark, [str(QL_DAY1), str(QL_DAY2), str(QL_CSV)], ctx()),
-        sa.parse_queue_log_agent_events(spark, [str(QL_DAY1), str(QL_DAY2), str(QL_CSV)], ctx()),
+        sa.parse_queue_log_calls(spark, [str(QL_DAY1), str(QL_DAY2), str(QL_CSV)], ctx(**QL_CSV_OPTIONS)),
+        sa.parse_queue_log_agent_events(spark, [str(QL_DAY1), str(QL_DAY2), str(QL_CSV)], ctx(**QL_CSV_OPTIONS)),
     ]
     raw_hits = 0
     for p in parsed:
@@ -447,7 +449,8 @@ def test_sources_declared():
 def test_bad_queue_log_corpus(spark, ctx):
     folder = FIXTURES / "bad"
     files = sorted(str(p) for p in folder.glob("queue_log*/day=*/*"))
-    parsed = sa.parse_queue_log_calls(spark, files, ctx())
+    options = ingest.source_options(folder / "queue_log_csv")  # usegmtime: the export's text times are UTC
+    parsed = sa.parse_queue_log_calls(spark, files, ctx(**options))
     got = [(r["source_file"], r["source_line"], r["contact_id"], r["reason"]) for r in rows_of(parsed)]
     log, js, csv = "day=2026-10-07/queue_log.log", "day=2026-10-07/contacts.log", "day=2026-10-07/export.csv"
     few = "too few fields (need epoch|callid|queue|agent|event)"
@@ -474,7 +477,7 @@ def test_bad_queue_log_corpus(spark, ctx):
     assert bad_call["talk_seconds"] is None  # an absurd number is never parsed into a column
     assert not_ingested_of(parsed) == {(log, sa.KIND_MERGED): 1, (csv, "header"): 1}
     assert accounted(parsed) == 11 + 1 + 4  # every line of the three non-empty files; empty.log has none
-    events = sa.parse_queue_log_agent_events(spark, files, ctx())
+    events = sa.parse_queue_log_agent_events(spark, files, ctx(**options))
     assert events.rows.count() == 0
     assert accounted(events) == 16
 

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from foundation import roster
 from foundation.settings import load_settings
-from jobs import agent_day
+from jobs import agent_day, ingest
 from jobs import source_asterisk as sa
 from jobs import source_asterisk_layout as layout
 from jobs.sources import Parsed, SourceContext
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk"
 QL_DB = FIXTURES / "queue_log_db" / "day=2026-10-05" / "queue_log.csv"
+QL_DB_OPTIONS = ingest.source_options(QL_DB.parents[1])  # usegmtime: its text times are UTC
 CDR_DB = FIXTURES / "cdr_db" / "day=2026-10-05" / "cdr.csv"
 CDR_CALLDATE = FIXTURES / "cdr_db" / "day=2026-10-05" / "cdr_calldate.csv"
 MISSING = FIXTURES / "bad" / "header_missing_column"
@@ -86,7 +87,7 @@ def call(**values: Any) -> dict[str, Any]:
 def test_queue_log_database_export_calls(spark, ctx):
     """Header in another order with uid/date_time/queue_name/param1.. names and an extra column;
     the agent's three channel forms (Agent/, Local/..@callback-agent/n, PJSIP/) all give 1101."""
-    parsed = sa.parse_queue_log_calls(spark, [str(QL_DB)], ctx())
+    parsed = sa.parse_queue_log_calls(spark, [str(QL_DB)], ctx(**QL_DB_OPTIONS))
     assert rows_of(parsed) == [
         call(
             contact_id="q-1",
@@ -116,7 +117,7 @@ def test_queue_log_database_export_calls(spark, ctx):
 def test_callback_login_and_logoff_become_agent_events_with_staffed_time(spark, ctx):
     from pyspark.sql import functions as F
 
-    parsed = sa.parse_queue_log_agent_events(spark, [str(QL_DB)], ctx())
+    parsed = sa.parse_queue_log_agent_events(spark, [str(QL_DB)], ctx(**QL_DB_OPTIONS))
     got = [
         (r["source_line"], r["event_ts"], r["event_type"], r["status_name"], r["status_type"], r["agent_key"])
         for r in rows_of(parsed)
@@ -158,7 +159,9 @@ def test_native_and_database_export_give_the_same_rows(spark, ctx, tmp_path):
     path.write_text("\n".join(native) + "\n")
     drop = ("source_file", "source_line", "raw_record")
     for parse in (sa.parse_queue_log_calls, sa.parse_queue_log_agent_events):
-        assert rows_of(parse(spark, [str(path)], ctx()), drop) == rows_of(parse(spark, [str(QL_DB)], ctx()), drop)
+        assert rows_of(parse(spark, [str(path)], ctx(**QL_DB_OPTIONS)), drop) == rows_of(
+            parse(spark, [str(QL_DB)], ctx(**QL_DB_OPTIONS)), drop
+        )
 
 
 def test_header_missing_a_required_column_is_one_clear_error(spark, ctx):
@@ -362,10 +365,10 @@ def test_any_column_order_parses_to_the_same_rows(spark, ctx, order, names, junk
         path.write_text("\n".join(text) + "\n")
         drop = ("source_file", "raw_record")
         for parse in (sa.parse_queue_log_calls, sa.parse_queue_log_agent_events):
-            parsed = parse(spark, [str(path)], ctx())
+            parsed = parse(spark, [str(path)], ctx(**QL_DB_OPTIONS))
             good = [r for r in rows_of(parsed, drop) if r["source_line"] <= len(QL_BODY) + 1]  # not the junk line
             if parse.__name__ not in _REFERENCE_ROWS:  # the canonical export's rows, parsed once
-                _REFERENCE_ROWS[parse.__name__] = rows_of(parse(spark, [str(QL_DB)], ctx()), drop)
+                _REFERENCE_ROWS[parse.__name__] = rows_of(parse(spark, [str(QL_DB)], ctx(**QL_DB_OPTIONS)), drop)
             assert good == _REFERENCE_ROWS[parse.__name__]
             assert accounted(parsed) == len(text)
     finally:
