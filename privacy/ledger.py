@@ -64,8 +64,8 @@ per format (html, pdf) the file name and its sha256, the ledger entries the stat
 (`covers_entries`: those recorded up to the month's end) and run_by.
 Payload of a 'subject_access' entry (release_id NULL, written by `teamlens subject-access`,
 privacy/subject_access.py): the date, the purpose, export_sha256 (the SHA-256 of the export's
-manifest, which lists every file's SHA-256 and a random export id), the number of files and
-run_by (the operator who produced it); no identifier of the agent.
+manifest, which lists every file's SHA-256 and a random export id) and the number of files; no
+identifier of the agent nor of who ran it (with the date, the operator could narrow down whose).
 
 Besides the chain, `verify_ledger` (privacy/verify.py) checks every column of every row of
 releases, budget_spend, release_groups and published_aggregates against the release entries,

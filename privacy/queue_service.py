@@ -2,7 +2,8 @@
 
 A planning release with `figures: service` (foundation.planning_policy; the shipped
 `queue_week_service`, per ISO week) publishes per planned queue (group_by 'queue', released when
-its site's roster group reaches min_group_size, as every planning release):
+its roster group, its declared teams at its site or else its site, reaches min_group_size, as
+every planning release):
 
 - `offered`, `abandoned`, `contacts_handled` (answered), `answered_within_threshold` (answered
   within the service-level threshold of the settings, recorded as `service_level_seconds`) and

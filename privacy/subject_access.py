@@ -233,13 +233,14 @@ def budget_per_period(releases: list[AgentRelease], policy: Policy) -> list[dict
 
 
 def record_subject_access(
-    warehouse_path: Path, manifest_sha256: str, files: int, run_by: str, now: dt.datetime | None = None
+    warehouse_path: Path, manifest_sha256: str, files: int, now: dt.datetime | None = None
 ) -> int:
     """Append the 'subject_access' ledger entry (one transaction); returns its seq.
 
-    Payload: date, purpose, export_sha256 (the manifest's digest), files and run_by (who produced
-    the export, as every entry records it: the operator, not the agent). No identifier of the
-    agent: the entry says that an export was given, not to whom.
+    Payload: date, purpose, export_sha256 (the manifest's digest) and files. No identifier of the
+    agent, nor of who ran it: the works council reads the ledger, and the operator and the date
+    together could narrow down whose export it was (an operator per site or team). The entry says
+    that an export was given, not to whom.
     """
     recorded_at = now or dt.datetime.now(dt.UTC)
     payload = {
@@ -247,7 +248,6 @@ def record_subject_access(
         "purpose": PURPOSE,
         "export_sha256": manifest_sha256,
         "files": files,
-        "run_by": run_by,
     }
     con = store.connect(warehouse_path)
     try:

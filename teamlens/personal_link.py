@@ -32,7 +32,10 @@ from foundation.settings import Settings
 from teamlens.personal_link_register import FIRST_GENERATION
 
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
-# Binds the MAC to its use, so that the key could not sign anything else by accident.
+# Binds the MAC to its use, so that the key could not sign anything else by accident. The first
+# generation keeps the message of the links given out before generations existed (v1), so those
+# links still open; later generations sign a message of their own (v2), which no v1 message equals.
+TOKEN_CONTEXT_FIRST = b"teamlens personal page v1\x00"
 TOKEN_CONTEXT = b"teamlens personal page v2\x00"
 # Between the pseudonym and the generation (a pseudonym never holds it), so no two pairs sign alike.
 GENERATION_SEPARATOR = b"\x00"
@@ -40,9 +43,13 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8050"
 
 
 def personal_token(key: bytes, pseudonym: str, generation: int) -> str:
-    """The token of an agent's personal page of one link generation:
-    HMAC-SHA256(key, context + pseudonym + separator + generation), hex."""
-    message = TOKEN_CONTEXT + pseudonym.encode("utf-8") + GENERATION_SEPARATOR + str(generation).encode("ascii")
+    """The token of an agent's personal page of one link generation, hex: HMAC-SHA256(key, v1
+    context + pseudonym) for the first, HMAC-SHA256(key, v2 context + pseudonym + separator +
+    generation) for each later one."""
+    if generation == FIRST_GENERATION:
+        message = TOKEN_CONTEXT_FIRST + pseudonym.encode("utf-8")
+    else:
+        message = TOKEN_CONTEXT + pseudonym.encode("utf-8") + GENERATION_SEPARATOR + str(generation).encode("ascii")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

@@ -4,8 +4,7 @@ The export holds the information about the processing (teamlens/subject_access_i
 record still held about the agent in the restricted zones, which releases included their data and
 what each cost their budget (privacy/subject_access.py), as JSON (everything), CSV per table, a
 readable summary (summary.html) and README.txt. manifest.json lists every file's SHA-256 and a
-random export id; the ledger records the manifest's SHA-256 (entry 'subject_access') and who
-produced it, never whose.
+random export id; the ledger records the manifest's SHA-256 (entry 'subject_access'), never who.
 
 Which rows: the agent's pseudonym is computed with the pipeline's key (settings.pseudonym_key:
 outside demo mode a missing key stops with its message), then every table of the schema that has
@@ -257,7 +256,7 @@ def write_subject_access(
     releases = releases_of_agent(settings, mine, policy)
     budget = budget_per_period(releases, policy)
     counts = {name: len(rows) for name, rows in records.items()}
-    links = _personal_links(settings, mine)
+    links = _personal_links(settings, mine, cleaner)
     doc = {
         "export_id": secrets.token_hex(16),
         "written_at": now.isoformat(timespec="seconds"),
@@ -314,7 +313,7 @@ def write_subject_access(
     for path in out.iterdir():
         path.chmod(0o600)
     manifest_sha256 = hashlib.sha256(manifest.encode("utf-8")).hexdigest()
-    seq = record_subject_access(settings.lake.warehouse_path, manifest_sha256, len(texts) + 1, settings.run_by, now)
+    seq = record_subject_access(settings.lake.warehouse_path, manifest_sha256, len(texts) + 1, now)
     refresh_snapshot(settings)
     return ExportResult(out, len(texts) + 1, manifest_sha256, seq, counts)
 
@@ -322,8 +321,9 @@ def write_subject_access(
 LINK_COLUMNS = ("event", "generation", "at", "run_by")
 
 
-def _personal_links(settings: Settings, mine: str) -> list[dict[str, Any]]:
-    """The agent's records of the personal page links' register (issued, revoked), without the pseudonym."""
+def _personal_links(settings: Settings, mine: str, cleaner: _Cleaner) -> list[dict[str, Any]]:
+    """The agent's records of the personal page links' register (issued, revoked), without the
+    pseudonym; an operator who is on the roster is written as someone else, like any other person."""
     from teamlens.personal_link_register import RegisterError, read_register
     from teamlens.user_errors import UserError
 
@@ -331,7 +331,7 @@ def _personal_links(settings: Settings, mine: str) -> list[dict[str, Any]]:
         register = read_register(settings.lake.personal_links)
     except RegisterError as exc:
         raise UserError(str(exc)) from None
-    return [{k: r[k] for k in LINK_COLUMNS} for r in register.records if r["pseudonym"] == mine]
+    return [cleaner.row({k: r[k] for k in LINK_COLUMNS}) for r in register.records if r["pseudonym"] == mine]
 
 
 def cmd_subject_access(

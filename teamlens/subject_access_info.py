@@ -24,7 +24,9 @@ RECIPIENTS = [
     "The works council sees the privacy ledger: which releases were made, under which policy, at "
     "what cost to every agent's privacy budget, and that this export was given (not to whom).",
     "Nobody sees the per-agent rows listed in this export: they stay in the restricted zones, which "
-    "only the pipeline reads, and are deleted after the retention periods below.",
+    "only the pipeline reads, and are deleted after the retention periods below. The one exception "
+    "is the register of the links to your personal page (when a link was issued or revoked, and by "
+    "whom): it is kept as long as personal pages are offered, so that a revoked link stays revoked.",
 ]
 
 RIGHTS = [
@@ -32,7 +34,8 @@ RIGHTS = [
     "from the systems named under sources, so a correction is made there and reaches these zones "
     "with the next delivery.",
     "You may ask for your data to be erased or its processing restricted where the law allows "
-    "(Art. 17 and 18); the retention periods below delete it in any case.",
+    "(Art. 17 and 18); the retention periods below delete your records in any case (the link "
+    "register excepted, see above).",
     "You may object to the processing (Art. 21) and you may complain to a data protection "
     "supervisory authority (Art. 77); the works council and the data protection officer can help.",
     "Figures already published are differentially private aggregates of groups: they cannot be "

@@ -307,6 +307,9 @@ def test_settings_switch_and_key(tmp_path: Path) -> None:
 def test_the_token_signs_context_pseudonym_and_generation() -> None:
     message = b"teamlens personal page v2\x00" + b"p-1" + b"\x00" + b"2"
     assert personal_token(b"k" * 32, "p-1", 2) == hmac.new(b"k" * 32, message, hashlib.sha256).hexdigest()
+    # the first generation signs what links signed before generations existed: those links still open
+    first = b"teamlens personal page v1\x00" + b"p-1"
+    assert personal_token(b"k" * 32, "p-1", 1) == hmac.new(b"k" * 32, first, hashlib.sha256).hexdigest()
     assert personal_token(b"k" * 32, "p-1", 1) != personal_token(b"k" * 32, "p-1", 2)
 
 

@@ -92,16 +92,20 @@ def verify_page(request: Request) -> HTMLResponse:
 def checkpoint_file(request: Request, name: str) -> PlainTextResponse:
     """The latest signed checkpoint (checkpoint.txt) or its verifier key (checkpoint.txt.pub), to keep a
     copy; named by the entries it covers. Only a checkpoint whose signature verifies is offered."""
+    from foundation.lake import public_key_path
+    from privacy import checkpoint as cp
+
     if name not in ("checkpoint.txt", "checkpoint.txt.pub"):
         raise HTTPException(status_code=404)
-    settings = reader(request).settings
-    with reader(request).snapshot() as (con, _):
-        state = audit_view.ledger_state(con, settings.lake.checkpoints)
-    found = state.checkpoint
-    if found is None:
-        raise HTTPException(status_code=404, detail="no signed checkpoint has been written yet")
-    path = found.verifier_path if name.endswith(".pub") else found.path
-    download = f"teamlens-checkpoint-{found.size}.txt" + (".pub" if name.endswith(".pub") else "")
+    latest = reader(request).settings.lake.latest_checkpoint
+    try:  # each file read once, the note checked against the key it is served with
+        note = latest.read_text(encoding="utf-8")
+        verifier = public_key_path(latest).read_text(encoding="utf-8")
+        size = cp.open_note(note, verifier).size
+    except (OSError, cp.CheckpointError):
+        raise HTTPException(status_code=404, detail="no signed checkpoint that verifies has been written yet") from None
+    download = f"teamlens-checkpoint-{size}.txt" + (".pub" if name.endswith(".pub") else "")
     return PlainTextResponse(
-        path.read_text(encoding="utf-8"), headers={"Content-Disposition": f'attachment; filename="{download}"'}
+        verifier if name.endswith(".pub") else note,
+        headers={"Content-Disposition": f'attachment; filename="{download}"'},
     )
