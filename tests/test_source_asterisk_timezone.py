@@ -48,23 +48,6 @@ def calls_of(parsed: Parsed) -> list[tuple[Any, ...]]:
     return sorted((r["contact_id"], *[r[c] for c in times], r["reason"]) for r in rows)
 
 
-def test_berlin_summer_text_times_are_utc_plus_two(spark, ctx):
-    """A call at local 00:30 on 15 July (CEST) started at 22:30 UTC the day before; the epoch in the
-    time column (line 6) is UTC whatever the zone."""
-    assert calls_of(sa.parse_queue_log_calls(spark, [str(SUMMER)], ctx(**berlin()))) == [
-        ("s-1", "2026-07-14 22:30:00", "2026-07-14 22:30:20", "2026-07-14 22:35:20.5", "2026-07-14 22:30:00", None),
-        ("s-2", "2026-07-15 12:00:00", None, "2026-07-15 12:01:00", "2026-07-15 12:00:00", None),
-    ]
-    events = sa.parse_queue_log_agent_events(spark, [str(SUMMER)], ctx(**berlin())).rows
-    assert [(r["event_type"], str(r["event_ts"])) for r in events.collect()] == [("LOGIN", "2026-07-14 22:20:00")]
-
-
-def test_berlin_winter_text_times_are_utc_plus_one(spark, ctx):
-    assert calls_of(sa.parse_queue_log_calls(spark, [str(WINTER)], ctx(**berlin()))) == [
-        ("w-1", "2026-01-14 23:30:00", "2026-01-14 23:30:20", "2026-01-14 23:35:20", "2026-01-14 23:30:00", None),
-    ]
-
-
 def cdr_export(folder: Path, queue_log: Path) -> Path:
     """A CDR table export of the queue_log fixture's one call: start, answer and end are the same
     local texts as its ENTERQUEUE, CONNECT and COMPLETEAGENT lines."""
@@ -77,26 +60,61 @@ def cdr_export(folder: Path, queue_log: Path) -> Path:
     return path
 
 
-def test_spring_gap_is_moved_on_by_the_gap_as_in_the_cdr(spark, ctx, tmp_path):
+@pytest.fixture(scope="module")
+def berlin_parsed(spark, tmp_path_factory) -> dict[str, Any]:
+    """The four Berlin exports parsed together, once for the module (their call ids differ): the
+    queue_log's calls, the summer export's agent events, and CDR exports of the gap's and the fold's
+    calls, each row keyed by its contact id."""
+    settings = load_settings({"TEAMLENS_DATA_ROOT": str(tmp_path_factory.mktemp("tz") / "data")})
+    context = SourceContext(settings=settings, folder=settings.lake.landing, options=berlin())
+    exports = [str(p) for p in (SUMMER, WINTER, SPRING_GAP, AUTUMN_FOLD)]
+    folder = tmp_path_factory.mktemp("cdr")
+    cdr_files = [str(cdr_export(folder, p)) for p in (SPRING_GAP, AUTUMN_FOLD)]
+    events = sa.parse_queue_log_agent_events(spark, [str(SUMMER)], context).rows.collect()
+    return {
+        "calls": {r[0]: r for r in calls_of(sa.parse_queue_log_calls(spark, exports, context))},
+        "cdr": {r[0]: r for r in calls_of(sa.parse_cdr(spark, cdr_files, context))},
+        "events": [(r["event_type"], str(r["event_ts"])) for r in events],
+    }
+
+
+def test_berlin_summer_text_times_are_utc_plus_two(berlin_parsed):
+    """A call at local 00:30 on 15 July (CEST) started at 22:30 UTC the day before; the epoch in the
+    time column (line 6) is UTC whatever the zone."""
+    calls = berlin_parsed["calls"]
+    assert [calls["s-1"], calls["s-2"]] == [
+        ("s-1", "2026-07-14 22:30:00", "2026-07-14 22:30:20", "2026-07-14 22:35:20.5", "2026-07-14 22:30:00", None),
+        ("s-2", "2026-07-15 12:00:00", None, "2026-07-15 12:01:00", "2026-07-15 12:00:00", None),
+    ]
+    assert berlin_parsed["events"] == [("LOGIN", "2026-07-14 22:20:00")]
+    assert sorted(calls) == ["f-1", "g-1", "s-1", "s-2", "w-1"]  # every call of the four exports
+
+
+def test_berlin_winter_text_times_are_utc_plus_one(berlin_parsed):
+    assert berlin_parsed["calls"]["w-1"] == (
+        "w-1",
+        "2026-01-14 23:30:00",
+        "2026-01-14 23:30:20",
+        "2026-01-14 23:35:20",
+        "2026-01-14 23:30:00",
+        None,
+    )
+
+
+def test_spring_gap_is_moved_on_by_the_gap_as_in_the_cdr(berlin_parsed):
     """29 March 2026: 02:00 CET became 03:00 CEST. 01:59:59 is CET; 02:30, a time the clock skipped
     (never written by a PBX), is read as 03:30 CEST; 03:40 is CEST. The CDR reads the same texts alike."""
-    expected = [
-        ("g-1", "2026-03-29 00:59:59", "2026-03-29 01:30:00", "2026-03-29 01:40:00", "2026-03-29 00:59:59", None)
-    ]
-    assert calls_of(sa.parse_queue_log_calls(spark, [str(SPRING_GAP)], ctx(**berlin()))) == expected
-    cdr = sa.parse_cdr(spark, [str(cdr_export(tmp_path, SPRING_GAP))], ctx(**berlin()))
-    assert calls_of(cdr) == expected
+    expected = ("g-1", "2026-03-29 00:59:59", "2026-03-29 01:30:00", "2026-03-29 01:40:00", "2026-03-29 00:59:59", None)
+    assert berlin_parsed["calls"]["g-1"] == expected
+    assert berlin_parsed["cdr"]["g-1"] == expected
 
 
-def test_autumn_fold_is_the_earlier_instant_as_in_the_cdr(spark, ctx, tmp_path):
+def test_autumn_fold_is_the_earlier_instant_as_in_the_cdr(berlin_parsed):
     """25 October 2026: 03:00 CEST became 02:00 CET, so 02:30 happened twice; it is read as the
     first (CEST, 00:30 UTC). 01:59:59 is CEST (the day before in UTC), 03:00 is CET."""
-    expected = [
-        ("f-1", "2026-10-24 23:59:59", "2026-10-25 00:30:00", "2026-10-25 02:00:00", "2026-10-24 23:59:59", None)
-    ]
-    assert calls_of(sa.parse_queue_log_calls(spark, [str(AUTUMN_FOLD)], ctx(**berlin()))) == expected
-    cdr = sa.parse_cdr(spark, [str(cdr_export(tmp_path, AUTUMN_FOLD))], ctx(**berlin()))
-    assert calls_of(cdr) == expected
+    expected = ("f-1", "2026-10-24 23:59:59", "2026-10-25 00:30:00", "2026-10-25 02:00:00", "2026-10-24 23:59:59", None)
+    assert berlin_parsed["calls"]["f-1"] == expected
+    assert berlin_parsed["cdr"]["f-1"] == expected
 
 
 def test_usegmtime_reads_text_times_as_utc(spark, ctx):
