@@ -226,9 +226,10 @@ PROP_TIMEZONES = {PROP_ANNA: "Europe/Berlin", PROP_BERT: "Europe/Lisbon", PROP_C
 PROP_USERS = {"anna": PROP_ANNA, " Anna ": PROP_ANNA, "BERT": PROP_BERT, "cleo": PROP_CLEO}
 # ActivityWatch host names as bucket ids and hostname fields spell them.
 PROP_HOSTS = {"pc-anna": PROP_ANNA, "PC-Anna": PROP_ANNA, "pc-bert": PROP_BERT, "pc-cleo": PROP_CLEO}
-# Few examples per property (each runs Spark jobs); fixtures are function-scoped on purpose.
+# Few examples per property (each runs Spark jobs, whose start costs more than the rows); every run
+# draws new ones. Fixtures are function-scoped on purpose.
 PROP_SETTINGS = _hypothesis_settings(
-    max_examples=10, deadline=None, suppress_health_check=[_HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[_HealthCheck.function_scoped_fixture]
 )
 
 

@@ -81,12 +81,12 @@ URLS = st.one_of(
 
 
 # Each example is one Spark job: fewer, larger examples cover as many events for less time.
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     events=st.lists(
         st.tuples(st.one_of(st.none(), WORDS), st.one_of(st.none(), WORDS, st.text(max_size=15)), URLS, st.booleans()),
         min_size=1,
-        max_size=20,
+        max_size=30,
     )
 )
 def test_spark_expression_matches_the_policy(spark, events) -> None:

@@ -543,11 +543,12 @@ call_specs = st.lists(
         st.sampled_from(["SIP/1001", "PJSIP/a-2"]),
     ),
     min_size=1,
-    max_size=6,
+    max_size=10,
 )
 
 
-@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Fewer, larger examples: each is a Spark job, whose start costs more than its lines.
+@hsettings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=call_specs)
 def test_generated_calls_round_trip(spark, ctx, specs):
     start = 1791187200

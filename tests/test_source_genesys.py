@@ -277,8 +277,9 @@ _ms = st.integers(min_value=0, max_value=20_000_000)
 _conv = st.tuples(st.sampled_from(["answered", "abandoned", "ivr"]), _ms, _ms, st.integers(0, 3), _ms)
 
 
-@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(convs=st.lists(_conv, min_size=1, max_size=6), as_document=st.booleans())
+# Fewer, larger examples: each is a Spark job, whose start costs more than its conversations.
+@hsettings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(convs=st.lists(_conv, min_size=1, max_size=10), as_document=st.booleans())
 def test_generated_conversations_parse_to_expected_seconds(spark, settings, policy, convs, as_document):
     records = [_conversation(i, *c) for i, c in enumerate(convs)]
     with tempfile.TemporaryDirectory() as tmp:
