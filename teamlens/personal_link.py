@@ -23,13 +23,13 @@ import hashlib
 import hmac
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 
 from foundation.settings import Settings
-from teamlens.personal_link_register import FIRST_GENERATION
+from teamlens.personal_link_register import FIRST_GENERATION, Register
 
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{64}")
 # Binds the MAC to its use, so that the key could not sign anything else by accident. The first
@@ -53,17 +53,16 @@ def personal_token(key: bytes, pseudonym: str, generation: int) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def pseudonym_of_token(key: bytes, token: str, pseudonyms: Iterable[str], generations: Mapping[str, int]) -> str | None:
+def pseudonym_of_token(key: bytes, token: str, pseudonyms: Iterable[str], register: Register) -> str | None:
     """The pseudonym whose current token `token` is, or None (malformed, unknown, revoked or wrong:
-    all alike). `generations` holds the current generation of each pseudonym that has one other
-    than the first (the register's).
+    all alike); each pseudonym's current generation is the link register's.
 
     Every candidate is compared in constant time, and the loop does not stop at a match."""
     if not TOKEN_PATTERN.fullmatch(token):
         return None
     found = None
     for pseudonym in pseudonyms:
-        current = personal_token(key, pseudonym, generations.get(pseudonym, FIRST_GENERATION))
+        current = personal_token(key, pseudonym, register.generation(pseudonym))
         if hmac.compare_digest(current, token):
             found = pseudonym
     return found

@@ -101,7 +101,7 @@ def personal_page(request: Request, token: str, month: str | None = None) -> HTM
     except RegisterError as exc:  # the message names the file and quotes nothing of it
         log.warning("personal pages answer 503 until the link register is fixed: %s", exc)
         return render(request, "nothing.html", {"message": "Personal pages are not available."}, status_code=503)
-    pseudonym = pseudonym_of_token(key, token, pd.known_pseudonyms(settings), register.generations)
+    pseudonym = pseudonym_of_token(key, token, pd.known_pseudonyms(settings), register)
     if pseudonym is None:
         raise _not_found()
     rows = pd.agent_rows(settings, pseudonym)
